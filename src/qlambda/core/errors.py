@@ -1,0 +1,73 @@
+"""Errors users see. Each message says what was wrong and what is accepted."""
+
+from __future__ import annotations
+
+
+class QlambdaError(Exception):
+    """Base of every error qlambda raises on purpose."""
+
+
+class ConfigurationError(QlambdaError, ValueError):
+    """A configuration value or option is invalid or unknown."""
+
+
+class UnknownBackendError(QlambdaError, ValueError):
+    """A quantum backend name that the platform does not have."""
+
+    def __init__(self, name: str, available: list[str]) -> None:
+        self.name = name
+        self.available = list(available)
+        listed = ", ".join(self.available) if self.available else "(none configured)"
+        super().__init__(f"unknown backend {name!r}; available: {listed}")
+
+
+class CircuitTooWideError(QlambdaError, ValueError):
+    """A circuit that needs more qubits than any eligible backend has."""
+
+
+class JobError(QlambdaError):
+    """A job did not produce a result.
+
+    ``reason`` is the one-line cause; ``remote_traceback`` the function's own
+    traceback when the function raised.
+    """
+
+    def __init__(self, job_id: str, status: str, reason: str, remote_traceback: str | None = None):
+        self.job_id = job_id
+        self.status = status
+        self.reason = reason
+        self.remote_traceback = remote_traceback
+        message = f"job {job_id} ended {status}: {reason}"
+        if remote_traceback:
+            message += f"\n\nTraceback in the function (most recent call last):\n{remote_traceback}"
+        super().__init__(message)
+
+
+class JobFailedError(JobError):
+    """The job ended in ERROR (the function raised, its worker died, or it ran out of time)."""
+
+
+class JobCanceledError(JobError):
+    """The job was canceled before it finished."""
+
+
+class JobDroppedError(JobError):
+    """Admission control refused the job."""
+
+
+class TaskFailedError(QlambdaError):
+    """A pilot task raised; carries the remote traceback as text."""
+
+    def __init__(self, message: str, remote_traceback: str | None = None):
+        self.remote_traceback = remote_traceback
+        if remote_traceback:
+            message = f"{message}\n\nRemote traceback:\n{remote_traceback}"
+        super().__init__(message)
+
+
+class WorkerDiedError(TaskFailedError):
+    """The worker process running a task died (crash, signal, memory limit)."""
+
+
+class TimeLimitError(TaskFailedError):
+    """A task or job ran past its time limit and was stopped."""
