@@ -1,0 +1,52 @@
+"""Describe failures the way the user needs to read them."""
+
+from __future__ import annotations
+
+import signal
+import traceback
+from pathlib import Path
+from typing import Any
+
+import qlambda
+
+_OWN_CODE = str(Path(qlambda.__file__).parent)
+
+
+def format_user_traceback(exc: BaseException) -> str:
+    """The traceback from the first frame of user code on: qlambda's own frames
+    that merely called the function are noise to the person reading it."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    start = 0
+    while start < len(frames) - 1 and frames[start].filename.startswith(_OWN_CODE):
+        start += 1
+    lines = traceback.format_list(frames[start:])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return "".join(lines)
+
+
+def error_info(exc: BaseException) -> dict[str, Any]:
+    from qlambda.engine.local.wire import dumps
+
+    try:
+        pickled: bytes | None = dumps(exc)
+    except Exception:
+        pickled = None
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": format_user_traceback(exc),
+        "exception": pickled,
+    }
+
+
+def describe_exit(exitcode: int | None) -> str:
+    """'killed by signal 9 (SIGKILL)' or 'exit code 3' for a worker that died."""
+    if exitcode is None:
+        return "worker died: its connection closed"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = "unknown signal"
+        return f"worker died: killed by signal {-exitcode} ({name})"
+    return f"worker died: exit code {exitcode}"
