@@ -120,9 +120,7 @@ class _FunctionBlobs:
     """cloudpickle each function once; workers cache it by key."""
 
     def __init__(self) -> None:
-        self._cache: weakref.WeakKeyDictionary[Any, tuple[str, bytes]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._cache: weakref.WeakKeyDictionary[Any, tuple[str, bytes]] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def get(self, fn: Callable[..., Any]) -> tuple[str | None, bytes]:

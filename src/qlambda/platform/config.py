@@ -1,0 +1,115 @@
+"""Platform settings: from Python keywords or a TOML file.
+
+```toml
+[platform]
+data_dir = ".qlambda"
+workers = 2          # cpus for classical work
+policy = "fifo"      # fifo | lifo | random | weighted | priority
+c_max = 40           # admission control; omit for no limit
+q_max = 40
+seed = 1
+
+[[backend]]          # the quantum backends (see docs/backends.md)
+name = "aer"
+kind = "aer"
+```
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from qlambda.core.errors import ConfigurationError
+from qlambda.policy import POLICIES, AdmissionControl
+
+DEFAULT_DATA_DIR = ".qlambda"
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    data_dir: str = DEFAULT_DATA_DIR
+    workers: int | None = None  # default: this machine's cpu count
+    max_workers: int | None = None  # processes, counting those lent by jobs waiting on QPUs
+    policy: str = "fifo"
+    seed: int | None = None
+    c_max: int | None = None
+    q_max: int | None = None
+    backends: tuple[Any, ...] = field(default_factory=tuple)  # BackendConfig; empty = defaults
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigurationError(
+                f"unknown scheduling policy {self.policy!r}; accepted: {', '.join(POLICIES)}"
+            )
+        for label in ("workers", "max_workers"):
+            value = getattr(self, label)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigurationError(f"{label} must be a positive integer, got {value!r}")
+        try:
+            AdmissionControl(self.c_max, self.q_max)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    @property
+    def admission(self) -> AdmissionControl:
+        return AdmissionControl(self.c_max, self.q_max)
+
+    def resolved_backends(self) -> list[Any]:
+        from qlambda.quantum.config import default_backends, load_backends
+
+        return load_backends(list(self.backends)) if self.backends else default_backends()
+
+    @classmethod
+    def build(
+        cls, source: str | Path | Mapping[str, Any] | None = None, **overrides: Any
+    ) -> PlatformConfig:
+        """From a TOML file or a mapping (``[platform]`` keys and ``[[backend]]`` tables),
+        then keyword overrides; ``QLAMBDA_DATA_DIR`` sets the default data directory."""
+        data: dict[str, Any] = {}
+        if isinstance(source, str | Path):
+            path = Path(source)
+            if not path.is_file():
+                raise ConfigurationError(f"configuration file {str(path)!r} does not exist")
+            try:
+                data = tomllib.loads(path.read_text())
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
+        elif source is not None:
+            data = dict(source)
+        unknown_sections = set(data) - {"platform", "backend"}
+        if unknown_sections:
+            raise ConfigurationError(
+                f"unknown configuration section(s) {sorted(unknown_sections)}; "
+                "accepted: [platform], [[backend]]"
+            )
+        settings = dict(data.get("platform", {}))
+        if "backend" in data:
+            settings["backends"] = data["backend"]
+        settings.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in fields(cls)}
+        unknown = set(settings) - known
+        if unknown:
+            raise ConfigurationError(
+                f"unknown platform setting(s) {sorted(unknown)}; "
+                f"accepted: {', '.join(sorted(known))}"
+            )
+        if "data_dir" not in settings and os.environ.get("QLAMBDA_DATA_DIR"):
+            settings["data_dir"] = os.environ["QLAMBDA_DATA_DIR"]
+        backends = settings.pop("backends", ())
+        if backends:
+            from qlambda.quantum.config import load_backends
+
+            settings["backends"] = tuple(load_backends(backends))
+        if "data_dir" in settings:
+            settings["data_dir"] = str(settings["data_dir"])
+        return cls(**settings)
+
+    def with_backends(self, backends: Sequence[Any]) -> PlatformConfig:
+        from qlambda.quantum.config import load_backends
+
+        return replace(self, backends=tuple(load_backends(list(backends))))

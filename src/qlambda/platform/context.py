@@ -1,0 +1,145 @@
+"""The job's side of the platform, inside a worker process.
+
+``execute_job`` is what the engine runs for every serverless job: it loads the
+function (cached per worker), checks the arguments, builds the ``JobContext``
+and calls the function. The context reaches the control plane over the task's
+channel: quantum calls, fan-out, status, checkpoints.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import time
+import types
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import cloudpickle
+
+from qlambda.engine.channel import Channel, current_channel
+from qlambda.platform.functions import CONTEXT_PARAMETER, check_arguments
+
+_functions: dict[str, Callable[..., Any]] = {}
+
+
+@dataclass(frozen=True)
+class JobPayload:
+    """Everything a worker needs to run one attempt of a job."""
+
+    job_id: str
+    function_id: str
+    function_name: str
+    kind: str
+    code: bytes
+    entrypoint: str | None
+    arguments: bytes
+    attempt: int
+
+
+class JobContext:
+    """What a function receives as ``ctx``."""
+
+    def __init__(self, job_id: str, attempt: int, channel: Channel) -> None:
+        self.job_id = job_id
+        self.attempt = attempt
+        self._channel = channel
+
+    # -- quantum ------------------------------------------------------------
+    def sampler(self, backend: str | None = None, *, default_shots: int = 1024) -> Any:
+        """A Qiskit SamplerV2 whose every ``run`` is a quantum task in the platform's queue."""
+        from qlambda.quantum.primitives import PlatformSamplerV2
+
+        return PlatformSamplerV2(self._submit_quantum, backend=backend, default_shots=default_shots)
+
+    def estimator(self, backend: str | None = None, *, default_precision: float = 0.015625) -> Any:
+        """A Qiskit EstimatorV2 whose every ``run`` is a quantum task in the platform's queue."""
+        from qlambda.quantum.primitives import PlatformEstimatorV2
+
+        return PlatformEstimatorV2(
+            self._submit_quantum, backend=backend, default_precision=default_precision
+        )
+
+    def _submit_quantum(self, request: Any) -> Future:
+        return self._channel.request("quantum", request)
+
+    # -- classical fan-out --------------------------------------------------
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        """Run ``fn`` on every item on the pilot's workers; results in order.
+
+        While it waits, this job lends its cpus, so the fan-out runs even when every
+        worker is busy with jobs.
+        """
+        return self._channel.request("map", (fn, list(items))).result()
+
+    # -- progress and state -------------------------------------------------
+    def log(self, message: str) -> None:
+        """A timestamped line in the job's log."""
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
+
+    def status(self, sub_status: str) -> None:
+        """What the job is doing now, shown as its sub-status while it runs."""
+        self._channel.notify("status", str(sub_status)[:200])
+
+    def checkpoint(self, state: Any) -> None:
+        """Store ``state``; returns once it is durable. A re-run job gets it from ``restore``."""
+        self._channel.request("checkpoint", cloudpickle.dumps(state), blocking=False).result()
+
+    def restore(self) -> Any:
+        """The last checkpointed state of this job, or None."""
+        blob = self._channel.request("restore", None, blocking=False).result()
+        return None if blob is None else cloudpickle.loads(blob)
+
+
+def execute_job(payload: JobPayload) -> Any:
+    channel = current_channel()
+    if channel is None:
+        raise RuntimeError("execute_job runs inside an engine worker")
+    fn = _load(payload)
+    kwargs = cloudpickle.loads(payload.arguments)
+    check_arguments(fn, payload.function_name, kwargs)
+    if _takes_context(fn):
+        kwargs[CONTEXT_PARAMETER] = JobContext(payload.job_id, payload.attempt, channel)
+    return fn(**kwargs)
+
+
+def _takes_context(fn: Callable[..., Any]) -> bool:
+    try:
+        return CONTEXT_PARAMETER in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _load(payload: JobPayload) -> Callable[..., Any]:
+    fn = _functions.get(payload.function_id)
+    if fn is None:
+        if payload.kind == "pickle":
+            fn = cloudpickle.loads(payload.code)
+        else:
+            fn = _load_source(payload)
+        _functions[payload.function_id] = fn
+    return fn
+
+
+def _load_source(payload: JobPayload) -> Callable[..., Any]:
+    path, _, source = payload.code.partition(b"\0")
+    _, _, attribute = (payload.entrypoint or "").rpartition(":")
+    module = types.ModuleType(f"qlambda_function_{payload.function_id}")
+    module.__file__ = path.decode()
+    sys.modules[module.__name__] = module
+    exec(compile(source, module.__file__, "exec"), module.__dict__)
+    fn = module.__dict__.get(attribute)
+    if not callable(fn):
+        defined = sorted(
+            name
+            for name, value in module.__dict__.items()
+            if callable(value) and not name.startswith("_") and not isinstance(value, type)
+        )
+        raise AttributeError(
+            f"{payload.entrypoint!r}: {module.__file__} has no function {attribute!r}; "
+            f"it defines: {', '.join(defined) or 'no functions'}"
+        )
+    return fn

@@ -1,0 +1,251 @@
+"""The QPU dispatcher: a queue per backend, a policy picks whenever a QPU frees.
+
+Every backend slot is a warm executor process holding the simulated device (or,
+for real hardware, an adapter). The dispatcher never hands a backend more tasks
+than it has slots, so the policy decides every start, as paper 000 defines it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from qlambda.core.errors import CircuitTooWideError, UnknownBackendError
+from qlambda.engine.base import TaskSpec
+from qlambda.engine.local import LocalEngine
+from qlambda.platform import qpu
+from qlambda.policy import Policy, make_policy
+
+_task_numbers = itertools.count(1)
+
+
+@dataclass(eq=False)
+class QuantumTask:
+    """A quantum task; also the read-only view policies select from."""
+
+    request: Any
+    job_id: str
+    priority: float
+    backend: str
+    estimated_duration: float | None
+    arrival: float  # monotonic, for the policy
+    queued_at: float  # wall clock, for events and traces
+    number: int = field(default_factory=lambda: next(_task_numbers))
+    started_at: float | None = None
+    finished_at: float | None = None
+    busy_seconds: float | None = None
+    simulated_seconds: float | None = None
+    outcome: str = "pending"
+    future: Future = field(default_factory=Future)
+
+
+# what the dispatcher reports: (task, "queued" | "started" | "finished")
+EventSink = Callable[[QuantumTask, str], None]
+
+
+class _Backend:
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.name: str = config.name
+        self.slots: int = config.concurrency
+        self.pending: list[QuantumTask] = []
+        self.running = 0
+        self.engine = LocalEngine(
+            cpus=self.slots,
+            max_workers=self.slots,
+            initializer=qpu.open_device,
+            initargs=(config,),
+            prefetch=0,
+            name=f"qpu-{self.name}",
+        )
+        self.busy_seconds = 0.0
+        self.completed = 0
+        self.first_start: float | None = None
+        self.last_finish: float | None = None
+
+    @property
+    def load(self) -> float:
+        return (len(self.pending) + self.running) / self.slots
+
+
+class QPUDispatcher:
+    def __init__(
+        self,
+        backends: Sequence[Any],
+        *,
+        policy: str | Policy = "fifo",
+        seed: int | None = None,
+        on_event: EventSink | None = None,
+    ) -> None:
+        self.policy = make_policy(policy)
+        self._rng = random.Random(seed)
+        self._backends = {config.name: _Backend(config) for config in backends}
+        self._on_event = on_event
+        # re-entrant: an engine may resolve a future (and call back) inside submit
+        self._lock = threading.RLock()
+
+    # ---------------------------------------------------------------- set-up
+    def start(self) -> None:
+        for backend in self._backends.values():
+            backend.engine.start()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for backend in self._backends.values():
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not backend.engine.wait_ready(remaining):
+                return False
+        return True
+
+    def shutdown(self) -> None:
+        with self._lock:
+            doomed = [t for b in self._backends.values() for t in b.pending]
+            for backend in self._backends.values():
+                backend.pending.clear()
+        for task in doomed:
+            task.future.set_exception(CancelledError())
+        for backend in self._backends.values():
+            backend.engine.shutdown()
+
+    @property
+    def backend_names(self) -> list[str]:
+        return list(self._backends)
+
+    def configs(self) -> list[Any]:
+        return [b.config for b in self._backends.values()]
+
+    # ------------------------------------------------------------ submitting
+    def submit(self, request: Any, *, job_id: str, priority: float = 1.0) -> QuantumTask:
+        """Queue a quantum task; its ``future`` resolves to the primitive's result."""
+        from qlambda.quantum.request import check_fits, estimate_qpu_seconds
+
+        with self._lock:
+            backend = self._choose(request)
+            check_fits(request, backend.config)
+            task = QuantumTask(
+                request=request,
+                job_id=job_id,
+                priority=priority,
+                backend=backend.name,
+                estimated_duration=estimate_qpu_seconds(request, backend.config),
+                arrival=time.monotonic(),
+                queued_at=time.time(),
+            )
+            backend.pending.append(task)
+        self._emit(task, "queued")
+        self._fill(backend)
+        return task
+
+    def _choose(self, request: Any) -> _Backend:
+        name = getattr(request, "backend", None)
+        if name is not None:
+            backend = self._backends.get(name)
+            if backend is None:
+                raise UnknownBackendError(name, list(self._backends))
+            return backend
+        width = request.num_qubits
+        fitting = [b for b in self._backends.values() if _width(b.config) >= width]
+        if not fitting:
+            if not self._backends:
+                raise UnknownBackendError("(any)", [])
+            widest = max(self._backends.values(), key=lambda b: _width(b.config))
+            raise CircuitTooWideError(
+                f"circuit needs {width} qubits; the widest backend {widest.name!r} "
+                f"has {_width(widest.config)}"
+            )
+        return min(fitting, key=lambda b: b.load)  # ties: the first configured
+
+    def cancel_job(self, job_id: str) -> int:
+        """Drop a job's waiting tasks (executing ones finish: QPUs are not preempted)."""
+        with self._lock:
+            doomed = [t for b in self._backends.values() for t in b.pending if t.job_id == job_id]
+            for backend in self._backends.values():
+                backend.pending = [t for t in backend.pending if t.job_id != job_id]
+        for task in doomed:
+            task.outcome = "canceled"
+            task.future.set_exception(CancelledError())
+            self._emit(task, "finished")
+        return len(doomed)
+
+    # ------------------------------------------------------------ scheduling
+    def _fill(self, backend: _Backend) -> None:
+        started: list[QuantumTask] = []
+        with self._lock:
+            while backend.running < backend.slots and backend.pending:
+                index = self.policy.select(backend.pending, self._rng)
+                task = backend.pending.pop(index)
+                backend.running += 1
+                task.started_at = time.time()
+                if backend.first_start is None:
+                    backend.first_start = task.started_at
+                future = backend.engine.submit(TaskSpec(qpu.execute, (task.request,)))
+                future.add_done_callback(
+                    lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
+                )
+                started.append(task)
+        for task in started:
+            self._emit(task, "started")
+
+    def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
+        task.finished_at = time.time()
+        error = future.exception()
+        with self._lock:
+            backend.running -= 1
+            backend.completed += 1
+            backend.last_finish = task.finished_at
+            if error is None:
+                outcome = future.result()
+                task.busy_seconds = outcome.busy_seconds
+                task.simulated_seconds = outcome.simulated_seconds
+                backend.busy_seconds += outcome.busy_seconds
+        self._fill(backend)
+        task.outcome = "done" if error is None else "error"
+        self._emit(task, "finished")
+        if error is None:
+            task.future.set_result(future.result().result)
+        else:
+            task.future.set_exception(error)
+
+    def _emit(self, task: QuantumTask, what: str) -> None:
+        if self._on_event is not None:
+            self._on_event(task, what)
+
+    # ------------------------------------------------------------ reporting
+    def pending_count(self) -> int:
+        with self._lock:
+            return sum(len(b.pending) for b in self._backends.values())
+
+    def stats(self) -> list[dict[str, Any]]:
+        now = time.time()
+        with self._lock:
+            rows = []
+            for backend in self._backends.values():
+                span = None
+                if backend.first_start is not None:
+                    end = now if backend.running else (backend.last_finish or now)
+                    span = end - backend.first_start
+                rows.append(
+                    {
+                        "backend": backend.name,
+                        "slots": backend.slots,
+                        "num_qubits": _width(backend.config),
+                        "pending": len(backend.pending),
+                        "running": backend.running,
+                        "completed": backend.completed,
+                        "busy_seconds": backend.busy_seconds,
+                        "utilization": (
+                            backend.busy_seconds / (span * backend.slots) if span else None
+                        ),
+                    }
+                )
+            return rows
+
+
+def _width(config: Any) -> int:
+    return int(config.num_qubits or 0)

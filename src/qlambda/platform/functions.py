@@ -1,0 +1,203 @@
+"""Serverless functions: what users decorate, and how they travel to workers.
+
+Callables are shipped by value with cloudpickle when they come from the user's
+own code (a script's ``__main__``, a notebook, a project directory), as Ray and
+Braket hybrid jobs do, and by reference when they live in an installed package.
+A file entry point (``"file.py:main"``) travels as its source text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import sysconfig
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from qlambda.platform.units import parse_megabytes, parse_seconds
+
+CONTEXT_PARAMETER = "ctx"
+_LIBRARY_DIRS = tuple(
+    str(Path(p).resolve())
+    for p in {
+        sysconfig.get_paths()["purelib"],
+        sysconfig.get_paths()["platlib"],
+        sysconfig.get_paths()["stdlib"],
+    }
+)
+
+
+@dataclass(frozen=True)
+class FunctionPayload:
+    """What the store keeps and a worker needs to run a function."""
+
+    id: str
+    name: str
+    kind: str  # "pickle" | "source"
+    payload: bytes
+    entrypoint: str | None
+    signature: str | None
+
+
+@dataclass(frozen=True)
+class Function:
+    """A unit of work the platform runs as jobs.
+
+    Exactly one of ``callable`` or ``entrypoint`` ("path/to/file.py:function").
+    ``timeout`` in seconds or "30s"/"5m"; ``memory`` in MB or "512MB"/"2GB".
+    """
+
+    name: str
+    callable: Callable[..., Any] | None = None
+    entrypoint: str | None = None
+    cpus: int = 1
+    timeout: float | str | None = None
+    memory: float | str | None = None
+    _payload: list[FunctionPayload] = field(default_factory=list, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ValueError("a function needs a non-empty name")
+        if (self.callable is None) == (self.entrypoint is None):
+            raise ValueError(
+                "give a function exactly one of: a callable, or entrypoint='file.py:name'"
+            )
+        if self.callable is not None and not callable(self.callable):
+            raise TypeError(f"{self.callable!r} is not callable")
+        if not isinstance(self.cpus, int) or isinstance(self.cpus, bool) or self.cpus < 1:
+            raise ValueError(f"cpus must be a positive integer, got {self.cpus!r}")
+        object.__setattr__(self, "timeout", parse_seconds(self.timeout))
+        object.__setattr__(self, "memory", parse_megabytes(self.memory))
+        if self.entrypoint is not None:
+            _split_entrypoint(self.entrypoint)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run it here, in this process (for trying it out before submitting)."""
+        if self.callable is None:
+            raise TypeError(f"function {self.name!r} is a file entry point; submit it to run it")
+        return self.callable(*args, **kwargs)
+
+    @property
+    def timeout_s(self) -> float | None:
+        return self.timeout  # type: ignore[return-value]
+
+    @property
+    def memory_mb(self) -> float | None:
+        return self.memory  # type: ignore[return-value]
+
+    def payload(self) -> FunctionPayload:
+        """Serialize once; the same Function object always ships the same bytes."""
+        if not self._payload:
+            self._payload.append(self._serialize())
+        return self._payload[0]
+
+    def _serialize(self) -> FunctionPayload:
+        if self.callable is not None:
+            _ship_user_code_by_value(self.callable)
+            blob = cloudpickle.dumps(self.callable)
+            kind, entrypoint = "pickle", None
+            signature = describe_signature(self.callable)
+        else:
+            assert self.entrypoint is not None
+            path, attribute = _split_entrypoint(self.entrypoint)
+            file = Path(path)
+            if not file.is_file():
+                raise FileNotFoundError(f"entry point file {path!r} does not exist")
+            source = file.read_bytes()
+            blob = str(file.resolve()).encode() + b"\0" + source
+            kind, entrypoint, signature = "source", f"{file.name}:{attribute}", None
+        digest = hashlib.blake2b(blob, digest_size=16)
+        digest.update(self.name.encode())
+        return FunctionPayload(digest.hexdigest(), self.name, kind, blob, entrypoint, signature)
+
+
+def function(
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    cpus: int = 1,
+    timeout: float | str | None = None,
+    memory: float | str | None = None,
+) -> Any:
+    """Decorator: ``@qlambda.function`` or ``@qlambda.function(name=..., timeout="5m")``."""
+
+    def wrap(target: Callable[..., Any]) -> Function:
+        return Function(
+            name=name or target.__name__,
+            callable=target,
+            cpus=cpus,
+            timeout=timeout,
+            memory=memory,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def as_function(target: Function | Callable[..., Any]) -> Function:
+    if isinstance(target, Function):
+        return target
+    if callable(target):
+        return Function(name=getattr(target, "__name__", "function"), callable=target)
+    raise TypeError(
+        f"cannot run {target!r}: pass a qlambda.Function, a function decorated with "
+        "@qlambda.function, or a plain Python callable"
+    )
+
+
+def describe_signature(fn: Callable[..., Any]) -> str | None:
+    try:
+        return str(inspect.signature(fn))
+    except (TypeError, ValueError):
+        return None
+
+
+def check_arguments(fn: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> None:
+    """Raise TypeError naming what is wrong and what is accepted, before anything runs."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    arguments = dict(kwargs)
+    if CONTEXT_PARAMETER in signature.parameters:
+        if CONTEXT_PARAMETER in arguments:
+            raise TypeError(
+                f"argument {CONTEXT_PARAMETER!r} is reserved: the platform passes the job context"
+            )
+        arguments[CONTEXT_PARAMETER] = None
+    try:
+        signature.bind(**arguments)
+    except TypeError as exc:
+        accepted = [p for p in signature.parameters if p != CONTEXT_PARAMETER]
+        listed = ", ".join(accepted) if accepted else "no arguments"
+        raise TypeError(
+            f"arguments do not match {name}{signature}: {exc}; accepted: {listed}"
+        ) from None
+
+
+def _split_entrypoint(entrypoint: str) -> tuple[str, str]:
+    path, sep, attribute = entrypoint.rpartition(":")
+    if not sep or not path or not attribute.isidentifier() or not path.endswith(".py"):
+        raise ValueError(
+            f"entrypoint {entrypoint!r} is not of the form 'path/to/file.py:function_name'"
+        )
+    return path, attribute
+
+
+def _ship_user_code_by_value(fn: Callable[..., Any]) -> None:
+    """Workers cannot import a user's script or test module: send its code along."""
+    module = inspect.getmodule(fn)
+    if module is None or module.__name__ == "__main__" or module.__name__.startswith("qlambda."):
+        return
+    file = getattr(module, "__file__", None)
+    if file is None:
+        return
+    resolved = str(Path(file).resolve())
+    if resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved:
+        return
+    if module.__name__ in sys.modules:
+        cloudpickle.register_pickle_by_value(module)

@@ -1,0 +1,20 @@
+"""What runs inside a QPU executor process: one simulated device, built once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_runtime: Any = None
+
+
+def open_device(config: Any) -> None:
+    """Engine initializer: build the backend runtime (noise model, simulator) once."""
+    global _runtime
+    from qlambda.quantum.runtime import BackendRuntime
+
+    _runtime = BackendRuntime(config)
+
+
+def execute(request: Any) -> Any:
+    """Run one quantum task on this process's device; returns an ExecutionOutcome."""
+    return _runtime.execute(request)

@@ -1,0 +1,80 @@
+"""Tables of the store. Times are seconds since the epoch (floats)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+functions = sa.Table(
+    "functions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),  # digest of what is shipped
+    sa.Column("name", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # "pickle" | "source"
+    sa.Column("payload", sa.LargeBinary, nullable=False),
+    sa.Column("entrypoint", sa.String(300)),
+    sa.Column("signature", sa.Text),
+    sa.Column("cpus", sa.Integer, nullable=False, default=1),
+    sa.Column("timeout_s", sa.Float),
+    sa.Column("memory_mb", sa.Float),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("function_id", sa.String(40), sa.ForeignKey("functions.id"), nullable=False),
+    sa.Column("function_name", sa.String(200), nullable=False),
+    sa.Column("owner", sa.String(200), nullable=False, default="local"),
+    sa.Column("priority", sa.Float, nullable=False, default=1.0),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("sub_status", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("traceback", sa.Text),
+    sa.Column("arguments", sa.LargeBinary, nullable=False),
+    sa.Column("result", sa.LargeBinary),
+    sa.Column("result_path", sa.String(500)),
+    sa.Column("log_path", sa.String(500)),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", sa.Float, nullable=False, index=True),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False, index=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("data", sa.JSON),
+)
+
+quantum_tasks = sa.Table(
+    "quantum_tasks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False, index=True),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("backend", sa.String(100), nullable=False),
+    sa.Column("primitive", sa.String(16), nullable=False),
+    sa.Column("num_qubits", sa.Integer, nullable=False),
+    sa.Column("estimated_seconds", sa.Float),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("busy_seconds", sa.Float),
+    sa.Column("simulated_seconds", sa.Float),
+    sa.Column("outcome", sa.String(16), nullable=False),  # done | error | canceled
+)
+
+checkpoints = sa.Table(
+    "checkpoints",
+    metadata,
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
+    sa.Column("ts", sa.Float, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+)

@@ -1,0 +1,191 @@
+"""Persistence of functions, jobs, events, quantum tasks and checkpoints (SQLAlchemy 2).
+
+The default is a SQLite file in write-ahead-log mode; any SQLAlchemy URL works
+(``QLAMBDA_DATABASE_URL``). Reads use pooled connections; writes go through the
+single ``StoreWriter`` so they batch into few commits.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from qlambda.core.events import Event, EventKind
+from qlambda.core.states import JobStatus
+from qlambda.store import schema
+from qlambda.store.writer import StoreWriter
+
+UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class Store:
+    """``synchronous`` (SQLite only): NORMAL survives process crashes; FULL also power loss."""
+
+    def __init__(self, url: str, *, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in {"NORMAL", "FULL"}:
+            raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
+        self.url = url
+        self.engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            level = synchronous.upper()
+            sa.event.listen(
+                self.engine,
+                "connect",
+                lambda conn, record: _sqlite_pragmas(conn, record, level),
+            )
+        schema.metadata.create_all(self.engine)
+        self.writer = StoreWriter(self.engine)
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> Store:
+        url = os.environ.get("QLAMBDA_DATABASE_URL") or sqlite_url(Path(data_dir) / "qlambda.db")
+        return cls(url)
+
+    def close(self) -> None:
+        self.writer.close()
+        self.engine.dispose()
+
+    # ----------------------------------------------------------------- writes
+    def put_function(self, row: dict[str, Any]) -> Future:
+        def write(conn: sa.Connection) -> None:
+            exists = conn.execute(
+                sa.select(schema.functions.c.id).where(schema.functions.c.id == row["id"])
+            ).first()
+            if exists is None:
+                conn.execute(schema.functions.insert().values(**row))
+
+        return self.writer.submit(write)
+
+    def insert_job(self, row: dict[str, Any], event: Event) -> Future:
+        def write(conn: sa.Connection) -> None:
+            conn.execute(schema.jobs.insert().values(**row))
+            conn.execute(schema.events.insert().values(**_event_row(event)))
+
+        return self.writer.submit(write)
+
+    def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future:
+        def write(conn: sa.Connection) -> None:
+            if fields:
+                conn.execute(
+                    schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields)
+                )
+            if events:
+                conn.execute(schema.events.insert(), [_event_row(e) for e in events])
+
+        return self.writer.submit(write)
+
+    def add_events(self, events: Sequence[Event]) -> Future:
+        rows = [_event_row(e) for e in events]
+        return self.writer.submit(lambda conn: conn.execute(schema.events.insert(), rows))
+
+    def add_quantum_task(self, row: dict[str, Any]) -> Future:
+        return self.writer.submit(lambda conn: conn.execute(schema.quantum_tasks.insert(), [row]))
+
+    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future:
+        def write(conn: sa.Connection) -> None:
+            table = schema.checkpoints
+            done = conn.execute(
+                table.update().where(table.c.job_id == job_id).values(ts=ts, state=state)
+            )
+            if done.rowcount == 0:
+                conn.execute(table.insert().values(job_id=job_id, ts=ts, state=state))
+            conn.execute(
+                schema.events.insert().values(
+                    job_id=job_id,
+                    ts=ts,
+                    kind=EventKind.CHECKPOINT.value,
+                    data={"bytes": len(state)},
+                )
+            )
+
+        return self.writer.submit(write)
+
+    # ------------------------------------------------------------------ reads
+    def _all(self, statement: sa.Executable) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(statement)]
+
+    def get_function(self, function_id: str) -> dict[str, Any] | None:
+        rows = self._all(sa.select(schema.functions).where(schema.functions.c.id == function_id))
+        return rows[0] if rows else None
+
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        rows = self._all(sa.select(schema.jobs).where(schema.jobs.c.id == job_id))
+        return rows[0] if rows else None
+
+    def list_jobs(
+        self,
+        *,
+        statuses: Iterable[str] | None = None,
+        owner: str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[dict[str, Any]]:
+        table = schema.jobs
+        columns = [c for c in table.c if c.name not in ("arguments", "result")]
+        statement = sa.select(*columns)
+        if statuses is not None:
+            statement = statement.where(table.c.status.in_(list(statuses)))
+        if owner is not None:
+            statement = statement.where(table.c.owner == owner)
+        order = table.c.created_at.desc() if newest_first else table.c.created_at.asc()
+        statement = statement.order_by(order).offset(offset)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return self._all(statement)
+
+    def unfinished_jobs(self) -> list[dict[str, Any]]:
+        table = schema.jobs
+        return self._all(
+            sa.select(table).where(table.c.status.in_(UNFINISHED)).order_by(table.c.created_at)
+        )
+
+    def events(self, job_id: str | None = None) -> list[Event]:
+        table = schema.events
+        statement = sa.select(table).order_by(table.c.id)
+        if job_id is not None:
+            statement = statement.where(table.c.job_id == job_id)
+        return [
+            Event(row["job_id"], row["ts"], EventKind(row["kind"]), row["data"] or {})
+            for row in self._all(statement)
+        ]
+
+    def quantum_tasks(self, job_id: str | None = None) -> list[dict[str, Any]]:
+        table = schema.quantum_tasks
+        statement = sa.select(table).order_by(table.c.job_id, table.c.seq)
+        if job_id is not None:
+            statement = statement.where(table.c.job_id == job_id)
+        return self._all(statement)
+
+    def load_checkpoint(self, job_id: str) -> bytes | None:
+        table = schema.checkpoints
+        rows = self._all(sa.select(table.c.state).where(table.c.job_id == job_id))
+        return rows[0]["state"] if rows else None
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "job_id": event.job_id,
+        "ts": event.ts,
+        "kind": event.kind.value,
+        "data": event.data or None,
+    }
