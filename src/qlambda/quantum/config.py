@@ -1,0 +1,282 @@
+"""Which quantum backends the platform offers, read from TOML, a mapping or Python objects.
+
+A backend is a simulated QPU: an ideal Aer simulator (``kind = "aer"``) or a noisy Aer
+simulator built from one of qiskit-ibm-runtime's fake IBM devices (``kind = "fake"``).
+The TOML format is a list of ``[[backend]]`` tables, one per backend (see
+``docs/backends.md``). Every mistake is reported as a :class:`ConfigurationError` that
+names the backend, the bad key or value and what is accepted, because a typo in a
+configuration file must never silently give a different platform.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from qlambda.core import ConfigurationError
+
+KINDS = ("aer", "fake")
+DEFAULT_AER_QUBITS = 28
+"""Width limit of an ideal Aer backend when none is given: a 28-qubit statevector takes 4 GiB."""
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """One quantum backend of the platform.
+
+    The last four fields describe the speed of the real device the backend stands for.
+    They feed :func:`qlambda.quantum.request.estimate_qpu_seconds`, which follows the shape
+    of IBM Quantum's usage estimate: a fixed per-job overhead, then for every circuit
+    execution ``shots x (rep_delay + depth x layer_seconds)``. The defaults are calibrated
+    so that EfficientSU2 circuits of 4 to 24 qubits with 4096 shots take 4 to 5 s, as IBM
+    estimated for Eagle devices (files ``ibm_job_estimate*.csv`` of the serverless_quantum_sim
+    dataset).
+    """
+
+    name: str
+    kind: str
+    device: str | None = None
+    num_qubits: int | None = None
+    concurrency: int = 1
+    emulate_qpu_time: bool = False
+    time_scale: float = 1.0
+    seed: int | None = None
+    max_parallel_threads: int = 1
+    """Threads Aer may use for one task; 1 keeps a QPU slot from starving classical workers."""
+    optimization_level: int = 1
+    """Preset pass manager level used to transpile non-ISA circuits for a fake device."""
+    overhead_seconds: float = 2.4
+    """Fixed time per task: loading the circuits, control electronics set-up, result return."""
+    rep_delay_seconds: float = 250e-6
+    """Wait between two shots so the qubits reset (IBM Eagle and Heron default: 250 us)."""
+    layer_seconds: float = 1.0e-6
+    """Time per layer of circuit depth: two-qubit gates (0.1-0.7 us) mixed with readout."""
+    estimate_default_shots: int = 4096
+    """Shots assumed by the estimate when a request carries neither shots nor precision."""
+
+    @property
+    def is_simulator_only(self) -> bool:
+        """An ideal simulator has no device behind it, so it may run tasks concurrently."""
+        return self.kind == "aer"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
+
+
+def default_backends() -> list[BackendConfig]:
+    """The embedded platform's backends when nothing is configured: one ideal simulator."""
+    return [BackendConfig(name="aer", kind="aer", num_qubits=DEFAULT_AER_QUBITS)]
+
+
+def load_backends(source: str | Path | Mapping[str, Any] | Sequence[Any]) -> list[BackendConfig]:
+    """Read and validate the platform's backends.
+
+    ``source`` is one of: the path of a TOML file made of ``[[backend]]`` tables; a mapping
+    of the same shape (``{"backend": [{...}, ...]}``); or a sequence whose items are
+    :class:`BackendConfig` objects or mappings of their fields.
+    """
+    if isinstance(source, str | Path):
+        entries = _entries_from_document(_read_toml(Path(source)), where=str(source))
+    elif isinstance(source, Mapping):
+        entries = _entries_from_document(source, where="backend configuration")
+    elif isinstance(source, Sequence):
+        entries = list(source)
+    else:
+        raise ConfigurationError(
+            f"cannot read backends from a {type(source).__name__}; accepted: a TOML file path, "
+            "a mapping {'backend': [...]}, or a list of BackendConfig objects or mappings"
+        )
+    if not entries:
+        raise ConfigurationError("no backends configured; give at least one [[backend]] table")
+    configs = [_to_config(entry, position=i) for i, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for config in configs:
+        if config.name in seen:
+            raise ConfigurationError(
+                f"duplicate backend name {config.name!r}; every backend needs its own name"
+            )
+        seen.add(config.name)
+    return configs
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"backend configuration file {str(path)!r} not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigurationError(f"backend configuration file {str(path)!r}: {error}") from None
+
+
+def _entries_from_document(document: Mapping[str, Any], *, where: str) -> list[Any]:
+    unknown = sorted(set(document) - {"backend"})
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown top-level key(s) {', '.join(map(repr, unknown))}; "
+            "accepted: 'backend' (a list of [[backend]] tables)"
+        )
+    entries = document.get("backend", [])
+    if not isinstance(entries, list):
+        raise ConfigurationError(
+            f"{where}: 'backend' must be a list of tables (write [[backend]], not [backend])"
+        )
+    return entries
+
+
+def _to_config(entry: Any, *, position: int) -> BackendConfig:
+    if isinstance(entry, BackendConfig):
+        return validate_backend(entry)
+    if not isinstance(entry, Mapping):
+        raise ConfigurationError(
+            f"backend #{position + 1} is a {type(entry).__name__}; "
+            "accepted: a table/mapping of backend fields or a BackendConfig"
+        )
+    label = f"backend {entry['name']!r}" if "name" in entry else f"backend #{position + 1}"
+    unknown = sorted(set(entry) - set(_FIELDS))
+    if unknown:
+        raise ConfigurationError(
+            f"{label}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"accepted: {', '.join(_FIELDS)}"
+        )
+    missing = [key for key in ("name", "kind") if key not in entry]
+    if missing:
+        raise ConfigurationError(f"{label}: missing required key(s) {', '.join(missing)}")
+    return validate_backend(BackendConfig(**dict(entry)))
+
+
+def validate_backend(config: BackendConfig) -> BackendConfig:
+    """Check every field and fill in what comes from the device (its width, its name).
+
+    Returns a config whose ``num_qubits`` is set and whose ``device`` is the class name of
+    the fake backend (e.g. ``"FakeTorino"``).
+    """
+    label = f"backend {config.name!r}"
+    _check_type(label, "name", config.name, str)
+    if not config.name.strip():
+        raise ConfigurationError("a backend name must not be empty")
+    if config.kind not in KINDS:
+        raise ConfigurationError(
+            f"{label}: unknown kind {config.kind!r}; accepted: {', '.join(map(repr, KINDS))}"
+        )
+    for key in ("concurrency", "max_parallel_threads", "estimate_default_shots"):
+        _check_int(label, key, getattr(config, key), minimum=1)
+    _check_int(label, "optimization_level", config.optimization_level, minimum=0, maximum=3)
+    _check_type(label, "emulate_qpu_time", config.emulate_qpu_time, bool)
+    if config.seed is not None:
+        _check_int(label, "seed", config.seed, minimum=0)
+    _check_number(label, "time_scale", config.time_scale, positive=True)
+    for key in ("overhead_seconds", "rep_delay_seconds", "layer_seconds"):
+        _check_number(label, key, getattr(config, key), positive=False)
+    if config.num_qubits is not None:
+        _check_int(label, "num_qubits", config.num_qubits, minimum=1)
+
+    if config.kind == "aer":
+        if config.device is not None:
+            raise ConfigurationError(
+                f"{label}: 'device' applies only to kind 'fake'; an ideal 'aer' backend has none"
+            )
+        return dataclasses.replace(config, num_qubits=config.num_qubits or DEFAULT_AER_QUBITS)
+
+    if config.concurrency != 1:
+        raise ConfigurationError(
+            f"{label}: concurrency {config.concurrency} is not allowed for kind 'fake' (a QPU "
+            "runs one task at a time); accepted: 1, or use kind 'aer' for a concurrent simulator"
+        )
+    if config.device is None:
+        raise ConfigurationError(
+            f"{label}: kind 'fake' needs a 'device', e.g. 'FakeTorino'; available: "
+            + ", ".join(fake_device_names())
+        )
+    _check_type(label, "device", config.device, str)
+    device = resolve_fake_device(config.device)
+    width = fake_device_width(device)
+    if config.num_qubits is not None and config.num_qubits > width:
+        raise ConfigurationError(
+            f"{label}: num_qubits {config.num_qubits} exceeds the {width} qubits of {device}; "
+            f"accepted: 1 to {width} (a lower value caps the circuit width)"
+        )
+    return dataclasses.replace(config, device=device, num_qubits=config.num_qubits or width)
+
+
+def _check_type(label: str, key: str, value: Any, kind: type) -> None:
+    if not isinstance(value, kind):
+        raise ConfigurationError(
+            f"{label}: {key} must be a {kind.__name__}, got {value!r} ({type(value).__name__})"
+        )
+
+
+def _check_int(
+    label: str, key: str, value: Any, *, minimum: int, maximum: int | None = None
+) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"{label}: {key} must be an integer, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" to {maximum}" if maximum is not None else " or more"
+        raise ConfigurationError(f"{label}: {key} is {value}; accepted: {minimum}{upper}")
+
+
+def _check_number(label: str, key: str, value: Any, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigurationError(f"{label}: {key} must be a finite number, got {value!r}")
+    if (positive and value <= 0) or value < 0:
+        accepted = "a number > 0" if positive else "a number >= 0"
+        raise ConfigurationError(f"{label}: {key} is {value}; accepted: {accepted}")
+
+
+def _normalise_device(name: str) -> str:
+    key = name.strip().lower().replace("_", "").replace("-", "").replace(" ", "")
+    key = key.removeprefix("fake")
+    return key.removesuffix("v2")
+
+
+@cache
+def _fake_device_classes() -> dict[str, str]:
+    """Normalised device name -> class name of every fake BackendV2 in qiskit-ibm-runtime."""
+    from qiskit_ibm_runtime import fake_provider
+    from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
+
+    classes: dict[str, str] = {}
+    for attribute in dir(fake_provider):
+        candidate = getattr(fake_provider, attribute)
+        if (
+            attribute.startswith("Fake")
+            and isinstance(candidate, type)
+            and issubclass(candidate, FakeBackendV2)
+        ):
+            classes[_normalise_device(attribute)] = attribute
+    return classes
+
+
+def fake_device_names() -> list[str]:
+    """Class names of the fake IBM devices a ``kind = "fake"`` backend can stand for."""
+    return sorted(_fake_device_classes().values())
+
+
+def resolve_fake_device(name: str) -> str:
+    """``"FakeTorino"``, ``"fake_torino"`` or ``"torino"`` -> ``"FakeTorino"``."""
+    found = _fake_device_classes().get(_normalise_device(name))
+    if found is None:
+        raise ConfigurationError(
+            f"unknown fake device {name!r}; available: {', '.join(fake_device_names())}"
+        )
+    return found
+
+
+def make_fake_device(name: str) -> Any:
+    """An instance of the fake IBM backend class ``name`` (a class name or an alias)."""
+    from qiskit_ibm_runtime import fake_provider
+
+    return getattr(fake_provider, resolve_fake_device(name))()
+
+
+@cache
+def fake_device_width(name: str) -> int:
+    """Number of qubits of a fake device (reads its bundled configuration once)."""
+    return int(make_fake_device(name).num_qubits)

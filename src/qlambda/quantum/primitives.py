@@ -1,0 +1,127 @@
+"""SamplerV2 / EstimatorV2 implementations that hand each ``run()`` to the platform.
+
+Inside a user function, ``ctx.sampler()`` and ``ctx.estimator()`` return these objects,
+so code written for Qiskit's primitives runs unchanged. Each ``run()`` coerces the PUBs
+in the caller's process (bad PUBs fail right there, with Qiskit's message), becomes one
+:class:`QuantumRequest`, and is handed to ``submit``, which returns a
+``concurrent.futures.Future`` of the :class:`PrimitiveResult`. Where the request goes
+(another process, a queue, a QPU slot) is the platform's business, not this module's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+
+from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2, PrimitiveResult
+from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
+from qiskit.primitives.containers import EstimatorPubLike, SamplerPubLike
+from qiskit.providers import JobStatus
+
+from qlambda.quantum.request import QuantumRequest, make_request
+
+Submit = Callable[[QuantumRequest], "Future[PrimitiveResult]"]
+
+DEFAULT_SHOTS = 1024
+DEFAULT_PRECISION = 0.015625
+"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
+
+
+class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
+    """A primitive job backed by the platform's future for one quantum request."""
+
+    def __init__(self, future: Future[PrimitiveResult], request: QuantumRequest) -> None:
+        super().__init__(str(uuid.uuid4()))
+        self.future = future
+        self.request = request
+
+    def result(self, timeout: float | None = None) -> PrimitiveResult:
+        """Block until the backend has run the request; re-raises its error if it failed."""
+        return self.future.result(timeout)
+
+    def status(self) -> JobStatus:
+        if self.future.cancelled():
+            return JobStatus.CANCELLED
+        if self.future.done():
+            return JobStatus.ERROR if self.future.exception() is not None else JobStatus.DONE
+        if self.future.running():
+            return JobStatus.RUNNING
+        return JobStatus.QUEUED
+
+    def done(self) -> bool:
+        return self.status() is JobStatus.DONE
+
+    def running(self) -> bool:
+        return self.status() is JobStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        return self.future.cancelled()
+
+    def in_final_state(self) -> bool:
+        return self.future.done()
+
+    def cancel(self) -> bool:
+        """Withdraw the request if it has not started on a backend yet."""
+        return self.future.cancel()
+
+
+def _check_submit(submit: object) -> None:
+    if not callable(submit):
+        raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
+
+
+class PlatformSamplerV2(BaseSamplerV2):
+    """Qiskit SamplerV2 whose runs execute on a platform backend (by name, or chosen)."""
+
+    def __init__(
+        self, submit: Submit, *, backend: str | None = None, default_shots: int = DEFAULT_SHOTS
+    ) -> None:
+        _check_submit(submit)
+        if isinstance(default_shots, bool) or not isinstance(default_shots, int):
+            raise TypeError(f"default_shots must be a positive integer, got {default_shots!r}")
+        if default_shots < 1:
+            raise ValueError(f"default_shots must be a positive integer, got {default_shots}")
+        self._submit = submit
+        self.backend = backend
+        self.default_shots = default_shots
+
+    def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> PlatformJob:
+        request = make_request(
+            "sampler",
+            pubs,
+            shots=self.default_shots if shots is None else shots,
+            backend=self.backend,
+        )
+        return PlatformJob(self._submit(request), request)
+
+
+class PlatformEstimatorV2(BaseEstimatorV2):
+    """Qiskit EstimatorV2 whose runs execute on a platform backend (by name, or chosen)."""
+
+    def __init__(
+        self,
+        submit: Submit,
+        *,
+        backend: str | None = None,
+        default_precision: float = DEFAULT_PRECISION,
+    ) -> None:
+        _check_submit(submit)
+        if isinstance(default_precision, bool) or not isinstance(default_precision, int | float):
+            raise TypeError(f"default_precision must be a number >= 0, got {default_precision!r}")
+        if default_precision < 0:
+            raise ValueError(f"default_precision must be >= 0, got {default_precision}")
+        self._submit = submit
+        self.backend = backend
+        self.default_precision = float(default_precision)
+
+    def run(
+        self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
+    ) -> PlatformJob:
+        request = make_request(
+            "estimator",
+            pubs,
+            precision=self.default_precision if precision is None else precision,
+            backend=self.backend,
+        )
+        return PlatformJob(self._submit(request), request)

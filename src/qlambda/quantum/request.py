@@ -1,0 +1,147 @@
+"""One quantum task: the PUBs of one primitive ``run()`` call, and what it will cost a QPU.
+
+A :class:`QuantumRequest` crosses processes on every iteration of a variational loop
+(worker -> dispatcher -> QPU executor), so it holds only the coerced PUBs and a few
+numbers; everything else (transpiled circuits, noise models) stays in the executor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.quantum_info import PauliList
+
+from qlambda.core import CircuitTooWideError
+from qlambda.quantum.config import BackendConfig
+
+PRIMITIVES = ("sampler", "estimator")
+
+
+@dataclass(frozen=True)
+class QuantumRequest:
+    """The PUBs of one ``run()`` call, already coerced and validated in the caller's process.
+
+    ``shots`` and ``precision`` are the run-level values the caller passed (or None); each
+    PUB already carries its own resolved shots (sampler) or precision (estimator).
+    ``num_qubits`` is the width of the widest circuit, so the dispatcher can route and
+    reject requests without looking inside the PUBs.
+    """
+
+    primitive: str
+    pubs: tuple[SamplerPub, ...] | tuple[EstimatorPub, ...]
+    shots: int | None
+    precision: float | None
+    num_qubits: int
+    backend: str | None
+
+    @property
+    def num_circuits(self) -> int:
+        """Circuit executions once parameters are bound (what a sampler bills per pub)."""
+        return sum(max(pub.parameter_values.size, 1) for pub in self.pubs)
+
+
+def make_request(
+    primitive: str,
+    pubs: Iterable[Any],
+    *,
+    shots: int | None = None,
+    precision: float | None = None,
+    backend: str | None = None,
+) -> QuantumRequest:
+    """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
+
+    Coercion happens here, in the caller's process, so malformed PUBs fail in the user's
+    own ``run()`` call with Qiskit's own message instead of in a remote executor.
+    """
+    if primitive not in PRIMITIVES:
+        raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
+    if isinstance(pubs, SamplerPub | EstimatorPub) or hasattr(pubs, "num_qubits"):
+        raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
+    if primitive == "sampler":
+        if precision is not None:
+            raise ValueError("a sampler request takes shots, not precision")
+        if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
+            raise ValueError(f"shots must be a positive integer, got {shots!r}")
+        coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, shots) for pub in pubs)
+    else:
+        if shots is not None:
+            raise ValueError("an estimator request takes precision, not shots")
+        if precision is not None and not (precision >= 0 and math.isfinite(precision)):
+            raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
+        coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
+    if not coerced:
+        raise ValueError("run() needs at least one PUB")
+    if primitive == "sampler":
+        for index, pub in enumerate(coerced):
+            if pub.shots is None:
+                raise ValueError(f"pub {index} has no shots; pass shots= to run() or in the pub")
+    else:
+        for index, pub in enumerate(coerced):
+            if pub.precision is None:
+                raise ValueError(f"pub {index} has no precision; pass precision= to run()")
+    return QuantumRequest(
+        primitive=primitive,
+        pubs=coerced,
+        shots=shots,
+        precision=precision,
+        num_qubits=max(pub.circuit.num_qubits for pub in coerced),
+        backend=backend,
+    )
+
+
+def check_fits(request: QuantumRequest, config: BackendConfig) -> None:
+    """Raise :class:`CircuitTooWideError` if the request's widest circuit exceeds the backend."""
+    width = config.num_qubits
+    if width is not None and request.num_qubits > width:
+        raise CircuitTooWideError(
+            f"circuit needs {request.num_qubits} qubits; backend {config.name!r} has {width}"
+        )
+
+
+def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
+    """Shots a device spends per circuit execution of this PUB.
+
+    An estimator PUB's precision becomes shots as IBM Runtime and Qiskit's
+    BackendEstimatorV2 do: ``ceil(1 / precision**2)`` (0.015625 -> 4096). Precision 0
+    means exact on a simulator; a device would still take ``default`` shots.
+    """
+    if isinstance(pub, SamplerPub):
+        return int(pub.shots) if pub.shots else default
+    if pub.precision:
+        return math.ceil(1.0 / pub.precision**2)
+    return default
+
+
+def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
+    """Circuits a device runs for this PUB: bindings x measurement bases (estimator)."""
+    bindings = max(pub.parameter_values.size, 1)
+    if isinstance(pub, SamplerPub):
+        return bindings
+    labels = sorted({label for terms in pub.observables.ravel() for label in terms})
+    non_identity = [label for label in labels if set(label) != {"I"}]
+    if not non_identity:
+        return bindings
+    bases = len(PauliList(non_identity).group_qubit_wise_commuting())
+    return bindings * bases
+
+
+def estimate_qpu_seconds(request: QuantumRequest, config: BackendConfig) -> float:
+    """Time a real device of ``config``'s speed would be busy with ``request``, in seconds.
+
+    Model (the shape of IBM Quantum's usage estimate): a fixed overhead per task, plus,
+    for every circuit execution, ``shots x (rep_delay + depth x layer_seconds)``. Depth is
+    that of the circuit as submitted; a noisy backend's executor re-estimates with the
+    transpiled circuit, which is deeper. Not scaled by ``time_scale``: the executor
+    applies that when it emulates.
+    """
+    total = config.overhead_seconds
+    for pub in request.pubs:
+        per_shot = config.rep_delay_seconds + pub.circuit.depth() * config.layer_seconds
+        shots = pub_shots(pub, config.estimate_default_shots)
+        total += pub_executions(pub) * shots * per_shot
+    return total

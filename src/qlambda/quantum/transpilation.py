@@ -1,0 +1,139 @@
+"""Make circuits runnable on a backend once, then reuse the result on every iteration.
+
+A variational loop sends the same parameterised circuit with new parameter values on
+each iteration. Transpiling it for a 133-qubit device costs tens of milliseconds to
+seconds, so the executor transpiles a circuit structure once and keeps the result,
+keyed by :func:`circuit_key`. Parameters stay symbolic through the transpiler, so the
+cached ISA circuit binds each iteration's values directly.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.circuit import ParameterExpression
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.transpiler import Target
+
+_ALWAYS_SUPPORTED = frozenset({"barrier", "measure", "delay", "reset"})
+
+
+def circuit_key(circuit: QuantumCircuit) -> Hashable:
+    """A hashable value equal for two circuits with the same instructions on the same bits.
+
+    Parameters enter by identity (name and UUID, which survive pickling), bound values by
+    value, so the same ansatz object sent again compares equal while a different circuit
+    of the same shape does not.
+    """
+    qubits = {bit: index for index, bit in enumerate(circuit.qubits)}
+    clbits = {bit: index for index, bit in enumerate(circuit.clbits)}
+    instructions = tuple(
+        (
+            type(item.operation).__qualname__,
+            item.operation.name,
+            tuple(_param_key(param) for param in item.operation.params),
+            tuple(qubits[bit] for bit in item.qubits),
+            tuple(clbits[bit] for bit in item.clbits),
+        )
+        for item in circuit.data
+    )
+    registers = tuple((register.name, register.size) for register in circuit.cregs)
+    return (circuit.num_qubits, circuit.num_clbits, registers, circuit.global_phase, instructions)
+
+
+def _param_key(param: Any) -> Hashable:
+    if isinstance(param, ParameterExpression | int | float | complex | str):
+        return param
+    if isinstance(param, np.ndarray):
+        return ("ndarray", param.shape, str(param.dtype), param.tobytes())
+    if isinstance(param, QuantumCircuit):
+        return ("circuit", circuit_key(param))
+    try:
+        hash(param)
+    except TypeError:
+        return ("repr", repr(param))
+    return param
+
+
+def is_isa(circuit: QuantumCircuit, target: Target) -> bool:
+    """Whether every instruction already acts on a device qubit tuple the target supports."""
+    if circuit.num_qubits != target.num_qubits:
+        return False
+    qubits = {bit: index for index, bit in enumerate(circuit.qubits)}
+    for item in circuit.data:
+        name = item.operation.name
+        if name in _ALWAYS_SUPPORTED:
+            continue
+        qargs = tuple(qubits[bit] for bit in item.qubits)
+        if not target.instruction_supported(name, qargs):
+            return False
+    return True
+
+
+def supports_all(circuit: QuantumCircuit, operation_names: frozenset[str]) -> bool:
+    """Whether a width-agnostic simulator can run ``circuit`` as it is."""
+    return all(name in operation_names or name in _ALWAYS_SUPPORTED for name in circuit.count_ops())
+
+
+class TranspileCache:
+    """Least-recently-used map from circuit structure to the circuit the backend runs.
+
+    ``prepare(circuit)`` returns ``None`` when the circuit runs as it is, so callers
+    keep the user's PUB (and its observables' qubit order) untouched in that case.
+    """
+
+    def __init__(
+        self,
+        needs_transpile: Callable[[QuantumCircuit], bool],
+        transpile: Callable[[QuantumCircuit], QuantumCircuit],
+        capacity: int = 128,
+    ) -> None:
+        self._needs_transpile = needs_transpile
+        self._transpile = transpile
+        self._capacity = capacity
+        self._entries: OrderedDict[Hashable, QuantumCircuit | None] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
+        key = circuit_key(circuit)
+        if key in self._entries:
+            self.hits += 1
+            self._entries.move_to_end(key)
+            return self._entries[key]
+        self.misses += 1
+        prepared = self._transpile(circuit) if self._needs_transpile(circuit) else None
+        self._entries[key] = prepared
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return prepared
+
+    def prepare_pub(self, pub: SamplerPub | EstimatorPub) -> SamplerPub | EstimatorPub:
+        """The PUB with its circuit made runnable and, for an estimator, observables laid out."""
+        prepared = self.prepare(pub.circuit)
+        if prepared is None:
+            return pub
+        if isinstance(pub, SamplerPub):
+            return SamplerPub(
+                prepared, parameter_values=pub.parameter_values, shots=pub.shots, validate=False
+            )
+        observables = pub.observables
+        if prepared.layout is not None:
+            observables = observables.apply_layout(prepared.layout)
+        elif prepared.num_qubits != pub.circuit.num_qubits:
+            observables = observables.apply_layout(None, prepared.num_qubits)
+        return EstimatorPub(
+            prepared,
+            observables,
+            parameter_values=pub.parameter_values,
+            precision=pub.precision,
+            validate=False,
+        )
