@@ -98,6 +98,7 @@ def execute_job(payload: JobPayload) -> Any:
     channel = current_channel()
     if channel is None:
         raise RuntimeError("execute_job runs inside an engine worker")
+    channel.notify("started", payload.attempt)
     fn = _load(payload)
     kwargs = cloudpickle.loads(payload.arguments)
     check_arguments(fn, payload.function_name, kwargs)

@@ -16,7 +16,6 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from qlambda.core.errors import CircuitTooWideError, UnknownBackendError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
 from qlambda.platform import qpu
@@ -123,11 +122,10 @@ class QPUDispatcher:
     # ------------------------------------------------------------ submitting
     def submit(self, request: Any, *, job_id: str, priority: float = 1.0) -> QuantumTask:
         """Queue a quantum task; its ``future`` resolves to the primitive's result."""
-        from qlambda.quantum.request import check_fits, estimate_qpu_seconds
+        from qlambda.quantum.request import estimate_qpu_seconds
 
         with self._lock:
             backend = self._choose(request)
-            check_fits(request, backend.config)
             task = QuantumTask(
                 request=request,
                 job_id=job_id,
@@ -143,23 +141,11 @@ class QPUDispatcher:
         return task
 
     def _choose(self, request: Any) -> _Backend:
-        name = getattr(request, "backend", None)
-        if name is not None:
-            backend = self._backends.get(name)
-            if backend is None:
-                raise UnknownBackendError(name, list(self._backends))
-            return backend
-        width = request.num_qubits
-        fitting = [b for b in self._backends.values() if _width(b.config) >= width]
-        if not fitting:
-            if not self._backends:
-                raise UnknownBackendError("(any)", [])
-            widest = max(self._backends.values(), key=lambda b: _width(b.config))
-            raise CircuitTooWideError(
-                f"circuit needs {width} qubits; the widest backend {widest.name!r} "
-                f"has {_width(widest.config)}"
-            )
-        return min(fitting, key=lambda b: b.load)  # ties: the first configured
+        from qlambda.quantum.selection import choose_backend
+
+        load = {name: backend.load for name, backend in self._backends.items()}
+        config = choose_backend(request, [b.config for b in self._backends.values()], load)
+        return self._backends[config.name]
 
     def cancel_job(self, job_id: str) -> int:
         """Drop a job's waiting tasks (executing ones finish: QPUs are not preempted)."""

@@ -172,10 +172,14 @@ def check_arguments(fn: Callable[..., Any], name: str, kwargs: dict[str, Any]) -
     try:
         signature.bind(**arguments)
     except TypeError as exc:
-        accepted = [p for p in signature.parameters if p != CONTEXT_PARAMETER]
+        parameters = signature.parameters
+        accepted = [p for p in parameters if p != CONTEXT_PARAMETER]
         listed = ", ".join(accepted) if accepted else "no arguments"
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        unexpected = [] if takes_any else sorted(set(arguments) - set(parameters))
+        problem = f"unexpected argument(s) {', '.join(unexpected)}" if unexpected else str(exc)
         raise TypeError(
-            f"arguments do not match {name}{signature}: {exc}; accepted: {listed}"
+            f"arguments do not match {name}{signature}: {problem}; accepted: {listed}"
         ) from None
 
 

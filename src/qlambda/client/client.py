@@ -1,0 +1,179 @@
+"""``Client()`` starts the embedded platform: no server, no configuration.
+
+```python
+client = qlambda.Client()
+job = client.run(my_function, priority=2, n=8)
+job.result()
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from qlambda.core.errors import JobCanceledError, JobDroppedError, JobFailedError
+from qlambda.core.events import Event
+from qlambda.core.states import JobStatus, parse_status
+from qlambda.platform import Function, JobInfo, Platform, PlatformConfig
+from qlambda.platform.functions import as_function
+
+_ERRORS = {
+    JobStatus.ERROR: JobFailedError,
+    JobStatus.CANCELED: JobCanceledError,
+    JobStatus.DROPPED: JobDroppedError,
+}
+
+
+class Job:
+    """A handle on one job. Cheap to create; every call asks the platform."""
+
+    def __init__(self, platform: Platform, job_id: str) -> None:
+        self._platform = platform
+        self.id = job_id
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.status().value}>"
+
+    def status(self) -> JobStatus:
+        return self._platform.info(self.id).status
+
+    def sub_status(self) -> str | None:
+        """While RUNNING: CLASSICAL, WAITING_FOR_QPU, EXECUTING_QPU, or the function's own text."""
+        return self._platform.info(self.id).sub_status
+
+    def info(self) -> JobInfo:
+        return self._platform.info(self.id)
+
+    def done(self) -> bool:
+        return self.status().is_final
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the job has ended (within ``timeout`` seconds)."""
+        return self._platform.wait(self.id, timeout)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """The function's return value, as soon as the job ends.
+
+        Raises ``JobFailedError`` (with the function's own traceback), ``JobCanceledError``
+        or ``JobDroppedError``; ``TimeoutError`` if it has not ended within ``timeout``.
+        """
+        if not self._platform.wait(self.id, timeout):
+            raise TimeoutError(f"job {self.id} has not ended within {timeout} s")
+        row = self._platform.result_row(self.id)
+        status = JobStatus(row["status"])
+        if status is JobStatus.DONE:
+            return self._platform.load_result(row)
+        raise _ERRORS[status](self.id, status.value, row["reason"] or "", row["traceback"])
+
+    def logs(self) -> str:
+        """Everything the function wrote to stdout and stderr, in order."""
+        return self._platform.logs(self.id)
+
+    def cancel(self) -> bool:
+        """Cancel it if it has not ended; True if this call canceled it."""
+        return self._platform.cancel(self.id)
+
+    def events(self) -> list[Event]:
+        """Timestamped transitions: submitted, admitted, started, quantum tasks, end."""
+        return self._platform.events(self.id)
+
+
+class Client:
+    """The entry point. With no target it runs the platform embedded in this process.
+
+    ``backends`` is a list of backend configurations (mappings or BackendConfig) or a
+    TOML file; ``config`` a platform TOML file; keywords override both.
+    """
+
+    def __init__(
+        self,
+        target: str | None = None,
+        *,
+        config: str | Path | Mapping[str, Any] | None = None,
+        data_dir: str | Path | None = None,
+        workers: int | None = None,
+        max_workers: int | None = None,
+        backends: Any = None,
+        policy: str | None = None,
+        seed: int | None = None,
+        c_max: int | None = None,
+        q_max: int | None = None,
+    ) -> None:
+        if target is not None:
+            raise NotImplementedError(
+                f"remote platforms ({target!r}) need the qlambda server; "
+                "Client() with no target runs the platform embedded in this process"
+            )
+        settings = PlatformConfig.build(
+            config,
+            data_dir=str(data_dir) if data_dir is not None else None,
+            workers=workers,
+            max_workers=max_workers,
+            policy=policy,
+            seed=seed,
+            c_max=c_max,
+            q_max=q_max,
+        )
+        if backends is not None:
+            settings = settings.with_backends(
+                backends if isinstance(backends, list | tuple) else _backends_file(backends)
+            )
+        self.platform = Platform(settings).start()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the embedded platform. Unfinished jobs are kept and resume next time."""
+        self.platform.close()
+
+    def wait_ready(self, timeout: float | None = 120) -> bool:
+        """Block until the warm workers and QPU executors have started."""
+        return self.platform.wait_ready(timeout)
+
+    def run(
+        self,
+        function: Function | Callable[..., Any],
+        /,
+        *,
+        priority: float = 1,
+        arguments: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Job:
+        """Submit ``function`` with keyword arguments; returns once the job is stored.
+
+        Use ``arguments={...}`` for argument names that clash with ``priority``.
+        """
+        merged = dict(arguments or {})
+        merged.update(kwargs)
+        job_id = self.platform.submit(as_function(function), merged, priority=priority)
+        return Job(self.platform, job_id)
+
+    def job(self, job_id: str) -> Job:
+        self.platform.info(job_id)  # unknown ids raise KeyError
+        return Job(self.platform, job_id)
+
+    def jobs(
+        self, status: str | JobStatus | list[str] | None = None, limit: int = 100
+    ) -> list[Job]:
+        """The most recent jobs, newest first, optionally only those in ``status``."""
+        statuses = None
+        if status is not None:
+            values = status if isinstance(status, list) else [status]
+            statuses = [parse_status(s).value for s in values]
+        return [Job(self.platform, i.id) for i in self.platform.list_jobs(statuses, limit)]
+
+    def backends(self) -> list[dict[str, Any]]:
+        """The quantum backends with their queues and utilization."""
+        return self.platform.dispatcher.stats()
+
+
+def _backends_file(source: Any) -> list[Any]:
+    from qlambda.quantum.config import load_backends
+
+    return load_backends(source)

@@ -1,0 +1,551 @@
+"""The control plane: admission, the job runner, the QPU dispatcher, state and events.
+
+A job's life: ``submit`` stores it (the caller gets its id only once the row is
+durable), admission control accepts or drops it, the engine runs it on a warm
+worker, its quantum calls go through the dispatcher, and its end (result, error,
+cancel) is stored before anyone waiting on it is told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import threading
+import time
+from concurrent.futures import CancelledError, Future
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+
+from qlambda.core.errors import TimeLimitError, WorkerDiedError
+from qlambda.core.events import Event, EventKind
+from qlambda.core.states import JobStatus
+from qlambda.engine.base import TaskMessage, TaskSpec
+from qlambda.engine.local import LocalEngine
+from qlambda.platform.config import PlatformConfig
+from qlambda.platform.context import JobPayload, execute_job
+from qlambda.platform.dispatcher import QPUDispatcher, QuantumTask
+from qlambda.platform.functions import Function, FunctionPayload, check_arguments
+from qlambda.platform.jobs import JobInfo, LiveJob
+from qlambda.store import Store
+
+RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
+FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
+
+
+def new_job_id() -> str:
+    """Sortable by submission time, unique without coordination."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
+
+
+class Platform:
+    def __init__(self, config: PlatformConfig | None = None) -> None:
+        self.config = config or PlatformConfig()
+        self.data_dir = Path(self.config.data_dir).resolve()
+        (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(self.data_dir)
+        self.backends = self.config.resolved_backends()
+        self.engine = LocalEngine(
+            cpus=self.config.workers, max_workers=self.config.max_workers, name="jobs"
+        )
+        self.dispatcher = QPUDispatcher(
+            self.backends,
+            policy=self.config.policy,
+            seed=self.config.seed,
+            on_event=self._on_quantum_event,
+        )
+        self.admission = self.config.admission
+        self._live: dict[str, LiveJob] = {}
+        self._functions: dict[str, FunctionPayload] = {}
+        self._lock = threading.RLock()
+        self._closing = False
+        self._started = False
+
+    # ------------------------------------------------------------ life cycle
+    def start(self) -> Platform:
+        if not self._started:
+            self._started = True
+            self.engine.start()
+            self.dispatcher.start()
+            self._recover()
+        return self
+
+    def wait_ready(self, timeout: float | None = 120) -> bool:
+        return self.engine.wait_ready(timeout) and self.dispatcher.wait_ready(timeout)
+
+    def close(self) -> None:
+        """Stop. Unfinished jobs stay stored as they are and resume at the next start."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        self.engine.shutdown()
+        self.dispatcher.shutdown()
+        self.store.close()
+
+    # -------------------------------------------------------------- submitting
+    def register(self, function: Function) -> FunctionPayload:
+        payload = function.payload()
+        if payload.id not in self._functions:
+            self.store.put_function(
+                {
+                    "id": payload.id,
+                    "name": payload.name,
+                    "kind": payload.kind,
+                    "payload": payload.payload,
+                    "entrypoint": payload.entrypoint,
+                    "signature": payload.signature,
+                    "cpus": function.cpus,
+                    "timeout_s": function.timeout_s,
+                    "memory_mb": function.memory_mb,
+                    "created_at": time.time(),
+                }
+            )
+            self._functions[payload.id] = payload
+        return payload
+
+    def submit(
+        self,
+        function: Function,
+        arguments: dict[str, Any],
+        *,
+        priority: float = 1.0,
+        owner: str = "local",
+    ) -> str:
+        """Store, admit and queue a job; returns its id once the job is durable."""
+        if self._closing:
+            raise RuntimeError("the platform is closed")
+        _check_priority(priority)
+        if function.cpus > self.engine.cpus:
+            raise ValueError(
+                f"function {function.name!r} asks for {function.cpus} cpus; "
+                f"this platform's workers have {self.engine.cpus}"
+            )
+        try:
+            packed = cloudpickle.dumps(arguments)
+        except Exception as exc:
+            raise TypeError(f"the arguments cannot be sent to a worker: {exc}") from exc
+        payload = self.register(function)
+        mismatch = None
+        if function.callable is not None:
+            try:
+                check_arguments(function.callable, function.name, arguments)
+            except TypeError as exc:
+                mismatch = str(exc)
+        now = time.time()
+        job = LiveJob(
+            id=new_job_id(),
+            function_id=payload.id,
+            function_name=function.name,
+            owner=owner,
+            priority=float(priority),
+            created_at=now,
+        )
+        events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
+        with self._lock:
+            decision = self.admission.decide(
+                self._active_classical(), self.dispatcher.pending_count()
+            )
+            if mismatch is not None:
+                job.status, job.reason, job.ended_at = JobStatus.ERROR, mismatch, now
+                events.append(Event(job.id, now, EventKind.ERROR, {"reason": mismatch}))
+            elif not decision.accepted:
+                job.status, job.reason, job.ended_at = JobStatus.DROPPED, decision.reason, now
+                events.append(Event(job.id, now, EventKind.DROPPED, {"reason": decision.reason}))
+            else:
+                events.append(Event(job.id, now, EventKind.ADMITTED))
+                self._live[job.id] = job
+        stored = self.store.insert_job(self._row(job, packed, function), events[0])
+        self.store.add_events(events[1:])
+        if job.status is JobStatus.QUEUED:
+            self._run(job, function, payload, packed)
+        stored.result()  # acknowledged only once durable
+        if job.status.is_final:
+            job.ended.set()
+        return job.id
+
+    def _row(self, job: LiveJob, packed: bytes, function: Function) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "function_id": job.function_id,
+            "function_name": job.function_name,
+            "owner": job.owner,
+            "priority": job.priority,
+            "status": job.status.value,
+            "reason": job.reason,
+            "arguments": packed,
+            "log_path": str(self._job_dir(job.id) / "output.log"),
+            "attempts": 0,
+            "created_at": job.created_at,
+            "ended_at": job.ended_at,
+        }
+
+    def _job_dir(self, job_id: str) -> Path:
+        return self.data_dir / "jobs" / job_id
+
+    def _active_classical(self) -> int:
+        return sum(1 for job in self._live.values() if job.is_classical)
+
+    # ---------------------------------------------------------------- running
+    def _run(
+        self,
+        job: LiveJob,
+        function: Function | dict[str, Any],
+        payload: FunctionPayload,
+        packed: bytes,
+    ) -> None:
+        limits = function if isinstance(function, dict) else None
+        cpus = limits["cpus"] if limits else function.cpus  # type: ignore[union-attr]
+        timeout = limits["timeout_s"] if limits else function.timeout_s  # type: ignore[union-attr]
+        memory = limits["memory_mb"] if limits else function.memory_mb  # type: ignore[union-attr]
+        job.attempts += 1
+        directory = self._job_dir(job.id)
+        (directory / "work").mkdir(parents=True, exist_ok=True)
+        spec = TaskSpec(
+            execute_job,
+            (
+                JobPayload(
+                    job_id=job.id,
+                    function_id=payload.id,
+                    function_name=payload.name,
+                    kind=payload.kind,
+                    code=payload.payload,
+                    entrypoint=payload.entrypoint,
+                    arguments=packed,
+                    attempt=job.attempts,
+                ),
+            ),
+            cpus=cpus,
+            memory_mb=memory,
+            timeout_s=timeout,
+            workdir=str(directory / "work"),
+            log_path=str(directory / "output.log"),
+            priority=job.priority,
+            on_message=lambda message, job=job: self._on_message(job, message),
+            name=job.function_name,
+        )
+        job.task_id = spec.task_id
+        future = self.engine.submit(spec)
+        future.add_done_callback(lambda f, job=job: self._finish(job, f))
+
+    def _on_message(self, job: LiveJob, message: TaskMessage) -> None:
+        kind = message.kind
+        if kind == "started":
+            self._started_running(job, message.payload)
+        elif kind == "quantum":
+            self._quantum(job, message)
+        elif kind == "status":
+            job.user_status = message.payload
+            self.store.add_events(
+                [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": message.payload})]
+            )
+        elif kind == "checkpoint":
+            saved = self.store.save_checkpoint(job.id, time.time(), message.payload)
+            saved.add_done_callback(lambda f: _reply_from(message, f))
+        elif kind == "restore":
+            assert message.reply is not None
+            message.reply(True, self.store.load_checkpoint(job.id))
+        elif kind == "map":
+            self._fan_out(job, message)
+        elif message.reply is not None:
+            message.reply(False, ValueError(f"unknown request {kind!r} from a job"))
+
+    def _started_running(self, job: LiveJob, attempt: int) -> None:
+        now = time.time()
+        job.status, job.started_at = JobStatus.RUNNING, now
+        self.store.update_job(
+            job.id,
+            {"status": JobStatus.RUNNING.value, "started_at": now, "attempts": job.attempts},
+            Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
+        )
+
+    def _quantum(self, job: LiveJob, message: TaskMessage) -> None:
+        assert message.reply is not None
+        try:
+            task = self.dispatcher.submit(message.payload, job_id=job.id, priority=job.priority)
+        except Exception as exc:
+            message.reply(False, exc)
+            return
+        task.future.add_done_callback(lambda f: _reply_from(message, f))
+
+    def _fan_out(self, job: LiveJob, message: TaskMessage) -> None:
+        assert message.reply is not None
+        fn, items = message.payload
+        if not items:
+            message.reply(True, [])
+            return
+        results: list[Any] = [None] * len(items)
+        remaining = [len(items)]
+        lock = threading.Lock()
+        futures: list[Future] = []
+
+        def collect(index: int, future: Future) -> None:
+            error = None if future.cancelled() else future.exception()
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                if future.cancelled() or error is not None:
+                    remaining[0] = 0
+                else:
+                    results[index] = future.result()
+                    remaining[0] -= 1
+                    if remaining[0]:
+                        return
+            if future.cancelled() or error is not None:
+                for other in futures:
+                    other.cancel()
+                message.reply(False, error or CancelledError("a fan-out task was canceled"))
+            else:
+                message.reply(True, results)
+
+        for item in items:
+            future = self.engine.submit(TaskSpec(fn, (item,), priority=FAN_OUT_PRIORITY))
+            futures.append(future)
+        for index, future in enumerate(futures):
+            future.add_done_callback(lambda f, i=index: collect(i, f))
+
+    def _on_quantum_event(self, task: QuantumTask, what: str) -> None:
+        job = self._live.get(task.job_id)
+        now = time.time()
+        if what == "queued":
+            if job is not None:
+                job.quantum_waiting += 1
+                job.quantum_count += 1
+            data = {
+                "task": task.number,
+                "backend": task.backend,
+                "num_qubits": task.request.num_qubits,
+                "estimated_seconds": task.estimated_duration,
+            }
+            self.store.add_events([Event(task.job_id, task.queued_at, EventKind.QPU_QUEUED, data)])
+        elif what == "started":
+            if job is not None:
+                job.quantum_waiting -= 1
+                job.quantum_executing += 1
+            self.store.add_events(
+                [
+                    Event(
+                        task.job_id,
+                        task.started_at or now,
+                        EventKind.QPU_STARTED,
+                        {"task": task.number, "backend": task.backend},
+                    )
+                ]
+            )
+        else:
+            if job is not None:
+                if task.started_at is None:
+                    job.quantum_waiting -= 1
+                else:
+                    job.quantum_executing -= 1
+            self._record_quantum_task(task)
+
+    def _record_quantum_task(self, task: QuantumTask) -> None:
+        if task.job_id not in self._live:
+            return  # a pilot's own quantum task, or a job already gone
+        self.store.add_events(
+            [
+                Event(
+                    task.job_id,
+                    task.finished_at or time.time(),
+                    EventKind.QPU_FINISHED,
+                    {
+                        "task": task.number,
+                        "backend": task.backend,
+                        "outcome": task.outcome,
+                        "busy_seconds": task.busy_seconds,
+                    },
+                )
+            ]
+        )
+        self.store.add_quantum_task(
+            {
+                "job_id": task.job_id,
+                "seq": task.number,
+                "backend": task.backend,
+                "primitive": task.request.primitive,
+                "num_qubits": task.request.num_qubits,
+                "estimated_seconds": task.estimated_duration,
+                "queued_at": task.queued_at,
+                "started_at": task.started_at,
+                "finished_at": task.finished_at,
+                "busy_seconds": task.busy_seconds,
+                "simulated_seconds": task.simulated_seconds,
+                "outcome": task.outcome,
+            }
+        )
+
+    # ----------------------------------------------------------------- ending
+    def _finish(self, job: LiveJob, future: Future) -> None:
+        if self._closing:
+            return  # the job stays stored as unfinished and resumes at the next start
+        now = time.time()
+        fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
+        if future.cancelled() or isinstance(future.exception(), CancelledError):
+            status, reason = JobStatus.CANCELED, "canceled by the user"
+        elif future.exception() is not None:
+            status = JobStatus.ERROR
+            reason, job.traceback = _describe_failure(future.exception())
+        else:
+            status, reason = JobStatus.DONE, None
+            try:
+                fields.update(self._pack_result(job.id, future.result()))
+            except Exception as exc:
+                status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
+        if status is not JobStatus.DONE:
+            self.dispatcher.cancel_job(job.id)
+        fields.update(status=status.value, reason=reason, traceback=job.traceback)
+        event_data = {"reason": reason} if reason else {}
+        event = Event(job.id, now, EventKind(status.value), event_data)
+
+        def ended(_: Future) -> None:
+            job.status, job.reason, job.ended_at = status, reason, now
+            if status is JobStatus.DONE:
+                job.result = future.result()
+            with self._lock:
+                self._live.pop(job.id, None)
+            job.ended.set()
+
+        self.store.update_job(job.id, fields, event).add_done_callback(ended)
+
+    def _pack_result(self, job_id: str, value: Any) -> dict[str, Any]:
+        blob = cloudpickle.dumps(value)
+        if len(blob) <= RESULT_INLINE_LIMIT:
+            return {"result": blob}
+        path = self.data_dir / "results" / f"{job_id}.pkl"
+        temporary = path.with_suffix(".tmp")
+        temporary.write_bytes(blob)
+        os.replace(temporary, path)
+        return {"result_path": str(path)}
+
+    # ------------------------------------------------------------- recovery
+    def _recover(self) -> None:
+        """Run again what a previous run left queued or running."""
+        for row in self.store.unfinished_jobs():
+            function = self.store.get_function(row["function_id"])
+            if function is None:
+                continue
+            payload = FunctionPayload(
+                function["id"],
+                function["name"],
+                function["kind"],
+                function["payload"],
+                function["entrypoint"],
+                function["signature"],
+            )
+            self._functions[payload.id] = payload
+            job = LiveJob(
+                id=row["id"],
+                function_id=row["function_id"],
+                function_name=row["function_name"],
+                owner=row["owner"],
+                priority=row["priority"],
+                created_at=row["created_at"],
+                attempts=row["attempts"] or 0,
+            )
+            now = time.time()
+            self.store.update_job(
+                job.id,
+                {"status": JobStatus.QUEUED.value},
+                Event(
+                    job.id,
+                    now,
+                    EventKind.REQUEUED,
+                    {"reason": "the platform restarted", "was": row["status"]},
+                ),
+            )
+            with self._lock:
+                self._live[job.id] = job
+            self._run(job, function, payload, row["arguments"])
+
+    # ---------------------------------------------------------------- queries
+    def info(self, job_id: str) -> JobInfo:
+        job = self._live.get(job_id)
+        if job is not None and not job.ended.is_set():
+            return job.info()
+        row = self.store.get_job(job_id)
+        if row is None:
+            raise KeyError(f"no job with id {job_id!r}")
+        return JobInfo.from_row(row)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        job = self._live.get(job_id)
+        if job is None:
+            return self.info(job_id).status.is_final
+        return job.ended.wait(timeout)
+
+    def result_row(self, job_id: str) -> dict[str, Any]:
+        row = self.store.get_job(job_id)
+        if row is None:
+            raise KeyError(f"no job with id {job_id!r}")
+        return row
+
+    def load_result(self, row: dict[str, Any]) -> Any:
+        if row.get("result_path"):
+            return cloudpickle.loads(Path(row["result_path"]).read_bytes())
+        return None if row.get("result") is None else cloudpickle.loads(row["result"])
+
+    def cancel(self, job_id: str) -> bool:
+        job = self._live.get(job_id)
+        if job is None or job.ended.is_set():
+            self.info(job_id)  # unknown ids raise
+            return False
+        job.cancel_requested = True
+        self.dispatcher.cancel_job(job_id)
+        if job.task_id is not None:
+            return self.engine.cancel(job.task_id)
+        return False
+
+    def logs(self, job_id: str) -> str:
+        self.info(job_id)
+        path = self._job_dir(job_id) / "output.log"
+        with contextlib.suppress(FileNotFoundError):
+            return path.read_text(errors="replace")
+        return ""
+
+    def events(self, job_id: str) -> list[Event]:
+        self.info(job_id)
+        self.store.writer.flush()
+        return self.store.events(job_id)
+
+    def list_jobs(
+        self, statuses: list[str] | None = None, limit: int | None = 100
+    ) -> list[JobInfo]:
+        self.store.writer.flush()
+        rows = self.store.list_jobs(statuses=statuses, limit=limit)
+        infos = []
+        for row in rows:
+            live = self._live.get(row["id"])
+            infos.append(live.info() if live is not None else JobInfo.from_row(row))
+        if statuses is not None:
+            infos = [i for i in infos if i.status.value in statuses]
+        return infos
+
+
+def _check_priority(priority: float) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int | float) or not priority > 0:
+        raise ValueError(f"priority must be a positive number (1 is the default), got {priority!r}")
+
+
+def _reply_from(message: TaskMessage, future: Future) -> None:
+    assert message.reply is not None
+    if future.cancelled():
+        message.reply(False, CancelledError("the quantum task was canceled"))
+    elif future.exception() is not None:
+        message.reply(False, future.exception())
+    else:
+        message.reply(True, future.result())
+
+
+def _describe_failure(error: BaseException) -> tuple[str, str | None]:
+    """One line saying why, and the function's own traceback when it raised."""
+    if isinstance(error, TimeLimitError | WorkerDiedError):
+        return str(error).split("\n\n", 1)[0], None
+    info = getattr(error, "remote_info", None)
+    if info is not None:
+        message = info["message"]
+        return (f"{info['type']}: {message}" if message else info["type"]), info["traceback"]
+    return f"{type(error).__name__}: {error}", None

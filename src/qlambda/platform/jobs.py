@@ -1,0 +1,102 @@
+"""What the control plane knows about a job while it is alive, and how a job looks to users."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from qlambda.core.states import JobStatus, SubStatus
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A snapshot of one job."""
+
+    id: str
+    function: str
+    status: JobStatus
+    sub_status: str | None
+    priority: float
+    owner: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    reason: str | None
+    attempts: int
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> JobInfo:
+        return cls(
+            id=row["id"],
+            function=row["function_name"],
+            status=JobStatus(row["status"]),
+            sub_status=row.get("sub_status"),
+            priority=row["priority"],
+            owner=row["owner"],
+            created_at=row["created_at"],
+            started_at=row.get("started_at"),
+            ended_at=row.get("ended_at"),
+            reason=row.get("reason"),
+            attempts=row.get("attempts") or 0,
+        )
+
+
+@dataclass(eq=False)
+class LiveJob:
+    """A job that has not ended yet (plus the moment it ends)."""
+
+    id: str
+    function_id: str
+    function_name: str
+    owner: str
+    priority: float
+    created_at: float
+    attempts: int = 0
+    status: JobStatus = JobStatus.QUEUED
+    user_status: str | None = None
+    quantum_waiting: int = 0
+    quantum_executing: int = 0
+    quantum_count: int = 0
+    started_at: float | None = None
+    ended_at: float | None = None
+    reason: str | None = None
+    traceback: str | None = None
+    task_id: int | None = None
+    cancel_requested: bool = False
+    result: Any = None
+    ended: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def sub_status(self) -> str | None:
+        if self.status is not JobStatus.RUNNING:
+            return None
+        if self.quantum_executing:
+            return SubStatus.EXECUTING_QPU.value
+        if self.quantum_waiting:
+            return SubStatus.WAITING_FOR_QPU.value
+        return self.user_status or SubStatus.CLASSICAL.value
+
+    @property
+    def is_classical(self) -> bool:
+        """Counts as an active classical task for admission control."""
+        if self.status is JobStatus.QUEUED:
+            return True
+        return self.status is JobStatus.RUNNING and not (
+            self.quantum_waiting or self.quantum_executing
+        )
+
+    def info(self) -> JobInfo:
+        return JobInfo(
+            id=self.id,
+            function=self.function_name,
+            status=self.status,
+            sub_status=self.sub_status,
+            priority=self.priority,
+            owner=self.owner,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            reason=self.reason,
+            attempts=self.attempts,
+        )
