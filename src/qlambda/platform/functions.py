@@ -98,7 +98,7 @@ class Function:
 
     def _serialize(self) -> FunctionPayload:
         if self.callable is not None:
-            _ship_user_code_by_value(self.callable)
+            ship_user_code_by_value(self.callable)
             blob = cloudpickle.dumps(self.callable)
             kind, entrypoint = "pickle", None
             signature = describe_signature(self.callable)
@@ -192,16 +192,22 @@ def _split_entrypoint(entrypoint: str) -> tuple[str, str]:
     return path, attribute
 
 
-def _ship_user_code_by_value(fn: Callable[..., Any]) -> None:
+_modules_seen: set[str] = set()
+
+
+def ship_user_code_by_value(fn: Callable[..., Any]) -> None:
     """Workers cannot import a user's script or test module: send its code along."""
-    module = inspect.getmodule(fn)
-    if module is None or module.__name__ == "__main__" or module.__name__.startswith("qlambda."):
+    name = getattr(fn, "__module__", None)
+    if name is None or name in _modules_seen:
         return
+    _modules_seen.add(name)
+    module = sys.modules.get(name)
+    if module is None or name == "__main__" or name.startswith("qlambda."):
+        return  # __main__ is shipped by value by cloudpickle already
     file = getattr(module, "__file__", None)
     if file is None:
         return
     resolved = str(Path(file).resolve())
     if resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved:
         return
-    if module.__name__ in sys.modules:
-        cloudpickle.register_pickle_by_value(module)
+    cloudpickle.register_pickle_by_value(module)

@@ -1,0 +1,216 @@
+"""Pilots (paper 001): a reservation of cpus and QPUs that runs tasks.
+
+```python
+from qlambda.pilot import PilotManager, PilotDescription
+manager = PilotManager()
+pilot = manager.create_pilot(PilotDescription(engine="local", cores=2, qpus=[{"name": "aer"}]))
+future = pilot.submit(work, 3, resources={"cpus": 1, "timeout": "30s"})
+```
+
+A pilot hands out ``concurrent.futures.Future``s; its QPUs are scheduled by the
+same dispatcher and policies as the serverless platform's.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from qlambda.core.errors import ConfigurationError
+from qlambda.engine.base import TaskSpec
+from qlambda.engine.local import LocalEngine
+from qlambda.platform.dispatcher import QPUDispatcher
+from qlambda.platform.functions import ship_user_code_by_value
+from qlambda.platform.units import parse_megabytes, parse_seconds
+
+ENGINES = ("local",)
+RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
+_pilot_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class PilotDescription:
+    """What to reserve: an engine, cores for classical tasks, and QPUs.
+
+    ``qpus`` are backend configurations (mappings or BackendConfig, see docs/backends.md).
+    """
+
+    engine: str = "local"
+    cores: int | None = None
+    qpus: Sequence[Any] = field(default_factory=tuple)
+    max_workers: int | None = None
+    policy: str = "fifo"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ConfigurationError(
+                f"unknown engine {self.engine!r}; available: {', '.join(ENGINES)}"
+            )
+        if self.cores is not None and (not isinstance(self.cores, int) or self.cores < 1):
+            raise ConfigurationError(f"cores must be a positive integer, got {self.cores!r}")
+
+
+class Pilot:
+    def __init__(self, description: PilotDescription) -> None:
+        from qlambda.quantum.config import load_backends
+
+        self.description = description
+        self.id = f"pilot-{next(_pilot_numbers)}"
+        self.engine = LocalEngine(
+            cpus=description.cores, max_workers=description.max_workers, name=self.id
+        )
+        self.qpus = load_backends(list(description.qpus)) if description.qpus else []
+        self.dispatcher = QPUDispatcher(self.qpus, policy=description.policy, seed=description.seed)
+        self.engine.start()
+        self.dispatcher.start()
+        self._canceled = False
+
+    def __enter__(self) -> Pilot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    # ----------------------------------------------------------- classical
+    def submit(
+        self,
+        fn: Callable[..., Any],
+        /,
+        *args: Any,
+        resources: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Future:
+        """Run ``fn(*args, **kwargs)`` on a worker of this pilot.
+
+        ``resources``: ``cpus`` (int), ``memory`` (MB or "2GB"), ``timeout`` (s or "5m"),
+        ``priority`` (larger runs first).
+        """
+        if self._canceled:
+            raise RuntimeError(f"{self.id} is canceled")
+        ship_user_code_by_value(fn)
+        return self.engine.submit(TaskSpec(fn, args, kwargs, **_limits(resources)))
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        *iterables: Iterable[Any],
+        resources: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[Any]:
+        """Like ``Executor.map``: results in order, the first error raised when reached."""
+        futures = [
+            self.submit(fn, *items, resources=resources) for items in zip(*iterables, strict=False)
+        ]
+
+        def results() -> Iterator[Any]:
+            try:
+                for future in futures:
+                    yield future.result(timeout)
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        return results()
+
+    def cancel_task(self, future: Future) -> bool:
+        """Cancel one task, stopping it if it already runs."""
+        task_id = getattr(future, "task_id", None)
+        return task_id is not None and self.engine.cancel(task_id)
+
+    # ------------------------------------------------------------- quantum
+    def sampler(self, backend: str | None = None, *, default_shots: int = 1024) -> Any:
+        """A Qiskit SamplerV2 on this pilot's QPUs, through its dispatcher."""
+        from qlambda.quantum.primitives import PlatformSamplerV2
+
+        return PlatformSamplerV2(self._submit_quantum, backend=backend, default_shots=default_shots)
+
+    def estimator(self, backend: str | None = None, *, default_precision: float = 0.015625) -> Any:
+        """A Qiskit EstimatorV2 on this pilot's QPUs, through its dispatcher."""
+        from qlambda.quantum.primitives import PlatformEstimatorV2
+
+        return PlatformEstimatorV2(
+            self._submit_quantum, backend=backend, default_precision=default_precision
+        )
+
+    def _submit_quantum(self, request: Any) -> Future:
+        return self.dispatcher.submit(request, job_id=self.id).future
+
+    # ------------------------------------------------------------- state
+    def cancel(self) -> None:
+        """Release the pilot: queued tasks are canceled, running ones stopped."""
+        if self._canceled:
+            return
+        self._canceled = True
+        self.engine.shutdown()
+        self.dispatcher.shutdown()
+
+    @property
+    def canceled(self) -> bool:
+        return self._canceled
+
+    def stats(self) -> dict[str, Any]:
+        return {"id": self.id, **self.engine.stats(), "qpus": self.dispatcher.stats()}
+
+
+class PilotManager:
+    """Creates pilots and spreads tasks over them (least loaded first)."""
+
+    def __init__(self) -> None:
+        self._pilots: list[Pilot] = []
+        self._lock = threading.Lock()
+
+    def create_pilot(self, description: PilotDescription | None = None) -> Pilot:
+        pilot = Pilot(description or PilotDescription())
+        with self._lock:
+            self._pilots.append(pilot)
+        return pilot
+
+    def pilots(self) -> list[Pilot]:
+        with self._lock:
+            return [p for p in self._pilots if not p.canceled]
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Run on the pilot with the least queued work per core."""
+        pilots = self.pilots()
+        if not pilots:
+            raise RuntimeError("no pilot: create one with create_pilot(PilotDescription(...))")
+
+        def load(pilot: Pilot) -> float:
+            stats = pilot.engine.stats()
+            return (stats["queued"] + stats["running"]) / stats["cpus"]
+
+        return min(pilots, key=load).submit(fn, *args, **kwargs)
+
+    def cancel(self) -> None:
+        for pilot in self.pilots():
+            pilot.cancel()
+
+    def __enter__(self) -> PilotManager:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+
+def _limits(resources: Mapping[str, Any] | None) -> dict[str, Any]:
+    resources = dict(resources or {})
+    unknown = set(resources) - set(RESOURCE_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown resource(s) {sorted(unknown)}; accepted: {', '.join(RESOURCE_KEYS)}"
+        )
+    limits: dict[str, Any] = {}
+    if "cpus" in resources:
+        limits["cpus"] = resources["cpus"]
+    if "memory" in resources:
+        limits["memory_mb"] = parse_megabytes(resources["memory"])
+    if "timeout" in resources:
+        limits["timeout_s"] = parse_seconds(resources["timeout"])
+    if "priority" in resources:
+        limits["priority"] = float(resources["priority"])
+    return limits
