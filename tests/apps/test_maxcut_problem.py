@@ -40,9 +40,7 @@ def test_lowest_diagonal_energy_is_minus_the_brute_force_max_cut(nodes, seed):
 
 def test_brute_force_matches_enumeration_of_every_assignment():
     graph = random_regular_graph(8, 3, seed=5)
-    every_cut = (
-        cut_value(graph, "".join(bits)) for bits in itertools.product("01", repeat=8)
-    )
+    every_cut = (cut_value(graph, "".join(bits)) for bits in itertools.product("01", repeat=8))
     assert brute_force_maxcut(graph) == max(every_cut)
 
 
@@ -84,7 +82,7 @@ def test_impossible_regular_graphs_are_refused_with_the_reason(nodes, degree, me
 
 
 def test_graphs_that_break_the_conventions_are_refused():
-    with pytest.raises(ValueError, match="labelled 0 .. n-1"):
+    with pytest.raises(ValueError, match=r"labelled 0 \.\. n-1"):
         maxcut_hamiltonian(nx.relabel_nodes(nx.path_graph(3), {0: "a", 1: "b", 2: "c"}))
     with pytest.raises(ValueError, match="no edges"):
         maxcut_hamiltonian(nx.empty_graph(4))

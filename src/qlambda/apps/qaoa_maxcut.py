@@ -79,7 +79,10 @@ def qaoa_ansatz_for(graph: nx.Graph, reps: int = 1) -> QuantumCircuit:
 
 
 def efficient_su2_ansatz(num_qubits: int, reps: int = 1) -> QuantumCircuit:
-    """The hardware-efficient RY-RZ + CX circuit of paper 000 (``4 * n * (reps + 1)`` angles)."""
+    """The hardware-efficient RY-RZ + CX circuit of paper 000: ``2 * n * (reps + 1)`` angles.
+
+    ``reps=1`` on 3 qubits gives the 12-angle circuit of the paper's Fig. 6.
+    """
     if isinstance(num_qubits, bool) or not isinstance(num_qubits, int) or num_qubits < 2:
         raise ValueError(f"num_qubits must be an integer >= 2, got {num_qubits!r}")
     check_positive_int("reps", reps)
@@ -126,7 +129,11 @@ class MaxCutProgress:
     history: tuple[float, ...]
 
     def to_state(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain numbers and lists, so it pickles and serialises to JSON alike."""
+        return {
+            name: list(value) if isinstance(value, tuple) else value
+            for name, value in asdict(self).items()
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> MaxCutProgress:
