@@ -1,0 +1,1 @@
+"""Mini-apps that run on qlambda (and bare, on plain Qiskit primitives): the demo's workload."""
