@@ -1,0 +1,47 @@
+"""``qlambda backends``: the quantum backends a configuration defines."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from qlambda.cli.common import json_option, print_json
+
+
+@click.command(name="backends")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A platform TOML file with [[backend]] tables (default: the built-in backends).",
+)
+@json_option
+def command(config: Path | None, as_json: bool) -> None:
+    """Show the configured quantum backends."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from qlambda.core.errors import ConfigurationError
+    from qlambda.platform.config import PlatformConfig
+
+    try:
+        backends = PlatformConfig.build(config).resolved_backends()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        print_json([dataclasses.asdict(b) for b in backends])
+        return
+    table = Table("name", "kind", "device", "qubits", "slots", "emulated QPU time")
+    for backend in backends:
+        emulated = f"x{backend.time_scale:g}" if backend.emulate_qpu_time else "no"
+        table.add_row(
+            backend.name,
+            backend.kind,
+            backend.device or "",
+            str(backend.num_qubits),
+            str(backend.concurrency),
+            emulated,
+        )
+    Console().print(table)

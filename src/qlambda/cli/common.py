@@ -1,0 +1,36 @@
+"""Helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qlambda.platform.config import DEFAULT_DATA_DIR
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help=f"The platform's data directory (default: $QLAMBDA_DATA_DIR or ./{DEFAULT_DATA_DIR}).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+def resolve_data_dir(data_dir: Path | None, must_exist: bool = True) -> Path:
+    import os
+
+    path = data_dir or Path(os.environ.get("QLAMBDA_DATA_DIR", DEFAULT_DATA_DIR))
+    if must_exist and not (path / "qlambda.db").exists():
+        raise click.ClickException(
+            f"no qlambda data in {str(path)!r}: run jobs there first, or pass --data-dir"
+        )
+    return path
+
+
+def print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
