@@ -230,6 +230,8 @@ def test_bad_serverless_arguments_are_refused_before_any_quantum_call():
         run(ctx, ansatz="EfficientSU2")
     with pytest.raises(ValueError, match="checkpoint_every must be a positive integer"):
         run(ctx, checkpoint_every=0)
+    with pytest.raises(ValueError, match="maxiter must be a positive integer"):
+        run(ctx, maxiter=-1)
     assert ctx.backends == [] and ctx.checkpoints == []
     assert ANSATZES == ("qaoa", "efficient_su2")
 

@@ -163,7 +163,8 @@ class MaxCutResult:
 
     ``energy`` is the lowest ``<H>`` evaluated, so ``-energy`` is the expected cut of
     the optimised state and ``approximation_ratio = -energy / optimum`` (the usual
-    QAOA figure of merit). ``best_cut`` / ``best_bitstring`` come from sampling that
+    QAOA figure of merit); with an estimator that has shot noise, that minimum is
+    an optimistic estimate. ``best_cut`` / ``best_bitstring`` come from sampling that
     state (``None`` without a sampler); ``optimum`` is exact (``None`` past
     :data:`OPTIMUM_MAX_NODES` nodes). ``iterations`` counts estimator calls, including
     those done before a resume (``resumed_from``).
@@ -355,6 +356,8 @@ def run(
     Returns a JSON-able dict: the :class:`MaxCutResult` fields plus the arguments.
     """
     check_ansatz_name(ansatz)
+    for name, value in (("reps", reps), ("maxiter", maxiter), ("shots", shots)):
+        check_positive_int(name, value)
     check_positive_int("checkpoint_every", checkpoint_every)
     problem = {"nodes": nodes, "degree": degree, "ansatz": ansatz, "reps": reps}
     saved = ctx.restore()
