@@ -247,6 +247,8 @@ class LocalEngine:
         for task in queued:
             task.future.cancel() or task.future.set_exception(CancelledError())
         for worker in workers:
+            if worker.tasks:  # what runs is canceled anyway: do not wait for it
+                self._kill(worker, "the engine shut down", CancelledError)
             with contextlib.suppress(OSError):
                 worker.send(dumps(("stop",)))
         self._wake()
@@ -547,7 +549,10 @@ class LocalEngine:
             worker.tasks.clear()
             running = tasks[0] if tasks else None
             for task in tasks[1:]:  # prefetched, never started: not their fault
-                heapq.heappush(self._queue, task)
+                if self._stopping:
+                    task.future.cancel()
+                else:
+                    heapq.heappush(self._queue, task)
             if running is not None:
                 self._tasks.pop(running.spec.task_id, None)
                 if not running.blocked:
