@@ -20,6 +20,9 @@ class UnknownBackendError(QlambdaError, ValueError):
         listed = ", ".join(self.available) if self.available else "(none configured)"
         super().__init__(f"unknown backend {name!r}; available: {listed}")
 
+    def __reduce__(self) -> tuple:  # errors cross process boundaries
+        return (type(self), (self.name, self.available))
+
 
 class CircuitTooWideError(QlambdaError, ValueError):
     """A circuit that needs more qubits than any eligible backend has."""
@@ -42,6 +45,9 @@ class JobError(QlambdaError):
             message += f"\n\nTraceback in the function (most recent call last):\n{remote_traceback}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.job_id, self.status, self.reason, self.remote_traceback))
+
 
 class JobFailedError(JobError):
     """The job ended in ERROR (the function raised, its worker died, or it ran out of time)."""
@@ -60,9 +66,13 @@ class TaskFailedError(QlambdaError):
 
     def __init__(self, message: str, remote_traceback: str | None = None):
         self.remote_traceback = remote_traceback
+        self._message = message
         if remote_traceback:
             message = f"{message}\n\nRemote traceback:\n{remote_traceback}"
         super().__init__(message)
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self._message, self.remote_traceback))
 
 
 class WorkerDiedError(TaskFailedError):

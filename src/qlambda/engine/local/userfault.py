@@ -16,10 +16,13 @@ def format_user_traceback(exc: BaseException) -> str:
     """The traceback from the first frame of user code on: qlambda's own frames
     that merely called the function are noise to the person reading it."""
     frames = traceback.extract_tb(exc.__traceback__)
-    start = 0
-    while start < len(frames) - 1 and frames[start].filename.startswith(_OWN_CODE):
+    start, end = 0, len(frames)
+    while start < end - 1 and frames[start].filename.startswith(_OWN_CODE):
         start += 1
-    lines = traceback.format_list(frames[start:])
+    # an error qlambda raised on the function's behalf ends at the function's call
+    while end - 1 > start and frames[end - 1].filename.startswith(_OWN_CODE):
+        end -= 1
+    lines = traceback.format_list(frames[start:end])
     lines += traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
 
