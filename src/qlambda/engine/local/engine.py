@@ -350,6 +350,8 @@ class LocalEngine:
         task.started = time.monotonic()
         if task.spec.timeout_s is not None:
             task.deadline = task.started + task.spec.timeout_s
+        if task.spec.timeout_s is not None or task.spec.memory_mb is not None:
+            self._wake()  # the loop may be asleep with no limit to watch
         return task.future.set_running_or_notify_cancel()
 
     def _encode(self, task: _Task, worker: _Worker) -> bytes:

@@ -1,0 +1,3 @@
+from qlambda.cli import main
+
+main()

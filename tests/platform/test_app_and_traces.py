@@ -1,0 +1,59 @@
+"""The QAOA MaxCut app through the platform, and the traces it leaves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qlambda.apps import qaoa_maxcut
+from qlambda.core.events import EventKind
+from qlambda.platform.traces import TRACE_FILES, export_traces, job_traces
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "serverless_quantum_sim"
+
+
+@pytest.fixture(scope="module")
+def maxcut_jobs(client):
+    jobs = [
+        client.run(qaoa_maxcut.run, priority=p, nodes=n, maxiter=12, seed=n)
+        for n, p in ((4, 1), (6, 2), (6, 4))
+    ]
+    for job in jobs:
+        job.result(300)
+    return jobs
+
+
+def test_qaoa_maxcut_runs_as_a_serverless_job(maxcut_jobs):
+    result = maxcut_jobs[0].result(1)
+    assert result["nodes"] == 4
+    assert result["best_cut"] <= result["optimum"]
+    assert result["iterations"] == 12
+    kinds = [e.kind for e in maxcut_jobs[0].events()]
+    # one quantum task per estimator call, plus the final sampling
+    assert kinds.count(EventKind.QPU_FINISHED) == 13
+    assert kinds.count(EventKind.CHECKPOINT) == 1
+
+
+def test_traces_have_the_simulators_files_and_columns(client, maxcut_jobs, tmp_path):
+    written = export_traces(client.platform.store, tmp_path)
+    assert set(written) == set(TRACE_FILES)
+    for name, path in written.items():
+        mine = pd.read_csv(path)
+        reference = SHARED / ("v98709f3/exec_time.csv" if name == "exec_time" else f"{name}.csv")
+        assert list(mine.columns) == list(pd.read_csv(reference, nrows=1).columns)
+    iterations = pd.read_csv(written["num_iterations"])
+    ours = iterations[iterations.n_qubits.isin([4, 6])]
+    assert sorted(ours.num_iterations) == [13, 13, 13]
+    assert len(pd.read_csv(written["exec_time"])) >= 39
+
+
+def test_trace_times_add_up_to_the_jobs_wall_time(client, maxcut_jobs):
+    jobs, tasks = job_traces(client.platform.store)
+    row = jobs[jobs.job_id == maxcut_jobs[1].id].iloc[0]
+    mine = tasks[tasks.job_id == maxcut_jobs[1].id]
+    assert row.num_iterations == len(mine)
+    accounted = row.pre + row.cost_time * (row.num_iterations - 1) + row.post
+    assert 0 < accounted < row.job_time
+    assert (mine.exec_time > 0).all()

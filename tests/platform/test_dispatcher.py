@@ -1,0 +1,114 @@
+"""The QPU dispatcher: a policy picks every start; backend choice; cancellation."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import CancelledError
+
+import pytest
+from qiskit import QuantumCircuit
+
+from qlambda.core.errors import CircuitTooWideError, UnknownBackendError
+from qlambda.platform.dispatcher import QPUDispatcher
+from qlambda.quantum.config import load_backends
+from qlambda.quantum.request import make_request
+
+SLOW = {"kind": "aer", "num_qubits": 4, "emulate_qpu_time": True, "time_scale": 0.05}
+
+
+def circuit(width=1):
+    qc = QuantumCircuit(width)
+    qc.h(0)
+    qc.measure_all()
+    return qc
+
+
+def request(backend=None, width=1):
+    return make_request("sampler", [circuit(width)], shots=10, backend=backend)
+
+
+@pytest.fixture(scope="module")
+def backends():
+    return load_backends([{"name": "q1", **SLOW}, {"name": "q2", **SLOW}])
+
+
+def run_order(backends, policy, priorities, seed=0):
+    """Start order of tasks queued while the QPU is busy with a first one."""
+    order = []
+    dispatcher = QPUDispatcher(
+        backends[:1],
+        policy=policy,
+        seed=seed,
+        on_event=lambda task, what: what == "started" and order.append(task.job_id),
+    )
+    dispatcher.start()
+    try:
+        assert dispatcher.wait_ready(120)
+        first = dispatcher.submit(request(), job_id="first", priority=1)
+        while not order:
+            time.sleep(0.005)
+        tasks = [
+            dispatcher.submit(request(), job_id=f"p{p}-{i}", priority=p)
+            for i, p in enumerate(priorities)
+        ]
+        for task in [first, *tasks]:
+            task.future.result(120)
+    finally:
+        dispatcher.shutdown()
+    return order[1:]
+
+
+def test_fifo_starts_the_oldest_first(backends):
+    assert run_order(backends, "fifo", [1, 5, 3]) == ["p1-0", "p5-1", "p3-2"]
+
+
+def test_lifo_starts_the_newest_first(backends):
+    assert run_order(backends, "lifo", [1, 5, 3]) == ["p3-2", "p5-1", "p1-0"]
+
+
+def test_strict_priority_starts_the_most_important_first(backends):
+    assert run_order(backends, "priority", [1, 5, 3, 5]) == ["p5-1", "p5-3", "p3-2", "p1-0"]
+
+
+def test_random_and_weighted_are_reproducible_under_a_seed(backends):
+    for policy in ("random", "weighted"):
+        once = run_order(backends, policy, [1, 2, 4, 8], seed=3)
+        again = run_order(backends, policy, [1, 2, 4, 8], seed=3)
+        assert once == again
+        assert sorted(once) == sorted(["p1-0", "p2-1", "p4-2", "p8-3"])
+
+
+def test_auto_selection_takes_the_least_loaded_backend_that_fits(backends):
+    started = []
+    dispatcher = QPUDispatcher(
+        backends, on_event=lambda t, what: what == "queued" and started.append(t.backend)
+    )
+    dispatcher.start()
+    try:
+        tasks = [dispatcher.submit(request(), job_id=f"j{i}") for i in range(4)]
+        assert started == ["q1", "q2", "q1", "q2"]
+        for task in tasks:
+            task.future.result(120)
+        with pytest.raises(CircuitTooWideError, match=r"needs 5 qubits.*has 4"):
+            dispatcher.submit(request(width=5), job_id="wide")
+        with pytest.raises(UnknownBackendError, match="available: q1, q2"):
+            dispatcher.submit(request(backend="q9"), job_id="lost")
+    finally:
+        dispatcher.shutdown()
+
+
+def test_canceling_a_job_drops_its_waiting_tasks(backends):
+    dispatcher = QPUDispatcher(backends[:1])
+    dispatcher.start()
+    try:
+        running = dispatcher.submit(request(), job_id="a")
+        waiting = [dispatcher.submit(request(), job_id="b") for _ in range(3)]
+        assert dispatcher.pending_count() == 3
+        assert dispatcher.cancel_job("b") == 3
+        assert dispatcher.pending_count() == 0
+        for task in waiting:
+            with pytest.raises(CancelledError):
+                task.future.result(10)
+        assert running.future.result(120)[0].data.meas.num_shots == 10
+    finally:
+        dispatcher.shutdown()

@@ -1,0 +1,95 @@
+"""Pilots: futures, map, resources, cancel, several pilots, the pilot's QPUs."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import CancelledError, Future
+
+import pytest
+from qiskit import QuantumCircuit
+
+from qlambda.core.errors import ConfigurationError, TimeLimitError
+from qlambda.pilot import PilotDescription, PilotManager
+
+
+def cube(x):
+    return x**3
+
+
+def pause(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+@pytest.fixture(scope="module")
+def manager():
+    with PilotManager() as manager:
+        yield manager
+
+
+@pytest.fixture(scope="module")
+def pilot(manager):
+    return manager.create_pilot(
+        PilotDescription(engine="local", cores=2, qpus=[{"name": "sim", "kind": "aer"}])
+    )
+
+
+def test_submit_returns_a_concurrent_future(pilot):
+    future = pilot.submit(cube, 3)
+    assert isinstance(future, Future)
+    assert future.result(60) == 27
+
+
+def test_map_keeps_the_order(pilot):
+    assert list(pilot.map(cube, range(50))) == [x**3 for x in range(50)]
+
+
+def test_resources_set_limits(pilot):
+    future = pilot.submit(pause, 30, resources={"timeout": "0.5s"})
+    with pytest.raises(TimeLimitError):
+        future.result(60)
+    with pytest.raises(ValueError, match=r"unknown resource.*'gpus'.*accepted: cpus, memory"):
+        pilot.submit(cube, 1, resources={"gpus": 1})
+    with pytest.raises(ValueError, match="cannot read memory 'lots'"):
+        pilot.submit(cube, 1, resources={"memory": "lots"})
+
+
+def test_the_pilots_qpus_take_qiskit_primitives(pilot):
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    counts = pilot.sampler().run([circuit], shots=500).result()[0].data.meas.get_counts()
+    assert set(counts) == {"00", "11"}
+
+
+def test_unknown_engines_are_refused():
+    with pytest.raises(ConfigurationError, match="unknown engine 'slurm'; available: local"):
+        PilotDescription(engine="slurm")
+
+
+def test_the_manager_spreads_tasks_over_its_pilots(manager, pilot):
+    second = manager.create_pilot(PilotDescription(cores=1))
+    try:
+        blockers = [pilot.submit(pause, 1.0) for _ in range(4)]
+        routed = manager.submit(cube, 2)
+        assert routed.result(60) == 8
+        assert second.engine.stats()["completed"] >= 1
+        for future in blockers:
+            future.result(60)
+    finally:
+        second.cancel()
+
+
+def test_cancel_stops_everything():
+    with PilotManager() as manager:
+        pilot = manager.create_pilot(PilotDescription(cores=1))
+        running = pilot.submit(pause, 60)
+        queued = pilot.submit(pause, 60)
+        time.sleep(0.3)
+        pilot.cancel()
+        for future in (running, queued):
+            with pytest.raises(CancelledError):
+                future.result(10)
+        with pytest.raises(RuntimeError, match="canceled"):
+            pilot.submit(cube, 1)

@@ -1,0 +1,129 @@
+"""Nothing is lost: checkpoints, restarts, admission control."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import qlambda
+from qlambda import JobDroppedError, JobStatus
+from qlambda.core.events import EventKind
+
+
+def counts_with_checkpoints(ctx, steps, pause):
+    state = ctx.restore() or {"done": 0, "attempts": []}
+    state["attempts"].append(ctx.attempt)
+    for step in range(state["done"], steps):
+        time.sleep(pause)
+        state["done"] = step + 1
+        ctx.checkpoint(state)
+    return state
+
+
+def test_checkpoint_and_restore_within_a_run(tmp_path):
+    with qlambda.Client(data_dir=tmp_path, workers=1) as client:
+        result = client.run(counts_with_checkpoints, steps=3, pause=0.0).result(60)
+        assert result == {"done": 3, "attempts": [1]}
+
+
+def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path):
+    first = qlambda.Client(data_dir=tmp_path, workers=1)
+    running = first.run(counts_with_checkpoints, steps=6, pause=0.5)
+    queued = first.run(counts_with_checkpoints, steps=1, pause=0.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until at least two steps are stored
+        events = running.events()
+        if sum(e.kind is EventKind.CHECKPOINT for e in events) >= 2:
+            break
+        time.sleep(0.1)
+    assert queued.status() is JobStatus.QUEUED
+    first.close()  # as if the process had stopped: nothing final is written
+
+    second = qlambda.Client(data_dir=tmp_path, workers=1)
+    try:
+        resumed = second.job(running.id).result(120)
+        assert resumed["done"] == 6
+        assert resumed["attempts"] == [1, 2]  # the second attempt restored the first's state
+        assert second.job(queued.id).result(60) == {"done": 1, "attempts": [1]}
+        kinds = [e.kind for e in second.job(running.id).events()]
+        assert EventKind.REQUEUED in kinds
+        assert kinds[-1] is EventKind.DONE
+    finally:
+        second.close()
+
+
+def sleeps(seconds):
+    time.sleep(seconds)
+    return seconds
+
+
+def test_admission_control_drops_jobs_past_c_max(tmp_path):
+    with qlambda.Client(data_dir=tmp_path, workers=1, c_max=2) as client:
+        kept = [client.run(sleeps, seconds=2) for _ in range(2)]
+        dropped = client.run(sleeps, seconds=0)
+        assert dropped.status() is JobStatus.DROPPED
+        with pytest.raises(JobDroppedError, match="C_max=2"):
+            dropped.result(10)
+        assert [j.result(60) for j in kept] == [2, 2]
+        # once they ended, jobs are admitted again
+        assert client.run(sleeps, seconds=0).result(60) == 0
+
+
+def waits_on_qpu(ctx):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    ctx.sampler().run([circuit], shots=10).result()
+    return True
+
+
+def test_admission_control_drops_jobs_past_q_max(tmp_path):
+    slow = [{"name": "qpu", "kind": "aer", "emulate_qpu_time": True, "time_scale": 0.3}]
+    with qlambda.Client(data_dir=tmp_path, workers=1, q_max=1, backends=slow) as client:
+        client.wait_ready(120)
+        jobs = [client.run(waits_on_qpu) for _ in range(3)]
+        deadline = time.monotonic() + 60
+        while client.backends()[0]["pending"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        late = client.run(waits_on_qpu)
+        with pytest.raises(JobDroppedError, match="Q_max=1"):
+            late.result(10)
+        assert [j.result(120) for j in jobs] == [True] * 3
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import qlambda
+
+    def triple(x):
+        return 3 * x
+
+    class Box:
+        def __init__(self, value):
+            self.value = value
+
+    @qlambda.function(name="boxed")
+    def boxed(x):
+        return Box(triple(x)).value
+
+    if __name__ == "__main__":
+        with qlambda.Client(data_dir={data_dir!r}, workers=1) as client:
+            print("RESULT", client.run(boxed, x=14).result(120))
+    """
+)
+
+
+@pytest.mark.slow
+def test_functions_defined_in_a_script_main_are_shipped_by_value(tmp_path):
+    script = tmp_path / "user_script.py"
+    script.write_text(SCRIPT.format(data_dir=str(tmp_path / "data")))
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert "RESULT 42" in done.stdout
