@@ -347,12 +347,15 @@ def run(
     backend: str | None = None,
     shots: int = DEFAULT_SHOTS,
     checkpoint_every: int = 10,
+    precision: float | None = None,
 ) -> dict[str, Any]:
     """The serverless function: MaxCut on a random regular graph, resumable after a crash.
 
     Reports ``iteration N, energy E`` as its sub-status at every estimator call and
     checkpoints every ``checkpoint_every`` calls. Without a ``seed`` it draws one and
     checkpoints it too, so a re-run rebuilds the same graph before resuming.
+    ``precision`` is the estimator's target precision (None: the platform's default;
+    0 asks an ideal simulator for exact expectation values, as Aer's own EstimatorV2 does).
     Returns a JSON-able dict: the :class:`MaxCutResult` fields plus the arguments.
     """
     check_ansatz_name(ansatz)
@@ -377,7 +380,9 @@ def run(
     ctx.status(f"optimising {ansatz} (reps={reps}) on {nodes} nodes")
     result = solve_maxcut(
         graph,
-        ctx.estimator(backend),
+        ctx.estimator(backend)
+        if precision is None
+        else ctx.estimator(backend, default_precision=precision),
         ctx.sampler(backend),
         ansatz=ansatz,
         reps=reps,

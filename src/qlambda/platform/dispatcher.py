@@ -32,7 +32,7 @@ class QuantumTask:
     job_id: str
     priority: float
     backend: str
-    estimated_duration: float | None
+    config: Any = field(repr=False)
     arrival: float  # monotonic, for the policy
     queued_at: float  # wall clock, for events and traces
     number: int = field(default_factory=lambda: next(_task_numbers))
@@ -42,6 +42,16 @@ class QuantumTask:
     simulated_seconds: float | None = None
     outcome: str = "pending"
     future: Future = field(default_factory=Future)
+    _estimate: float | None = field(default=None, repr=False)
+
+    @property
+    def estimated_duration(self) -> float:
+        """Seconds a real device would take; computed on first use, off the start path."""
+        if self._estimate is None:
+            from qlambda.quantum.request import estimate_qpu_seconds
+
+            self._estimate = estimate_qpu_seconds(self.request, self.config)
+        return self._estimate
 
 
 # what the dispatcher reports: (task, "queued" | "started" | "finished")
@@ -122,8 +132,6 @@ class QPUDispatcher:
     # ------------------------------------------------------------ submitting
     def submit(self, request: Any, *, job_id: str, priority: float = 1.0) -> QuantumTask:
         """Queue a quantum task; its ``future`` resolves to the primitive's result."""
-        from qlambda.quantum.request import estimate_qpu_seconds
-
         with self._lock:
             backend = self._choose(request)
             task = QuantumTask(
@@ -131,13 +139,17 @@ class QPUDispatcher:
                 job_id=job_id,
                 priority=priority,
                 backend=backend.name,
-                estimated_duration=estimate_qpu_seconds(request, backend.config),
+                config=backend.config,
                 arrival=time.monotonic(),
                 queued_at=time.time(),
             )
             backend.pending.append(task)
-        self._emit(task, "queued")
-        self._fill(backend)
+            # A free QPU starts before anything is logged; events are emitted under the
+            # lock so listeners see every task queued, then started, then finished.
+            started = self._start_next(backend)
+            self._emit(task, "queued")
+            for other in started:
+                self._emit(other, "started")
         return task
 
     def _choose(self, request: Any) -> _Backend:
@@ -153,30 +165,30 @@ class QPUDispatcher:
             doomed = [t for b in self._backends.values() for t in b.pending if t.job_id == job_id]
             for backend in self._backends.values():
                 backend.pending = [t for t in backend.pending if t.job_id != job_id]
+            for task in doomed:
+                task.outcome = "canceled"
+                self._emit(task, "finished")
         for task in doomed:
-            task.outcome = "canceled"
             task.future.set_exception(CancelledError())
-            self._emit(task, "finished")
         return len(doomed)
 
     # ------------------------------------------------------------ scheduling
-    def _fill(self, backend: _Backend) -> None:
+    def _start_next(self, backend: _Backend) -> list[QuantumTask]:
+        """Fill the backend's free slots, the policy choosing each time. Lock held."""
         started: list[QuantumTask] = []
-        with self._lock:
-            while backend.running < backend.slots and backend.pending:
-                index = self.policy.select(backend.pending, self._rng)
-                task = backend.pending.pop(index)
-                backend.running += 1
-                task.started_at = time.time()
-                if backend.first_start is None:
-                    backend.first_start = task.started_at
-                future = backend.engine.submit(TaskSpec(qpu.execute, (task.request,)))
-                future.add_done_callback(
-                    lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
-                )
-                started.append(task)
-        for task in started:
-            self._emit(task, "started")
+        while backend.running < backend.slots and backend.pending:
+            index = self.policy.select(backend.pending, self._rng)
+            task = backend.pending.pop(index)
+            backend.running += 1
+            task.started_at = time.time()
+            if backend.first_start is None:
+                backend.first_start = task.started_at
+            future = backend.engine.submit(TaskSpec(qpu.execute, (task.request,)))
+            future.add_done_callback(
+                lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
+            )
+            started.append(task)
+        return started
 
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
         task.finished_at = time.time()
@@ -190,9 +202,10 @@ class QPUDispatcher:
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
                 backend.busy_seconds += outcome.busy_seconds
-        self._fill(backend)
-        task.outcome = "done" if error is None else "error"
-        self._emit(task, "finished")
+            task.outcome = "done" if error is None else "error"
+            self._emit(task, "finished")
+            for other in self._start_next(backend):
+                self._emit(other, "started")
         if error is None:
             task.future.set_result(future.result().result)
         else:

@@ -18,6 +18,7 @@ from qiskit.quantum_info import PauliList
 
 from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig
+from qlambda.quantum.wire import circuit_depth
 
 PRIMITIVES = ("sampler", "estimator")
 
@@ -39,10 +40,31 @@ class QuantumRequest:
     num_qubits: int
     backend: str | None
 
+    def __reduce__(self) -> tuple:
+        from qlambda.quantum.wire import reduce_pub
+
+        pubs = tuple(reduce_pub(pub) for pub in self.pubs)
+        fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
+        return (_rebuild_request, (pubs, *fields))
+
     @property
     def num_circuits(self) -> int:
         """Circuit executions once parameters are bound (what a sampler bills per pub)."""
         return sum(max(pub.parameter_values.size, 1) for pub in self.pubs)
+
+
+def _rebuild_request(
+    pubs: tuple,
+    primitive: str,
+    shots: int | None,
+    precision: float | None,
+    num_qubits: int,
+    backend: str | None,
+) -> QuantumRequest:
+    from qlambda.quantum.wire import rebuild_pub
+
+    rebuilt = tuple(rebuild_pub(state) for state in pubs)
+    return QuantumRequest(primitive, rebuilt, shots, precision, num_qubits, backend)
 
 
 def make_request(
@@ -141,7 +163,7 @@ def estimate_qpu_seconds(request: QuantumRequest, config: BackendConfig) -> floa
     """
     total = config.overhead_seconds
     for pub in request.pubs:
-        per_shot = config.rep_delay_seconds + pub.circuit.depth() * config.layer_seconds
+        per_shot = config.rep_delay_seconds + circuit_depth(pub.circuit) * config.layer_seconds
         shots = pub_shots(pub, config.estimate_default_shots)
         total += pub_executions(pub) * shots * per_shot
     return total

@@ -161,7 +161,7 @@ class Store:
 
     def events(self, job_id: str | None = None) -> list[Event]:
         table = schema.events
-        statement = sa.select(table).order_by(table.c.id)
+        statement = sa.select(table).order_by(table.c.ts, table.c.id)
         if job_id is not None:
             statement = statement.where(table.c.job_id == job_id)
         return [

@@ -1,0 +1,99 @@
+"""Quantum requests on the wire: circuits as QPY, decoded once per distinct circuit.
+
+A variational loop sends the same circuit with new parameter values hundreds of
+times, through two process hops (worker -> dispatcher -> QPU executor). Pickling a
+QuantumCircuit costs about four times what QPY does, and rebuilding it on every hop
+is wasted work: each process keeps the circuits it has decoded, keyed by a hash of
+their QPY bytes, so after the first call a hop costs a dictionary lookup. The key is
+the content, so a circuit the user changes between calls is simply a new circuit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import threading
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from qiskit import QuantumCircuit, qpy
+
+CACHE_SIZE = 256
+
+_lock = threading.Lock()
+_decoded: OrderedDict[bytes, tuple[QuantumCircuit, bytes, str]] = OrderedDict()
+_encoded: dict[int, tuple[weakref.ref, bytes, bytes, str]] = {}  # id -> (ref, key, blob, format)
+
+
+def encode_circuit(circuit: QuantumCircuit) -> tuple[bytes, bytes, str]:
+    """(key, bytes, format) of a circuit; a circuit this process decoded is not re-encoded."""
+    with _lock:
+        known = _encoded.get(id(circuit))
+        if known is not None and known[0]() is circuit:
+            return known[1], known[2], known[3]
+    try:
+        buffer = io.BytesIO()
+        qpy.dump(circuit, buffer)
+        blob, fmt = buffer.getvalue(), "qpy"
+    except Exception:  # what QPY cannot express still travels, more slowly
+        blob, fmt = pickle.dumps(circuit, protocol=5), "pickle"
+    return hashlib.blake2b(blob, digest_size=16).digest(), blob, fmt
+
+
+def decode_circuit(key: bytes, blob: bytes, fmt: str) -> QuantumCircuit:
+    with _lock:
+        hit = _decoded.get(key)
+        if hit is not None:
+            _decoded.move_to_end(key)
+            return hit[0]
+    circuit = qpy.load(io.BytesIO(blob))[0] if fmt == "qpy" else pickle.loads(blob)
+    with _lock:
+        _decoded[key] = (circuit, blob, fmt)
+        # remember the bytes so forwarding this circuit costs nothing
+        _encoded[id(circuit)] = (weakref.ref(circuit), key, blob, fmt)
+        while len(_decoded) > CACHE_SIZE:
+            _, (old, _, _) = _decoded.popitem(last=False)
+            _encoded.pop(id(old), None)
+    return circuit
+
+
+_depths: dict[bytes, int] = {}
+
+
+def circuit_depth(circuit: QuantumCircuit) -> int:
+    """Depth, remembered for circuits that came over the wire (it is costly to compute)."""
+    with _lock:
+        known = _encoded.get(id(circuit))
+    if known is None or known[0]() is not circuit:
+        return circuit.depth()
+    key = known[1]
+    depth = _depths.get(key)
+    if depth is None:
+        depth = _depths[key] = circuit.depth()
+        if len(_depths) > 4 * CACHE_SIZE:
+            _depths.clear()
+    return depth
+
+
+def reduce_pub(pub: Any) -> tuple:
+    """What travels for a SamplerPub or EstimatorPub."""
+    from qiskit.primitives.containers.estimator_pub import EstimatorPub
+
+    encoded = encode_circuit(pub.circuit)
+    if isinstance(pub, EstimatorPub):
+        return ("estimator", encoded, pub.observables, pub.parameter_values, pub.precision)
+    return ("sampler", encoded, pub.parameter_values, pub.shots)
+
+
+def rebuild_pub(state: tuple) -> Any:
+    from qiskit.primitives.containers.estimator_pub import EstimatorPub
+    from qiskit.primitives.containers.sampler_pub import SamplerPub
+
+    circuit = decode_circuit(*state[1])
+    if state[0] == "estimator":
+        _, _, observables, values, precision = state
+        return EstimatorPub(circuit, observables, values, precision, validate=False)
+    _, _, values, shots = state
+    return SamplerPub(circuit, values, shots, validate=False)
