@@ -19,13 +19,9 @@ from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import EstimatorPubLike, SamplerPubLike
 from qiskit.providers import JobStatus
 
-from qlambda.quantum.request import QuantumRequest, make_request
+from qlambda.quantum.request import DEFAULT_PRECISION, DEFAULT_SHOTS, QuantumRequest, make_request
 
 Submit = Callable[[QuantumRequest], "Future[PrimitiveResult]"]
-
-DEFAULT_SHOTS = 1024
-DEFAULT_PRECISION = 0.015625
-"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
 
 
 class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):

@@ -20,6 +20,10 @@ from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig
 
 PRIMITIVES = ("sampler", "estimator")
+DEFAULT_SHOTS = 1024
+"""Shots per PUB when neither the PUB nor run() says (Qiskit's and Aer's SamplerV2 default)."""
+DEFAULT_PRECISION = 0.015625
+"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,8 @@ def make_request(
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
     Coercion happens here, in the caller's process, so malformed PUBs fail in the user's
-    own ``run()`` call with Qiskit's own message instead of in a remote executor.
+    own ``run()`` call with Qiskit's own message instead of in a remote executor. PUBs
+    without their own shots/precision get the run-level value, else the Qiskit default.
     """
     if primitive not in PRIMITIVES:
         raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
@@ -67,23 +72,17 @@ def make_request(
             raise ValueError("a sampler request takes shots, not precision")
         if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
             raise ValueError(f"shots must be a positive integer, got {shots!r}")
-        coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, shots) for pub in pubs)
+        default_shots = DEFAULT_SHOTS if shots is None else shots
+        coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, default_shots) for pub in pubs)
     else:
         if shots is not None:
             raise ValueError("an estimator request takes precision, not shots")
         if precision is not None and not (precision >= 0 and math.isfinite(precision)):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
-        coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
+        default_precision = DEFAULT_PRECISION if precision is None else precision
+        coerced = tuple(EstimatorPub.coerce(pub, default_precision) for pub in pubs)
     if not coerced:
         raise ValueError("run() needs at least one PUB")
-    if primitive == "sampler":
-        for index, pub in enumerate(coerced):
-            if pub.shots is None:
-                raise ValueError(f"pub {index} has no shots; pass shots= to run() or in the pub")
-    else:
-        for index, pub in enumerate(coerced):
-            if pub.precision is None:
-                raise ValueError(f"pub {index} has no precision; pass precision= to run()")
     return QuantumRequest(
         primitive=primitive,
         pubs=coerced,

@@ -21,6 +21,7 @@ from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
+from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.request import QuantumRequest, check_fits, estimate_qpu_seconds
 from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
 
@@ -49,6 +50,8 @@ class BackendRuntime:
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
             self.simulator = AerSimulator.from_backend(device, **options)
+            model = self.simulator.options.noise_model
+            self.noise = RestrictedNoise(model) if model is not None else None
             pass_manager = generate_preset_pass_manager(
                 optimization_level=self.config.optimization_level,
                 backend=device,
@@ -64,6 +67,7 @@ class BackendRuntime:
             )
         else:
             self.simulator = AerSimulator(**options)
+            self.noise = None
             names = frozenset(self.simulator.target.operation_names)
             pass_manager = generate_preset_pass_manager(
                 optimization_level=0, backend=self.simulator, seed_transpiler=self.config.seed
@@ -88,6 +92,9 @@ class BackendRuntime:
         check_fits(request, self.config)
         started = time.perf_counter()
         prepared = self.prepare(request)
+        if self.noise is not None:
+            circuits = (pub.circuit for pub in prepared.pubs)
+            self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
         if request.primitive == "sampler":
             result = self._sampler.run(prepared.pubs).result()
         else:
