@@ -78,3 +78,21 @@ def test_seeded_backends_repeat_their_shots():
     first = BackendRuntime(EMULATED).execute(bell_request()).result[0].data.meas.get_counts()
     second = BackendRuntime(EMULATED).execute(bell_request()).result[0].data.meas.get_counts()
     assert first == second
+
+
+def test_warm_up_leaves_the_runtime_ready():
+    runtime = BackendRuntime(BackendConfig(name="k", kind="fake", device="kolkata"))
+    assert runtime.warm_up() > 0
+    assert runtime.transpiler.misses == 1
+    assert runtime.execute(bell_request()).result[0].data.meas.num_shots == 1024
+
+
+def test_an_ideal_simulator_serves_concurrent_tasks_from_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    runtime = BackendRuntime(BackendConfig(name="a", kind="aer", concurrency=2))
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        outcomes = list(
+            threads.map(runtime.execute, [bell_request(shots=s) for s in (64, 128)] * 3)
+        )
+    assert [o.result[0].data.meas.num_shots for o in outcomes] == [64, 128] * 3

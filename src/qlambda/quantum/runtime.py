@@ -10,19 +10,28 @@ same for one circuit as for ten.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.noise import RestrictedNoise
-from qlambda.quantum.request import QuantumRequest, check_fits, estimate_qpu_seconds
+from qlambda.quantum.request import (
+    QuantumRequest,
+    check_fits,
+    estimate_qpu_seconds,
+    make_request,
+)
 from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
 
 
@@ -41,8 +50,32 @@ class ExecutionOutcome:
     emulated_seconds: float | None
 
 
+def _built_on_first_use(
+    build: Callable[[], PassManager],
+) -> Callable[[QuantumCircuit], QuantumCircuit]:
+    """A transpile function whose pass manager is built when first needed.
+
+    Building a preset pass manager loads every transpiler plugin installed (2-3 s with
+    qiskit-ibm-runtime's); an ideal simulator rarely needs one, so it should not pay that
+    on start-up.
+    """
+    built: list[PassManager] = []
+
+    def transpile(circuit: QuantumCircuit) -> QuantumCircuit:
+        if not built:
+            built.append(build())
+        return built[0].run(circuit)
+
+    return transpile
+
+
 class BackendRuntime:
-    """One backend's simulator, transpiler cache and primitives, built once."""
+    """One backend's simulator, transpiler cache and primitives, built once.
+
+    An ideal simulator's runtime may serve several tasks at once from threads (its
+    ``concurrency``); a noisy device's runtime runs one task at a time, since it swaps
+    the simulator's noise model per task.
+    """
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = validate_backend(config)
@@ -52,6 +85,7 @@ class BackendRuntime:
             self.simulator = AerSimulator.from_backend(device, **options)
             model = self.simulator.options.noise_model
             self.noise = RestrictedNoise(model) if model is not None else None
+            self._exclusive: AbstractContextManager[object] = threading.Lock()
             pass_manager = generate_preset_pass_manager(
                 optimization_level=self.config.optimization_level,
                 backend=device,
@@ -68,13 +102,15 @@ class BackendRuntime:
         else:
             self.simulator = AerSimulator(**options)
             self.noise = None
+            self._exclusive = nullcontext()
             names = frozenset(self.simulator.target.operation_names)
-            pass_manager = generate_preset_pass_manager(
-                optimization_level=0, backend=self.simulator, seed_transpiler=self.config.seed
-            )
             self.transpiler = TranspileCache(
                 needs_transpile=lambda circuit: not supports_all(circuit, names),
-                transpile=pass_manager.run,
+                transpile=_built_on_first_use(
+                    lambda: generate_preset_pass_manager(
+                        optimization_level=0, backend=self.simulator, seed_transpiler=config.seed
+                    )
+                ),
             )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = AerEstimatorV2.from_backend(
@@ -92,14 +128,7 @@ class BackendRuntime:
         check_fits(request, self.config)
         started = time.perf_counter()
         prepared = self.prepare(request)
-        if self.noise is not None:
-            circuits = (pub.circuit for pub in prepared.pubs)
-            self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
-        if request.primitive == "sampler":
-            result = self._sampler.run(prepared.pubs).result()
-        else:
-            self._check_precision(prepared)
-            result = self._estimator.run(prepared.pubs).result()
+        result = self._simulate(prepared)
         simulated = time.perf_counter() - started
         emulated = None
         if self.config.emulate_qpu_time:
@@ -111,6 +140,29 @@ class BackendRuntime:
         return ExecutionOutcome(
             result=result, busy_seconds=busy, simulated_seconds=simulated, emulated_seconds=emulated
         )
+
+    def warm_up(self) -> float:
+        """Run a one-shot circuit so the first user task pays no first-call costs.
+
+        Returns the seconds it took; emulated QPU time is not applied.
+        """
+        circuit = QuantumCircuit(1)
+        circuit.measure_all()
+        request = make_request("sampler", [circuit], shots=1)
+        started = time.perf_counter()
+        self._simulate(self.prepare(request))
+        return time.perf_counter() - started
+
+    def _simulate(self, prepared: QuantumRequest) -> PrimitiveResult:
+        """All PUBs in one primitive call, under this device's noise restricted to them."""
+        if prepared.primitive == "estimator":
+            self._check_precision(prepared)
+        with self._exclusive:
+            if self.noise is not None:
+                circuits = (pub.circuit for pub in prepared.pubs)
+                self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
+            primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
+            return primitive.run(prepared.pubs).result()
 
     def _check_precision(self, request: QuantumRequest) -> None:
         if self.config.kind != "fake":

@@ -9,6 +9,7 @@ cached ISA circuit binds each iteration's values directly.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -97,6 +98,7 @@ class TranspileCache:
         self._transpile = transpile
         self._capacity = capacity
         self._entries: OrderedDict[Hashable, QuantumCircuit | None] = OrderedDict()
+        self._lock = threading.Lock()  # concurrent simulator slots may share one cache
         self.hits = 0
         self.misses = 0
 
@@ -105,15 +107,17 @@ class TranspileCache:
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
         key = circuit_key(circuit)
-        if key in self._entries:
-            self.hits += 1
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        self.misses += 1
+        with self._lock:
+            if key in self._entries:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            self.misses += 1
         prepared = self._transpile(circuit) if self._needs_transpile(circuit) else None
-        self._entries[key] = prepared
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = prepared
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
         return prepared
 
     def prepare_pub(self, pub: SamplerPub | EstimatorPub) -> SamplerPub | EstimatorPub:
