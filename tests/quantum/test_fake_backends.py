@@ -124,3 +124,34 @@ def test_a_133_qubit_device_runs_small_circuits_with_low_error():
     assert set(noise.noise_qubits) == set(
         runtime.prepare(request).pubs[0].circuit.layout.final_index_layout()
     )
+
+
+def test_custom_gates_with_the_same_name_are_told_apart(kolkata_runtime):
+    def circuit_with(gate_body: QuantumCircuit) -> QuantumCircuit:
+        circuit = QuantumCircuit(1)
+        circuit.append(gate_body.to_gate(label="mine"), [0])
+        circuit.measure_all()
+        return circuit
+
+    flip, keep = QuantumCircuit(1, name="mine"), QuantumCircuit(1, name="mine")
+    flip.x(0)
+    keep.id(0)
+    results = [
+        kolkata_runtime.execute(make_request("sampler", [circuit_with(body)], shots=200))
+        for body in (flip, keep)
+    ]
+    ones = [r.result[0].data.meas.bitcount().sum() for r in results]
+    assert ones[0] > 150 and ones[1] < 50
+
+
+def test_a_circuit_transpiled_for_a_bigger_device_counts_its_own_qubits(kolkata_submit):
+    torino_isa = generate_preset_pass_manager(
+        optimization_level=1, backend=make_fake_device("FakeTorino")
+    ).run(bell())
+    request = make_request("sampler", [torino_isa])
+    assert request.num_qubits == 2  # not the 133 of the device it was laid out on
+    ideal = BackendRuntime(BackendConfig(name="small", kind="aer", num_qubits=4))
+    assert ideal.execute(request).result[0].data.meas.num_shots == 1024
+    job = PlatformSamplerV2(kolkata_submit).run([torino_isa])
+    with pytest.raises(CircuitTooWideError, match=r"circuit has 133 qubits .* has 27"):
+        job.result()

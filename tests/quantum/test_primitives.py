@@ -167,3 +167,13 @@ def test_gates_the_simulator_lacks_are_decomposed(aer_submit, aer_runtime):
     assert set(counts) == {"00", "11"}
     (prepared,) = aer_runtime.prepare(aer_submit.requests[0]).pubs
     assert "entangle" not in prepared.circuit.count_ops()
+
+
+def test_a_future_of_the_executor_outcome_also_works(aer_runtime, pool, aer_submit):
+    sampler = PlatformSamplerV2(lambda request: pool.submit(aer_runtime.execute, request))
+    job = sampler.run([bell()], shots=64)
+    assert job.result()[0].data.meas.num_shots == 64
+    metrics = job.metrics()
+    assert metrics["busy_seconds"] >= metrics["simulated_seconds"] > 0
+    assert metrics["emulated_seconds"] is None
+    assert PlatformSamplerV2(aer_submit).run([bell()]).metrics() == {}  # plain results

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import PauliList
@@ -32,8 +33,8 @@ class QuantumRequest:
 
     ``shots`` and ``precision`` are the run-level values the caller passed (or None); each
     PUB already carries its own resolved shots (sampler) or precision (estimator).
-    ``num_qubits`` is the width of the widest circuit, so the dispatcher can route and
-    reject requests without looking inside the PUBs.
+    ``num_qubits`` is the width of the widest circuit (see :func:`circuit_width`), so the
+    dispatcher can route and reject requests without looking inside the PUBs.
     """
 
     primitive: str
@@ -88,9 +89,17 @@ def make_request(
         pubs=coerced,
         shots=shots,
         precision=precision,
-        num_qubits=max(pub.circuit.num_qubits for pub in coerced),
+        num_qubits=max(circuit_width(pub.circuit) for pub in coerced),
         backend=backend,
     )
+
+
+def circuit_width(circuit: QuantumCircuit) -> int:
+    """Qubits a circuit needs: its own, or for a circuit already laid out on a device, the
+    qubits it was written for (the device's idle qubits cost a simulator nothing)."""
+    if circuit.layout is not None:
+        return len(circuit.layout.final_index_layout())
+    return circuit.num_qubits
 
 
 def check_fits(request: QuantumRequest, config: BackendConfig) -> None:

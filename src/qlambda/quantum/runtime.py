@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -24,8 +23,10 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
+from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.noise import RestrictedNoise
+from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.request import (
     QuantumRequest,
     check_fits,
@@ -34,20 +35,7 @@ from qlambda.quantum.request import (
 )
 from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
 
-
-@dataclass(frozen=True)
-class ExecutionOutcome:
-    """What an executor sends back for one request.
-
-    ``result`` is exactly what the Qiskit/Aer primitive returned. ``busy_seconds`` is the
-    wall time the backend was occupied (simulation plus any emulated wait), which is what
-    the dispatcher and traces use as the quantum task's duration.
-    """
-
-    result: PrimitiveResult
-    busy_seconds: float
-    simulated_seconds: float
-    emulated_seconds: float | None
+__all__ = ["BackendRuntime", "ExecutionOutcome"]
 
 
 def _built_on_first_use(
@@ -82,6 +70,7 @@ class BackendRuntime:
         options = {"max_parallel_threads": self.config.max_parallel_threads}
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
+            self.device_qubits: int | None = device.num_qubits
             self.simulator = AerSimulator.from_backend(device, **options)
             model = self.simulator.options.noise_model
             self.noise = RestrictedNoise(model) if model is not None else None
@@ -101,6 +90,7 @@ class BackendRuntime:
             )
         else:
             self.simulator = AerSimulator(**options)
+            self.device_qubits = None
             self.noise = None
             self._exclusive = nullcontext()
             names = frozenset(self.simulator.target.operation_names)
@@ -126,6 +116,7 @@ class BackendRuntime:
     def execute(self, request: QuantumRequest) -> ExecutionOutcome:
         """Run ``request``; with QPU time emulation, stay busy as long as the device would."""
         check_fits(request, self.config)
+        self._check_device_width(request)
         started = time.perf_counter()
         prepared = self.prepare(request)
         result = self._simulate(prepared)
@@ -163,6 +154,18 @@ class BackendRuntime:
                 self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
             primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
             return primitive.run(prepared.pubs).result()
+
+    def _check_device_width(self, request: QuantumRequest) -> None:
+        """A circuit laid out for a larger device cannot be re-laid on this one."""
+        if self.device_qubits is None:
+            return
+        for pub in request.pubs:
+            if pub.circuit.num_qubits > self.device_qubits:
+                raise CircuitTooWideError(
+                    f"circuit has {pub.circuit.num_qubits} qubits (transpiled for another "
+                    f"device?); backend {self.config.name!r} ({self.config.device}) has "
+                    f"{self.device_qubits}; send the circuit before transpiling it"
+                )
 
     def _check_precision(self, request: QuantumRequest) -> None:
         if self.config.kind != "fake":
