@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.circuit.library import efficient_su2, qaoa_ansatz
-from qiskit.quantum_info import SparsePauliOp
+from qiskit.quantum_info import SparseObservable, SparsePauliOp
 from qiskit.transpiler import generate_preset_pass_manager
 
 from qlambda.core import CircuitTooWideError
@@ -68,8 +68,11 @@ def test_requests_reject_mixed_up_options():
         make_request("sampler", [layered(1)], precision=0.1)
     with pytest.raises(ValueError, match="takes precision, not shots"):
         make_request("estimator", [(layered(1), "ZZ")], shots=10)
-    with pytest.raises(ValueError, match="shots must be a positive integer"):
-        make_request("sampler", [layered(1)], shots=0)
+    for shots in (0, 1.5, "100", True):
+        with pytest.raises(ValueError, match="shots must be a positive integer"):
+            make_request("sampler", [layered(1)], shots=shots)
+    with pytest.raises(ValueError, match="precision must be a finite number >= 0"):
+        make_request("estimator", [(layered(1), "ZZ")], precision="0.1")
     with pytest.raises(ValueError, match="precision must be a finite number >= 0"):
         make_request("estimator", [(layered(1), "ZZ")], precision=float("nan"))
 
@@ -100,6 +103,14 @@ def test_estimate_counts_bindings_and_measurement_bases():
     assert pub_executions(one_basis.pubs[0]) == 3
     assert pub_executions(two_bases.pubs[0]) == 6
     assert estimate_qpu_seconds(one_basis, AER) < estimate_qpu_seconds(two_bases, AER)
+
+
+def test_projector_observables_are_measured_in_their_pauli_basis():
+    circuit = QuantumCircuit(2)
+    z_and_x = SparseObservable.from_list([("0+", 1.0), ("ZX", 0.5)])  # one basis: Z on 1, X on 0
+    y_too = SparseObservable.from_list([("0+", 1.0), ("YX", 0.5)])
+    assert pub_executions(make_request("estimator", [(circuit, z_and_x)]).pubs[0]) == 1
+    assert pub_executions(make_request("estimator", [(circuit, y_too)]).pubs[0]) == 2
 
 
 def test_precision_becomes_shots_like_ibm_runtime():

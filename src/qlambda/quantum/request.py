@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 from qiskit import QuantumCircuit
@@ -44,11 +45,6 @@ class QuantumRequest:
     num_qubits: int
     backend: str | None
 
-    @property
-    def num_circuits(self) -> int:
-        """Circuit executions once parameters are bound (what a sampler bills per pub)."""
-        return sum(max(pub.parameter_values.size, 1) for pub in self.pubs)
-
 
 def make_request(
     primitive: str,
@@ -71,14 +67,20 @@ def make_request(
     if primitive == "sampler":
         if precision is not None:
             raise ValueError("a sampler request takes shots, not precision")
-        if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
+        if shots is not None and (
+            isinstance(shots, bool) or not isinstance(shots, Integral) or shots < 1
+        ):
             raise ValueError(f"shots must be a positive integer, got {shots!r}")
         default_shots = DEFAULT_SHOTS if shots is None else shots
         coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, default_shots) for pub in pubs)
     else:
         if shots is not None:
             raise ValueError("an estimator request takes precision, not shots")
-        if precision is not None and not (precision >= 0 and math.isfinite(precision)):
+        if precision is not None and (
+            isinstance(precision, bool)
+            or not isinstance(precision, Real)
+            or not (precision >= 0 and math.isfinite(precision))
+        ):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
         default_precision = DEFAULT_PRECISION if precision is None else precision
         coerced = tuple(EstimatorPub.coerce(pub, default_precision) for pub in pubs)
@@ -125,13 +127,19 @@ def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
     return default
 
 
+_MEASUREMENT_BASIS = str.maketrans("01+-rl", "ZZXXYY")
+"""Projector terms of a SparseObservable are measured in the basis of the matching Pauli."""
+
+
 def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
     """Circuits a device runs for this PUB: bindings x measurement bases (estimator)."""
     bindings = max(pub.parameter_values.size, 1)
     if isinstance(pub, SamplerPub):
         return bindings
-    labels = sorted({label for terms in pub.observables.ravel() for label in terms})
-    non_identity = [label for label in labels if set(label) != {"I"}]
+    labels = {
+        label.translate(_MEASUREMENT_BASIS) for terms in pub.observables.ravel() for label in terms
+    }
+    non_identity = sorted(label for label in labels if set(label) != {"I"})
     if not non_identity:
         return bindings
     bases = len(PauliList(non_identity).group_qubit_wise_commuting())
