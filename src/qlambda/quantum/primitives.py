@@ -40,7 +40,10 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         return value.result if isinstance(value, ExecutionOutcome) else value
 
     def metrics(self) -> dict[str, float | None]:
-        """Backend busy, simulated and emulated seconds, when the platform reported them."""
+        """Backend busy, simulated and emulated seconds, when the platform reported them.
+
+        Blocks until the request has run, like :meth:`result`.
+        """
         value = self.future.result()
         if not isinstance(value, ExecutionOutcome):
             return {}
