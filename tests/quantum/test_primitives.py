@@ -154,3 +154,26 @@ def test_bad_pubs_fail_in_the_callers_run(aer_submit):
     with pytest.raises(ValueError, match=">= 0"):
         PlatformEstimatorV2(aer_submit, default_precision=-1.0)
     assert aer_submit.requests == []
+
+
+def test_gates_the_simulator_lacks_are_decomposed(aer_submit, aer_runtime):
+    inner = QuantumCircuit(2, name="entangle")
+    inner.h(0)
+    inner.cx(0, 1)
+    circuit = QuantumCircuit(2)
+    circuit.append(inner.to_gate(), [0, 1])
+    circuit.measure_all()
+    counts = PlatformSamplerV2(aer_submit).run([circuit]).result()[0].data.meas.get_counts()
+    assert set(counts) == {"00", "11"}
+    (prepared,) = aer_runtime.prepare(aer_submit.requests[0]).pubs
+    assert "entangle" not in prepared.circuit.count_ops()
+
+
+def test_a_future_of_the_executor_outcome_also_works(aer_runtime, pool, aer_submit):
+    sampler = PlatformSamplerV2(lambda request: pool.submit(aer_runtime.execute, request))
+    job = sampler.run([bell()], shots=64)
+    assert job.result()[0].data.meas.num_shots == 64
+    metrics = job.metrics()
+    assert metrics["busy_seconds"] >= metrics["simulated_seconds"] > 0
+    assert metrics["emulated_seconds"] is None
+    assert PlatformSamplerV2(aer_submit).run([bell()]).metrics() == {}  # plain results

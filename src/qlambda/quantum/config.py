@@ -33,10 +33,11 @@ class BackendConfig:
     The last four fields describe the speed of the real device the backend stands for.
     They feed :func:`qlambda.quantum.request.estimate_qpu_seconds`, which follows the shape
     of IBM Quantum's usage estimate: a fixed per-job overhead, then for every circuit
-    execution ``shots x (rep_delay + depth x layer_seconds)``. The defaults are calibrated
-    so that EfficientSU2 circuits of 4 to 24 qubits with 4096 shots take 4 to 5 s, as IBM
-    estimated for Eagle devices (files ``ibm_job_estimate*.csv`` of the serverless_quantum_sim
-    dataset).
+    execution ``shots x (rep_delay + depth x layer_seconds)``. The defaults are fitted to
+    IBM's estimates for EfficientSU2 on Eagle devices (``ibm_job_estimate_v5172cf5.csv`` of
+    the serverless_quantum_sim dataset): 4 to 24 qubits, 4096 shots, transpiled for a
+    127-qubit Eagle, give 3.6 to 4.5 s against IBM's 3.7 to 5.3 s
+    (``benchmarks/bench_qpu_estimate.py`` prints the comparison).
     """
 
     name: str
@@ -49,14 +50,15 @@ class BackendConfig:
     seed: int | None = None
     max_parallel_threads: int = 1
     """Threads Aer may use for one task; 1 keeps a QPU slot from starving classical workers."""
-    optimization_level: int = 1
-    """Preset pass manager level used to transpile non-ISA circuits for a fake device."""
-    overhead_seconds: float = 2.4
+    optimization_level: int = 2
+    """Preset pass manager level for non-ISA circuits on a fake device (2, as Qiskit's default,
+    picks low-error qubits; level 1 keeps a trivial layout even on a bad qubit)."""
+    overhead_seconds: float = 2.35
     """Fixed time per task: loading the circuits, control electronics set-up, result return."""
     rep_delay_seconds: float = 250e-6
     """Wait between two shots so the qubits reset (IBM Eagle and Heron default: 250 us)."""
-    layer_seconds: float = 1.0e-6
-    """Time per layer of circuit depth: two-qubit gates (0.1-0.7 us) mixed with readout."""
+    layer_seconds: float = 2.0e-6
+    """Time per layer of circuit depth, gates and readout averaged (fitted, see docs)."""
     estimate_default_shots: int = 4096
     """Shots assumed by the estimate when a request carries neither shots nor precision."""
 

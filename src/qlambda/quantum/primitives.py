@@ -4,7 +4,8 @@ Inside a user function, ``ctx.sampler()`` and ``ctx.estimator()`` return these o
 so code written for Qiskit's primitives runs unchanged. Each ``run()`` coerces the PUBs
 in the caller's process (bad PUBs fail right there, with Qiskit's message), becomes one
 :class:`QuantumRequest`, and is handed to ``submit``, which returns a
-``concurrent.futures.Future`` of the :class:`PrimitiveResult`. Where the request goes
+``concurrent.futures.Future`` of the :class:`PrimitiveResult` (or of the executor's
+:class:`ExecutionOutcome`, whose timings the job then also reports). Where the request goes
 (another process, a queue, a QPU slot) is the platform's business, not this module's.
 """
 
@@ -19,26 +20,38 @@ from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import EstimatorPubLike, SamplerPubLike
 from qiskit.providers import JobStatus
 
-from qlambda.quantum.request import QuantumRequest, make_request
+from qlambda.quantum.outcome import ExecutionOutcome
+from qlambda.quantum.request import DEFAULT_PRECISION, DEFAULT_SHOTS, QuantumRequest, make_request
 
-Submit = Callable[[QuantumRequest], "Future[PrimitiveResult]"]
-
-DEFAULT_SHOTS = 1024
-DEFAULT_PRECISION = 0.015625
-"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
+Submit = Callable[[QuantumRequest], "Future[PrimitiveResult] | Future[ExecutionOutcome]"]
 
 
 class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     """A primitive job backed by the platform's future for one quantum request."""
 
-    def __init__(self, future: Future[PrimitiveResult], request: QuantumRequest) -> None:
+    def __init__(self, future: Future, request: QuantumRequest) -> None:
         super().__init__(str(uuid.uuid4()))
         self.future = future
         self.request = request
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
         """Block until the backend has run the request; re-raises its error if it failed."""
-        return self.future.result(timeout)
+        value = self.future.result(timeout)
+        return value.result if isinstance(value, ExecutionOutcome) else value
+
+    def metrics(self) -> dict[str, float | None]:
+        """Backend busy, simulated and emulated seconds, when the platform reported them.
+
+        Blocks until the request has run, like :meth:`result`.
+        """
+        value = self.future.result()
+        if not isinstance(value, ExecutionOutcome):
+            return {}
+        return {
+            "busy_seconds": value.busy_seconds,
+            "simulated_seconds": value.simulated_seconds,
+            "emulated_seconds": value.emulated_seconds,
+        }
 
     def status(self) -> JobStatus:
         if self.future.cancelled():

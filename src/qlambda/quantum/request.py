@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
+from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import PauliList
@@ -21,6 +23,10 @@ from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.wire import circuit_depth
 
 PRIMITIVES = ("sampler", "estimator")
+DEFAULT_SHOTS = 1024
+"""Shots per PUB when neither the PUB nor run() says (Qiskit's and Aer's SamplerV2 default)."""
+DEFAULT_PRECISION = 0.015625
+"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +35,8 @@ class QuantumRequest:
 
     ``shots`` and ``precision`` are the run-level values the caller passed (or None); each
     PUB already carries its own resolved shots (sampler) or precision (estimator).
-    ``num_qubits`` is the width of the widest circuit, so the dispatcher can route and
-    reject requests without looking inside the PUBs.
+    ``num_qubits`` is the width of the widest circuit (see :func:`circuit_width`), so the
+    dispatcher can route and reject requests without looking inside the PUBs.
     """
 
     primitive: str
@@ -46,12 +52,6 @@ class QuantumRequest:
         pubs = tuple(reduce_pub(pub) for pub in self.pubs)
         fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
         return (_rebuild_request, (pubs, *fields))
-
-    @property
-    def num_circuits(self) -> int:
-        """Circuit executions once parameters are bound (what a sampler bills per pub)."""
-        return sum(max(pub.parameter_values.size, 1) for pub in self.pubs)
-
 
 def _rebuild_request(
     pubs: tuple,
@@ -78,7 +78,8 @@ def make_request(
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
     Coercion happens here, in the caller's process, so malformed PUBs fail in the user's
-    own ``run()`` call with Qiskit's own message instead of in a remote executor.
+    own ``run()`` call with Qiskit's own message instead of in a remote executor. PUBs
+    without their own shots/precision get the run-level value, else the Qiskit default.
     """
     if primitive not in PRIMITIVES:
         raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
@@ -87,33 +88,41 @@ def make_request(
     if primitive == "sampler":
         if precision is not None:
             raise ValueError("a sampler request takes shots, not precision")
-        if shots is not None and (isinstance(shots, bool) or int(shots) != shots or shots < 1):
+        if shots is not None and (
+            isinstance(shots, bool) or not isinstance(shots, Integral) or shots < 1
+        ):
             raise ValueError(f"shots must be a positive integer, got {shots!r}")
-        coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, shots) for pub in pubs)
+        default_shots = DEFAULT_SHOTS if shots is None else shots
+        coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, default_shots) for pub in pubs)
     else:
         if shots is not None:
             raise ValueError("an estimator request takes precision, not shots")
-        if precision is not None and not (precision >= 0 and math.isfinite(precision)):
+        if precision is not None and (
+            isinstance(precision, bool)
+            or not isinstance(precision, Real)
+            or not (precision >= 0 and math.isfinite(precision))
+        ):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
-        coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
+        default_precision = DEFAULT_PRECISION if precision is None else precision
+        coerced = tuple(EstimatorPub.coerce(pub, default_precision) for pub in pubs)
     if not coerced:
         raise ValueError("run() needs at least one PUB")
-    if primitive == "sampler":
-        for index, pub in enumerate(coerced):
-            if pub.shots is None:
-                raise ValueError(f"pub {index} has no shots; pass shots= to run() or in the pub")
-    else:
-        for index, pub in enumerate(coerced):
-            if pub.precision is None:
-                raise ValueError(f"pub {index} has no precision; pass precision= to run()")
     return QuantumRequest(
         primitive=primitive,
         pubs=coerced,
         shots=shots,
         precision=precision,
-        num_qubits=max(pub.circuit.num_qubits for pub in coerced),
+        num_qubits=max(circuit_width(pub.circuit) for pub in coerced),
         backend=backend,
     )
+
+
+def circuit_width(circuit: QuantumCircuit) -> int:
+    """Qubits a circuit needs: its own, or for a circuit already laid out on a device, the
+    qubits it was written for (the device's idle qubits cost a simulator nothing)."""
+    if circuit.layout is not None:
+        return len(circuit.layout.final_index_layout())
+    return circuit.num_qubits
 
 
 def check_fits(request: QuantumRequest, config: BackendConfig) -> None:
@@ -139,13 +148,19 @@ def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
     return default
 
 
+_MEASUREMENT_BASIS = str.maketrans("01+-rl", "ZZXXYY")
+"""Projector terms of a SparseObservable are measured in the basis of the matching Pauli."""
+
+
 def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
     """Circuits a device runs for this PUB: bindings x measurement bases (estimator)."""
     bindings = max(pub.parameter_values.size, 1)
     if isinstance(pub, SamplerPub):
         return bindings
-    labels = sorted({label for terms in pub.observables.ravel() for label in terms})
-    non_identity = [label for label in labels if set(label) != {"I"}]
+    labels = {
+        label.translate(_MEASUREMENT_BASIS) for terms in pub.observables.ravel() for label in terms
+    }
+    non_identity = sorted(label for label in labels if set(label) != {"I"})
     if not non_identity:
         return bindings
     bases = len(PauliList(non_identity).group_qubit_wise_commuting())

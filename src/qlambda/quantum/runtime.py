@@ -10,45 +10,85 @@ same for one circuit as for ten.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
-from qiskit.transpiler import generate_preset_pass_manager
+from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
+from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
-from qlambda.quantum.request import QuantumRequest, check_fits, estimate_qpu_seconds
+from qlambda.quantum.noise import RestrictedNoise
+from qlambda.quantum.outcome import ExecutionOutcome
+from qlambda.quantum.request import (
+    QuantumRequest,
+    check_fits,
+    estimate_qpu_seconds,
+    make_request,
+)
 from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
 
+__all__ = ["BackendRuntime", "ExecutionOutcome"]
 
-@dataclass(frozen=True)
-class ExecutionOutcome:
-    """What an executor sends back for one request.
 
-    ``result`` is exactly what the Qiskit/Aer primitive returned. ``busy_seconds`` is the
-    wall time the backend was occupied (simulation plus any emulated wait), which is what
-    the dispatcher and traces use as the quantum task's duration.
+def _built_on_first_use(
+    build: Callable[[], PassManager],
+) -> Callable[[QuantumCircuit], QuantumCircuit]:
+    """A transpile function whose pass manager is built when first needed.
+
+    Building a preset pass manager loads every transpiler plugin installed (2-3 s with
+    qiskit-ibm-runtime's); an ideal simulator rarely needs one, so it should not pay that
+    on start-up.
     """
+    built: list[PassManager] = []
 
-    result: PrimitiveResult
-    busy_seconds: float
-    simulated_seconds: float
-    emulated_seconds: float | None
+    def transpile(circuit: QuantumCircuit) -> QuantumCircuit:
+        if not built:
+            built.append(build())
+        return built[0].run(circuit)
+
+    return transpile
+
+
+def _run_here(primitive: Any, pubs: list[Any]) -> PrimitiveResult:
+    """Run coerced PUBs on a Qiskit/Aer primitive in the calling thread.
+
+    The public ``run()`` starts a new thread per call (``PrimitiveJob``), which costs
+    milliseconds on a loaded machine for every task of a variational loop; the executor
+    already runs one task at a time, so it calls the primitives' ``_run`` directly when
+    they have one (Aer's SamplerV2/EstimatorV2 and Qiskit's BackendEstimatorV2 do).
+    """
+    run = getattr(primitive, "_run", None)
+    if callable(run):
+        return run(pubs)
+    return primitive.run(pubs).result()
 
 
 class BackendRuntime:
-    """One backend's simulator, transpiler cache and primitives, built once."""
+    """One backend's simulator, transpiler cache and primitives, built once.
+
+    An ideal simulator's runtime may serve several tasks at once from threads (its
+    ``concurrency``); a noisy device's runtime runs one task at a time, since it swaps
+    the simulator's noise model per task.
+    """
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = validate_backend(config)
         options = {"max_parallel_threads": self.config.max_parallel_threads}
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
+            self.device_qubits: int | None = device.num_qubits
             self.simulator = AerSimulator.from_backend(device, **options)
+            model = self.simulator.options.noise_model
+            self.noise = RestrictedNoise(model) if model is not None else None
+            self._exclusive: AbstractContextManager[object] = threading.Lock()
             pass_manager = generate_preset_pass_manager(
                 optimization_level=self.config.optimization_level,
                 backend=device,
@@ -64,13 +104,17 @@ class BackendRuntime:
             )
         else:
             self.simulator = AerSimulator(**options)
+            self.device_qubits = None
+            self.noise = None
+            self._exclusive = nullcontext()
             names = frozenset(self.simulator.target.operation_names)
-            pass_manager = generate_preset_pass_manager(
-                optimization_level=0, backend=self.simulator, seed_transpiler=self.config.seed
-            )
             self.transpiler = TranspileCache(
                 needs_transpile=lambda circuit: not supports_all(circuit, names),
-                transpile=pass_manager.run,
+                transpile=_built_on_first_use(
+                    lambda: generate_preset_pass_manager(
+                        optimization_level=0, backend=self.simulator, seed_transpiler=config.seed
+                    )
+                ),
             )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = AerEstimatorV2.from_backend(
@@ -86,13 +130,10 @@ class BackendRuntime:
     def execute(self, request: QuantumRequest) -> ExecutionOutcome:
         """Run ``request``; with QPU time emulation, stay busy as long as the device would."""
         check_fits(request, self.config)
+        self._check_device_width(request)
         started = time.perf_counter()
         prepared = self.prepare(request)
-        if request.primitive == "sampler":
-            result = self._sampler.run(prepared.pubs).result()
-        else:
-            self._check_precision(prepared)
-            result = self._estimator.run(prepared.pubs).result()
+        result = self._simulate(prepared)
         simulated = time.perf_counter() - started
         emulated = None
         if self.config.emulate_qpu_time:
@@ -104,6 +145,41 @@ class BackendRuntime:
         return ExecutionOutcome(
             result=result, busy_seconds=busy, simulated_seconds=simulated, emulated_seconds=emulated
         )
+
+    def warm_up(self) -> float:
+        """Run a one-shot circuit so the first user task pays no first-call costs.
+
+        Returns the seconds it took; emulated QPU time is not applied.
+        """
+        circuit = QuantumCircuit(1)
+        circuit.measure_all()
+        request = make_request("sampler", [circuit], shots=1)
+        started = time.perf_counter()
+        self._simulate(self.prepare(request))
+        return time.perf_counter() - started
+
+    def _simulate(self, prepared: QuantumRequest) -> PrimitiveResult:
+        """All PUBs in one primitive call, under this device's noise restricted to them."""
+        if prepared.primitive == "estimator":
+            self._check_precision(prepared)
+        with self._exclusive:
+            if self.noise is not None:
+                circuits = (pub.circuit for pub in prepared.pubs)
+                self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
+            primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
+            return _run_here(primitive, list(prepared.pubs))
+
+    def _check_device_width(self, request: QuantumRequest) -> None:
+        """A circuit laid out for a larger device cannot be re-laid on this one."""
+        if self.device_qubits is None:
+            return
+        for pub in request.pubs:
+            if pub.circuit.num_qubits > self.device_qubits:
+                raise CircuitTooWideError(
+                    f"circuit has {pub.circuit.num_qubits} qubits (transpiled for another "
+                    f"device?); backend {self.config.name!r} ({self.config.device}) has "
+                    f"{self.device_qubits}; send the circuit before transpiling it"
+                )
 
     def _check_precision(self, request: QuantumRequest) -> None:
         if self.config.kind != "fake":

@@ -9,13 +9,14 @@ cached ISA circuit binds each iteration's values directly.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
-from qiskit.circuit import ParameterExpression
+from qiskit.circuit import Gate, Instruction, ParameterExpression
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.transpiler import Target
@@ -28,15 +29,14 @@ def circuit_key(circuit: QuantumCircuit) -> Hashable:
 
     Parameters enter by identity (name and UUID, which survive pickling), bound values by
     value, so the same ansatz object sent again compares equal while a different circuit
-    of the same shape does not.
+    of the same shape does not. A user-defined gate (a plain ``Gate``/``Instruction`` made
+    by ``to_gate()``) enters by its definition, since two of them may share a name.
     """
     qubits = {bit: index for index, bit in enumerate(circuit.qubits)}
     clbits = {bit: index for index, bit in enumerate(circuit.clbits)}
     instructions = tuple(
         (
-            type(item.operation).__qualname__,
-            item.operation.name,
-            tuple(_param_key(param) for param in item.operation.params),
+            _operation_key(item.operation),
             tuple(qubits[bit] for bit in item.qubits),
             tuple(clbits[bit] for bit in item.clbits),
         )
@@ -44,6 +44,19 @@ def circuit_key(circuit: QuantumCircuit) -> Hashable:
     )
     registers = tuple((register.name, register.size) for register in circuit.cregs)
     return (circuit.num_qubits, circuit.num_clbits, registers, circuit.global_phase, instructions)
+
+
+def _operation_key(operation: Any) -> Hashable:
+    key: tuple[Hashable, ...] = (
+        type(operation).__qualname__,
+        operation.name,
+        tuple(_param_key(param) for param in operation.params),
+        _param_key(getattr(operation, "condition", None)),
+        _param_key(getattr(operation, "target", None)),  # a switch's subject
+    )
+    if type(operation) in (Gate, Instruction) and operation.definition is not None:
+        key += (circuit_key(operation.definition),)
+    return key
 
 
 def _param_key(param: Any) -> Hashable:
@@ -97,6 +110,7 @@ class TranspileCache:
         self._transpile = transpile
         self._capacity = capacity
         self._entries: OrderedDict[Hashable, QuantumCircuit | None] = OrderedDict()
+        self._lock = threading.Lock()  # concurrent simulator slots may share one cache
         self.hits = 0
         self.misses = 0
 
@@ -105,15 +119,17 @@ class TranspileCache:
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
         key = circuit_key(circuit)
-        if key in self._entries:
-            self.hits += 1
-            self._entries.move_to_end(key)
-            return self._entries[key]
-        self.misses += 1
+        with self._lock:
+            if key in self._entries:
+                self.hits += 1
+                self._entries.move_to_end(key)
+                return self._entries[key]
+            self.misses += 1
         prepared = self._transpile(circuit) if self._needs_transpile(circuit) else None
-        self._entries[key] = prepared
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[key] = prepared
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
         return prepared
 
     def prepare_pub(self, pub: SamplerPub | EstimatorPub) -> SamplerPub | EstimatorPub:
