@@ -31,19 +31,19 @@ _COMPLETED_T, _IN_FLIGHT, _EVENTS = 6, 7, 8
 
 
 @njit(cache=True)
-def _before(tag, seq, i, j):  # noqa: ANN001, ANN202
+def _before(tag, seq, i, j):
     return tag[i] < tag[j] or (tag[i] == tag[j] and seq[i] < seq[j])
 
 
 @njit(cache=True)
-def _swap(tag, seq, job, i, j):  # noqa: ANN001, ANN202
+def _swap(tag, seq, job, i, j):
     tag[i], tag[j] = tag[j], tag[i]
     seq[i], seq[j] = seq[j], seq[i]
     job[i], job[j] = job[j], job[i]
 
 
 @njit(cache=True)
-def _heap_push(tag, seq, job, size, new_tag, new_seq, new_job):  # noqa: ANN001, ANN202
+def _heap_push(tag, seq, job, size, new_tag, new_seq, new_job):
     i = size
     tag[i], seq[i], job[i] = new_tag, new_seq, new_job
     while i > 0:
@@ -56,7 +56,7 @@ def _heap_push(tag, seq, job, size, new_tag, new_seq, new_job):  # noqa: ANN001,
 
 
 @njit(cache=True)
-def _heap_pop(tag, seq, job, size):  # noqa: ANN001, ANN202
+def _heap_pop(tag, seq, job, size):
     size -= 1
     _swap(tag, seq, job, 0, size)
     i = 0
@@ -73,7 +73,7 @@ def _heap_pop(tag, seq, job, size):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _select(code, arrival, priority, count, rng):  # noqa: ANN001, ANN202
+def _select(code, arrival, priority, count, rng):
     if code == 0:
         best = 0
         for i in range(1, count):
@@ -111,10 +111,10 @@ def _select(code, arrival, priority, count, rng):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True)
-def _kernel(  # noqa: ANN202, PLR0913, PLR0915
-    arrival, priority, iterations, pre_ops, classical_ops, quantum_time, post_ops,  # noqa: ANN001
-    iter_offset, iter_classical_ops, iter_quantum_time, per_iteration,  # noqa: ANN001
-    C, S, Q, c_max, q_max, duration, warmup, code, swap_remove, rng,  # noqa: ANN001
+def _kernel(
+    arrival, priority, iterations, pre_ops, classical_ops, quantum_time, post_ops,
+    iter_offset, iter_classical_ops, iter_quantum_time, per_iteration,
+    C, S, Q, c_max, q_max, duration, warmup, code, swap_remove, rng,
 ):
     n = arrival.shape[0]
     stage = np.zeros(n, np.int8)

@@ -62,9 +62,9 @@ class Outcome:
 
     ``arrived``/``accepted``/``dropped`` count arrivals at or after the warm-up;
     the ``*_total`` counters cover the whole run, so that jobs can be accounted
-    for and, with ``drop_from_start``, the drop probability counts from t=0. Areas are integrals over the window
-    ``[warmup, duration]`` of the number of active classical tasks and of
-    quantum tasks (executing + pending).
+    for and, with ``drop_from_start``, the drop probability counts from t=0.
+    Areas are integrals over the window ``[warmup, duration]`` of the number of
+    active classical tasks and of quantum tasks (executing + pending).
     """
 
     completed_jobs: np.ndarray  # job indices, completion order, completions >= warmup

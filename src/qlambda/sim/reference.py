@@ -15,11 +15,12 @@ policy; the policy is asked each time a QPU frees and tasks are waiting.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from qlambda.policy import AdmissionControl, Policy, make_policy
+from qlambda.policy import AdmissionControl, PendingTask, Policy, RandomSource, make_policy
 from qlambda.sim.model import Outcome, Platform
 from qlambda.sim.workload import Workload
 
@@ -41,7 +42,7 @@ class SlotZeroFIFO:
 
     name = "fifo"
 
-    def select(self, pending, rng) -> int:  # noqa: ANN001 - same shape as qlambda.policy
+    def select(self, pending: Sequence[PendingTask], rng: RandomSource) -> int:
         if not pending:
             raise ValueError("a policy needs at least one pending task to select from")
         return 0
