@@ -105,5 +105,5 @@ def test_make_policy_by_name_and_unknown_names():
     assert isinstance(make_policy("WEIGHTED"), Weighted)
     instance = LIFO()
     assert make_policy(instance) is instance
-    with pytest.raises(ValueError, match="unknown scheduling policy 'sjf'.*fifo"):
+    with pytest.raises(ValueError, match=r"unknown scheduling policy 'sjf'.*fifo"):
         make_policy("sjf")

@@ -20,7 +20,7 @@ import pytest
 from qlambda.sim import Scenario, SyntheticWorkload, run
 from qlambda.sim.fast import simulate_fast
 from qlambda.sim.runner import make_workload, resolve_source
-from qlambda.sim.workload import OPS_PER_TRACE_SECOND, Streams
+from qlambda.sim.workload import OPS_PER_TRACE_SECOND
 
 
 def erlang_c_wait(servers: int, arrival_rate: float, service_rate: float) -> float:
