@@ -75,3 +75,12 @@ def test_bad_input_is_rejected_with_a_reason(tmp_path):
         result = invoke(*args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)
+
+
+def test_parquet_tables_read_back(tmp_path):
+    result = invoke("small", "--reps", "1", "--policy", "lifo", *QUICK, "--out", str(tmp_path),
+                    "--format", "parquet")
+    assert result.exit_code == 0, result.output
+    reps = pd.read_parquet(tmp_path / "replications.parquet")
+    jobs = pd.read_parquet(tmp_path / "jobs.parquet")
+    assert len(jobs) == int(reps.completed.iloc[0]) > 0
