@@ -45,6 +45,7 @@ def _grouped_boxes(ax, jobs: pd.DataFrame, group: str, label: str) -> None:
     ax.set_xticks(np.arange(len(policies)), [POLICY_LABELS.get(p, p) for p in policies])
     ax.set_xlabel("policy")
     ax.set_ylabel("job execution time (h)")
+    ax.set_yscale("log")  # LIFO's outliers run 10-100x above the boxes
     ax.legend(title=label, fontsize="small")
     ax.grid(axis="y", alpha=0.3)
 
@@ -108,6 +109,7 @@ def plot_job_time_vs_c(jobs: pd.DataFrame, path: str | Path, interarrival: float
     ax.set_xticks(range(1, len(values) + 1), [str(c) for c in values])
     ax.set_xlabel("C")
     ax.set_ylabel("job execution time (h)")
+    ax.set_yscale("log")
     ax.set_title(f"load {_load(interarrival):.1f} jobs/h")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
