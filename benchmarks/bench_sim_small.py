@@ -37,8 +37,14 @@ def main() -> None:
     single = scenario.replace(reps=min(8, args.reps))
     started = time.perf_counter()
     result = run(single, jobs=1)
-    rows.append(("fast, 1 core", len(result.replications),
-                 int(result.replications.events.sum()), time.perf_counter() - started))
+    rows.append(
+        (
+            "fast, 1 core",
+            len(result.replications),
+            int(result.replications.events.sum()),
+            time.perf_counter() - started,
+        )
+    )
 
     started = time.perf_counter()
     result = run(scenario, jobs=args.jobs, progress=True)
@@ -46,15 +52,20 @@ def main() -> None:
     events = int(result.replications.events.sum())
     rows.append((f"fast, {args.jobs} processes", len(result.replications), events, wall))
 
-    print(f"small preset: {len(scenario.policies)} policies x {args.reps} replications, "
-          "7 simulated days each")
-    print(f"{'run':<22} {'reps':>5} {'events':>14} {'wall s':>9} {'events/s':>13} "
-          f"{'s/rep':>8}")
+    print(
+        f"small preset: {len(scenario.policies)} policies x {args.reps} replications, "
+        "7 simulated days each"
+    )
+    print(f"{'run':<22} {'reps':>5} {'events':>14} {'wall s':>9} {'events/s':>13} {'s/rep':>8}")
     for name, reps, n_events, seconds in rows:
-        print(f"{name:<22} {reps:>5} {n_events:>14,} {seconds:>9.2f} "
-              f"{n_events / seconds:>13,.0f} {seconds / reps:>8.3f}")
-    print(f"total wall time {wall:.1f} s for {events:,} events "
-          f"({events / wall:,.0f} events/s); target < 300 s, aim < 60 s")
+        print(
+            f"{name:<22} {reps:>5} {n_events:>14,} {seconds:>9.2f} "
+            f"{n_events / seconds:>13,.0f} {seconds / reps:>8.3f}"
+        )
+    print(
+        f"total wall time {wall:.1f} s for {events:,} events "
+        f"({events / wall:,.0f} events/s); target < 300 s, aim < 60 s"
+    )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,32 @@ from click.testing import CliRunner
 from qlambda.cli import main
 
 REPLICATION_COLUMNS = {
-    "policy", "seed", "C", "Q", "S", "interarrival", "drop_probability",
-    "avg_classical_tasks", "avg_quantum_tasks", "accepted", "dropped", "completed",
-    "events", "wall_seconds",
+    "policy",
+    "seed",
+    "C",
+    "Q",
+    "S",
+    "interarrival",
+    "drop_probability",
+    "avg_classical_tasks",
+    "avg_quantum_tasks",
+    "accepted",
+    "dropped",
+    "completed",
+    "events",
+    "wall_seconds",
 }
-JOB_COLUMNS = {"policy", "seed", "C", "Q", "S", "interarrival", "num_qubits", "priority",
-               "job_time"}
+JOB_COLUMNS = {
+    "policy",
+    "seed",
+    "C",
+    "Q",
+    "S",
+    "interarrival",
+    "num_qubits",
+    "priority",
+    "job_time",
+}
 QUICK = ["--set", "duration=1d", "--set", "warmup=2h", "--jobs", "1", "--no-progress"]
 
 
@@ -24,8 +44,21 @@ def invoke(*args: str):
 
 
 def test_small_preset_writes_tables_and_figures(tmp_path):
-    result = invoke("small", "--reps", "2", "--seed", "3", "--policy", "fifo",
-                    "--policy", "weighted", *QUICK, "--out", str(tmp_path), "--plots")
+    result = invoke(
+        "small",
+        "--reps",
+        "2",
+        "--seed",
+        "3",
+        "--policy",
+        "fifo",
+        "--policy",
+        "weighted",
+        *QUICK,
+        "--out",
+        str(tmp_path),
+        "--plots",
+    )
     assert result.exit_code == 0, result.output
     reps = pd.read_csv(tmp_path / "replications.csv")
     jobs = pd.read_csv(tmp_path / "jobs.csv")
@@ -40,8 +73,20 @@ def test_small_preset_writes_tables_and_figures(tmp_path):
 
 
 def test_sweep_overrides_and_json_summary(tmp_path):
-    result = invoke("big-c", "--reps", "1", "--set", "C=1,2", "--set", "interarrival=450,900",
-                    *QUICK, "--json", "--out", str(tmp_path), "--plots")
+    result = invoke(
+        "big-c",
+        "--reps",
+        "1",
+        "--set",
+        "C=1,2",
+        "--set",
+        "interarrival=450,900",
+        *QUICK,
+        "--json",
+        "--out",
+        str(tmp_path),
+        "--plots",
+    )
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     points = {(row["C"], row["interarrival"]) for row in payload["summary"]}
@@ -51,9 +96,19 @@ def test_sweep_overrides_and_json_summary(tmp_path):
 
 
 def test_reference_compat_and_synthetic_workload(tmp_path):
-    result = invoke("small", "--reps", "1", "--policy", "fifo", "--reference-compat",
-                    "--synthetic", "pre=const:1,classical=const:0.01,quantum=exp:2,"
-                    "post=const:0,iterations=const:50", *QUICK, "--out", str(tmp_path))
+    result = invoke(
+        "small",
+        "--reps",
+        "1",
+        "--policy",
+        "fifo",
+        "--reference-compat",
+        "--synthetic",
+        "pre=const:1,classical=const:0.01,quantum=exp:2,post=const:0,iterations=const:50",
+        *QUICK,
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     reps = pd.read_csv(tmp_path / "replications.csv")
     assert reps.reference_compat.all()
@@ -78,8 +133,18 @@ def test_bad_input_is_rejected_with_a_reason(tmp_path):
 
 
 def test_parquet_tables_read_back(tmp_path):
-    result = invoke("small", "--reps", "1", "--policy", "lifo", *QUICK, "--out", str(tmp_path),
-                    "--format", "parquet")
+    result = invoke(
+        "small",
+        "--reps",
+        "1",
+        "--policy",
+        "lifo",
+        *QUICK,
+        "--out",
+        str(tmp_path),
+        "--format",
+        "parquet",
+    )
     assert result.exit_code == 0, result.output
     reps = pd.read_parquet(tmp_path / "replications.parquet")
     jobs = pd.read_parquet(tmp_path / "jobs.parquet")

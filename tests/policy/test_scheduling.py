@@ -52,8 +52,10 @@ def test_ties_fifo_first_queued_lifo_last_queued():
 
 
 def test_repeated_picks_drain_in_arrival_order():
-    for policy, expected in ((FIFO(), [1.0, 2.0, 3.0, 4.0, 5.0]),
-                             (LIFO(), [5.0, 4.0, 3.0, 2.0, 1.0])):
+    for policy, expected in (
+        (FIFO(), [1.0, 2.0, 3.0, 4.0, 5.0]),
+        (LIFO(), [5.0, 4.0, 3.0, 2.0, 1.0]),
+    ):
         pending = list(SHUFFLED)
         order = []
         while pending:

@@ -29,8 +29,15 @@ def assert_same(reference, fast) -> None:
     assert fast.events == reference.events
     np.testing.assert_array_equal(fast.completed_jobs, reference.completed_jobs)
     np.testing.assert_allclose(fast.completion_times, reference.completion_times, rtol=1e-9)
-    for name in ("arrived", "accepted", "dropped", "arrived_total", "accepted_total",
-                 "completed_total", "in_flight"):
+    for name in (
+        "arrived",
+        "accepted",
+        "dropped",
+        "arrived_total",
+        "accepted_total",
+        "completed_total",
+        "in_flight",
+    ):
         assert getattr(fast, name) == getattr(reference, name), name
     assert fast.classical_area == pytest.approx(reference.classical_area, rel=1e-9)
     assert fast.quantum_area == pytest.approx(reference.quantum_area, rel=1e-9)
@@ -53,8 +60,14 @@ def test_reference_compat_matches(policy):
 def test_scarce_classical_workers_match():
     # S=1e7 makes processor sharing the bottleneck, with several workers
     scenario = Scenario(
-        C=3, S=1e7, Q=2, qubits=(4, 8, 12), priorities=1.0, policies="random",
-        interarrival=450.0, **SHORT,
+        C=3,
+        S=1e7,
+        Q=2,
+        qubits=(4, 8, 12),
+        priorities=1.0,
+        policies="random",
+        interarrival=450.0,
+        **SHORT,
     )
     reference, fast = both(scenario, seed=3)
     assert reference.avg_classical_tasks > 3, "the case should share the workers"

@@ -78,27 +78,21 @@ def test_compat_fifo_swap_remove_breaks_arrival_order(engine, workload_of, platf
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_admission_counts_active_classical_and_pending_quantum(
-    engine, workload_of, platform_of
-):
+def test_admission_counts_active_classical_and_pending_quantum(engine, workload_of, platform_of):
     # C_max=2: a third job arriving while two preparations run is dropped
     work = workload_of([0.0, 0.5, 1.0, 30.0], [10.0] * 4, [0] * 4, [0] * 4, [0] * 4, [0] * 4)
     out = engine(platform_of(c_max=2, duration=100.0), work, np.random.default_rng(0))
     assert (out.arrived, out.accepted, out.dropped) == (4, 3, 1)
     assert sorted(out.completed_jobs) == [0, 1, 3]
     # Q_max=1: jobs 1 and 2 queue behind job 0's quantum task; job 3 finds 2 pending
-    work = workload_of(
-        [0.0, 0.1, 0.2, 1.0], [0.0] * 4, [1] * 4, [0.0] * 4, [10.0] * 4, [0.0] * 4
-    )
+    work = workload_of([0.0, 0.1, 0.2, 1.0], [0.0] * 4, [1] * 4, [0.0] * 4, [10.0] * 4, [0.0] * 4)
     out = engine(platform_of(q_max=2, duration=100.0), work, np.random.default_rng(0))
     assert out.dropped == 1 and 3 not in out.completed_jobs
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_warmup_hides_early_jobs_and_drops(engine, workload_of, platform_of):
-    work = workload_of(
-        [0.0, 1.0, 60.0, 61.0], [20.0] * 4, [0] * 4, [0] * 4, [0] * 4, [0] * 4
-    )
+    work = workload_of([0.0, 1.0, 60.0, 61.0], [20.0] * 4, [0] * 4, [0] * 4, [0] * 4, [0] * 4)
     base = dict(c_max=1, duration=200.0, warmup=50.0)
     out = engine(platform_of(**base), work, np.random.default_rng(0))
     # job 1 is dropped before the warm-up ends, job 3 after: only job 3 counts

@@ -41,12 +41,19 @@ def test_quantum_side_is_mmc(servers, policy):
     service_mean, rho = 1.0, 0.75
     interarrival = service_mean / (servers * rho)
     workload = SyntheticWorkload.parse(
-        f"pre=const:0,classical=const:0,quantum=exp:{service_mean},post=const:0,"
-        "iterations=const:1"
+        f"pre=const:0,classical=const:0,quantum=exp:{service_mean},post=const:0,iterations=const:1"
     )
     scenario = Scenario(
-        synthetic=workload, Q=servers, policies=policy, interarrival=interarrival,
-        C_max=None, Q_max=None, duration=12_000.0, warmup=1_000.0, priorities=1.0, reps=24,
+        synthetic=workload,
+        Q=servers,
+        policies=policy,
+        interarrival=interarrival,
+        C_max=None,
+        Q_max=None,
+        duration=12_000.0,
+        warmup=1_000.0,
+        priorities=1.0,
+        reps=24,
     )
     result = run(scenario, jobs=1)
     per_rep = result.jobs.groupby("seed")["job_time"].mean().to_numpy()
@@ -63,11 +70,18 @@ def test_classical_side_is_m_m_1_processor_sharing():
     interarrival = size_mean / rho
     scenario = Scenario(
         synthetic=SyntheticWorkload.parse(
-            f"pre=exp:{size_mean},classical=const:0,quantum=const:0,post=const:0,"
-            "iterations=const:0"
+            f"pre=exp:{size_mean},classical=const:0,quantum=const:0,post=const:0,iterations=const:0"
         ),
-        C=1, S=1e9, interarrival=interarrival, C_max=None, Q_max=None,
-        duration=15_000.0, warmup=1_000.0, priorities=1.0, policies="fifo", reps=24,
+        C=1,
+        S=1e9,
+        interarrival=interarrival,
+        C_max=None,
+        Q_max=None,
+        duration=15_000.0,
+        warmup=1_000.0,
+        priorities=1.0,
+        policies="fifo",
+        reps=24,
     )
     source = resolve_source(scenario)
     [point] = list(scenario.points())

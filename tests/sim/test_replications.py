@@ -60,8 +60,9 @@ def test_jobs_are_conserved(result):
     assert (reps.arrived == reps.accepted + reps.dropped).all()
     assert (reps.completed <= reps.completed_total).all()
     counted = result.jobs.groupby(["policy", "seed"]).size()
-    assert (counted.to_numpy() == reps.set_index(["policy", "seed"]).loc[counted.index,
-                                                                        "completed"]).all()
+    assert (
+        counted.to_numpy() == reps.set_index(["policy", "seed"]).loc[counted.index, "completed"]
+    ).all()
 
 
 def test_littles_law_links_time_averages_and_job_times():
@@ -84,6 +85,4 @@ def test_metrics_are_within_their_ranges(result):
     assert (reps.avg_classical_tasks + reps.avg_quantum_tasks <= 40 + 40 + 4).all()
     assert (result.jobs.completion >= reps.warmup.iloc[0]).all()
     assert (result.jobs.job_time > 0).all()
-    assert reps.accepted_per_hour.equals(
-        reps.accepted / ((reps.duration - reps.warmup) / HOUR)
-    )
+    assert reps.accepted_per_hour.equals(reps.accepted / ((reps.duration - reps.warmup) / HOUR))

@@ -29,10 +29,19 @@ def test_presets_follow_table_2():
 
 
 def test_overrides_parse_lists_ranges_units_and_none():
-    s = preset("small").override([
-        "Q=1..3", "interarrival=150..450..150", "warmup=6h", "duration=2d", "C_max=none",
-        "qubits=4,8", "policy=fifo,random", "redraw=true", "S=1e7",
-    ])
+    s = preset("small").override(
+        [
+            "Q=1..3",
+            "interarrival=150..450..150",
+            "warmup=6h",
+            "duration=2d",
+            "C_max=none",
+            "qubits=4,8",
+            "policy=fifo,random",
+            "redraw=true",
+            "S=1e7",
+        ]
+    )
     assert s.Q == (1, 2, 3) and s.interarrival == (150.0, 300.0, 450.0)
     assert (s.warmup, s.duration, s.C_max) == (6 * HOUR, 2 * DAY, None)
     assert s.qubits == (4, 8) and s.policies == ("fifo", "random")
@@ -62,7 +71,11 @@ def test_bad_overrides_say_what_is_accepted(assignment, message):
 
 def test_parse_seconds_units():
     assert [parse_seconds(t) for t in ("90", "90s", "2m", "1.5h", "1d")] == [
-        90, 90, 120, 5400, 86400,
+        90,
+        90,
+        120,
+        5400,
+        86400,
     ]
 
 

@@ -20,8 +20,14 @@ def test_poisson_arrivals_have_the_requested_mean_gap():
 
 def test_jobs_draw_from_rows_of_their_own_size():
     traces = load_traces()
-    work = draw_workload(Streams.from_seed(1), interarrival=60, horizon=86400,
-                         qubits=[4, 10], priorities=[1, 2, 4], traces=traces)
+    work = draw_workload(
+        Streams.from_seed(1),
+        interarrival=60,
+        horizon=86400,
+        qubits=[4, 10],
+        priorities=[1, 2, 4],
+        traces=traces,
+    )
     assert set(work.qubits) == {4, 10} and set(work.priority) == {1.0, 2.0, 4.0}
     for j in range(work.size):
         q = int(work.qubits[j])
@@ -33,8 +39,15 @@ def test_jobs_draw_from_rows_of_their_own_size():
 
 
 def test_per_iteration_redraws_vary_within_a_job():
-    work = draw_workload(Streams.from_seed(2), interarrival=600, horizon=86400,
-                         qubits=[4], priorities=[1], traces=load_traces(), per_iteration=True)
+    work = draw_workload(
+        Streams.from_seed(2),
+        interarrival=600,
+        horizon=86400,
+        qubits=[4],
+        priorities=[1],
+        traces=load_traces(),
+        per_iteration=True,
+    )
     assert work.per_iteration
     assert len(work.iter_quantum_time) == work.iterations.sum()
     first = [work.quantum_time_of(0, k) for k in range(int(work.iterations[0]))]
@@ -45,8 +58,14 @@ def test_synthetic_workload_parses_and_draws():
     spec = SyntheticWorkload.parse(
         "pre=const:2,classical=uniform:1:3,quantum=exp:4,post=const:0,iterations=const:7"
     )
-    work = draw_workload(Streams.from_seed(3), interarrival=10, horizon=1e5,
-                         qubits=[4], priorities=[1], synthetic=spec)
+    work = draw_workload(
+        Streams.from_seed(3),
+        interarrival=10,
+        horizon=1e5,
+        qubits=[4],
+        priorities=[1],
+        synthetic=spec,
+    )
     assert (work.iterations == 7).all() and (work.pre_ops == 2 * OPS_PER_TRACE_SECOND).all()
     assert work.quantum_time.mean() == pytest.approx(4, rel=0.05)
     assert work.classical_ops.min() >= 1 * OPS_PER_TRACE_SECOND
@@ -54,8 +73,11 @@ def test_synthetic_workload_parses_and_draws():
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("gauss:1", "cannot read distribution"), ("uniform:3:1", "low <= high"),
-     ("exp", "cannot read distribution")],
+    [
+        ("gauss:1", "cannot read distribution"),
+        ("uniform:3:1", "low <= high"),
+        ("exp", "cannot read distribution"),
+    ],
 )
 def test_bad_distributions(text, message):
     with pytest.raises(ConfigurationError, match=message):

@@ -16,31 +16,64 @@ PRESET_NAMES = ("small", "big-q", "big-c")
 
 @click.command("simulate")
 @click.argument("preset_name", metavar="PRESET", type=click.Choice(PRESET_NAMES))
-@click.option("--policy", "policies", multiple=True, type=click.Choice(list(POLICIES)),
-              help="QPU scheduling policy; repeat for several (default: the preset's).")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Choice(list(POLICIES)),
+    help="QPU scheduling policy; repeat for several (default: the preset's).",
+)
 @click.option("--reps", type=click.IntRange(min=1), help="Replications per sweep point.")
 @click.option("--seed", type=int, help="Seed of the first replication (then seed+1, ...).")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes (default: all cores).")
-@click.option("--reference-compat", is_flag=True,
-              help="Reproduce the published implementation: FIFO by swap-remove, drop "
-                   "probability counted from t=0.")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Override a scenario parameter, e.g. --set Q=1..6 --set warmup=12h "
-                   "(keys: C, Q, S, C_max, Q_max, interarrival, duration, warmup, qubits, "
-                   "priorities, policies, reps, seed, target_means, allow_unscaled, "
-                   "redraw_per_iteration, synthetic).")
-@click.option("--traces", type=click.Path(file_okay=False, path_type=Path),
-              help="Trace directory (default: the shared dataset or $QLAMBDA_SIM_TRACES).")
-@click.option("--synthetic", metavar="SPEC",
-              help="Draw jobs from distributions instead of traces, e.g. 'pre=const:10,"
-                   "classical=exp:0.01,quantum=exp:4,post=const:0.1,iterations=const:500'.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Write replications.csv and jobs.csv (and figures) here.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv",
-              show_default=True, help="Table format under --out.")
+@click.option(
+    "--reference-compat",
+    is_flag=True,
+    help="Reproduce the published implementation: FIFO by swap-remove, drop "
+    "probability counted from t=0.",
+)
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a scenario parameter, e.g. --set Q=1..6 --set warmup=12h "
+    "(keys: C, Q, S, C_max, Q_max, interarrival, duration, warmup, qubits, "
+    "priorities, policies, reps, seed, target_means, allow_unscaled, "
+    "redraw_per_iteration, synthetic).",
+)
+@click.option(
+    "--traces",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Trace directory (default: the shared dataset or $QLAMBDA_SIM_TRACES).",
+)
+@click.option(
+    "--synthetic",
+    metavar="SPEC",
+    help="Draw jobs from distributions instead of traces, e.g. 'pre=const:10,"
+    "classical=exp:0.01,quantum=exp:4,post=const:0.1,iterations=const:500'.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write replications.csv and jobs.csv (and figures) here.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "parquet"]),
+    default="csv",
+    show_default=True,
+    help="Table format under --out.",
+)
 @click.option("--plots", is_flag=True, help="Also write the paper's figures as PNG under --out.")
-@click.option("--engine", type=click.Choice(["fast", "reference"]), default="fast",
-              show_default=True, help="Compiled engine, or the readable reference one.")
+@click.option(
+    "--engine",
+    type=click.Choice(["fast", "reference"]),
+    default="fast",
+    show_default=True,
+    help="Compiled engine, or the readable reference one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def command(
@@ -83,8 +116,14 @@ def command(
             changes["synthetic"] = parse_value("synthetic", synthetic)
         scenario = scenario.replace(**changes)
         started = time.perf_counter()
-        result = run(scenario, reps=reps, seed=seed, jobs=jobs, engine=engine,
-                     progress=not (no_progress or as_json))
+        result = run(
+            scenario,
+            reps=reps,
+            seed=seed,
+            jobs=jobs,
+            engine=engine,
+            progress=not (no_progress or as_json),
+        )
         wall = time.perf_counter() - started
         written = result.save(out, fmt) if out is not None else []
     except ConfigurationError as error:
@@ -96,11 +135,18 @@ def command(
     summary = result.summary()
     events = int(result.replications["events"].sum())
     if as_json:
-        click.echo(json.dumps({
-            "scenario": scenario.name, "wall_seconds": wall, "events": events,
-            "summary": summary.to_dict(orient="records"),
-            "files": [str(p) for p in written],
-        }, default=float))
+        click.echo(
+            json.dumps(
+                {
+                    "scenario": scenario.name,
+                    "wall_seconds": wall,
+                    "events": events,
+                    "summary": summary.to_dict(orient="records"),
+                    "files": [str(p) for p in written],
+                },
+                default=float,
+            )
+        )
         return
     _print_summary(summary, scenario.name, wall, events, len(result.replications))
     for path in written:
@@ -111,12 +157,19 @@ def _print_summary(summary, name: str, wall: float, events: int, reps: int) -> N
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{name}: {reps} replications, {events:,} events, {wall:.1f} s "
-                        f"({events / max(wall, 1e-9):,.0f} events/s)")
+    table = Table(
+        title=f"{name}: {reps} replications, {events:,} events, {wall:.1f} s "
+        f"({events / max(wall, 1e-9):,.0f} events/s)"
+    )
     columns = [
-        ("policy", "policy", "{}"), ("C", "C", "{}"), ("Q", "Q", "{}"), ("S", "S", "{:.0e}"),
-        ("interarrival", "interarrival s", "{:g}"), ("reps", "reps", "{}"),
-        ("drop_probability", "drop prob.", "{:.3f}"), ("drop_ci95", "±95%", "{:.3f}"),
+        ("policy", "policy", "{}"),
+        ("C", "C", "{}"),
+        ("Q", "Q", "{}"),
+        ("S", "S", "{:.0e}"),
+        ("interarrival", "interarrival s", "{:g}"),
+        ("reps", "reps", "{}"),
+        ("drop_probability", "drop prob.", "{:.3f}"),
+        ("drop_ci95", "±95%", "{:.3f}"),
         ("avg_classical_tasks", "avg classical", "{:.2f}"),
         ("avg_quantum_tasks", "avg quantum", "{:.2f}"),
         ("accepted_per_hour", "accepted/h", "{:.2f}"),

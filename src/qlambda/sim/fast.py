@@ -112,9 +112,27 @@ def _select(code, arrival, priority, count, rng):
 
 @njit(cache=True)
 def _kernel(
-    arrival, priority, iterations, pre_ops, classical_ops, quantum_time, post_ops,
-    iter_offset, iter_classical_ops, iter_quantum_time, per_iteration,
-    C, S, Q, c_max, q_max, duration, warmup, code, swap_remove, rng,
+    arrival,
+    priority,
+    iterations,
+    pre_ops,
+    classical_ops,
+    quantum_time,
+    post_ops,
+    iter_offset,
+    iter_classical_ops,
+    iter_quantum_time,
+    per_iteration,
+    C,
+    S,
+    Q,
+    c_max,
+    q_max,
+    duration,
+    warmup,
+    code,
+    swap_remove,
+    rng,
 ):
     n = arrival.shape[0]
     stage = np.zeros(n, np.int8)
@@ -238,8 +256,9 @@ def _kernel(
                 if observed:
                     counters[_ACCEPTED] += 1
                 stage[job] = _STAGE_PRE
-                h_size = _heap_push(h_tag, h_seq, h_job, h_size, virtual + pre_ops[job],
-                                    started, job)
+                h_size = _heap_push(
+                    h_tag, h_seq, h_job, h_size, virtual + pre_ops[job], started, job
+                )
                 started += 1
             else:
                 counters[_DROPPED_T] += 1
@@ -276,13 +295,27 @@ def simulate_fast(
         code = SLOT_ZERO_FIFO
     w = workload
     jobs, times, counters, classical_area, quantum_area = _kernel(
-        w.arrival, w.priority, w.iterations, w.pre_ops, w.classical_ops, w.quantum_time,
-        w.post_ops, w.iter_offset, w.iter_classical_ops, w.iter_quantum_time,
-        w.per_iteration, float(platform.C), float(platform.S), int(platform.Q),
+        w.arrival,
+        w.priority,
+        w.iterations,
+        w.pre_ops,
+        w.classical_ops,
+        w.quantum_time,
+        w.post_ops,
+        w.iter_offset,
+        w.iter_classical_ops,
+        w.iter_quantum_time,
+        w.per_iteration,
+        float(platform.C),
+        float(platform.S),
+        int(platform.Q),
         NO_LIMIT if platform.c_max is None else int(platform.c_max),
         NO_LIMIT if platform.q_max is None else int(platform.q_max),
-        float(platform.duration), float(platform.warmup), code,
-        bool(platform.reference_compat), policy_rng,
+        float(platform.duration),
+        float(platform.warmup),
+        code,
+        bool(platform.reference_compat),
+        policy_rng,
     )
     return Outcome(
         completed_jobs=jobs,

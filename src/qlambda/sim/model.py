@@ -47,8 +47,7 @@ class Platform:
                 raise ConfigurationError(f"{label} must be a positive integer or none")
         if not 0 <= self.warmup < self.duration:
             raise ConfigurationError(
-                f"need 0 <= warmup < duration, got warmup={self.warmup}, "
-                f"duration={self.duration}"
+                f"need 0 <= warmup < duration, got warmup={self.warmup}, duration={self.duration}"
             )
         if self.policy not in POLICIES:
             raise ConfigurationError(

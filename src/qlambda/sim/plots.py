@@ -36,8 +36,12 @@ def _grouped_boxes(ax, jobs: pd.DataFrame, group: str, label: str) -> None:
         ]
         positions = np.arange(len(policies)) - 0.4 + width * (g + 0.5)
         boxes = ax.boxplot(
-            data, positions=positions, widths=width * 0.9, patch_artist=True,
-            flierprops={"markersize": 2, "alpha": 0.4}, medianprops={"color": "black"},
+            data,
+            positions=positions,
+            widths=width * 0.9,
+            patch_artist=True,
+            flierprops={"markersize": 2, "alpha": 0.4},
+            medianprops={"color": "black"},
         )
         for patch in boxes["boxes"]:
             patch.set_facecolor(colour)
@@ -71,8 +75,15 @@ def plot_drop_heatmap(replications: pd.DataFrame, axis: str, path: str | Path) -
     ax.set_xlabel(axis)
     ax.set_ylabel("load (jobs/h)")
     for (i, j), value in np.ndenumerate(grid.to_numpy()):
-        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if value > 0.5 else "black")
+        ax.text(
+            j,
+            i,
+            f"{value:.2f}",
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="white" if value > 0.5 else "black",
+        )
     fig.colorbar(image, ax=ax, label="drop probability")
     fig.tight_layout()
     return _save(fig, path)
@@ -104,7 +115,8 @@ def plot_job_time_vs_c(jobs: pd.DataFrame, path: str | Path, interarrival: float
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.boxplot(
         [chosen.loc[chosen["C"] == c, "job_time"] / HOUR for c in values],
-        flierprops={"markersize": 2, "alpha": 0.4}, medianprops={"color": "black"},
+        flierprops={"markersize": 2, "alpha": 0.4},
+        medianprops={"color": "black"},
     )
     ax.set_xticks(range(1, len(values) + 1), [str(c) for c in values])
     ax.set_xlabel("C")
@@ -116,8 +128,9 @@ def plot_job_time_vs_c(jobs: pd.DataFrame, path: str | Path, interarrival: float
     return _save(fig, path)
 
 
-def plot_result(replications: pd.DataFrame, jobs: pd.DataFrame, directory: str | Path,
-                prefix: str = "") -> list[Path]:
+def plot_result(
+    replications: pd.DataFrame, jobs: pd.DataFrame, directory: str | Path, prefix: str = ""
+) -> list[Path]:
     """Every figure the sweep supports: Fig. 10 for several policies or priorities,
     Fig. 11 for a Q x load sweep, Figs. 12-14 for a C x load sweep."""
     base = Path(directory)

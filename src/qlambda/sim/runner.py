@@ -111,8 +111,12 @@ def replicate(
 
 def _point_values(platform: Platform, interarrival: float, seed: int) -> dict[str, Any]:
     return {
-        "policy": platform.policy, "seed": seed, "C": platform.C, "Q": platform.Q,
-        "S": platform.S, "interarrival": interarrival,
+        "policy": platform.policy,
+        "seed": seed,
+        "C": platform.C,
+        "Q": platform.Q,
+        "S": platform.S,
+        "interarrival": interarrival,
     }
 
 
@@ -120,17 +124,26 @@ def replication_row(point: Point, seed: int, out: Outcome, wall: float) -> dict[
     p = point.platform
     return {
         **_point_values(p, point.interarrival, seed),
-        "C_max": p.c_max, "Q_max": p.q_max, "duration": p.duration, "warmup": p.warmup,
+        "C_max": p.c_max,
+        "Q_max": p.q_max,
+        "duration": p.duration,
+        "warmup": p.warmup,
         "reference_compat": p.reference_compat,
         "drop_probability": out.drop_probability,
         "avg_classical_tasks": out.avg_classical_tasks,
         "avg_quantum_tasks": out.avg_quantum_tasks,
         "accepted_per_hour": out.accepted_per_hour,
-        "arrived": out.arrived, "accepted": out.accepted, "dropped": out.dropped,
+        "arrived": out.arrived,
+        "accepted": out.accepted,
+        "dropped": out.dropped,
         "completed": out.completed,
-        "arrived_total": out.arrived_total, "accepted_total": out.accepted_total,
-        "dropped_total": out.dropped_total, "completed_total": out.completed_total,
-        "in_flight": out.in_flight, "events": out.events, "wall_seconds": wall,
+        "arrived_total": out.arrived_total,
+        "accepted_total": out.accepted_total,
+        "dropped_total": out.dropped_total,
+        "completed_total": out.completed_total,
+        "in_flight": out.in_flight,
+        "events": out.events,
+        "wall_seconds": wall,
     }
 
 
@@ -286,8 +299,11 @@ class _progress:
         )
 
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), TimeRemainingColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
         )
         self.bar.start()
         task = self.bar.add_task(f"simulating {self.label}", total=self.total)

@@ -101,9 +101,15 @@ class Scenario:
                     for s in self.S:
                         for gap in self.interarrival:
                             platform = Platform(
-                                C=c, S=float(s), Q=q, c_max=self.C_max, q_max=self.Q_max,
-                                duration=float(self.duration), warmup=float(self.warmup),
-                                policy=policy, reference_compat=self.reference_compat,
+                                C=c,
+                                S=float(s),
+                                Q=q,
+                                c_max=self.C_max,
+                                q_max=self.Q_max,
+                                duration=float(self.duration),
+                                warmup=float(self.warmup),
+                                policy=policy,
+                                reference_compat=self.reference_compat,
                             )
                             yield Point(platform, float(gap))
 
@@ -128,16 +134,24 @@ PRESETS: dict[str, Scenario] = {
     ),
     "big-q": Scenario(
         name="big-q",
-        C=1, S=1e9, Q=tuple(range(1, 7)),
+        C=1,
+        S=1e9,
+        Q=tuple(range(1, 7)),
         interarrival=tuple(range(150, 901, 150)),
-        qubits=(4, 8, 12, 16, 20, 24), priorities=1.0, policies="random",
+        qubits=(4, 8, 12, 16, 20, 24),
+        priorities=1.0,
+        policies="random",
         notes="Table 2, Big with S=1e9: the QPUs are the bottleneck; Q and load vary.",
     ),
     "big-c": Scenario(
         name="big-c",
-        C=tuple(range(1, 7)), S=1e7, Q=4,
+        C=tuple(range(1, 7)),
+        S=1e7,
+        Q=4,
         interarrival=tuple(range(150, 901, 150)),
-        qubits=(4, 8, 12, 16, 20, 24), priorities=1.0, policies="random",
+        qubits=(4, 8, 12, 16, 20, 24),
+        priorities=1.0,
+        policies="random",
         notes="Table 2, Big with S=1e7: classical workers are scarce; C and load vary.",
     ),
 }
@@ -155,9 +169,15 @@ def preset(name: str) -> Scenario:
 # --- parsing of KEY=VALUE overrides ---------------------------------------------------------
 
 _ALIASES = {
-    "policy": "policies", "c_max": "C_max", "q_max": "Q_max", "cmax": "C_max",
-    "qmax": "Q_max", "redraw": "redraw_per_iteration", "compat": "reference_compat",
-    "target": "target_means", "targets": "target_means",
+    "policy": "policies",
+    "c_max": "C_max",
+    "q_max": "Q_max",
+    "cmax": "C_max",
+    "qmax": "Q_max",
+    "redraw": "redraw_per_iteration",
+    "compat": "reference_compat",
+    "target": "target_means",
+    "targets": "target_means",
 }
 _SETTABLE = [f.name for f in dataclasses.fields(Scenario) if f.name not in ("name", "notes")]
 _UNITS = {"s": 1.0, "m": 60.0, "h": HOUR, "d": DAY}
@@ -236,8 +256,10 @@ def parse_value(name: str, text: str) -> Any:
     if name in ("S", "priorities"):
         return _numbers(text, float)
     if name == "interarrival":
-        return tuple(parse_seconds(p) for p in text.split(",")) if ".." not in text else _numbers(
-            text, float
+        return (
+            tuple(parse_seconds(p) for p in text.split(","))
+            if ".." not in text
+            else _numbers(text, float)
         )
     if name == "policies":
         return tuple(p.strip().lower() for p in text.split(",") if p.strip())

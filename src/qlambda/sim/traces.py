@@ -141,9 +141,7 @@ class TraceSet:
             )
 
     def with_quantum(self, quantum: Mapping[int, np.ndarray]) -> TraceSet:
-        return TraceSet(
-            self.pre, self.classical, self.post, self.iterations, quantum, self.source
-        )
+        return TraceSet(self.pre, self.classical, self.post, self.iterations, quantum, self.source)
 
 
 def load_traces(directory: str | Path | None = None) -> TraceSet:
@@ -189,12 +187,9 @@ def normalise_quantum(
                 continue
             hint = "" if allow_unscaled else " (allow unscaled sizes to keep their raw samples)"
             raise ConfigurationError(
-                f"no target mean for {size} qubits; the file covers "
-                f"{sorted(target_means)}{hint}"
+                f"no target mean for {size} qubits; the file covers {sorted(target_means)}{hint}"
             )
-        source = size if size in traces.quantum else min(
-            measured, key=lambda m: (abs(m - size), m)
-        )
+        source = size if size in traces.quantum else min(measured, key=lambda m: (abs(m - size), m))
         samples = traces.quantum[source]
         mean = float(samples.mean())
         if mean <= 0:

@@ -48,8 +48,7 @@ class Distribution:
         expected = {"const": 1, "exp": 1, "uniform": 2}.get(parts[0])
         if expected is None or len(numbers) != expected:
             raise ConfigurationError(
-                f"cannot read distribution {text!r}; accepted: const:V, exp:MEAN, "
-                "uniform:LOW:HIGH"
+                f"cannot read distribution {text!r}; accepted: const:V, exp:MEAN, uniform:LOW:HIGH"
             )
         return cls(parts[0], *numbers)
 
