@@ -100,3 +100,12 @@ def test_big_sizes_run_on_ibm_normalised_quantum_times():
     result = run(scenario, jobs=1)
     assert set(result.jobs.num_qubits) <= {4, 8, 12, 16, 20, 24}
     assert result.replications.completed.iloc[0] > 0
+
+
+def test_numpy_values_are_accepted_from_python():
+    import numpy as np
+
+    scenario = Scenario(C=np.arange(1, 3), Q=np.int64(2), qubits=np.array([4, 6]), reps=1)
+    platforms = {(p.platform.C, p.platform.Q) for p in scenario.points()}
+    assert platforms == {(1, 2), (2, 2)}
+    assert scenario.qubits == (4, 6) and isinstance(scenario.qubits[0], int)

@@ -6,6 +6,7 @@ compared field by field.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,10 @@ class Platform:
     reference_compat: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("C", "Q", "c_max", "q_max"):  # numpy integers are welcome too
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, name, int(value))
         if not isinstance(self.C, int) or self.C < 1:
             raise ConfigurationError(f"C must be a positive integer, got {self.C!r}")
         if not isinstance(self.Q, int) or self.Q < 1:

@@ -9,8 +9,9 @@ the paper's Table 2.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ SWEEPABLE = ("C", "Q", "S", "interarrival", "policies")
 
 
 def _as_tuple(value: Any) -> tuple:
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         return (value,)
     return tuple(value)
 
@@ -86,6 +87,8 @@ class Scenario:
             )
         if not isinstance(self.reps, int) or self.reps < 1:
             raise ConfigurationError(f"reps must be a positive integer, got {self.reps!r}")
+        if all(isinstance(q, numbers.Integral) for q in self.qubits):
+            object.__setattr__(self, "qubits", tuple(int(q) for q in self.qubits))
         if any(not isinstance(q, int) or q < 1 for q in self.qubits):
             raise ConfigurationError(f"qubits must be positive integers, got {self.qubits}")
         if any(not p > 0 for p in self.priorities):
