@@ -57,3 +57,27 @@ def test_trace_times_add_up_to_the_jobs_wall_time(client, maxcut_jobs):
     accounted = row.pre + row.cost_time * (row.num_iterations - 1) + row.post
     assert 0 < accounted < row.job_time
     assert (mine.exec_time > 0).all()
+
+
+def test_the_simulator_replays_the_platforms_traces(client, maxcut_jobs, tmp_path):
+    from qlambda.sim import Scenario, run
+    from qlambda.sim.traces import load_traces
+
+    export_traces(client.platform.store, tmp_path)
+    traces = load_traces(tmp_path)
+    assert {4, 6} <= set(traces.iterations)
+    scenario = Scenario(
+        C=1,
+        Q=1,
+        interarrival=60,
+        qubits=(4, 6),
+        priorities=(1,),
+        policies="fifo",
+        duration=3600,
+        warmup=0,
+        traces=str(tmp_path),
+        target_means=None,
+    )
+    result = run(scenario, reps=2, seed=1, jobs=1)
+    assert len(result.jobs) > 10
+    assert set(result.jobs.num_qubits) <= {4, 6}
