@@ -203,13 +203,15 @@ class QPUDispatcher:
                 task.simulated_seconds = outcome.simulated_seconds
                 backend.busy_seconds += outcome.busy_seconds
             task.outcome = "done" if error is None else "error"
-            self._emit(task, "finished")
-            for other in self._start_next(backend):
+            for other in self._start_next(backend):  # the QPU first: it must not idle
                 self._emit(other, "started")
+        # then the waiting function, and only then the bookkeeping
         if error is None:
             task.future.set_result(future.result().result)
         else:
             task.future.set_exception(error)
+        with self._lock:
+            self._emit(task, "finished")
 
     def _emit(self, task: QuantumTask, what: str) -> None:
         if self._on_event is not None:

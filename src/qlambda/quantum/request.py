@@ -7,6 +7,7 @@ numbers; everything else (transpiled circuits, noise models) stays in the execut
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -160,11 +161,16 @@ def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
     labels = {
         label.translate(_MEASUREMENT_BASIS) for terms in pub.observables.ravel() for label in terms
     }
-    non_identity = sorted(label for label in labels if set(label) != {"I"})
+    non_identity = tuple(sorted(label for label in labels if set(label) != {"I"}))
     if not non_identity:
         return bindings
-    bases = len(PauliList(non_identity).group_qubit_wise_commuting())
-    return bindings * bases
+    return bindings * _measurement_bases(non_identity)
+
+
+@functools.lru_cache(maxsize=512)
+def _measurement_bases(labels: tuple[str, ...]) -> int:
+    """Qubit-wise commuting groups; a variational loop asks for the same ones every call."""
+    return len(PauliList(list(labels)).group_qubit_wise_commuting())
 
 
 def estimate_qpu_seconds(request: QuantumRequest, config: BackendConfig) -> float:

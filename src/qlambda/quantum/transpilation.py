@@ -118,7 +118,11 @@ class TranspileCache:
         return len(self._entries)
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
-        key = circuit_key(circuit)
+        from qlambda.quantum.wire import content_key
+
+        # a circuit that came over the wire is already keyed by its content
+        wire_key = content_key(circuit)
+        key = ("wire", wire_key) if wire_key is not None else circuit_key(circuit)
         with self._lock:
             if key in self._entries:
                 self.hits += 1

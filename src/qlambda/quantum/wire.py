@@ -24,22 +24,45 @@ CACHE_SIZE = 256
 
 _lock = threading.Lock()
 _decoded: OrderedDict[bytes, tuple[QuantumCircuit, bytes, str]] = OrderedDict()
-_encoded: dict[int, tuple[weakref.ref, bytes, bytes, str]] = {}  # id -> (ref, key, blob, format)
+# id(circuit) -> (ref, key, blob, format, snapshot). A user's circuit keeps a snapshot:
+# it is re-encoded only if it no longer equals the snapshot (the user changed it).
+_encoded: dict[int, tuple[weakref.ref, bytes, bytes, str, QuantumCircuit | None]] = {}
+
+
+def _unchanged(circuit: QuantumCircuit, snapshot: QuantumCircuit) -> bool:
+    return (
+        circuit._data == snapshot._data  # compared in Rust: tens of microseconds
+        and circuit.global_phase == snapshot.global_phase
+        and circuit.qregs == snapshot.qregs
+        and circuit.cregs == snapshot.cregs
+        and circuit.name == snapshot.name
+        and circuit.metadata == snapshot.metadata
+        and circuit.layout == snapshot.layout
+    )
 
 
 def encode_circuit(circuit: QuantumCircuit) -> tuple[bytes, bytes, str]:
-    """(key, bytes, format) of a circuit; a circuit this process decoded is not re-encoded."""
+    """(key, bytes, format) of a circuit, encoded again only when its content changed."""
     with _lock:
         known = _encoded.get(id(circuit))
-        if known is not None and known[0]() is circuit:
-            return known[1], known[2], known[3]
+    if (
+        known is not None
+        and known[0]() is circuit
+        and (known[4] is None or _unchanged(circuit, known[4]))
+    ):
+        return known[1], known[2], known[3]
     try:
         buffer = io.BytesIO()
         qpy.dump(circuit, buffer)
         blob, fmt = buffer.getvalue(), "qpy"
     except Exception:  # what QPY cannot express still travels, more slowly
         blob, fmt = pickle.dumps(circuit, protocol=5), "pickle"
-    return hashlib.blake2b(blob, digest_size=16).digest(), blob, fmt
+    key = hashlib.blake2b(blob, digest_size=16).digest()
+    with _lock:
+        if len(_encoded) > 4 * CACHE_SIZE:
+            _encoded.clear()
+        _encoded[id(circuit)] = (weakref.ref(circuit), key, blob, fmt, circuit.copy())
+    return key, blob, fmt
 
 
 def decode_circuit(key: bytes, blob: bytes, fmt: str) -> QuantumCircuit:
@@ -51,12 +74,21 @@ def decode_circuit(key: bytes, blob: bytes, fmt: str) -> QuantumCircuit:
     circuit = qpy.load(io.BytesIO(blob))[0] if fmt == "qpy" else pickle.loads(blob)
     with _lock:
         _decoded[key] = (circuit, blob, fmt)
-        # remember the bytes so forwarding this circuit costs nothing
-        _encoded[id(circuit)] = (weakref.ref(circuit), key, blob, fmt)
+        # remember the bytes so forwarding this circuit costs nothing; nobody mutates it
+        _encoded[id(circuit)] = (weakref.ref(circuit), key, blob, fmt, None)
         while len(_decoded) > CACHE_SIZE:
             _, (old, _, _) = _decoded.popitem(last=False)
             _encoded.pop(id(old), None)
     return circuit
+
+
+def content_key(circuit: QuantumCircuit) -> bytes | None:
+    """The wire key of a circuit this process decoded (None for any other circuit)."""
+    with _lock:
+        known = _encoded.get(id(circuit))
+    if known is None or known[0]() is not circuit or known[4] is not None:
+        return None
+    return known[1]
 
 
 _depths: dict[bytes, int] = {}
@@ -64,11 +96,9 @@ _depths: dict[bytes, int] = {}
 
 def circuit_depth(circuit: QuantumCircuit) -> int:
     """Depth, remembered for circuits that came over the wire (it is costly to compute)."""
-    with _lock:
-        known = _encoded.get(id(circuit))
-    if known is None or known[0]() is not circuit:
+    key = content_key(circuit)
+    if key is None:
         return circuit.depth()
-    key = known[1]
     depth = _depths.get(key)
     if depth is None:
         depth = _depths[key] = circuit.depth()

@@ -93,11 +93,18 @@ class Store:
         return self.writer.submit(write)
 
     def add_events(self, events: Sequence[Event]) -> Future:
+        """Record events; they may wait a few milliseconds to share a commit."""
         rows = [_event_row(e) for e in events]
-        return self.writer.submit(lambda conn: conn.execute(schema.events.insert(), rows))
+        if not rows:
+            return self.writer.submit(lambda conn: None, urgent=False)
+        return self.writer.submit(
+            lambda conn: conn.execute(schema.events.insert(), rows), urgent=False
+        )
 
     def add_quantum_task(self, row: dict[str, Any]) -> Future:
-        return self.writer.submit(lambda conn: conn.execute(schema.quantum_tasks.insert(), [row]))
+        return self.writer.submit(
+            lambda conn: conn.execute(schema.quantum_tasks.insert(), [row]), urgent=False
+        )
 
     def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future:
         def write(conn: sa.Connection) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -24,16 +25,20 @@ _STOP = object()
 
 
 class StoreWriter:
-    def __init__(self, engine: sa.Engine, max_batch: int = 500) -> None:
+    """``linger``: how long writes nobody waits for (events, progress) may wait for company."""
+
+    def __init__(self, engine: sa.Engine, max_batch: int = 500, linger: float = 0.02) -> None:
         self._engine = engine
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._max_batch = max_batch
+        self._linger = linger
         self._thread = threading.Thread(target=self._loop, name="qlambda-store", daemon=True)
         self._thread.start()
 
-    def submit(self, operation: Operation) -> Future:
+    def submit(self, operation: Operation, *, urgent: bool = True) -> Future:
+        """Queue a write. An urgent one is committed at once, with whatever else is queued."""
         future: Future = Future()
-        self._queue.put((operation, future))
+        self._queue.put((operation, future, urgent))
         return future
 
     def flush(self) -> None:
@@ -46,32 +51,47 @@ class StoreWriter:
 
     def _loop(self) -> None:
         while True:
+            batch: list[tuple[Operation, Future, bool]] = []
+            stop = urgent = False
+            deadline = None
             item = self._queue.get()
-            batch = []
-            stop = item is _STOP
-            if not stop:
-                batch.append(item)
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
+            while True:
                 if item is _STOP:
                     stop = True
                     break
                 batch.append(item)
+                urgent = urgent or item[2]
+                if len(batch) >= self._max_batch:
+                    break
+                if urgent:  # someone waits: take what is queued and commit now
+                    item = self._drain_one()
+                    if item is None:
+                        break
+                    continue
+                if deadline is None:
+                    deadline = time.monotonic() + self._linger
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
             if batch:
                 self._commit(batch)
             if stop:
                 return
 
-    def _commit(self, batch: list[tuple[Operation, Future]]) -> None:
+    def _drain_one(self) -> Any:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _commit(self, batch: list[tuple[Operation, Future, bool]]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = [operation(conn) for operation, _ in batch]
+                results = [operation(conn) for operation, _, _ in batch]
         except Exception:
             # One bad write must not take the others down: retry them one by one.
-            for operation, future in batch:
+            for operation, future, _ in batch:
                 try:
                     with self._engine.begin() as conn:
                         future.set_result(operation(conn))
@@ -79,5 +99,5 @@ class StoreWriter:
                     log.exception("store write failed")
                     future.set_exception(exc)
             return
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             future.set_result(result)

@@ -44,6 +44,9 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "qiskit_aer",
     "cloudpickle",
     "qlambda.engine.local.worker",
+    "qlambda.platform.context",
+    "qlambda.quantum.primitives",
+    "qlambda.quantum.runtime",
 )
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
 _forkserver_lock = threading.Lock()
