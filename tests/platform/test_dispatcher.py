@@ -11,6 +11,7 @@ from qiskit import QuantumCircuit
 from qlambda.core.errors import CircuitTooWideError, UnknownBackendError
 from qlambda.platform.dispatcher import QPUDispatcher
 from qlambda.quantum.config import load_backends
+from qlambda.quantum.envelope import seal
 from qlambda.quantum.request import make_request
 
 SLOW = {"kind": "aer", "num_qubits": 4, "emulate_qpu_time": True, "time_scale": 0.05}
@@ -24,7 +25,7 @@ def circuit(width=1):
 
 
 def request(backend=None, width=1):
-    return make_request("sampler", [circuit(width)], shots=10, backend=backend)
+    return seal(make_request("sampler", [circuit(width)], shots=10, backend=backend))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +110,6 @@ def test_canceling_a_job_drops_its_waiting_tasks(backends):
         for task in waiting:
             with pytest.raises(CancelledError):
                 task.future.result(10)
-        assert running.future.result(120)[0].data.meas.num_shots == 10
+        assert running.future.result(120).open()[0].data.meas.num_shots == 10
     finally:
         dispatcher.shutdown()

@@ -127,3 +127,39 @@ def test_functions_defined_in_a_script_main_are_shipped_by_value(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "RESULT 42" in done.stdout
+
+
+SEQUENTIAL_CLIENTS = textwrap.dedent(
+    """
+    import tempfile
+    import qlambda
+
+    def one_bell(ctx):
+        from qiskit import QuantumCircuit
+        circuit = QuantumCircuit(2)
+        circuit.h(0)
+        circuit.cx(0, 1)
+        circuit.measure_all()
+        counts = ctx.sampler().run([circuit], shots=20).result()[0].data.meas.get_counts()
+        return sum(counts.values())
+
+    if __name__ == "__main__":
+        for round in range(4):
+            with tempfile.TemporaryDirectory() as data:
+                with qlambda.Client(data_dir=data, workers=1) as client:
+                    print("ROUND", round, client.run(one_bell).result(120), flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_one_process_can_start_and_stop_platforms_again_and_again(tmp_path):
+    # The control plane's threads end with each platform; none may leave native state
+    # (Qiskit's allocator) that crashes the next one.
+    script = tmp_path / "rounds.py"
+    script.write_text(SEQUENTIAL_CLIENTS)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=600, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("ROUND") == 4 and "ROUND 3 20" in done.stdout

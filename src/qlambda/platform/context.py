@@ -63,7 +63,9 @@ class JobContext:
         )
 
     def _submit_quantum(self, request: Any) -> Future:
-        return self._channel.request("quantum", request)
+        from qlambda.quantum.envelope import seal
+
+        return self._channel.request("quantum", seal(request))
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:

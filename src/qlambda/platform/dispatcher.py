@@ -48,9 +48,7 @@ class QuantumTask:
     def estimated_duration(self) -> float:
         """Seconds a real device would take; computed on first use, off the start path."""
         if self._estimate is None:
-            from qlambda.quantum.request import estimate_qpu_seconds
-
-            self._estimate = estimate_qpu_seconds(self.request, self.config)
+            self._estimate = self.request.estimate_seconds(self.config)
         return self._estimate
 
 
@@ -92,6 +90,9 @@ class QPUDispatcher:
         seed: int | None = None,
         on_event: EventSink | None = None,
     ) -> None:
+        from qlambda.quantum.native import claim_native_heap
+
+        claim_native_heap()
         self.policy = make_policy(policy)
         self._rng = random.Random(seed)
         self._backends = {config.name: _Backend(config) for config in backends}
@@ -131,7 +132,8 @@ class QPUDispatcher:
 
     # ------------------------------------------------------------ submitting
     def submit(self, request: Any, *, job_id: str, priority: float = 1.0) -> QuantumTask:
-        """Queue a quantum task; its ``future`` resolves to the primitive's result."""
+        """Queue a sealed request (``RequestEnvelope``); the task's ``future`` resolves to
+        the executor's ``ResultEnvelope``."""
         with self._lock:
             backend = self._choose(request)
             task = QuantumTask(
@@ -207,7 +209,7 @@ class QPUDispatcher:
                 self._emit(other, "started")
         # then the waiting function, and only then the bookkeeping
         if error is None:
-            task.future.set_result(future.result().result)
+            task.future.set_result(future.result())
         else:
             task.future.set_exception(error)
         with self._lock:

@@ -138,7 +138,9 @@ class Pilot:
         )
 
     def _submit_quantum(self, request: Any) -> Future:
-        return self.dispatcher.submit(request, job_id=self.id).future
+        from qlambda.quantum.envelope import seal
+
+        return self.dispatcher.submit(seal(request), job_id=self.id).future
 
     # ------------------------------------------------------------- state
     def cancel(self) -> None:

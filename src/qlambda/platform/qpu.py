@@ -15,6 +15,8 @@ def open_device(config: Any) -> None:
     _runtime = BackendRuntime(config)
 
 
-def execute(request: Any) -> Any:
-    """Run one quantum task on this process's device; returns an ExecutionOutcome."""
-    return _runtime.execute(request)
+def execute(envelope: Any) -> Any:
+    """Run one sealed quantum task on this process's device; the result goes back sealed."""
+    from qlambda.quantum.envelope import seal_outcome
+
+    return seal_outcome(_runtime.execute(envelope.open()))

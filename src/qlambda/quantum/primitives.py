@@ -20,6 +20,7 @@ from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import EstimatorPubLike, SamplerPubLike
 from qiskit.providers import JobStatus
 
+from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.request import DEFAULT_PRECISION, DEFAULT_SHOTS, QuantumRequest, make_request
 
@@ -33,10 +34,15 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         super().__init__(str(uuid.uuid4()))
         self.future = future
         self.request = request
+        self._opened: PrimitiveResult | None = None
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
         """Block until the backend has run the request; re-raises its error if it failed."""
         value = self.future.result(timeout)
+        if isinstance(value, ResultEnvelope):
+            if self._opened is None:
+                self._opened = value.open()
+            return self._opened
         return value.result if isinstance(value, ExecutionOutcome) else value
 
     def metrics(self) -> dict[str, float | None]:
@@ -45,7 +51,7 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         Blocks until the request has run, like :meth:`result`.
         """
         value = self.future.result()
-        if not isinstance(value, ExecutionOutcome):
+        if not isinstance(value, ExecutionOutcome | ResultEnvelope):
             return {}
         return {
             "busy_seconds": value.busy_seconds,

@@ -182,9 +182,25 @@ def estimate_qpu_seconds(request: QuantumRequest, config: BackendConfig) -> floa
     transpiled circuit, which is deeper. Not scaled by ``time_scale``: the executor
     applies that when it emulates.
     """
-    total = config.overhead_seconds
+    return estimate_from_workload(request_workload(request), config)
+
+
+Workload = tuple[tuple[int, int | None, int], ...]
+"""Per PUB: circuit executions, shots per execution (None: the device's default), depth."""
+
+
+def request_workload(request: QuantumRequest) -> Workload:
+    """What the estimate needs of a request, small enough to travel beside it."""
+    items = []
     for pub in request.pubs:
-        per_shot = config.rep_delay_seconds + circuit_depth(pub.circuit) * config.layer_seconds
-        shots = pub_shots(pub, config.estimate_default_shots)
-        total += pub_executions(pub) * shots * per_shot
+        shots = pub_shots(pub, 0) or None
+        items.append((pub_executions(pub), shots, circuit_depth(pub.circuit)))
+    return tuple(items)
+
+
+def estimate_from_workload(workload: Workload, config: BackendConfig) -> float:
+    total = config.overhead_seconds
+    for executions, shots, depth in workload:
+        per_shot = config.rep_delay_seconds + depth * config.layer_seconds
+        total += executions * (shots or config.estimate_default_shots) * per_shot
     return total

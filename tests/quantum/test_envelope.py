@@ -1,0 +1,43 @@
+"""Sealed requests and results: what the control plane forwards without opening."""
+
+from __future__ import annotations
+
+import pickle
+
+from qiskit import QuantumCircuit
+from qiskit.quantum_info import SparsePauliOp
+
+from qlambda.quantum.config import BackendConfig
+from qlambda.quantum.envelope import seal, seal_outcome
+from qlambda.quantum.request import estimate_qpu_seconds, make_request
+from qlambda.quantum.runtime import BackendRuntime
+
+
+def bell() -> QuantumCircuit:
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    return circuit
+
+
+def test_a_sealed_request_routes_estimates_and_opens_intact():
+    request = make_request(
+        "estimator", [(bell(), SparsePauliOp(["ZZ", "XX"]))], precision=0.03125, backend="aer"
+    )
+    envelope = pickle.loads(pickle.dumps(seal(request)))
+    assert (envelope.primitive, envelope.backend, envelope.num_qubits) == ("estimator", "aer", 2)
+    config = BackendConfig(name="aer", kind="aer", num_qubits=4)
+    assert envelope.estimate_seconds(config) == estimate_qpu_seconds(request, config)
+    opened = envelope.open()
+    assert opened.pubs[0].circuit == bell()
+    assert opened.pubs[0].precision == 0.03125
+
+
+def test_a_sealed_result_opens_to_the_primitive_result():
+    config = BackendConfig(name="aer", kind="aer", num_qubits=4, seed=1)
+    circuit = bell()
+    circuit.measure_all()
+    outcome = BackendRuntime(config).execute(make_request("sampler", [circuit], shots=100))
+    sealed = pickle.loads(pickle.dumps(seal_outcome(outcome)))
+    assert sealed.busy_seconds == outcome.busy_seconds
+    assert sealed.open()[0].data.meas.get_counts() == outcome.result[0].data.meas.get_counts()
