@@ -95,10 +95,8 @@ _depths: dict[bytes, int] = {}
 
 
 def circuit_depth(circuit: QuantumCircuit) -> int:
-    """Depth, remembered for circuits that came over the wire (it is costly to compute)."""
-    key = content_key(circuit)
-    if key is None:
-        return circuit.depth()
+    """Depth, remembered per circuit content (it costs more than encoding the circuit)."""
+    key = content_key(circuit) or encode_circuit(circuit)[0]
     depth = _depths.get(key)
     if depth is None:
         depth = _depths[key] = circuit.depth()
