@@ -14,6 +14,7 @@ import secrets
 import threading
 import time
 from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,21 @@ from qlambda.store import Store
 
 RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a job may use: from its Function, or from the stored function row."""
+
+    cpus: int = 1
+    timeout_s: float | None = None
+    memory_mb: float | None = None
+
+    @classmethod
+    def of(cls, function: Function | dict[str, Any]) -> Limits:
+        if isinstance(function, dict):
+            return cls(function["cpus"], function["timeout_s"], function["memory_mb"])
+        return cls(function.cpus, function.timeout_s, function.memory_mb)
 
 
 def new_job_id() -> str:
@@ -161,7 +177,7 @@ class Platform:
         stored = self.store.insert_job(self._row(job, packed, function), events[0])
         self.store.add_events(events[1:])
         if job.status is JobStatus.QUEUED:
-            self._run(job, function, payload, packed)
+            self._run(job, payload, packed, Limits.of(function))
         stored.result()  # acknowledged only once durable
         if job.status.is_final:
             job.ended.set()
@@ -193,14 +209,10 @@ class Platform:
     def _run(
         self,
         job: LiveJob,
-        function: Function | dict[str, Any],
         payload: FunctionPayload,
         packed: bytes,
+        limits: Limits,
     ) -> None:
-        limits = function if isinstance(function, dict) else None
-        cpus = limits["cpus"] if limits else function.cpus  # type: ignore[union-attr]
-        timeout = limits["timeout_s"] if limits else function.timeout_s  # type: ignore[union-attr]
-        memory = limits["memory_mb"] if limits else function.memory_mb  # type: ignore[union-attr]
         job.attempts += 1
         directory = self._job_dir(job.id)
         (directory / "work").mkdir(parents=True, exist_ok=True)
@@ -218,9 +230,9 @@ class Platform:
                     attempt=job.attempts,
                 ),
             ),
-            cpus=cpus,
-            memory_mb=memory,
-            timeout_s=timeout,
+            cpus=limits.cpus,
+            memory_mb=limits.memory_mb,
+            timeout_s=limits.timeout_s,
             workdir=str(directory / "work"),
             log_path=str(directory / "output.log"),
             priority=job.priority,
@@ -403,8 +415,6 @@ class Platform:
 
         def ended(_: Future) -> None:
             job.status, job.reason, job.ended_at = status, reason, now
-            if status is JobStatus.DONE:
-                job.result = future.result()
             with self._lock:
                 self._live.pop(job.id, None)
             job.ended.set()
@@ -459,7 +469,7 @@ class Platform:
             )
             with self._lock:
                 self._live[job.id] = job
-            self._run(job, function, payload, row["arguments"])
+            self._run(job, payload, row["arguments"], Limits.of(function))
 
     # ---------------------------------------------------------------- queries
     def info(self, job_id: str) -> JobInfo:

@@ -64,7 +64,6 @@ class LiveJob:
     traceback: str | None = None
     task_id: int | None = None
     cancel_requested: bool = False
-    result: Any = None
     ended: threading.Event = field(default_factory=threading.Event)
 
     @property
