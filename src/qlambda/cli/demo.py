@@ -34,7 +34,7 @@ PRIORITIES = (1, 2, 4)
 )
 @click.option(
     "--time-scale",
-    default=0.008,
+    default=0.016,
     show_default=True,
     help="Fraction of a real device's estimated time each QPU task takes (0 = no emulation).",
 )

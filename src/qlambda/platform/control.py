@@ -24,12 +24,12 @@ from qlambda.core.errors import TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskMessage, TaskSpec
-from qlambda.engine.local import LocalEngine
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
-from qlambda.platform.dispatcher import QPUDispatcher, QuantumTask
+from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.jobs import JobInfo, LiveJob
+from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.store import Store
 
 RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
@@ -64,15 +64,20 @@ class Platform:
         (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.data_dir)
         self.backends = self.config.resolved_backends()
-        self.engine = LocalEngine(
-            cpus=self.config.workers, max_workers=self.config.max_workers, name="jobs"
+        # The serverless jobs run on a pilot: its workers and its QPUs.
+        self.pilot = Pilot(
+            PilotDescription(
+                engine="local",
+                cores=self.config.workers,
+                qpus=self.backends,
+                max_workers=self.config.max_workers,
+                policy=self.config.policy,
+                seed=self.config.seed,
+            ),
+            on_quantum_event=self._on_quantum_event,
         )
-        self.dispatcher = QPUDispatcher(
-            self.backends,
-            policy=self.config.policy,
-            seed=self.config.seed,
-            on_event=self._on_quantum_event,
-        )
+        self.engine = self.pilot.engine
+        self.dispatcher = self.pilot.dispatcher
         self.admission = self.config.admission
         self._live: dict[str, LiveJob] = {}
         self._functions: dict[str, FunctionPayload] = {}
@@ -84,8 +89,6 @@ class Platform:
     def start(self) -> Platform:
         if not self._started:
             self._started = True
-            self.engine.start()
-            self.dispatcher.start()
             self._recover()
         return self
 
@@ -98,8 +101,7 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
-        self.engine.shutdown()
-        self.dispatcher.shutdown()
+        self.pilot.cancel()
         self.store.close()
 
     # -------------------------------------------------------------- submitting

@@ -23,7 +23,7 @@ from typing import Any
 from qlambda.core.errors import ConfigurationError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
-from qlambda.platform.dispatcher import QPUDispatcher
+from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
@@ -56,7 +56,10 @@ class PilotDescription:
 
 
 class Pilot:
-    def __init__(self, description: PilotDescription) -> None:
+    def __init__(
+        self, description: PilotDescription, *, on_quantum_event: EventSink | None = None
+    ) -> None:
+        """``on_quantum_event`` hears every quantum task queued, started and finished."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
@@ -65,7 +68,12 @@ class Pilot:
             cpus=description.cores, max_workers=description.max_workers, name=self.id
         )
         self.qpus = load_backends(list(description.qpus)) if description.qpus else []
-        self.dispatcher = QPUDispatcher(self.qpus, policy=description.policy, seed=description.seed)
+        self.dispatcher = QPUDispatcher(
+            self.qpus,
+            policy=description.policy,
+            seed=description.seed,
+            on_event=on_quantum_event,
+        )
         self.engine.start()
         self.dispatcher.start()
         self._canceled = False
