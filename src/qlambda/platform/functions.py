@@ -112,7 +112,8 @@ class Function:
             blob = str(file.resolve()).encode() + b"\0" + source
             kind, entrypoint, signature = "source", f"{file.name}:{attribute}", None
         digest = hashlib.blake2b(blob, digest_size=16)
-        digest.update(self.name.encode())
+        # the stored row carries the limits too (a restart runs jobs with them)
+        digest.update(f"{self.name}|{self.cpus}|{self.timeout}|{self.memory}".encode())
         return FunctionPayload(digest.hexdigest(), self.name, kind, blob, entrypoint, signature)
 
 
