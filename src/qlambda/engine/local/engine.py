@@ -395,11 +395,27 @@ class LocalEngine:
             os.kill(worker.pid, signal.SIGKILL)
 
     def _wake(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._wake_w, b"x")
+        with self._lock:
+            if self._wake_w < 0:
+                return  # the loop has ended and released its descriptors
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._wake_w, b"x")
+
+    def _release_descriptors(self) -> None:
+        with self._lock:
+            self._selector.close()
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            self._wake_r = self._wake_w = -1
 
     # --------------------------------------------------------------- the loop
     def _loop(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._release_descriptors()
+
+    def _serve(self) -> None:
         while True:
             spawn = 0
             with self._lock:
