@@ -234,3 +234,19 @@ def test_shutdown_cancels_what_is_left():
 def test_bad_cpu_requests_are_refused(engine):
     with pytest.raises(ValueError, match="1 to 2 cpus"):
         engine.submit(TaskSpec(square, (1,), cpus=3))
+
+
+def test_a_stopped_engine_leaves_no_descriptors_open():
+    def open_descriptors():
+        return len(os.listdir("/proc/self/fd"))
+
+    warm = LocalEngine(cpus=1, name="fd-warm")  # the forkserver's own pipes come first
+    warm.start()
+    warm.shutdown()
+    before = open_descriptors()
+    for _ in range(3):
+        engine = LocalEngine(cpus=1, name="fd")
+        engine.start()
+        assert engine.submit(TaskSpec(square, (4,))).result(60) == 16
+        engine.shutdown()
+    assert open_descriptors() == before
