@@ -263,7 +263,7 @@ class LocalEngine:
                     os.kill(worker.pid, signal.SIGKILL)
                 worker.process.join(1.0)
         if self._thread is not None and threading.current_thread() is not self._thread:
-            self._thread.join(2.0)
+            self._thread.join(10.0 if wait else 1.0)
         for worker in workers:
             with self._lock:
                 running = list(worker.tasks)
