@@ -94,10 +94,12 @@ class StoreWriter:
             for operation, future, _ in batch:
                 try:
                     with self._engine.begin() as conn:
-                        future.set_result(operation(conn))
+                        result = operation(conn)
                 except Exception as exc:
                     log.exception("store write failed")
                     future.set_exception(exc)
+                else:  # told only once committed
+                    future.set_result(result)
             return
         for (_, future, _), result in zip(batch, results, strict=True):
             future.set_result(result)
