@@ -33,7 +33,7 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7164371)"))
         tables = set(sa.inspect(connection).get_table_names())
         config = alembic_config(connection)
-        if "alembic_version" not in tables and PRE_MIGRATION_TABLES <= tables:
+        if "alembic_version" not in tables and tables >= PRE_MIGRATION_TABLES:
             command.stamp(config, FIRST_REVISION)
         command.upgrade(config, revision)
 
