@@ -336,8 +336,7 @@ class Platform:
             job.id,
             {"status": JobStatus.RUNNING.value, "started_at": now, "attempts": job.attempts},
             Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
-        )
-        self._notify(job, "started")
+        ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
     def _quantum(self, job: LiveJob, message: TaskMessage) -> None:
         assert message.reply is not None
