@@ -102,3 +102,21 @@ def server(tmp_path_factory):
     process.tokens = tokens
     yield process
     process.stop()
+
+
+@pytest.fixture
+def new_server(tmp_path):
+    """``new_server(*options, users=("alice",))``: a server of this test's own over
+    ``tmp_path``, with those users (tokens in ``.tokens``); stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*options: str, users: tuple[str, ...] = ("alice",)) -> ServerProcess:
+        tokens = make_users(tmp_path, *users)
+        process = ServerProcess(tmp_path, *options)
+        process.tokens = tokens
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()

@@ -47,6 +47,7 @@ from qlambda.gateway.streams import JobStreams, event_stream, format_event
 from qlambda.platform import JobInfo, Platform
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `qlambda users create`")
+MAX_WAIT_SECONDS = 600.0
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
@@ -215,14 +216,12 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     def job_result(
         job_id: str,
         user: CurrentUser,
-        wait: Annotated[
-            float, Query(ge=0, le=settings.max_wait_seconds, description="seconds")
-        ] = 0,
+        wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds")] = 0,
     ) -> dict[str, Any]:
         """The return value (as JSON when it is, and cloudpickled), or why there is none."""
         info = own_job(user, job_id)
         if not info.status.is_final and wait > 0:
-            platform.wait(job_id, wait)
+            platform.wait(job_id, min(wait, settings.max_wait_seconds))
             info = own_job(user, job_id)
         if not info.status.is_final:
             raise ApiError(
