@@ -20,8 +20,9 @@ READY_TIMEOUT = 120
 class ServerProcess:
     """One `qlambda serve` on a free loopback port over ``data_dir``."""
 
-    def __init__(self, data_dir: Path, *options: str) -> None:
+    def __init__(self, data_dir: Path, *options: str, database_url: str | None = None) -> None:
         self.data_dir = data_dir
+        self.database_url = database_url
         self.options = options
         self.process: subprocess.Popen | None = None
         self.url = ""
@@ -47,7 +48,7 @@ class ServerProcess:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "QLAMBDA_DATA_DIR": str(self.data_dir)},
+            env=self._environment(),
         )
         deadline = time.monotonic() + READY_TIMEOUT
         while not (ready.exists() and ready.read_text().strip()):
@@ -57,6 +58,13 @@ class ServerProcess:
             time.sleep(0.05)
         self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
         return self
+
+    def _environment(self) -> dict[str, str]:
+        environment = {**os.environ, "QLAMBDA_DATA_DIR": str(self.data_dir)}
+        environment.pop("QLAMBDA_DATABASE_URL", None)
+        if self.database_url is not None:
+            environment["QLAMBDA_DATABASE_URL"] = self.database_url
+        return environment
 
     def log(self) -> str:
         path = self.data_dir / f"server-{self.starts}.log"
@@ -82,8 +90,10 @@ class ServerProcess:
         return httpx.Client(base_url=self.url, headers=headers, timeout=60)
 
 
-def make_users(data_dir: Path, *names: str, admin: str | None = None) -> dict[str, str]:
-    store = Store.open(data_dir)
+def make_users(
+    data_dir: Path, *names: str, admin: str | None = None, database_url: str | None = None
+) -> dict[str, str]:
+    store = Store(database_url) if database_url else Store.open(data_dir)
     try:
         tokens = {name: store.create_user(name) for name in names}
         if admin is not None:
@@ -110,9 +120,11 @@ def new_server(tmp_path):
     ``tmp_path``, with those users (tokens in ``.tokens``); stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(*options: str, users: tuple[str, ...] = ("alice",)) -> ServerProcess:
-        tokens = make_users(tmp_path, *users)
-        process = ServerProcess(tmp_path, *options)
+    def start(
+        *options: str, users: tuple[str, ...] = ("alice",), database_url: str | None = None
+    ) -> ServerProcess:
+        tokens = make_users(tmp_path, *users, database_url=database_url)
+        process = ServerProcess(tmp_path, *options, database_url=database_url)
         process.tokens = tokens
         started.append(process)
         return process.start()

@@ -32,9 +32,8 @@ def sleeps(seconds):
     return seconds
 
 
-@pytest.mark.slow
-def test_kill_9_with_jobs_queued_and_running_loses_nothing(new_server):
-    server = new_server("--workers", "1")
+def test_kill_9_with_jobs_queued_and_running_loses_nothing(new_server, database_url):
+    server = new_server("--workers", "1", database_url=database_url)
     tokens = server.tokens
     client = qlambda.Client(server.url, token=tokens["alice"])
     finished = client.run(counts_with_checkpoints, steps=1, pause=0.0)

@@ -12,7 +12,6 @@ from schemathesis.generation import GenerationMode
 STREAMS_FOREVER = {"/stream"}  # the per-user event stream never ends by itself
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_generated_requests_never_get_a_server_error(server, mode):
     with server.http(server.tokens["alice"]) as http:
