@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import cloudpickle
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qlambda import __version__
@@ -154,7 +154,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
 
     # ------------------------------------------------------------------ jobs
     @app.post("/jobs", status_code=201, response_model=JobOut, tags=["jobs"])
-    async def submit(body: JobRequest, user: CurrentUser) -> dict[str, Any]:
+    async def submit(body: JobRequest, user: CurrentUser) -> JSONResponse:
         """Run a registered function; answered once the job is stored."""
         entry = registered(user, body.function)
         if entry.parameters is not None:
@@ -185,7 +185,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
         except (TypeError, ValueError) as exc:
             raise ApiError(422, str(exc)) from None
         await asyncio.wrap_future(stored)
-        return job_out(platform.info(job_id))
+        return JSONResponse(job_out(platform.info(job_id)), status_code=201)
 
     @app.get("/jobs", response_model=list[JobOut], tags=["jobs"])
     def list_jobs(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import secrets
 import threading
 import time
@@ -39,9 +40,12 @@ RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 
 
+_id_bits = random.Random(secrets.randbits(128))  # seeded per process; ids need no secrecy
+
+
 def new_job_id() -> str:
     """Sortable by submission time, unique without coordination."""
-    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
+    return f"{time.time_ns() // 1_000_000:011x}{_id_bits.getrandbits(24):06x}"
 
 
 class Platform:
@@ -205,8 +209,7 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
-        stored = self.store.insert_job(self._row(job, packed, limits), events[0])
-        self.store.add_events(events[1:])
+        stored = self.store.insert_job(self._row(job, packed, limits), *events)
         if job.status is JobStatus.QUEUED:
             self._run(job, limits, payload, packed)
 
@@ -278,8 +281,7 @@ class Platform:
         timeout = limits["timeout_s"] if limits else function.timeout_s  # type: ignore[union-attr]
         memory = limits["memory_mb"] if limits else function.memory_mb  # type: ignore[union-attr]
         job.attempts += 1
-        directory = self._job_dir(job.id)
-        (directory / "work").mkdir(parents=True, exist_ok=True)
+        directory = self._job_dir(job.id)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (

@@ -84,37 +84,30 @@ class Store:
 
         return self.writer.submit(write)
 
-    def insert_job(self, row: dict[str, Any], event: Event) -> Future:
-        def write(conn: sa.Connection) -> None:
-            conn.execute(schema.jobs.insert().values(**row))
-            conn.execute(schema.events.insert().values(**_event_row(event)))
-
-        return self.writer.submit(write)
+    def insert_job(self, row: dict[str, Any], *events: Event) -> Future:
+        """Store a new job with its first events; the Future resolves once committed."""
+        return self.writer.submit(
+            lambda conn: conn.execute(schema.jobs.insert(), [row]),
+            appended=(schema.events, [_event_row(e) for e in events]),
+        )
 
     def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future:
         def write(conn: sa.Connection) -> None:
-            if fields:
-                conn.execute(
-                    schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields)
-                )
-            if events:
-                conn.execute(schema.events.insert(), [_event_row(e) for e in events])
+            conn.execute(schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields))
 
-        return self.writer.submit(write)
+        return self.writer.submit(
+            write if fields else None,
+            appended=(schema.events, [_event_row(e) for e in events]),
+        )
 
     def add_events(self, events: Sequence[Event]) -> Future:
         """Record events; they may wait a few milliseconds to share a commit."""
-        rows = [_event_row(e) for e in events]
-        if not rows:
-            return self.writer.submit(lambda conn: None, urgent=False)
         return self.writer.submit(
-            lambda conn: conn.execute(schema.events.insert(), rows), urgent=False
+            None, urgent=False, appended=(schema.events, [_event_row(e) for e in events])
         )
 
     def add_quantum_task(self, row: dict[str, Any]) -> Future:
-        return self.writer.submit(
-            lambda conn: conn.execute(schema.quantum_tasks.insert(), [row]), urgent=False
-        )
+        return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
 
     def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future:
         def write(conn: sa.Connection) -> None:
@@ -124,16 +117,9 @@ class Store:
             )
             if done.rowcount == 0:
                 conn.execute(table.insert().values(job_id=job_id, ts=ts, state=state))
-            conn.execute(
-                schema.events.insert().values(
-                    job_id=job_id,
-                    ts=ts,
-                    kind=EventKind.CHECKPOINT.value,
-                    data={"bytes": len(state)},
-                )
-            )
 
-        return self.writer.submit(write)
+        event = Event(job_id, ts, EventKind.CHECKPOINT, {"bytes": len(state)})
+        return self.writer.submit(write, appended=(schema.events, [_event_row(event)]))
 
     # ----------------------------------------------------------- users, tokens
     def create_user(self, name: str, role: str = "user") -> str:
