@@ -316,6 +316,11 @@ def test_oversize_uploads_are_refused_before_they_are_read(server):
         answer = _register(http, name="huge", kind="source", content=huge, entrypoint="h.py:h")
         assert answer.status_code == 413
         assert "larger than" in answer.json()["detail"]
+        chunks = (b"x" * (1 << 20) for _ in range(20))  # no Content-Length: counted as read
+        chunked = http.post(
+            "/functions", content=chunks, headers={"Content-Type": "application/json"}
+        )
+        assert chunked.status_code == 413
         assert http.get("/me").status_code == 200  # still serving
 
 

@@ -48,6 +48,7 @@ from qlambda.platform import JobInfo, Platform
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `qlambda users create`")
 MAX_WAIT_SECONDS = 600.0
+BODY_OVERHEAD = 64 * 1024  # JSON around a base64 upload
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)
 }
@@ -113,6 +114,9 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
         responses=PROBLEMS,
     )
     errors.install(app)
+    app.add_middleware(
+        errors.Guard, max_body_bytes=settings.max_upload_bytes * 4 // 3 + BODY_OVERHEAD
+    )
     app.state.authenticator = authenticator
     app.state.catalog = catalog
     app.state.settings = settings

@@ -104,22 +104,26 @@ class Guard:
                 )
                 return
         received = 0
+        answered = False
+        started = False
 
         async def bounded_receive() -> Message:
-            nonlocal received
+            nonlocal received, answered
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise ApiError(
-                        413, f"the request body is larger than {self.max_body_bytes} bytes"
+                if received > self.max_body_bytes and not answered:
+                    answered = True  # refuse now; the app sees the client leave
+                    await _answer(
+                        send, 413, f"the request body is larger than {self.max_body_bytes} bytes"
                     )
+                    return {"type": "http.disconnect"}
             return message
-
-        started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if answered:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -127,8 +131,9 @@ class Guard:
         try:
             await self.app(scope, bounded_receive, tracking_send)
         except Exception as exc:
-            if started:
-                log.exception("a response failed after it started")
+            if started or answered:
+                if not answered:
+                    log.exception("a response failed after it started")
                 return
             if isinstance(exc, ApiError):
                 await _answer(send, exc.status, exc.detail)
