@@ -27,6 +27,12 @@ def counts_with_checkpoints(ctx, steps, pause):
     return state
 
 
+def environment_variable(name):
+    import os
+
+    return os.environ.get(name)
+
+
 def sleeps(seconds):
     time.sleep(seconds)
     return seconds
@@ -64,6 +70,8 @@ def test_kill_9_with_jobs_queued_and_running_loses_nothing(new_server, database_
     assert logs_after.startswith(logs_before)  # no log line already stored is lost
     assert "attempt 2 step 6" in logs_after
     assert "attempt 2 step 1\n" not in logs_after  # steps done before are not redone
+    # user code runs where the store's address is not to be found
+    assert client.run(environment_variable, name="QLAMBDA_DATABASE_URL").result(60) is None
     kinds = [e.kind for e in client.job(running.id).events()]
     assert EventKind.REQUEUED in kinds and kinds[-1] is EventKind.DONE
     client.close()

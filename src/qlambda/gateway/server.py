@@ -24,6 +24,7 @@ dependencies = ["numpy>=2"]
 from __future__ import annotations
 
 import base64
+import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
@@ -143,7 +144,9 @@ def serve(
 ) -> None:
     import uvicorn
 
-    platform = Platform(config).start()
+    platform = Platform(config)  # the store is open: workers need not know where it is
+    os.environ.pop("QLAMBDA_DATABASE_URL", None)
+    platform.start()
     try:
         app = create_app(platform, settings)
         register_functions(app, platform, functions)

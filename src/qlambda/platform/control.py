@@ -209,9 +209,6 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
-        stored = self.store.insert_job(self._row(job, packed, limits), *events)
-        if job.status is JobStatus.QUEUED:
-            self._run(job, limits, payload, packed)
 
         def acknowledged(future: Future) -> None:
             if future.exception() is None:
@@ -219,7 +216,10 @@ class Platform:
                     job.ended.set()
                 self._notify(job, "submitted")
 
-        stored.add_done_callback(acknowledged)
+        stored = self.store.insert_job(self._row(job, packed, limits), *events)
+        stored.add_done_callback(acknowledged)  # before the job can start: news in order
+        if job.status is JobStatus.QUEUED:
+            self._run(job, limits, payload, packed)
         return job.id, stored
 
     # ----------------------------------------------------------- listeners
