@@ -237,16 +237,11 @@ def test_bad_cpu_requests_are_refused(engine):
 
 
 def test_a_stopped_engine_leaves_no_descriptors_open():
-    def open_descriptors():
-        return len(os.listdir("/proc/self/fd"))
-
-    warm = LocalEngine(cpus=1, name="fd-warm")  # the forkserver's own pipes come first
-    warm.start()
-    warm.shutdown()
-    before = open_descriptors()
-    for _ in range(3):
-        engine = LocalEngine(cpus=1, name="fd")
-        engine.start()
-        assert engine.submit(TaskSpec(square, (4,))).result(60) == 16
-        engine.shutdown()
-    assert open_descriptors() == before
+    engine = LocalEngine(cpus=1, name="fd")
+    engine.start()
+    assert engine.submit(TaskSpec(square, (4,))).result(60) == 16
+    connections = [w.conn for w in engine._workers]
+    engine.shutdown()
+    assert engine._selector.get_map() is None  # the loop's selector is closed
+    assert engine._wake_r == engine._wake_w == -1  # and its wake pipe
+    assert all(conn.closed for conn in connections)

@@ -16,6 +16,11 @@ COMMAND_MODULES: dict[str, str] = {
     "jobs": "qlambda.cli.jobs",
     "backends": "qlambda.cli.backends",
     "simulate": "qlambda.cli.simulate",
+    "serve": "qlambda.cli.serve",
+    "users": "qlambda.cli.users",
+    "run": "qlambda.cli.run",
+    "logs": "qlambda.cli.logs",
+    "cancel": "qlambda.cli.cancel",
 }
 
 

@@ -1,3 +1,5 @@
+"""``python -m qlambda.cli``: the ``qlambda`` command."""
+
 from qlambda.cli import main
 
 main()

@@ -34,3 +34,42 @@ def resolve_data_dir(data_dir: Path | None, must_exist: bool = True) -> Path:
 def print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
+
+
+def server_options(command: Any) -> Any:
+    """``--url`` and ``--token`` (or $QLAMBDA_URL, $QLAMBDA_TOKEN): talk to a server."""
+    command = click.option(
+        "--token",
+        envvar="QLAMBDA_TOKEN",
+        default=None,
+        help="API token for the server (default: $QLAMBDA_TOKEN).",
+    )(command)
+    return click.option(
+        "--url",
+        envvar="QLAMBDA_URL",
+        default=None,
+        help="A qlambda server, e.g. http://127.0.0.1:8000 (default: $QLAMBDA_URL).",
+    )(command)
+
+
+def remote_client(url: str, token: str | None) -> Any:
+    from qlambda.client.remote import RemoteClient
+
+    try:
+        return RemoteClient(url, token=token)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def service_call(call: Any) -> Any:
+    """Run a call to a server; its refusals become a one-line CLI error."""
+    import httpx
+
+    from qlambda.core.errors import ServiceError
+
+    try:
+        return call()
+    except ServiceError as exc:
+        raise click.ClickException(exc.detail) from None
+    except httpx.TransportError as exc:
+        raise click.ClickException(f"cannot reach the server: {exc}") from None

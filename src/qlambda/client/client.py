@@ -81,11 +81,25 @@ class Job:
 
 
 class Client:
-    """The entry point. With no target it runs the platform embedded in this process.
+    """The entry point. With no target it runs the platform embedded in this process;
+    ``Client("http://host:8000", token=...)`` talks to ``qlambda serve`` with the same API.
 
     ``backends`` is a list of backend configurations (mappings or BackendConfig) or a
     TOML file; ``config`` a platform TOML file; keywords override both.
     """
+
+    def __new__(cls, target: str | None = None, **options: Any) -> Any:
+        if target is None:
+            return super().__new__(cls)
+        from qlambda.client.remote import RemoteClient
+
+        embedded_only = sorted(set(options) - {"token", "timeout"})
+        if embedded_only:
+            raise TypeError(
+                f"{', '.join(embedded_only)}: options of the embedded platform; "
+                f"a server ({target!r}) takes only token= and timeout="
+            )
+        return RemoteClient(target, **options)
 
     def __init__(
         self,
@@ -101,11 +115,6 @@ class Client:
         c_max: int | None = None,
         q_max: int | None = None,
     ) -> None:
-        if target is not None:
-            raise NotImplementedError(
-                f"remote platforms ({target!r}) need the qlambda server; "
-                "Client() with no target runs the platform embedded in this process"
-            )
         settings = PlatformConfig.build(
             config,
             data_dir=str(data_dir) if data_dir is not None else None,

@@ -1,13 +1,17 @@
 """Domain types shared by every layer: states, events, errors. Pure, no I/O."""
 
 from qlambda.core.errors import (
+    AuthenticationError,
     CircuitTooWideError,
     ConfigurationError,
+    InvalidRequestError,
     JobCanceledError,
     JobDroppedError,
     JobError,
     JobFailedError,
+    LimitExceededError,
     QlambdaError,
+    ServiceError,
     TaskFailedError,
     TimeLimitError,
     UnknownBackendError,
@@ -17,16 +21,20 @@ from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus, SubStatus, parse_status
 
 __all__ = [
+    "AuthenticationError",
     "CircuitTooWideError",
     "ConfigurationError",
     "Event",
     "EventKind",
+    "InvalidRequestError",
     "JobCanceledError",
     "JobDroppedError",
     "JobError",
     "JobFailedError",
     "JobStatus",
+    "LimitExceededError",
     "QlambdaError",
+    "ServiceError",
     "SubStatus",
     "TaskFailedError",
     "TimeLimitError",

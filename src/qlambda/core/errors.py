@@ -81,3 +81,24 @@ class WorkerDiedError(TaskFailedError):
 
 class TimeLimitError(TaskFailedError):
     """A task or job ran past its time limit and was stopped."""
+
+
+class ServiceError(QlambdaError):
+    """A qlambda server refused a request; ``status`` is its HTTP answer."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{detail} (HTTP {status})")
+        self.status = status
+        self.detail = detail
+
+
+class InvalidRequestError(ServiceError, ValueError):
+    """The server found the request malformed (HTTP 4xx other than 401, 403, 404, 429)."""
+
+
+class LimitExceededError(ServiceError):
+    """A per-user limit of the server (HTTP 429): try again once some jobs have ended."""
+
+
+class AuthenticationError(ServiceError):
+    """The token is missing, unknown, or not allowed to do this (HTTP 401 or 403)."""

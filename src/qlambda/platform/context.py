@@ -9,6 +9,7 @@ channel: quantum calls, fan-out, status, checkpoints.
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 import time
 import types
@@ -132,6 +133,9 @@ def _load_source(payload: JobPayload) -> Callable[..., Any]:
     _, _, attribute = (payload.entrypoint or "").rpartition(":")
     module = types.ModuleType(f"qlambda_function_{payload.function_id}")
     module.__file__ = path.decode()
+    folder = os.path.dirname(module.__file__)
+    if os.path.isdir(folder) and folder not in sys.path:
+        sys.path.insert(0, folder)  # a function's folder: its sibling modules import
     sys.modules[module.__name__] = module
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     fn = module.__dict__.get(attribute)

@@ -9,10 +9,13 @@ cancel) is stored before anyone waiting on it is told.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import random
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,8 @@ from qlambda.platform.jobs import JobInfo, LiveJob
 from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.store import Store
 
+log = logging.getLogger(__name__)
+JobListener = Callable[[str, str, str, str], None]
 RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 
@@ -51,9 +56,12 @@ class Limits:
         return cls(function.cpus, function.timeout_s, function.memory_mb)
 
 
+_id_bits = random.Random(secrets.randbits(128))  # seeded per process; ids need no secrecy
+
+
 def new_job_id() -> str:
     """Sortable by submission time, unique without coordination."""
-    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(3)}"
+    return f"{time.time_ns() // 1_000_000:011x}{_id_bits.getrandbits(24):06x}"
 
 
 class Platform:
@@ -82,6 +90,7 @@ class Platform:
         self._live: dict[str, LiveJob] = {}
         self._functions: dict[str, FunctionPayload] = {}
         self._lock = threading.RLock()
+        self._listeners: list[JobListener] = []
         self._closing = False
         self._started = False
 
@@ -106,7 +115,18 @@ class Platform:
 
     # -------------------------------------------------------------- submitting
     def register(self, function: Function) -> FunctionPayload:
-        payload = function.payload()
+        return self.register_payload(
+            function.payload(), function.cpus, function.timeout_s, function.memory_mb
+        )
+
+    def register_payload(
+        self,
+        payload: FunctionPayload,
+        cpus: int = 1,
+        timeout_s: float | None = None,
+        memory_mb: float | None = None,
+    ) -> FunctionPayload:
+        """Store a function already serialized (as the gateway receives them)."""
         if payload.id not in self._functions:
             self.store.put_function(
                 {
@@ -116,9 +136,9 @@ class Platform:
                     "payload": payload.payload,
                     "entrypoint": payload.entrypoint,
                     "signature": payload.signature,
-                    "cpus": function.cpus,
-                    "timeout_s": function.timeout_s,
-                    "memory_mb": function.memory_mb,
+                    "cpus": cpus,
+                    "timeout_s": timeout_s,
+                    "memory_mb": memory_mb,
                     "created_at": time.time(),
                 }
             )
@@ -134,30 +154,61 @@ class Platform:
         owner: str = "local",
     ) -> str:
         """Store, admit and queue a job; returns its id once the job is durable."""
-        if self._closing:
-            raise RuntimeError("the platform is closed")
-        _check_priority(priority)
-        if function.cpus > self.engine.cpus:
-            raise ValueError(
-                f"function {function.name!r} asks for {function.cpus} cpus; "
-                f"this platform's workers have {self.engine.cpus}"
-            )
-        try:
-            packed = cloudpickle.dumps(arguments)
-        except Exception as exc:
-            raise TypeError(f"the arguments cannot be sent to a worker: {exc}") from exc
-        payload = self.register(function)
         mismatch = None
         if function.callable is not None:
             try:
                 check_arguments(function.callable, function.name, arguments)
             except TypeError as exc:
                 mismatch = str(exc)
+        job_id, stored = self.submit_payload(
+            function.payload(),
+            arguments,
+            limits={
+                "cpus": function.cpus,
+                "timeout_s": function.timeout_s,
+                "memory_mb": function.memory_mb,
+            },
+            priority=priority,
+            owner=owner,
+            mismatch=mismatch,
+        )
+        stored.result()  # acknowledged only once durable
+        return job_id
+
+    def submit_payload(
+        self,
+        payload: FunctionPayload,
+        arguments: dict[str, Any],
+        *,
+        limits: dict[str, Any],
+        priority: float = 1.0,
+        owner: str = "local",
+        mismatch: str | None = None,
+    ) -> tuple[str, Future]:
+        """Admit and queue a job without waiting: the Future resolves once it is stored.
+
+        ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
+        why the arguments do not fit the function (the job is then stored as an error).
+        Whoever acknowledges the submission must wait on the Future first.
+        """
+        if self._closing:
+            raise RuntimeError("the platform is closed")
+        _check_priority(priority)
+        if limits["cpus"] > self.engine.cpus:
+            raise ValueError(
+                f"function {payload.name!r} asks for {limits['cpus']} cpus; "
+                f"this platform's workers have {self.engine.cpus}"
+            )
+        try:
+            packed = cloudpickle.dumps(arguments)
+        except Exception as exc:
+            raise TypeError(f"the arguments cannot be sent to a worker: {exc}") from exc
+        self.register_payload(payload, limits["cpus"], limits["timeout_s"], limits["memory_mb"])
         now = time.time()
         job = LiveJob(
             id=new_job_id(),
             function_id=payload.id,
-            function_name=function.name,
+            function_name=payload.name,
             owner=owner,
             priority=float(priority),
             created_at=now,
@@ -176,16 +227,44 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
-        stored = self.store.insert_job(self._row(job, packed, function), events[0])
-        self.store.add_events(events[1:])
-        if job.status is JobStatus.QUEUED:
-            self._run(job, payload, packed, Limits.of(function))
-        stored.result()  # acknowledged only once durable
-        if job.status.is_final:
-            job.ended.set()
-        return job.id
 
-    def _row(self, job: LiveJob, packed: bytes, function: Function) -> dict[str, Any]:
+        def acknowledged(future: Future) -> None:
+            if future.exception() is None:
+                if job.status.is_final:
+                    job.ended.set()
+                self._notify(job, "submitted")
+
+        stored = self.store.insert_job(self._row(job, packed, limits), *events)
+        stored.add_done_callback(acknowledged)  # before the job can start: news in order
+        if job.status is JobStatus.QUEUED:
+            self._run(job, payload, packed, Limits.of(limits))
+        return job.id, stored
+
+    # ----------------------------------------------------------- listeners
+    def add_listener(self, listener: JobListener) -> None:
+        """Call ``listener(job_id, owner, what, status)`` at each of a job's transitions:
+        ``what`` is "submitted" (stored), "started" or "ended" (stored); it runs on
+        the platform's threads, so it must only hand the news over, never block."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: JobListener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self, job: LiveJob, what: str) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(job.id, job.owner, what, job.status.value)
+            except Exception:
+                log.exception("a job listener failed")
+
+    def owner_counts(self, owner: str) -> tuple[int, int]:
+        """(active, running) jobs of one owner: what per-user limits are checked against."""
+        with self._lock:
+            mine = [job for job in self._live.values() if job.owner == owner]
+        return len(mine), sum(1 for job in mine if job.status is JobStatus.RUNNING)
+
+    def _row(self, job: LiveJob, packed: bytes, limits: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": job.id,
             "function_id": job.function_id,
@@ -216,8 +295,7 @@ class Platform:
         limits: Limits,
     ) -> None:
         job.attempts += 1
-        directory = self._job_dir(job.id)
-        (directory / "work").mkdir(parents=True, exist_ok=True)
+        directory = self._job_dir(job.id)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -274,7 +352,7 @@ class Platform:
             job.id,
             {"status": JobStatus.RUNNING.value, "started_at": now, "attempts": job.attempts},
             Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
-        )
+        ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
     def _quantum(self, job: LiveJob, message: TaskMessage) -> None:
         assert message.reply is not None
@@ -420,6 +498,7 @@ class Platform:
             with self._lock:
                 self._live.pop(job.id, None)
             job.ended.set()
+            self._notify(job, "ended")
 
         self.store.update_job(job.id, fields, event).add_done_callback(ended)
 
@@ -524,10 +603,18 @@ class Platform:
         return self.store.events(job_id)
 
     def list_jobs(
-        self, statuses: list[str] | None = None, limit: int | None = 100
+        self,
+        statuses: list[str] | None = None,
+        limit: int | None = 100,
+        *,
+        owner: str | None = None,
+        function: str | None = None,
+        offset: int = 0,
     ) -> list[JobInfo]:
         self.store.writer.flush()
-        rows = self.store.list_jobs(statuses=statuses, limit=limit)
+        rows = self.store.list_jobs(
+            statuses=statuses, limit=limit, owner=owner, function=function, offset=offset
+        )
         infos = []
         for row in rows:
             live = self._live.get(row["id"])

@@ -157,6 +157,19 @@ def describe_signature(fn: Callable[..., Any]) -> str | None:
         return None
 
 
+def describe_parameters(fn: Callable[..., Any]) -> list[dict[str, Any]] | None:
+    """Parameters as data ({name, kind, required}): what a server checks arguments
+    against without unpickling the function."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return None
+    return [
+        {"name": p.name, "kind": p.kind.name, "required": p.default is inspect.Parameter.empty}
+        for p in signature.parameters.values()
+    ]
+
+
 def check_arguments(fn: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> None:
     """Raise TypeError naming what is wrong and what is accepted, before anything runs."""
     try:

@@ -54,6 +54,7 @@ class QuantumRequest:
         fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
         return (_rebuild_request, (pubs, *fields))
 
+
 def _rebuild_request(
     pubs: tuple,
     primitive: str,

@@ -27,7 +27,7 @@ jobs = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("function_id", sa.String(40), sa.ForeignKey("functions.id"), nullable=False),
     sa.Column("function_name", sa.String(200), nullable=False),
-    sa.Column("owner", sa.String(200), nullable=False, default="local"),
+    sa.Column("owner", sa.String(200), nullable=False, default="local", index=True),
     sa.Column("priority", sa.Float, nullable=False, default=1.0),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("sub_status", sa.String(200)),
@@ -69,6 +69,33 @@ quantum_tasks = sa.Table(
     sa.Column("busy_seconds", sa.Float),
     sa.Column("simulated_seconds", sa.Float),
     sa.Column("outcome", sa.String(16), nullable=False),  # done | error | canceled
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("role", sa.String(16), nullable=False),  # "user" | "admin"
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),  # sha256 of the secret, never the secret
+    sa.Column("user", sa.String(200), sa.ForeignKey("users.name"), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
+registrations = sa.Table(
+    "registrations",
+    metadata,
+    sa.Column("owner", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("function_id", sa.String(40), sa.ForeignKey("functions.id"), nullable=False),
+    sa.Column("dependencies", sa.JSON),
+    sa.Column("parameters", sa.JSON),  # [{name, kind, required}] for checking arguments
+    sa.Column("created_at", sa.Float, nullable=False),
 )
 
 checkpoints = sa.Table(

@@ -1,4 +1,4 @@
-"""Persistence of functions, jobs, events, quantum tasks and checkpoints (SQLAlchemy 2).
+"""Persistence of functions, jobs, events, quantum tasks, checkpoints, users (SQLAlchemy 2).
 
 The default is a SQLite file in write-ahead-log mode; any SQLAlchemy URL works
 (``QLAMBDA_DATABASE_URL``). Reads use pooled connections; writes go through the
@@ -7,7 +7,10 @@ single ``StoreWriter`` so they batch into few commits.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -17,10 +20,17 @@ import sqlalchemy as sa
 
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
-from qlambda.store import schema
+from qlambda.store import migrate, schema
 from qlambda.store.writer import StoreWriter
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+ROLES = ("user", "admin")
+TOKEN_PREFIX = "qlk_"
+
+
+def token_digest(token: str) -> str:
+    """What the store keeps of a token: a secret that cannot be read back from it."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -51,7 +61,7 @@ class Store:
                 "connect",
                 lambda conn, record: _sqlite_pragmas(conn, record, level),
             )
-        schema.metadata.create_all(self.engine)
+        migrate.upgrade(self.engine)
         self.writer = StoreWriter(self.engine)
 
     @classmethod
@@ -74,37 +84,30 @@ class Store:
 
         return self.writer.submit(write)
 
-    def insert_job(self, row: dict[str, Any], event: Event) -> Future:
-        def write(conn: sa.Connection) -> None:
-            conn.execute(schema.jobs.insert().values(**row))
-            conn.execute(schema.events.insert().values(**_event_row(event)))
-
-        return self.writer.submit(write)
+    def insert_job(self, row: dict[str, Any], *events: Event) -> Future:
+        """Store a new job with its first events; the Future resolves once committed."""
+        return self.writer.submit(
+            lambda conn: conn.execute(schema.jobs.insert(), [row]),
+            appended=(schema.events, [_event_row(e) for e in events]),
+        )
 
     def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future:
         def write(conn: sa.Connection) -> None:
-            if fields:
-                conn.execute(
-                    schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields)
-                )
-            if events:
-                conn.execute(schema.events.insert(), [_event_row(e) for e in events])
+            conn.execute(schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields))
 
-        return self.writer.submit(write)
+        return self.writer.submit(
+            write if fields else None,
+            appended=(schema.events, [_event_row(e) for e in events]),
+        )
 
     def add_events(self, events: Sequence[Event]) -> Future:
         """Record events; they may wait a few milliseconds to share a commit."""
-        rows = [_event_row(e) for e in events]
-        if not rows:
-            return self.writer.submit(lambda conn: None, urgent=False)
         return self.writer.submit(
-            lambda conn: conn.execute(schema.events.insert(), rows), urgent=False
+            None, urgent=False, appended=(schema.events, [_event_row(e) for e in events])
         )
 
     def add_quantum_task(self, row: dict[str, Any]) -> Future:
-        return self.writer.submit(
-            lambda conn: conn.execute(schema.quantum_tasks.insert(), [row]), urgent=False
-        )
+        return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
 
     def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future:
         def write(conn: sa.Connection) -> None:
@@ -114,16 +117,76 @@ class Store:
             )
             if done.rowcount == 0:
                 conn.execute(table.insert().values(job_id=job_id, ts=ts, state=state))
-            conn.execute(
-                schema.events.insert().values(
-                    job_id=job_id,
-                    ts=ts,
-                    kind=EventKind.CHECKPOINT.value,
-                    data={"bytes": len(state)},
-                )
+
+        event = Event(job_id, ts, EventKind.CHECKPOINT, {"bytes": len(state)})
+        return self.writer.submit(write, appended=(schema.events, [_event_row(event)]))
+
+    # ----------------------------------------------------------- users, tokens
+    def create_user(self, name: str, role: str = "user") -> str:
+        """Add a user and return a new API token for them (shown once, stored hashed)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        if not name or len(name) > 200 or not name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(
+                f"user name {name!r} is not accepted: use 1-200 letters, digits, '-' or '_'"
             )
+        if self.get_user(name) is not None:
+            raise ValueError(f"user {name!r} already exists")
+        now = time.time()
+        self.writer.submit(
+            lambda conn: conn.execute(
+                schema.users.insert().values(name=name, role=role, created_at=now)
+            )
+        ).result()
+        return self.create_token(name)
+
+    def create_token(self, user: str) -> str:
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        row = {"digest": token_digest(token), "user": user, "created_at": time.time()}
+        self.writer.submit(lambda conn: conn.execute(schema.tokens.insert().values(**row))).result()
+        return token
+
+    def get_user(self, name: str) -> dict[str, Any] | None:
+        rows = self._all(sa.select(schema.users).where(schema.users.c.name == name))
+        return rows[0] if rows else None
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return self._all(sa.select(schema.users).order_by(schema.users.c.name))
+
+    def user_for_token(self, token: str) -> dict[str, Any] | None:
+        """The user a token belongs to, or None for an unknown token."""
+        users, tokens = schema.users, schema.tokens
+        statement = (
+            sa.select(users)
+            .join(tokens, tokens.c.user == users.c.name)
+            .where(tokens.c.digest == token_digest(token))
+        )
+        rows = self._all(statement)
+        return rows[0] if rows else None
+
+    # ----------------------------------------------------------- registrations
+    def register(self, row: dict[str, Any]) -> Future:
+        """Name a stored function for one owner (a newer registration replaces the older)."""
+        table = schema.registrations
+
+        def write(conn: sa.Connection) -> None:
+            key = (table.c.owner == row["owner"]) & (table.c.name == row["name"])
+            conn.execute(table.delete().where(key))
+            conn.execute(table.insert().values(**row))
 
         return self.writer.submit(write)
+
+    def registration(self, owner: str, name: str) -> dict[str, Any] | None:
+        table = schema.registrations
+        rows = self._all(sa.select(table).where((table.c.owner == owner) & (table.c.name == name)))
+        return rows[0] if rows else None
+
+    def registrations(self, owner: str | None = None) -> list[dict[str, Any]]:
+        table = schema.registrations
+        statement = sa.select(table).order_by(table.c.owner, table.c.name)
+        if owner is not None:
+            statement = statement.where(table.c.owner == owner)
+        return self._all(statement)
 
     # ------------------------------------------------------------------ reads
     def _all(self, statement: sa.Executable) -> list[dict[str, Any]]:
@@ -143,6 +206,7 @@ class Store:
         *,
         statuses: Iterable[str] | None = None,
         owner: str | None = None,
+        function: str | None = None,
         limit: int | None = 100,
         offset: int = 0,
         newest_first: bool = True,
@@ -154,8 +218,13 @@ class Store:
             statement = statement.where(table.c.status.in_(list(statuses)))
         if owner is not None:
             statement = statement.where(table.c.owner == owner)
-        order = table.c.created_at.desc() if newest_first else table.c.created_at.asc()
-        statement = statement.order_by(order).offset(offset)
+        if function is not None:
+            statement = statement.where(table.c.function_name == function)
+        if newest_first:
+            statement = statement.order_by(table.c.created_at.desc(), table.c.id.desc())
+        else:
+            statement = statement.order_by(table.c.created_at.asc(), table.c.id.asc())
+        statement = statement.offset(offset)
         if limit is not None:
             statement = statement.limit(limit)
         return self._all(statement)

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +22,27 @@ import sqlalchemy as sa
 log = logging.getLogger(__name__)
 
 Operation = Callable[[sa.Connection], Any]
+Appended = tuple[sa.Table, list[dict[str, Any]]]
 _STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    operation: Operation | None
+    appended: Appended | None
+
+    def run(self, conn: sa.Connection) -> Any:
+        return None if self.operation is None else self.operation(conn)
+
+
+def _append_all(conn: sa.Connection, appended: list[Appended | None]) -> None:
+    """One multi-row insert per table for every appended row of a batch."""
+    by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    for item in appended:
+        if item is not None and item[1]:
+            by_table.setdefault(item[0], []).extend(item[1])
+    for table, rows in by_table.items():
+        conn.execute(table.insert(), rows)
 
 
 class StoreWriter:
@@ -35,15 +56,26 @@ class StoreWriter:
         self._thread = threading.Thread(target=self._loop, name="qlambda-store", daemon=True)
         self._thread.start()
 
-    def submit(self, operation: Operation, *, urgent: bool = True) -> Future:
-        """Queue a write. An urgent one is committed at once, with whatever else is queued."""
+    def submit(
+        self,
+        operation: Operation | None,
+        *,
+        urgent: bool = True,
+        appended: Appended | None = None,
+    ) -> Future:
+        """Queue a write. An urgent one is committed at once, with whatever else is queued.
+
+        ``appended``: (table, rows) inserts that only add rows others never update
+        (events, quantum tasks). They run after the batch's operations, one
+        multi-row insert per table for the whole batch, in the same commit.
+        """
         future: Future = Future()
-        self._queue.put((operation, future, urgent))
+        self._queue.put((_Write(operation, appended), future, urgent))
         return future
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed."""
-        self.submit(lambda conn: None).result()
+        self.submit(None).result()
 
     def close(self) -> None:
         self._queue.put(_STOP)
@@ -51,7 +83,7 @@ class StoreWriter:
 
     def _loop(self) -> None:
         while True:
-            batch: list[tuple[Operation, Future, bool]] = []
+            batch: list[tuple[_Write, Future, bool]] = []
             stop = urgent = False
             deadline = None
             item = self._queue.get()
@@ -85,19 +117,23 @@ class StoreWriter:
         except queue.Empty:
             return None
 
-    def _commit(self, batch: list[tuple[Operation, Future, bool]]) -> None:
+    def _commit(self, batch: list[tuple[_Write, Future, bool]]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = [operation(conn) for operation, _, _ in batch]
+                results = [write.run(conn) for write, _, _ in batch]
+                _append_all(conn, [write.appended for write, _, _ in batch])
         except Exception:
             # One bad write must not take the others down: retry them one by one.
             for operation, future, _ in batch:
                 try:
                     with self._engine.begin() as conn:
-                        future.set_result(operation(conn))
+                        result = operation.run(conn)
+                        _append_all(conn, [operation.appended])
                 except Exception as exc:
                     log.exception("store write failed")
                     future.set_exception(exc)
+                else:  # told only once committed
+                    future.set_result(result)
             return
         for (_, future, _), result in zip(batch, results, strict=True):
             future.set_result(result)

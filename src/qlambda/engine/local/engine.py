@@ -49,17 +49,22 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "qlambda.quantum.runtime",
 )
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
+# What user code in a worker must never see: where the store is, the caller's credentials.
+HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
 _forkserver_lock = threading.Lock()
 
 
 def _ensure_forkserver(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
-    """Start the process-wide forkserver with single-threaded BLAS and the preload."""
+    """Start the process-wide forkserver (every worker forks from it, and inherits its
+    environment) with single-threaded BLAS, the preload, and no secrets."""
     context = multiprocessing.get_context("forkserver")
     with _forkserver_lock:
         if multiprocessing.forkserver._forkserver._forkserver_pid is None:
             context.set_forkserver_preload(list(preload))
-            saved = {v: os.environ.get(v) for v in THREAD_VARIABLES}
+            saved = {v: os.environ.get(v) for v in (*THREAD_VARIABLES, *HIDDEN_VARIABLES)}
             os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+            for variable in HIDDEN_VARIABLES:
+                os.environ.pop(variable, None)
             try:
                 multiprocessing.forkserver.ensure_running()
             finally:

@@ -1,0 +1,195 @@
+"""Load generator and server harness shared by the gateway benchmarks.
+
+The load runs in its own process (asyncio + httpx, keep-alive connections) so
+that measuring does not share an interpreter with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from qlambda.store import Store
+
+
+class Server:
+    """`qlambda serve` in a subprocess on a free loopback port, stopped by pid."""
+
+    def __init__(self, *options: str, config: str | None = None) -> None:
+        self.directory = tempfile.mkdtemp(prefix="qlambda-bench-")
+        store = Store.open(self.directory)
+        self.token = store.create_user("bench")
+        store.close()
+        ready = Path(self.directory) / "ready"
+        command = [
+            sys.executable,
+            "-m",
+            "qlambda.cli",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            self.directory,
+            "--ready-file",
+            str(ready),
+            *options,
+        ]
+        if config is not None:
+            path = Path(self.directory) / "server.toml"
+            path.write_text(config)
+            command += ["--config", str(path)]
+        environment = {k: v for k, v in os.environ.items() if k != "QLAMBDA_DATABASE_URL"}
+        self.process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while not (ready.exists() and ready.read_text().strip()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+async def _drive(
+    url: str,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    body: Any,
+    concurrency: int,
+    duration: float | None,
+    count: int | None,
+) -> dict[str, Any]:
+    """``concurrency`` keep-alive HTTP/1.1 connections, each sending a request as soon
+    as the previous answer is in (a closed loop: the server sets the pace)."""
+    address = urlsplit(url)
+    payload = b"" if body is None else json.dumps(body).encode()
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {address.netloc}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    if body is not None:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    answers: list[Any] = []
+    errors = 0
+    sent = 0
+    start = time.perf_counter()
+    stop_at = None if duration is None else start + duration
+
+    async def one_user() -> None:
+        nonlocal sent, errors
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)
+        try:
+            while True:
+                if stop_at is not None and time.perf_counter() >= stop_at:
+                    return
+                if count is not None:
+                    if sent >= count:
+                        return
+                    sent += 1
+                began = time.perf_counter()
+                writer.write(request)
+                try:
+                    status, answer = await _read_response(reader)
+                except (OSError, asyncio.IncompleteReadError, ValueError):
+                    errors += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+                    continue
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+                if method == "POST" and status < 300:
+                    answers.append(json.loads(answer))
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(one_user() for _ in range(concurrency)))
+    return {
+        "elapsed": time.perf_counter() - start,
+        "latencies": latencies,
+        "statuses": statuses,
+        "answers": answers,
+        "errors": errors,
+    }
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    status = int((await reader.readline()).split(b" ", 2)[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    return status, await reader.readexactly(length)
+
+
+def _child(queue: multiprocessing.Queue, arguments: tuple) -> None:
+    queue.put(asyncio.run(_drive(*arguments)))
+
+
+def load(
+    url: str,
+    headers: dict[str, str],
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    concurrency: int = 8,
+    duration: float | None = None,
+    count: int | None = None,
+) -> dict[str, Any]:
+    """Run the load in a separate process; returns its measurements."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(
+        target=_child,
+        args=(queue, (url, headers, method, path, body, concurrency, duration, count)),
+    )
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summary(result: dict[str, Any]) -> dict[str, float]:
+    latencies = result["latencies"]
+    return {
+        "requests": len(latencies),
+        "per_second": len(latencies) / result["elapsed"],
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "max_ms": 1000 * max(latencies) if latencies else float("nan"),
+        "errors": result["errors"],
+    }

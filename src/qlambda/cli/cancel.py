@@ -1,0 +1,25 @@
+"""``qlambda cancel ID``: cancel a job on a server."""
+
+from __future__ import annotations
+
+import click
+
+from qlambda.cli.common import json_option, print_json, remote_client, server_options, service_call
+
+
+@click.command(name="cancel")
+@click.argument("job_id")
+@server_options
+@json_option
+def command(job_id: str, url: str | None, token: str | None, as_json: bool) -> None:
+    """Cancel job JOB_ID if it has not ended (needs a server: --url or $QLAMBDA_URL)."""
+    if not url:
+        raise click.ClickException(
+            "cancel talks to a running server: give --url (or set $QLAMBDA_URL)"
+        )
+    with remote_client(url, token) as client:
+        answer = service_call(lambda: client.request("POST", f"/jobs/{job_id}/cancel"))
+    if as_json:
+        print_json(answer)
+    else:
+        click.echo(f"{job_id} {'canceled' if answer['canceled'] else answer['status']}")

@@ -1,0 +1,47 @@
+"""``qlambda logs ID``: what a job printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qlambda.cli.common import (
+    data_dir_option,
+    json_option,
+    print_json,
+    remote_client,
+    resolve_data_dir,
+    server_options,
+    service_call,
+)
+
+
+@click.command(name="logs")
+@click.argument("job_id")
+@server_options
+@data_dir_option
+@json_option
+def command(
+    job_id: str, url: str | None, token: str | None, data_dir: Path | None, as_json: bool
+) -> None:
+    """Print the stdout and stderr of job JOB_ID (from a server with --url, else as stored)."""
+    if url:
+        with remote_client(url, token) as client:
+            text = service_call(lambda: client.request("GET", f"/jobs/{job_id}/logs"))["logs"]
+    else:
+        from qlambda.store import Store
+
+        store = Store.open(resolve_data_dir(data_dir))
+        try:
+            row = store.get_job(job_id)
+        finally:
+            store.close()
+        if row is None:
+            raise click.ClickException(f"no job with id {job_id!r}")
+        log = Path(row["log_path"] or "")
+        text = log.read_text(errors="replace") if log.is_file() else ""
+    if as_json:
+        print_json({"id": job_id, "logs": text})
+    else:
+        click.echo(text, nl=False)

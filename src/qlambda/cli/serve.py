@@ -1,0 +1,86 @@
+"""``qlambda serve``: the platform as an HTTP service (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from qlambda.cli.common import data_dir_option
+
+
+@click.command(name="serve")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A TOML file: [platform], [[backend]], [gateway], [[function]].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for jobs.")
+@click.option(
+    "--max-active-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Per user: queued plus running jobs; more is answered with 429.",
+)
+@click.option(
+    "--max-running-jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Per user: running jobs; submissions past it are answered with 429.",
+)
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the bound port here once the server accepts connections.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="warning",
+    show_default=True,
+)
+@data_dir_option
+def command(
+    config: Path | None,
+    host: str,
+    port: int,
+    workers: int | None,
+    max_active_jobs: int | None,
+    max_running_jobs: int | None,
+    ready_file: Path | None,
+    log_level: str,
+    data_dir: Path | None,
+) -> None:
+    """Serve the platform over HTTP. Every request needs a token: `qlambda users create`."""
+    import dataclasses
+
+    from qlambda.core.errors import ConfigurationError
+    from qlambda.gateway.server import load_server_config, serve
+
+    try:
+        platform, settings, functions = load_server_config(
+            config, data_dir=str(data_dir) if data_dir else None, workers=workers
+        )
+        limits = {"max_active_jobs": max_active_jobs, "max_running_jobs": max_running_jobs}
+        settings = dataclasses.replace(
+            settings, **{k: v for k, v in limits.items() if v is not None}
+        )
+    except (ConfigurationError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"qlambda serving on http://{host}:{port} (API at /docs)", err=True)
+    try:
+        serve(
+            platform,
+            settings,
+            functions,
+            host=host,
+            port=port,
+            log_level=log_level,
+            ready_file=str(ready_file) if ready_file else None,
+        )
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None

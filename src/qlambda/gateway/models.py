@@ -1,0 +1,116 @@
+"""Request and response bodies. Requests forbid unknown fields: a typo is an error."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Priority = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FunctionRegistration(Strict):
+    """A function to register: a source file, a zipped folder, or a pickled callable."""
+
+    name: Name
+    kind: Literal["source", "zip", "pickle"]
+    content: str = Field(description="The file, zip or pickle, base64-encoded")
+    entrypoint: str | None = Field(
+        None, description="'file.py:function' (source, zip: the path inside the archive)"
+    )
+    parameters: list[dict[str, Any]] | None = Field(
+        None, description="pickle only: [{name, kind, required}] to check arguments against"
+    )
+    signature: str | None = Field(None, max_length=2000)
+    dependencies: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list, description="PEP 508 requirements the workers must satisfy"
+    )
+    cpus: Annotated[int, Field(ge=1, le=1024, strict=True)] = 1
+    timeout: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="seconds"
+    )
+    memory: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="megabytes"
+    )
+
+
+class FunctionOut(BaseModel):
+    name: str
+    id: str
+    kind: str
+    owner: str
+    parameters: list[dict[str, Any]] | None = None
+    dependencies: list[str] = []
+
+
+class JobRequest(Strict):
+    function: Name
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    priority: Priority = 1.0
+
+
+class JobOut(BaseModel):
+    id: str
+    function: str
+    status: str
+    sub_status: str | None = None
+    priority: float
+    owner: str
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    reason: str | None = None
+    attempts: int = 0
+
+
+class ResultOut(BaseModel):
+    id: str
+    status: str
+    reason: str | None = None
+    traceback: str | None = None
+    value: Any = None
+    is_json: bool = Field(False, description="whether value holds the result as JSON")
+    pickle: str | None = Field(None, description="the result, cloudpickled and base64-encoded")
+
+
+class CancelOut(BaseModel):
+    id: str
+    canceled: bool
+    status: str
+
+
+class EventOut(BaseModel):
+    job_id: str
+    ts: float
+    kind: str
+    data: dict[str, Any] = {}
+
+
+class LogsOut(BaseModel):
+    id: str
+    logs: str
+    offset: int = Field(description="pass as ?offset= to get only what follows")
+
+
+class UserRequest(Strict):
+    name: Name
+    role: Literal["user", "admin"] = "user"
+
+
+class UserOut(BaseModel):
+    name: str
+    role: str
+    created_at: float
+
+
+class NewUserOut(UserOut):
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class Problem(BaseModel):
+    detail: str
