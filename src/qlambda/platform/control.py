@@ -114,11 +114,19 @@ class Platform:
         *,
         priority: float = 1.0,
         owner: str = "local",
+        execution_options: list[Any] | None = None,
     ) -> str:
-        """Store, admit and queue a job; returns its id once the job is durable."""
+        """Store, admit and queue a job; returns its id once the job is durable.
+
+        ``execution_options`` (names or ``{name: {keyword: value}}``) become the default
+        options of the job's samplers and estimators; unknown ones are rejected here.
+        """
         if self._closing:
             raise RuntimeError("the platform is closed")
         _check_priority(priority)
+        from qlambda.quantum.pipeline import describe_options
+
+        options = describe_options(execution_options)
         if function.cpus > self.engine.cpus:
             raise ValueError(
                 f"function {function.name!r} asks for {function.cpus} cpus; "
@@ -143,6 +151,7 @@ class Platform:
             owner=owner,
             priority=float(priority),
             created_at=now,
+            execution_options=options,
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
@@ -181,6 +190,7 @@ class Platform:
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
+            "execution_options": job.execution_options,
         }
 
     def _job_dir(self, job_id: str) -> Path:
@@ -216,6 +226,7 @@ class Platform:
                     entrypoint=payload.entrypoint,
                     arguments=packed,
                     attempt=job.attempts,
+                    execution_options=job.execution_options,
                 ),
             ),
             cpus=cpus,
@@ -445,6 +456,7 @@ class Platform:
                 priority=row["priority"],
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
+                execution_options=row.get("execution_options"),
             )
             now = time.time()
             self.store.update_job(

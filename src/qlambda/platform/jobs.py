@@ -58,6 +58,7 @@ class LiveJob:
     quantum_waiting: int = 0
     quantum_executing: int = 0
     quantum_count: int = 0
+    execution_options: list[Any] | None = None
     started_at: float | None = None
     ended_at: float | None = None
     reason: str | None = None

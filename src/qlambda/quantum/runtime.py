@@ -27,6 +27,7 @@ from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
+from qlambda.quantum.pipeline_backend import PipelineBackend
 from qlambda.quantum.request import (
     QuantumRequest,
     check_fits,
@@ -121,6 +122,14 @@ class BackendRuntime:
                 self.simulator, options={"run_options": run_options}
             )
         self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
+        self._pipeline: PipelineBackend | None = None
+
+    @property
+    def pipeline(self) -> PipelineBackend:
+        """What execution options run against; built on first use."""
+        if self._pipeline is None:
+            self._pipeline = PipelineBackend(self)
+        return self._pipeline
 
     def prepare(self, request: QuantumRequest) -> QuantumRequest:
         """The request with every PUB made runnable here (transpiled once per structure)."""
@@ -133,7 +142,10 @@ class BackendRuntime:
         self._check_device_width(request)
         started = time.perf_counter()
         prepared = self.prepare(request)
-        result = self._simulate(prepared)
+        if prepared.options:
+            result = self.pipeline.run(prepared)
+        else:
+            result = self._simulate(prepared)
         simulated = time.perf_counter() - started
         emulated = None
         if self.config.emulate_qpu_time:

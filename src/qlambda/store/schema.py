@@ -41,6 +41,7 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False, index=True),
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
+    sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
 )
 
 events = sa.Table(
