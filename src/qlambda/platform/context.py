@@ -101,6 +101,29 @@ class JobContext:
             strict_options=options is not None,
         )
 
+    def cirq_sampler(
+        self, backend: str | None = None, *, options: Iterable[Any] | None = None
+    ) -> Any:
+        """A ``cirq.Sampler`` over the platform: ``run``/``run_sweep`` return ``cirq.Result`` s."""
+        from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
+
+        return PlatformCirqSampler(self.sampler(backend, options=options))
+
+    def pennylane_device(
+        self,
+        wires: Any,
+        backend: str | None = None,
+        *,
+        shots: int | None = None,
+        options: Iterable[Any] | None = None,
+    ) -> Any:
+        """The ``qlambda.platform`` PennyLane device: QNodes run as platform quantum tasks."""
+        from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
+
+        return QlambdaDevice(
+            wires=wires, shots=shots, estimator=self.estimator(backend, options=options)
+        )
+
     def _submit_quantum(self, request: Any) -> Future:
         from qlambda.quantum.envelope import seal
 

@@ -91,6 +91,16 @@ def _check_submit(submit: object) -> None:
         raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
 
 
+def _as_qiskit_pubs(pubs: Iterable[Any]) -> list[Any]:
+    """PUB-likes with circuits from any supported SDK made Qiskit circuits."""
+    from qlambda.quantum.sdk.circuits import convert_pub, to_qiskit
+
+    if isinstance(pubs, str) or hasattr(pubs, "all_qubits") or hasattr(pubs, "num_qubits"):
+        to_qiskit(pubs)  # unsupported kinds say so first
+        raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
+    return [convert_pub(pub) for pub in pubs]
+
+
 def _steps_for(
     primitive: str, options: Iterable[Any] | None, strict: bool = True
 ) -> tuple[Any, ...]:
@@ -146,7 +156,7 @@ class PlatformSamplerV2(BaseSamplerV2):
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> PlatformJob:
         request = make_request(
             "sampler",
-            pubs,
+            _as_qiskit_pubs(pubs),
             shots=self.default_shots if shots is None else shots,
             backend=self.backend,
             options=self.options,
@@ -181,7 +191,7 @@ class PlatformEstimatorV2(BaseEstimatorV2):
     ) -> PlatformJob:
         request = make_request(
             "estimator",
-            pubs,
+            _as_qiskit_pubs(pubs),
             precision=self.default_precision if precision is None else precision,
             backend=self.backend,
             options=self.options,
