@@ -24,6 +24,7 @@ from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskMessage, TaskSpec
 from qlambda.engine.local import LocalEngine
+from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.dispatcher import QPUDispatcher, QuantumTask
@@ -51,11 +52,13 @@ class Platform:
         self.engine = LocalEngine(
             cpus=self.config.workers, max_workers=self.config.max_workers, name="jobs"
         )
+        self.calibration = CalibrationManager(self.store, self.backends)
         self.dispatcher = QPUDispatcher(
             self.backends,
             policy=self.config.policy,
             seed=self.config.seed,
             on_event=self._on_quantum_event,
+            calibration=self.calibration.current,
         )
         self.admission = self.config.admission
         self._live: dict[str, LiveJob] = {}
@@ -69,6 +72,7 @@ class Platform:
         if not self._started:
             self._started = True
             self.engine.start()
+            self.calibration.start()
             self.dispatcher.start()
             self._recover()
         return self
@@ -82,6 +86,7 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
+        self.calibration.stop()
         self.engine.shutdown()
         self.dispatcher.shutdown()
         self.store.close()
@@ -332,6 +337,22 @@ class Platform:
                 "estimated_seconds": task.estimated_duration,
             }
             self.store.add_events([Event(task.job_id, task.queued_at, EventKind.QPU_QUEUED, data)])
+        elif what == "recompiled":
+            self.store.add_events(
+                [
+                    Event(
+                        task.job_id,
+                        task.started_at or now,
+                        EventKind.RECOMPILED,
+                        {
+                            "task": task.number,
+                            "backend": task.backend,
+                            "calibration": task.calibration,
+                            "reason": "the backend's calibration changed",
+                        },
+                    )
+                ]
+            )
         elif what == "started":
             if job is not None:
                 job.quantum_waiting -= 1

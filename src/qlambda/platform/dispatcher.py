@@ -40,6 +40,8 @@ class QuantumTask:
     finished_at: float | None = None
     busy_seconds: float | None = None
     simulated_seconds: float | None = None
+    calibration: str | None = None
+    recompiled: bool = False
     outcome: str = "pending"
     future: Future = field(default_factory=Future)
     _estimate: float | None = field(default=None, repr=False)
@@ -52,7 +54,7 @@ class QuantumTask:
         return self._estimate
 
 
-# what the dispatcher reports: (task, "queued" | "started" | "finished")
+# what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
 EventSink = Callable[[QuantumTask, str], None]
 
 
@@ -74,6 +76,7 @@ class _Backend:
         self.busy_seconds = 0.0
         self.completed = 0
         self.first_start: float | None = None
+        self.sent_calibration: str | None = None
         self.last_finish: float | None = None
 
     @property
@@ -89,7 +92,10 @@ class QPUDispatcher:
         policy: str | Policy = "fifo",
         seed: int | None = None,
         on_event: EventSink | None = None,
+        calibration: Callable[[str], Any] | None = None,
     ) -> None:
+        """``calibration(backend)``: the backend's current calibration snapshot (or None);
+        each executor gets it whenever it changed since the last task sent there."""
         from qlambda.quantum.native import claim_native_heap
 
         claim_native_heap()
@@ -97,6 +103,7 @@ class QPUDispatcher:
         self._rng = random.Random(seed)
         self._backends = {config.name: _Backend(config) for config in backends}
         self._on_event = on_event
+        self._calibration = calibration
         # re-entrant: an engine may resolve a future (and call back) inside submit
         self._lock = threading.RLock()
 
@@ -185,12 +192,26 @@ class QPUDispatcher:
             task.started_at = time.time()
             if backend.first_start is None:
                 backend.first_start = task.started_at
-            future = backend.engine.submit(TaskSpec(qpu.execute, (task.request,)))
+            future = backend.engine.submit(
+                TaskSpec(qpu.execute, (task.request, self._calibration_for(backend)))
+            )
             future.add_done_callback(
                 lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
             )
             started.append(task)
         return started
+
+    def _calibration_for(self, backend: _Backend) -> Any:
+        """The snapshot when it changed since the last task to this backend, else its id."""
+        if self._calibration is None:
+            return None
+        snapshot = self._calibration(backend.name)
+        if snapshot is None:
+            return None
+        if backend.sent_calibration == snapshot.id:
+            return snapshot.id
+        backend.sent_calibration = snapshot.id
+        return snapshot
 
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
         task.finished_at = time.time()
@@ -203,10 +224,14 @@ class QPUDispatcher:
                 outcome = future.result()
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
+                task.calibration = getattr(outcome, "calibration", None)
+                task.recompiled = getattr(outcome, "recompiled", False)
                 backend.busy_seconds += outcome.busy_seconds
             task.outcome = "done" if error is None else "error"
             for other in self._start_next(backend):  # the QPU first: it must not idle
                 self._emit(other, "started")
+            if task.recompiled:  # told before the function sees its result
+                self._emit(task, "recompiled")
         # then the waiting function, and only then the bookkeeping
         if error is None:
             task.future.set_result(future.result())

@@ -64,9 +64,7 @@ class PipelineBackend:
         self.runtime = runtime
         config = runtime.config
         if config.kind == "fake":
-            from qlambda.quantum.config import make_fake_device
-
-            device = make_fake_device(config.device or "")
+            device = runtime.device
             readout = device_readout_errors(device)
             rebase = _rebase_for(device.target)
         else:
@@ -83,6 +81,13 @@ class PipelineBackend:
         self._seeds = np.random.default_rng(config.seed)
         self._calls = 0
         self._circuits = 0
+
+    def recalibrated(self, calibration: Any) -> None:
+        """Readout mitigation follows the calibration the simulator now has."""
+        import dataclasses
+
+        errors = {q: (e, e) for q, (e, _) in _symmetric(calibration).items()}
+        self.view = dataclasses.replace(self.view, readout_errors=errors)
 
     def run(self, prepared: QuantumRequest) -> PrimitiveResult:
         """The request's result; its metadata says how many simulator calls and circuits
@@ -108,6 +113,16 @@ class PipelineBackend:
                 runtime.simulator.set_options(noise_model=runtime.noise.for_circuits(circuits))
             result = sampler._run(pubs)
         return [dict(pub.data.items()) for pub in result]
+
+
+def _symmetric(calibration: Any) -> dict[int, tuple[float, float]]:
+    """The readout error the simulator models per qubit (Aer builds a symmetric one from
+    the target's measure error, which :func:`apply_calibration` sets)."""
+    return {
+        index: (q.readout_error, q.readout_error)
+        for index, q in enumerate(calibration.qubits)
+        if q.readout_error is not None
+    }
 
 
 def _identity(circuit: QuantumCircuit) -> QuantumCircuit:
