@@ -9,6 +9,7 @@ cancel) is stored before anyone waiting on it is told.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import threading
@@ -59,6 +60,7 @@ class Platform:
             seed=self.config.seed,
             on_event=self._on_quantum_event,
             calibration=self.calibration.current,
+            selection=self.config.selection,
         )
         self.admission = self.config.admission
         self._live: dict[str, LiveJob] = {}
@@ -498,7 +500,10 @@ class Platform:
     def info(self, job_id: str) -> JobInfo:
         job = self._live.get(job_id)
         if job is not None and not job.ended.is_set():
-            return job.info()
+            info = job.info()
+            if job.quantum_waiting or job.quantum_executing:
+                info = dataclasses.replace(info, **self.dispatcher.job_estimates(job_id))
+            return info
         row = self.store.get_job(job_id)
         if row is None:
             raise KeyError(f"no job with id {job_id!r}")

@@ -65,6 +65,7 @@ class _Backend:
         self.slots: int = config.concurrency
         self.pending: list[QuantumTask] = []
         self.running = 0
+        self.executing: list[QuantumTask] = []
         self.engine = LocalEngine(
             cpus=self.slots,
             max_workers=self.slots,
@@ -83,6 +84,29 @@ class _Backend:
     def load(self) -> float:
         return (len(self.pending) + self.running) / self.slots
 
+    def expected_seconds(self, estimate: float) -> float:
+        """How long a task estimated at ``estimate`` device-seconds keeps this backend busy:
+        the emulated time, or (for a plain simulator) its measured mean once it has one."""
+        if self.config.emulate_qpu_time:
+            return estimate * self.config.time_scale
+        if self.completed:
+            return self.busy_seconds / self.completed
+        return estimate * self.config.time_scale
+
+    def remaining(self, task: QuantumTask, now: float) -> float:
+        elapsed = now - (task.started_at or now)
+        return max(0.0, self.expected_seconds(task.estimated_duration) - elapsed)
+
+    def backlog(self, now: float, before: float | None = None) -> float:
+        """Seconds of work ahead of a task arriving at ``before`` (all queued: None), per slot."""
+        running = sum(self.remaining(t, now) for t in self.executing)
+        queued = sum(
+            self.expected_seconds(t.estimated_duration)
+            for t in self.pending
+            if before is None or t.arrival < before
+        )
+        return (running + queued) / self.slots
+
 
 class QPUDispatcher:
     def __init__(
@@ -93,6 +117,7 @@ class QPUDispatcher:
         seed: int | None = None,
         on_event: EventSink | None = None,
         calibration: Callable[[str], Any] | None = None,
+        selection: Any = None,
     ) -> None:
         """``calibration(backend)``: the backend's current calibration snapshot (or None);
         each executor gets it whenever it changed since the last task sent there."""
@@ -104,6 +129,7 @@ class QPUDispatcher:
         self._backends = {config.name: _Backend(config) for config in backends}
         self._on_event = on_event
         self._calibration = calibration
+        self._selection = selection
         # re-entrant: an engine may resolve a future (and call back) inside submit
         self._lock = threading.RLock()
 
@@ -165,8 +191,41 @@ class QPUDispatcher:
         from qlambda.quantum.selection import choose_backend
 
         load = {name: backend.load for name, backend in self._backends.items()}
-        config = choose_backend(request, [b.config for b in self._backends.values()], load)
+        now = time.time()
+
+        def completion(config: Any) -> float:
+            backend = self._backends[config.name]
+            return backend.backlog(now) + backend.expected_seconds(request.estimate_seconds(config))
+
+        config = choose_backend(
+            request,
+            [b.config for b in self._backends.values()],
+            load,
+            selection=self._selection,
+            completion=completion,
+        )
         return self._backends[config.name]
+
+    def job_estimates(self, job_id: str) -> dict[str, float | None]:
+        """For a job's quantum tasks not yet finished: in about how many seconds the first
+        waiting one starts, and the last one is done (None when it has none)."""
+        now = time.time()
+        starts: list[float] = []
+        dones: list[float] = []
+        with self._lock:
+            for backend in self._backends.values():
+                for task in backend.executing:
+                    if task.job_id == job_id:
+                        dones.append(backend.remaining(task, now))
+                for task in backend.pending:
+                    if task.job_id == job_id:
+                        start = backend.backlog(now, before=task.arrival)
+                        starts.append(start)
+                        dones.append(start + backend.expected_seconds(task.estimated_duration))
+        return {
+            "starts_in_seconds": min(starts) if starts else (0.0 if dones else None),
+            "done_in_seconds": max(dones) if dones else None,
+        }
 
     def cancel_job(self, job_id: str) -> int:
         """Drop a job's waiting tasks (executing ones finish: QPUs are not preempted)."""
@@ -189,6 +248,7 @@ class QPUDispatcher:
             index = self.policy.select(backend.pending, self._rng)
             task = backend.pending.pop(index)
             backend.running += 1
+            backend.executing.append(task)
             task.started_at = time.time()
             if backend.first_start is None:
                 backend.first_start = task.started_at
@@ -218,6 +278,8 @@ class QPUDispatcher:
         error = future.exception()
         with self._lock:
             backend.running -= 1
+            if task in backend.executing:
+                backend.executing.remove(task)
             backend.completed += 1
             backend.last_finish = task.finished_at
             if error is None:

@@ -219,11 +219,18 @@ Workload = tuple[tuple[int, int | None, int], ...]
 
 
 def request_workload(request: QuantumRequest) -> Workload:
-    """What the estimate needs of a request, small enough to travel beside it."""
+    """What the estimate needs of a request, small enough to travel beside it.
+
+    Execution options that run each circuit several times (``zne``: once per scale factor)
+    say so with ``circuits_per_execution``; the estimate counts those runs too.
+    """
+    factor = 1
+    for step in request.options:
+        factor *= int(getattr(step, "circuits_per_execution", 1))
     items = []
     for pub in request.pubs:
         shots = pub_shots(pub, 0) or None
-        items.append((pub_executions(pub), shots, circuit_depth(pub.circuit)))
+        items.append((pub_executions(pub) * factor, shots, circuit_depth(pub.circuit)))
     return tuple(items)
 
 

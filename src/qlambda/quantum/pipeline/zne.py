@@ -78,6 +78,11 @@ class ZeroNoiseExtrapolation:
         self.folding = folding
         self.seed = seed
 
+    @property
+    def circuits_per_execution(self) -> int:
+        """Circuits run per circuit given: one per scale factor (for time estimates)."""
+        return len(self.scale_factors)
+
     def _fold(self, circuit: Any, factor: float) -> Any:
         from mitiq.zne.scaling import fold_gates_at_random, fold_global
 
