@@ -87,7 +87,6 @@ def two_estimates(ctx):
     return first, second
 
 
-@pytest.mark.slow
 def test_a_job_is_told_when_the_calibration_invalidated_its_compiled_circuits(tmp_path):
     backend = {
         "name": "kolkata",

@@ -54,9 +54,9 @@ def sample_with_job_options(ctx):
 
 
 def test_a_job_s_estimator_only_options_do_not_stop_its_sampler(client):
-    options, counts = client.run(
-        sample_with_job_options, execution_options=["readout", "ddd"]
-    ).result(120)
+    options, counts = client.run(sample_with_job_options, execution_options=["zne", "ddd"]).result(
+        120
+    )
     assert options == ["ddd"]
     assert set(counts) <= {"00", "11"}
 

@@ -61,6 +61,23 @@ def test_zne_with_readout_reduces_the_mean_error(values):
     assert mean_error(values["zne+readout"]) < 0.6 * mean_error(values["raw"])
 
 
+def test_a_sampler_gets_a_readout_mitigated_distribution(kolkata_submit):
+    from qlambda.quantum.primitives import PlatformSamplerV2
+
+    circuit = ghz4()
+    circuit.measure_all()
+    raw, mitigated = [], []
+    for _ in range(4):
+        result = PlatformSamplerV2(kolkata_submit, options=["readout"]).run([circuit], shots=4096)
+        pub = result.result()[0]
+        counts = pub.data.meas.get_counts()
+        raw.append((counts.get("0000", 0) + counts.get("1111", 0)) / 4096)
+        quasi = pub.metadata["quasi_dists"]["meas"]
+        mitigated.append(quasi.get("0000", 0.0) + quasi.get("1111", 0.0))
+        assert sum(quasi.values()) == pytest.approx(1.0)
+    assert np.mean(np.abs(1 - np.array(mitigated))) < 0.6 * np.mean(np.abs(1 - np.array(raw)))
+
+
 def test_the_reported_standard_error_matches_the_spread_over_repeats(kolkata_submit, values):
     estimator = PlatformEstimatorV2(kolkata_submit, options=["readout", "zne"])
     result = estimator.run([(ghz4(), "ZZZZ")], precision=PRECISION).result()

@@ -52,8 +52,6 @@ def test_bad_step_arguments_say_what_is_accepted():
 def test_options_that_do_not_fit_the_primitive_fail_at_once(aer_submit):
     with pytest.raises(ValueError, match="'zne' works with the estimator only"):
         PlatformSamplerV2(aer_submit, options=["zne"])
-    with pytest.raises(ValueError, match="'readout' works with the estimator only"):
-        PlatformSamplerV2(aer_submit, options=["readout"])
 
 
 def test_job_options_are_stored_as_names_and_mappings():
@@ -158,6 +156,19 @@ def test_readout_weights_invert_the_confusion_matrix():
     # a qubit prepared in 0 (or 1) read through the confusion matrix averages to +1 (or -1)
     assert weights @ confusion[:, 0] == pytest.approx(1.0)
     assert weights @ confusion[:, 1] == pytest.approx(-1.0)
+
+
+def test_the_sampler_s_quasi_distribution_inverts_the_confusion_matrices():
+    from qlambda.quantum.pipeline.measure import quasi_distribution
+
+    e = [(0.1, 0.2), (0.05, 0.0)]
+    # the ideal state |01> (bit 0 = 1) read through independent confusion matrices
+    p_bit0 = {"1": 1 - e[0][1], "0": e[0][1]}
+    p_bit1 = {"0": 1 - e[1][0], "1": e[1][0]}
+    counts = {b1 + b0: round(1e6 * p_bit0[b0] * p_bit1[b1]) for b0 in "01" for b1 in "01"}
+    quasi = quasi_distribution(counts, e)
+    assert quasi["01"] == pytest.approx(1.0, abs=1e-5)
+    assert sum(quasi.values()) == pytest.approx(1.0)
 
 
 def test_zne_sends_all_scale_factors_as_one_simulator_call(aer_submit):

@@ -40,6 +40,54 @@ def shot_weights(readout: tuple[float, float] | None) -> np.ndarray:
     return _RAW @ np.linalg.inv(matrix)
 
 
+MAX_QUASI_BITS = 16
+"""Readout-mitigated distributions are built over all 2^bits outcomes of a register."""
+
+
+def measured_qubits(circuit: QuantumCircuit, register: str) -> list[int | None]:
+    """For each bit of classical register ``register``, the qubit last measured into it."""
+    creg = next(r for r in circuit.cregs if r.name == register)
+    bit_index = {bit: k for k, bit in enumerate(creg)}
+    qubit_index = {bit: q for q, bit in enumerate(circuit.qubits)}
+    qubits: list[int | None] = [None] * len(creg)
+    for item in circuit.data:
+        if item.operation.name == "measure" and item.clbits[0] in bit_index:
+            qubits[bit_index[item.clbits[0]]] = qubit_index[item.qubits[0]]
+    return qubits
+
+
+def quasi_distribution(
+    counts: dict[str, int], errors: Sequence[tuple[float, float] | None]
+) -> dict[str, float]:
+    """The measured distribution with each bit's confusion matrix inverted.
+
+    The result is a quasi-probability distribution (it sums to 1; entries may be slightly
+    negative), keyed by bitstrings as Qiskit writes them (bit 0 rightmost).
+    """
+    width = len(errors)
+    if width > MAX_QUASI_BITS:
+        raise ValueError(
+            f"readout mitigation of a sampler builds all 2^{width} outcomes of a register; "
+            f"accepted: registers of at most {MAX_QUASI_BITS} bits (or use an estimator)"
+        )
+    shots = sum(counts.values())
+    probabilities = np.zeros((2,) * width)
+    for bitstring, count in counts.items():
+        index = tuple(int(bitstring[width - 1 - k]) for k in range(width))
+        probabilities[index] += count / shots
+    for k, error in enumerate(errors):
+        if error is None:
+            continue
+        e0, e1 = error
+        inverse = np.linalg.inv(np.array([[1.0 - e0, e1], [e0, 1.0 - e1]]))
+        probabilities = np.moveaxis(np.tensordot(inverse, probabilities, axes=([1], [k])), 0, k)
+    return {
+        "".join(str(index[k]) for k in reversed(range(width))): float(value)
+        for index, value in np.ndenumerate(probabilities)
+        if abs(value) > 1e-12
+    }
+
+
 @dataclass(frozen=True)
 class _Group:
     execution: int
@@ -113,7 +161,20 @@ def measure_batch(
     outcomes = []
     for execution, (kind, detail) in zip(executions, plan, strict=True):
         if kind == "bits":
-            outcomes.append(Outcome(bits=data[detail]))  # type: ignore[index]
+            bits = data[detail]  # type: ignore[index]
+            metadata = {}
+            if execution.mitigate_readout:
+                metadata["quasi_dists"] = {
+                    name: quasi_distribution(
+                        register.get_counts(),
+                        [
+                            backend.readout_errors.get(q)
+                            for q in measured_qubits(execution.circuit, name)
+                        ],
+                    )
+                    for name, register in bits.items()
+                }
+            outcomes.append(Outcome(bits=bits, metadata=metadata))
             continue
         first, groups, constant = detail  # type: ignore[misc]
         value, variance = float(np.real(constant)), 0.0

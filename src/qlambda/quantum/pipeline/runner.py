@@ -83,7 +83,10 @@ def _sampler_result(
         arrays = [o.bits[name].array for o in outcomes]  # type: ignore[index]
         stacked = np.stack(arrays).reshape(*shape, *arrays[0].shape)
         registers[name] = BitArray(stacked, outcomes[0].bits[name].num_bits)  # type: ignore[index]
-    metadata = {"shots": int(pub.shots), "execution_options": names}
+    metadata: dict = {"shots": int(pub.shots), "execution_options": names}
+    quasi = [o.metadata["quasi_dists"] for o in outcomes if "quasi_dists" in o.metadata]
+    if quasi:  # readout-mitigated distributions, one per binding, in the PUB's order
+        metadata["quasi_dists"] = quasi if shape else quasi[0]
     return SamplerPubResult(DataBin(**registers, shape=shape), metadata=metadata)
 
 
