@@ -53,11 +53,10 @@ def sample_with_job_options(ctx):
     return result[0].metadata.get("execution_options"), result[0].data.meas.get_counts()
 
 
-def test_a_job_s_estimator_only_options_do_not_stop_its_sampler(client):
-    options, counts = client.run(sample_with_job_options, execution_options=["zne", "ddd"]).result(
-        120
-    )
-    assert options == ["ddd"]
+def test_a_job_s_options_also_apply_to_its_samplers(client):
+    job = client.run(sample_with_job_options, execution_options=["readout", "ddd"])
+    options, counts = job.result(120)
+    assert options == ["readout", "ddd"]
     assert set(counts) <= {"00", "11"}
 
 

@@ -78,6 +78,27 @@ def test_a_sampler_gets_a_readout_mitigated_distribution(kolkata_submit):
     assert np.mean(np.abs(1 - np.array(mitigated))) < 0.6 * np.mean(np.abs(1 - np.array(raw)))
 
 
+def test_a_sampler_takes_readout_zne_and_ddd_in_one_simulator_call(kolkata_submit):
+    from qlambda.quantum.primitives import PlatformSamplerV2
+
+    circuit = ghz4()
+    circuit.measure_all()
+    sampler = PlatformSamplerV2(kolkata_submit, options=["readout", "zne", "ddd"])
+    raw, mitigated = [], []
+    for _ in range(4):
+        result = sampler.run([circuit], shots=4096).result()
+        assert result.metadata["simulator_calls"] == 1
+        assert result.metadata["circuits"] == 3  # the three scale factors
+        pub = result[0]
+        counts = pub.data.meas.get_counts()  # the unfolded circuit's own counts
+        assert sum(counts.values()) == 4096
+        raw.append((counts.get("0000", 0) + counts.get("1111", 0)) / 4096)
+        quasi = pub.metadata["quasi_dists"]["meas"]
+        mitigated.append(quasi.get("0000", 0.0) + quasi.get("1111", 0.0))
+        assert sum(quasi.values()) == pytest.approx(1.0, abs=1e-6)
+    assert np.mean(np.abs(1 - np.array(mitigated))) < 0.6 * np.mean(np.abs(1 - np.array(raw)))
+
+
 def test_the_reported_standard_error_matches_the_spread_over_repeats(kolkata_submit, values):
     estimator = PlatformEstimatorV2(kolkata_submit, options=["readout", "zne"])
     result = estimator.run([(ghz4(), "ZZZZ")], precision=PRECISION).result()

@@ -49,9 +49,19 @@ def test_bad_step_arguments_say_what_is_accepted():
         resolve_options([42])
 
 
+class EstimatorOnly(PassThrough):
+    name = "values-only"
+    primitives = ("estimator",)
+
+
 def test_options_that_do_not_fit_the_primitive_fail_at_once(aer_submit):
-    with pytest.raises(ValueError, match="'zne' works with the estimator only"):
-        PlatformSamplerV2(aer_submit, options=["zne"])
+    with pytest.raises(ValueError, match="'values-only' works with the estimator only"):
+        PlatformSamplerV2(aer_submit, options=[EstimatorOnly()])
+
+
+def test_job_level_options_skip_steps_that_do_not_serve_the_primitive(aer_submit):
+    sampler = PlatformSamplerV2(aer_submit, options=[EstimatorOnly(), "ddd"], strict_options=False)
+    assert [step.name for step in sampler.options] == ["ddd"]
 
 
 def test_job_options_are_stored_as_names_and_mappings():

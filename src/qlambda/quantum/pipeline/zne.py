@@ -48,7 +48,7 @@ class ZeroNoiseExtrapolation:
     "linear") and ``folding`` ("random": mitiq's fold_gates_at_random, "global": fold_global)."""
 
     name = "zne"
-    primitives = ("estimator",)
+    primitives = ("estimator", "sampler")
 
     def __init__(
         self,
@@ -110,11 +110,6 @@ class ZeroNoiseExtrapolation:
     ) -> tuple[list[Execution], Any]:
         from qlambda.quantum.transpilation import circuit_key
 
-        if any(e.observable is None for e in executions):
-            raise ValueError(
-                "zne extrapolates expectation values: use it with an estimator "
-                "(ctx.estimator(..., options=['zne']))"
-            )
         folded = []
         settings = (backend.name, self.folding, self.seed, self.scale_factors)
         for execution in executions:
@@ -146,6 +141,41 @@ class ZeroNoiseExtrapolation:
         factory = RichardsonFactory if self.extrapolation == "richardson" else LinearFactory
         return float(factory.extrapolate(list(self.scale_factors), values))
 
+    def _extrapolate_distributions(self, chunk: Sequence[Outcome], weights: np.ndarray) -> Outcome:
+        """A sampler's outcome: every outcome's probability extrapolated to zero noise.
+
+        The counts stay those of the unfolded circuit; ``metadata["quasi_dists"]`` gets the
+        extrapolated quasi-distribution per register (from the readout-mitigated ones when
+        ``readout`` ran inside).
+        """
+        per_factor = []
+        for outcome in chunk:
+            quasi = outcome.metadata.get("quasi_dists")
+            if quasi is None:
+                quasi = {}
+                for name, bits in (outcome.bits or {}).items():
+                    counts = bits.get_counts()
+                    total = sum(counts.values())
+                    quasi[name] = {key: value / total for key, value in counts.items()}
+            per_factor.append(quasi)
+        extrapolated = {}
+        for name in per_factor[0]:
+            keys = set().union(*(dist[name] for dist in per_factor))
+            extrapolated[name] = {
+                key: float(
+                    sum(
+                        w * dist[name].get(key, 0.0)
+                        for w, dist in zip(weights, per_factor, strict=True)
+                    )
+                )
+                for key in sorted(keys)
+            }
+        metadata = {
+            "quasi_dists": extrapolated,
+            "zne": {"scale_factors": list(self.scale_factors)},
+        }
+        return Outcome(bits=chunk[0].bits, metadata=metadata)
+
     def post(
         self, outcomes: Sequence[Outcome], context: Any, backend: BackendView
     ) -> list[Outcome]:
@@ -154,6 +184,9 @@ class ZeroNoiseExtrapolation:
         results = []
         for start in range(0, context * size, size):
             chunk = outcomes[start : start + size]
+            if chunk[0].value is None:
+                results.append(self._extrapolate_distributions(chunk, weights))
+                continue
             values = [float(o.value) for o in chunk]  # type: ignore[arg-type]
             stds = np.array([float(o.std or 0.0) for o in chunk])
             results.append(
