@@ -288,6 +288,8 @@ class QPUDispatcher:
                 task.simulated_seconds = outcome.simulated_seconds
                 task.calibration = getattr(outcome, "calibration", None)
                 task.recompiled = getattr(outcome, "recompiled", False)
+                if task.calibration != backend.sent_calibration:
+                    backend.sent_calibration = None  # a restarted executor: send it in full
                 backend.busy_seconds += outcome.busy_seconds
             task.outcome = "done" if error is None else "error"
             for other in self._start_next(backend):  # the QPU first: it must not idle

@@ -39,6 +39,24 @@ from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
 __all__ = ["BackendRuntime", "ExecutionOutcome", "apply_calibration"]
 
 
+def transpile_placing_readout(pass_manager: PassManager, circuit: QuantumCircuit) -> QuantumCircuit:
+    """Transpile ``circuit``; one without measurements (an estimator's) is placed as if
+    every qubit were measured, then runs without those measurements.
+
+    The layout passes score a placement by the errors of the instructions in the circuit;
+    with no measurement in it, readout errors do not count, and an estimator circuit can
+    land on a qubit that reads out badly (on FakeTorino a GHZ-4 went to a qubit with 8.7%
+    readout error, against 0.5-2.3% for the sampler's placement).
+    """
+    if any(item.operation.name == "measure" for item in circuit.data):
+        return pass_manager.run(circuit)
+    measured = circuit.copy()
+    measured.measure_all()
+    compiled = pass_manager.run(measured)
+    compiled.remove_final_measurements(inplace=True)
+    return compiled
+
+
 def apply_calibration(target: Any, calibration: Any) -> None:
     """Write a calibration snapshot's numbers into a device's Qiskit target."""
     from qiskit.providers import QubitProperties
@@ -194,7 +212,7 @@ class BackendRuntime:
         target = device.target
         return TranspileCache(
             needs_transpile=lambda circuit: not is_isa(circuit, target),
-            transpile=pass_manager.run,
+            transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
         )
 
     @property
