@@ -32,7 +32,7 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import make_request
-from qlambda.quantum.runtime import BackendRuntime
+from qlambda.quantum.runtime import BackendRuntime, transpile_placing_readout
 from qlambda.quantum.transpilation import TranspileCache, is_isa
 
 WIDTH = 20
@@ -52,7 +52,7 @@ def main() -> None:
     )
     forgetful = TranspileCache(
         needs_transpile=lambda circuit: not is_isa(circuit, target),
-        transpile=pass_manager.run,
+        transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
         capacity=0,
     )
     rng = np.random.default_rng(7)
