@@ -152,15 +152,23 @@ class Client:
         *,
         priority: float = 1,
         arguments: Mapping[str, Any] | None = None,
+        execution_options: list[Any] | None = None,
         **kwargs: Any,
     ) -> Job:
         """Submit ``function`` with keyword arguments; returns once the job is stored.
 
-        Use ``arguments={...}`` for argument names that clash with ``priority``.
+        ``execution_options`` (e.g. ``["readout", "zne"]``) are the default options of the
+        job's ``ctx.sampler()`` / ``ctx.estimator()``. Use ``arguments={...}`` for argument
+        names that clash with ``priority`` or ``execution_options``.
         """
         merged = dict(arguments or {})
         merged.update(kwargs)
-        job_id = self.platform.submit(as_function(function), merged, priority=priority)
+        job_id = self.platform.submit(
+            as_function(function),
+            merged,
+            priority=priority,
+            execution_options=execution_options,
+        )
         return Job(self.platform, job_id)
 
     def job(self, job_id: str) -> Job:

@@ -8,6 +8,8 @@ policy = "fifo"      # fifo | lifo | random | weighted | priority
 c_max = 40           # admission control; omit for no limit
 q_max = 40
 seed = 1
+backend_selection = "least-loaded"  # | smallest-simulator | earliest-completion
+hardware_threshold = 20             # wider requests go to device backends; omit: any
 
 [[backend]]          # the quantum backends (see docs/backends.md)
 name = "aer"
@@ -40,8 +42,16 @@ class PlatformConfig:
     c_max: int | None = None
     q_max: int | None = None
     backends: tuple[Any, ...] = field(default_factory=tuple)  # BackendConfig; empty = defaults
+    backend_selection: str = (
+        "least-loaded"  # least-loaded | smallest-simulator | earliest-completion
+    )
+    hardware_threshold: int | None = None  # wider requests go to device backends
 
     def __post_init__(self) -> None:
+        try:
+            self.selection  # noqa: B018 - validates
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         if self.policy not in POLICIES:
             raise ConfigurationError(
                 f"unknown scheduling policy {self.policy!r}; accepted: {', '.join(POLICIES)}"
@@ -54,6 +64,12 @@ class PlatformConfig:
             AdmissionControl(self.c_max, self.q_max)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+
+    @property
+    def selection(self) -> Any:
+        from qlambda.quantum.selection import Selection
+
+        return Selection(self.backend_selection, self.hardware_threshold)
 
     @property
     def admission(self) -> AdmissionControl:

@@ -9,6 +9,7 @@ cancel) is stored before anyone waiting on it is told.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import random
@@ -27,6 +28,7 @@ from qlambda.core.errors import TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskMessage, TaskSpec
+from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.dispatcher import QuantumTask
@@ -72,6 +74,7 @@ class Platform:
         (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.data_dir)
         self.backends = self.config.resolved_backends()
+        self.calibration = CalibrationManager(self.store, self.backends)
         # The serverless jobs run on a pilot: its workers and its QPUs.
         self.pilot = Pilot(
             PilotDescription(
@@ -83,6 +86,8 @@ class Platform:
                 seed=self.config.seed,
             ),
             on_quantum_event=self._on_quantum_event,
+            calibration=self.calibration.current,
+            selection=self.config.selection,
         )
         self.engine = self.pilot.engine
         self.dispatcher = self.pilot.dispatcher
@@ -98,6 +103,7 @@ class Platform:
     def start(self) -> Platform:
         if not self._started:
             self._started = True
+            self.calibration.start()
             self._recover()
         return self
 
@@ -110,6 +116,7 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
+        self.calibration.stop()
         self.pilot.cancel()
         self.store.close()
 
@@ -152,8 +159,13 @@ class Platform:
         *,
         priority: float = 1.0,
         owner: str = "local",
+        execution_options: list[Any] | None = None,
     ) -> str:
-        """Store, admit and queue a job; returns its id once the job is durable."""
+        """Store, admit and queue a job; returns its id once the job is durable.
+
+        ``execution_options`` (names or ``{name: {keyword: value}}``) become the default
+        options of the job's samplers and estimators; unknown ones are rejected here.
+        """
         mismatch = None
         if function.callable is not None:
             try:
@@ -171,6 +183,7 @@ class Platform:
             priority=priority,
             owner=owner,
             mismatch=mismatch,
+            execution_options=execution_options,
         )
         stored.result()  # acknowledged only once durable
         return job_id
@@ -184,6 +197,7 @@ class Platform:
         priority: float = 1.0,
         owner: str = "local",
         mismatch: str | None = None,
+        execution_options: list[Any] | None = None,
     ) -> tuple[str, Future]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
@@ -194,6 +208,9 @@ class Platform:
         if self._closing:
             raise RuntimeError("the platform is closed")
         _check_priority(priority)
+        from qlambda.quantum.pipeline import describe_options
+
+        options = describe_options(execution_options)
         if limits["cpus"] > self.engine.cpus:
             raise ValueError(
                 f"function {payload.name!r} asks for {limits['cpus']} cpus; "
@@ -212,6 +229,7 @@ class Platform:
             owner=owner,
             priority=float(priority),
             created_at=now,
+            execution_options=options,
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
@@ -278,6 +296,7 @@ class Platform:
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
+            "execution_options": job.execution_options,
         }
 
     def _job_dir(self, job_id: str) -> Path:
@@ -308,6 +327,7 @@ class Platform:
                     entrypoint=payload.entrypoint,
                     arguments=packed,
                     attempt=job.attempts,
+                    execution_options=job.execution_options,
                 ),
             ),
             cpus=limits.cpus,
@@ -413,6 +433,22 @@ class Platform:
                 "estimated_seconds": task.estimated_duration,
             }
             self.store.add_events([Event(task.job_id, task.queued_at, EventKind.QPU_QUEUED, data)])
+        elif what == "recompiled":
+            self.store.add_events(
+                [
+                    Event(
+                        task.job_id,
+                        task.started_at or now,
+                        EventKind.RECOMPILED,
+                        {
+                            "task": task.number,
+                            "backend": task.backend,
+                            "calibration": task.calibration,
+                            "reason": "the backend's calibration changed",
+                        },
+                    )
+                ]
+            )
         elif what == "started":
             if job is not None:
                 job.quantum_waiting -= 1
@@ -536,6 +572,7 @@ class Platform:
                 priority=row["priority"],
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
+                execution_options=row.get("execution_options"),
             )
             now = time.time()
             self.store.update_job(
@@ -556,7 +593,10 @@ class Platform:
     def info(self, job_id: str) -> JobInfo:
         job = self._live.get(job_id)
         if job is not None and not job.ended.is_set():
-            return job.info()
+            info = job.info()
+            if job.quantum_waiting or job.quantum_executing:
+                info = dataclasses.replace(info, **self.dispatcher.job_estimates(job_id))
+            return info
         row = self.store.get_job(job_id)
         if row is None:
             raise KeyError(f"no job with id {job_id!r}")

@@ -40,6 +40,8 @@ class QuantumTask:
     finished_at: float | None = None
     busy_seconds: float | None = None
     simulated_seconds: float | None = None
+    calibration: str | None = None
+    recompiled: bool = False
     outcome: str = "pending"
     future: Future = field(default_factory=Future)
     _estimate: float | None = field(default=None, repr=False)
@@ -52,7 +54,7 @@ class QuantumTask:
         return self._estimate
 
 
-# what the dispatcher reports: (task, "queued" | "started" | "finished")
+# what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
 EventSink = Callable[[QuantumTask, str], None]
 
 
@@ -63,6 +65,7 @@ class _Backend:
         self.slots: int = config.concurrency
         self.pending: list[QuantumTask] = []
         self.running = 0
+        self.executing: list[QuantumTask] = []
         self.engine = LocalEngine(
             cpus=self.slots,
             max_workers=self.slots,
@@ -74,11 +77,35 @@ class _Backend:
         self.busy_seconds = 0.0
         self.completed = 0
         self.first_start: float | None = None
+        self.sent_calibration: str | None = None
         self.last_finish: float | None = None
 
     @property
     def load(self) -> float:
         return (len(self.pending) + self.running) / self.slots
+
+    def expected_seconds(self, estimate: float) -> float:
+        """How long a task estimated at ``estimate`` device-seconds keeps this backend busy:
+        the emulated time, or (for a plain simulator) its measured mean once it has one."""
+        if self.config.emulate_qpu_time:
+            return estimate * self.config.time_scale
+        if self.completed:
+            return self.busy_seconds / self.completed
+        return estimate * self.config.time_scale
+
+    def remaining(self, task: QuantumTask, now: float) -> float:
+        elapsed = now - (task.started_at or now)
+        return max(0.0, self.expected_seconds(task.estimated_duration) - elapsed)
+
+    def backlog(self, now: float, before: float | None = None) -> float:
+        """Seconds of work ahead of a task arriving at ``before`` (all queued: None), per slot."""
+        running = sum(self.remaining(t, now) for t in self.executing)
+        queued = sum(
+            self.expected_seconds(t.estimated_duration)
+            for t in self.pending
+            if before is None or t.arrival < before
+        )
+        return (running + queued) / self.slots
 
 
 class QPUDispatcher:
@@ -89,7 +116,11 @@ class QPUDispatcher:
         policy: str | Policy = "fifo",
         seed: int | None = None,
         on_event: EventSink | None = None,
+        calibration: Callable[[str], Any] | None = None,
+        selection: Any = None,
     ) -> None:
+        """``calibration(backend)``: the backend's current calibration snapshot (or None);
+        each executor gets it whenever it changed since the last task sent there."""
         from qlambda.quantum.native import claim_native_heap
 
         claim_native_heap()
@@ -97,6 +128,8 @@ class QPUDispatcher:
         self._rng = random.Random(seed)
         self._backends = {config.name: _Backend(config) for config in backends}
         self._on_event = on_event
+        self._calibration = calibration
+        self._selection = selection
         # re-entrant: an engine may resolve a future (and call back) inside submit
         self._lock = threading.RLock()
 
@@ -158,8 +191,41 @@ class QPUDispatcher:
         from qlambda.quantum.selection import choose_backend
 
         load = {name: backend.load for name, backend in self._backends.items()}
-        config = choose_backend(request, [b.config for b in self._backends.values()], load)
+        now = time.time()
+
+        def completion(config: Any) -> float:
+            backend = self._backends[config.name]
+            return backend.backlog(now) + backend.expected_seconds(request.estimate_seconds(config))
+
+        config = choose_backend(
+            request,
+            [b.config for b in self._backends.values()],
+            load,
+            selection=self._selection,
+            completion=completion,
+        )
         return self._backends[config.name]
+
+    def job_estimates(self, job_id: str) -> dict[str, float | None]:
+        """For a job's quantum tasks not yet finished: in about how many seconds the first
+        waiting one starts, and the last one is done (None when it has none)."""
+        now = time.time()
+        starts: list[float] = []
+        dones: list[float] = []
+        with self._lock:
+            for backend in self._backends.values():
+                for task in backend.executing:
+                    if task.job_id == job_id:
+                        dones.append(backend.remaining(task, now))
+                for task in backend.pending:
+                    if task.job_id == job_id:
+                        start = backend.backlog(now, before=task.arrival)
+                        starts.append(start)
+                        dones.append(start + backend.expected_seconds(task.estimated_duration))
+        return {
+            "starts_in_seconds": min(starts) if starts else (0.0 if dones else None),
+            "done_in_seconds": max(dones) if dones else None,
+        }
 
     def cancel_job(self, job_id: str) -> int:
         """Drop a job's waiting tasks (executing ones finish: QPUs are not preempted)."""
@@ -182,31 +248,54 @@ class QPUDispatcher:
             index = self.policy.select(backend.pending, self._rng)
             task = backend.pending.pop(index)
             backend.running += 1
+            backend.executing.append(task)
             task.started_at = time.time()
             if backend.first_start is None:
                 backend.first_start = task.started_at
-            future = backend.engine.submit(TaskSpec(qpu.execute, (task.request,)))
+            future = backend.engine.submit(
+                TaskSpec(qpu.execute, (task.request, self._calibration_for(backend)))
+            )
             future.add_done_callback(
                 lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
             )
             started.append(task)
         return started
 
+    def _calibration_for(self, backend: _Backend) -> Any:
+        """The snapshot when it changed since the last task to this backend, else its id."""
+        if self._calibration is None:
+            return None
+        snapshot = self._calibration(backend.name)
+        if snapshot is None:
+            return None
+        if backend.sent_calibration == snapshot.id:
+            return snapshot.id
+        backend.sent_calibration = snapshot.id
+        return snapshot
+
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
         task.finished_at = time.time()
         error = future.exception()
         with self._lock:
             backend.running -= 1
+            if task in backend.executing:
+                backend.executing.remove(task)
             backend.completed += 1
             backend.last_finish = task.finished_at
             if error is None:
                 outcome = future.result()
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
+                task.calibration = getattr(outcome, "calibration", None)
+                task.recompiled = getattr(outcome, "recompiled", False)
+                if task.calibration != backend.sent_calibration:
+                    backend.sent_calibration = None  # a restarted executor: send it in full
                 backend.busy_seconds += outcome.busy_seconds
             task.outcome = "done" if error is None else "error"
             for other in self._start_next(backend):  # the QPU first: it must not idle
                 self._emit(other, "started")
+            if task.recompiled:  # told before the function sees its result
+                self._emit(task, "recompiled")
         # then the waiting function, and only then the bookkeeping
         if error is None:
             task.future.set_result(future.result())

@@ -24,6 +24,24 @@ class JobInfo:
     ended_at: float | None
     reason: str | None
     attempts: int
+    starts_in_seconds: float | None = None
+    """While waiting for a QPU: about when the job's next quantum task starts."""
+    done_in_seconds: float | None = None
+    """While waiting for or executing on a QPU: about when its quantum tasks are done."""
+
+    @property
+    def status_text(self) -> str:
+        """One line for people: ``RUNNING, WAITING_FOR_QPU: starts in about 12 s, done in
+        about 16 s``."""
+        text = self.status.value
+        if self.sub_status:
+            text += f", {self.sub_status}"
+        parts = []
+        if self.starts_in_seconds is not None and self.starts_in_seconds > 0:
+            parts.append(f"starts in about {_seconds(self.starts_in_seconds)}")
+        if self.done_in_seconds is not None:
+            parts.append(f"done in about {_seconds(self.done_in_seconds)}")
+        return text + (": " + ", ".join(parts) if parts else "")
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> JobInfo:
@@ -42,6 +60,10 @@ class JobInfo:
         )
 
 
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value >= 1 else f"{value:.1f} s"
+
+
 @dataclass(eq=False)
 class LiveJob:
     """A job that has not ended yet (plus the moment it ends)."""
@@ -58,6 +80,7 @@ class LiveJob:
     quantum_waiting: int = 0
     quantum_executing: int = 0
     quantum_count: int = 0
+    execution_options: list[Any] | None = None
     started_at: float | None = None
     ended_at: float | None = None
     reason: str | None = None

@@ -57,9 +57,15 @@ class PilotDescription:
 
 class Pilot:
     def __init__(
-        self, description: PilotDescription, *, on_quantum_event: EventSink | None = None
+        self,
+        description: PilotDescription,
+        *,
+        on_quantum_event: EventSink | None = None,
+        calibration: Callable[[str], Any] | None = None,
+        selection: Any = None,
     ) -> None:
-        """``on_quantum_event`` hears every quantum task queued, started and finished."""
+        """``on_quantum_event`` hears every quantum task queued, started and finished;
+        ``calibration`` and ``selection`` go to the QPU dispatcher."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
@@ -73,6 +79,8 @@ class Pilot:
             policy=description.policy,
             seed=description.seed,
             on_event=on_quantum_event,
+            calibration=calibration,
+            selection=selection,
         )
         self.engine.start()
         self.dispatcher.start()

@@ -15,8 +15,24 @@ def open_device(config: Any) -> None:
     _runtime = BackendRuntime(config)
 
 
-def execute(envelope: Any) -> Any:
-    """Run one sealed quantum task on this process's device; the result goes back sealed."""
+def execute(envelope: Any, calibration: Any = None) -> Any:
+    """Run one sealed quantum task on this process's device; the result goes back sealed.
+
+    ``calibration``: the backend's current snapshot when it changed since the last task
+    sent here, else its id (or None for a backend without calibration).
+    """
+    import dataclasses
+
     from qlambda.quantum.envelope import seal_outcome
 
-    return seal_outcome(_runtime.execute(envelope.open()))
+    recompiled = False
+    if calibration is not None and not isinstance(calibration, str):
+        recompiled = _runtime.calibrate(calibration)
+    outcome = _runtime.execute(envelope.open())
+    current = _runtime.calibration
+    outcome = dataclasses.replace(
+        outcome,
+        calibration=None if current is None else current.id,
+        recompiled=recompiled,
+    )
+    return seal_outcome(outcome)

@@ -8,7 +8,11 @@ the SamplerV2/EstimatorV2 objects user functions call.
 - ``runtime``: ``BackendRuntime``, the simulator of one QPU slot, in executor processes,
   with ``transpilation`` (transpile once per circuit structure) and ``noise`` (noise
   models restricted to the qubits in use);
-- ``outcome``: ``ExecutionOutcome``, what an executor sends back.
+- ``outcome``: ``ExecutionOutcome``, what an executor sends back;
+- ``pipeline``: execution options (readout, zne, ddd, your own steps) as steps around the
+  backend, run by ``pipeline_backend`` in the executor;
+- ``sdk``: circuits from OpenQASM 2/3 and Cirq, a Cirq sampler and a PennyLane device;
+- ``calibration``: calibration snapshots and their seeded drift.
 
 Import the submodules directly so each process loads only what it needs.
 """

@@ -61,6 +61,14 @@ class BackendConfig:
     """Time per layer of circuit depth, gates and readout averaged (fitted, see docs)."""
     estimate_default_shots: int = 4096
     """Shots assumed by the estimate when a request carries neither shots nor precision."""
+    calibration_drift: float = 0.0
+    """Fake devices: spread of the seeded calibration drift per step (0: static, as shipped);
+    see ``qlambda.quantum.calibration.drift``. The drift seed is ``seed`` (or 0)."""
+    drift_interval_seconds: float = 600.0
+    """Fake devices: how often the drifting calibration moves."""
+    calibration_refresh_seconds: float | None = None
+    """Fake devices: snapshot the calibration into the store this often (None: on demand
+    and when the platform starts)."""
 
     @property
     def is_simulator_only(self) -> bool:
@@ -178,6 +186,12 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
         _check_number(label, key, getattr(config, key), positive=False)
     if config.num_qubits is not None:
         _check_int(label, "num_qubits", config.num_qubits, minimum=1)
+    _check_number(label, "calibration_drift", config.calibration_drift, positive=False)
+    _check_number(label, "drift_interval_seconds", config.drift_interval_seconds, positive=True)
+    if config.calibration_refresh_seconds is not None:
+        _check_number(
+            label, "calibration_refresh_seconds", config.calibration_refresh_seconds, positive=True
+        )
 
     if config.kind == "aer":
         if config.device is not None:

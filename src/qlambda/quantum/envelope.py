@@ -55,6 +55,8 @@ class ResultEnvelope:
     simulated_seconds: float
     emulated_seconds: float | None
     payload: bytes
+    calibration: str | None = None
+    recompiled: bool = False
 
     def open(self) -> Any:
         return pickle.loads(self.payload)
@@ -66,4 +68,6 @@ def seal_outcome(outcome: Any) -> ResultEnvelope:
         simulated_seconds=outcome.simulated_seconds,
         emulated_seconds=outcome.emulated_seconds,
         payload=pickle.dumps(outcome.result, protocol=5),
+        calibration=outcome.calibration,
+        recompiled=outcome.recompiled,
     )

@@ -22,3 +22,7 @@ class ExecutionOutcome:
     busy_seconds: float
     simulated_seconds: float
     emulated_seconds: float | None
+    calibration: str | None = None
+    """Id of the calibration snapshot the request was compiled and simulated against."""
+    recompiled: bool = False
+    """True when a new calibration invalidated this backend's compiled circuits."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from typing import Any
 
 from qiskit.primitives import BaseEstimatorV2, BaseSamplerV2, PrimitiveResult
 from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
@@ -90,13 +91,60 @@ def _check_submit(submit: object) -> None:
         raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
 
 
+def _as_qiskit_pubs(pubs: Iterable[Any]) -> list[Any]:
+    """PUB-likes with circuits from any supported SDK made Qiskit circuits."""
+    from qlambda.quantum.sdk.circuits import convert_pub, to_qiskit
+
+    if isinstance(pubs, str) or hasattr(pubs, "all_qubits") or hasattr(pubs, "num_qubits"):
+        to_qiskit(pubs)  # unsupported kinds say so first
+        raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
+    return [convert_pub(pub) for pub in pubs]
+
+
+def _steps_for(
+    primitive: str, options: Iterable[Any] | None, strict: bool = True
+) -> tuple[Any, ...]:
+    """Resolve execution options here, in the caller's process, so mistakes fail at once.
+
+    ``strict=False`` (a job's default options) skips steps that do not apply to this
+    primitive instead of failing: ``["readout", "zne"]`` for a job still lets it sample.
+    """
+    if not options:
+        return ()
+    from qlambda.quantum.pipeline import resolve_options
+
+    steps = resolve_options(options)
+    if not strict:
+        return tuple(
+            step
+            for step in steps
+            if primitive in getattr(step, "primitives", ("sampler", "estimator"))
+        )
+    for step in steps:
+        accepted = getattr(step, "primitives", ("sampler", "estimator"))
+        if primitive not in accepted:
+            name = getattr(step, "name", type(step).__name__)
+            raise ValueError(
+                f"execution option {name!r} works with the {' and '.join(accepted)} only, "
+                f"not the {primitive}"
+            )
+    return steps
+
+
 class PlatformSamplerV2(BaseSamplerV2):
     """Qiskit SamplerV2 whose runs execute on a platform backend (by name, or chosen)."""
 
     def __init__(
-        self, submit: Submit, *, backend: str | None = None, default_shots: int = DEFAULT_SHOTS
+        self,
+        submit: Submit,
+        *,
+        backend: str | None = None,
+        default_shots: int = DEFAULT_SHOTS,
+        options: Iterable[Any] | None = None,
+        strict_options: bool = True,
     ) -> None:
         _check_submit(submit)
+        self.options = _steps_for("sampler", options, strict_options)
         if isinstance(default_shots, bool) or not isinstance(default_shots, int):
             raise TypeError(f"default_shots must be a positive integer, got {default_shots!r}")
         if default_shots < 1:
@@ -108,9 +156,10 @@ class PlatformSamplerV2(BaseSamplerV2):
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> PlatformJob:
         request = make_request(
             "sampler",
-            pubs,
+            _as_qiskit_pubs(pubs),
             shots=self.default_shots if shots is None else shots,
             backend=self.backend,
+            options=self.options,
         )
         return PlatformJob(self._submit(request), request)
 
@@ -124,8 +173,11 @@ class PlatformEstimatorV2(BaseEstimatorV2):
         *,
         backend: str | None = None,
         default_precision: float = DEFAULT_PRECISION,
+        options: Iterable[Any] | None = None,
+        strict_options: bool = True,
     ) -> None:
         _check_submit(submit)
+        self.options = _steps_for("estimator", options, strict_options)
         if isinstance(default_precision, bool) or not isinstance(default_precision, int | float):
             raise TypeError(f"default_precision must be a number >= 0, got {default_precision!r}")
         if default_precision < 0:
@@ -139,8 +191,9 @@ class PlatformEstimatorV2(BaseEstimatorV2):
     ) -> PlatformJob:
         request = make_request(
             "estimator",
-            pubs,
+            _as_qiskit_pubs(pubs),
             precision=self.default_precision if precision is None else precision,
             backend=self.backend,
+            options=self.options,
         )
         return PlatformJob(self._submit(request), request)

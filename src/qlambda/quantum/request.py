@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import pickle
 from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -46,13 +47,37 @@ class QuantumRequest:
     precision: float | None
     num_qubits: int
     backend: str | None
+    options: tuple[Any, ...] = ()
+    """Execution-option steps (``qlambda.quantum.pipeline``), outermost first."""
 
     def __reduce__(self) -> tuple:
         from qlambda.quantum.wire import reduce_pub
 
         pubs = tuple(reduce_pub(pub) for pub in self.pubs)
         fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
-        return (_rebuild_request, (pubs, *fields))
+        steps = _pack_steps(self.options) if self.options else None
+        return (_rebuild_request, (pubs, *fields, steps))
+
+
+def _pack_steps(steps: tuple[Any, ...]) -> bytes:
+    """Steps by value where their module cannot be imported elsewhere (a user's function
+    module lives only in its worker), by reference otherwise."""
+    import importlib.util
+    import sys
+
+    import cloudpickle
+
+    for step in steps:
+        module = type(step).__module__
+        if module in sys.modules and module != "__main__":
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                found = False
+            if not found:
+                cloudpickle.register_pickle_by_value(sys.modules[module])
+    return cloudpickle.dumps(steps)
+
 
 
 def _rebuild_request(
@@ -62,11 +87,13 @@ def _rebuild_request(
     precision: float | None,
     num_qubits: int,
     backend: str | None,
+    steps: bytes | None = None,
 ) -> QuantumRequest:
     from qlambda.quantum.wire import rebuild_pub
 
     rebuilt = tuple(rebuild_pub(state) for state in pubs)
-    return QuantumRequest(primitive, rebuilt, shots, precision, num_qubits, backend)
+    options = () if steps is None else pickle.loads(steps)
+    return QuantumRequest(primitive, rebuilt, shots, precision, num_qubits, backend, options)
 
 
 def make_request(
@@ -76,6 +103,7 @@ def make_request(
     shots: int | None = None,
     precision: float | None = None,
     backend: str | None = None,
+    options: tuple[Any, ...] = (),
 ) -> QuantumRequest:
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
@@ -116,6 +144,7 @@ def make_request(
         precision=precision,
         num_qubits=max(circuit_width(pub.circuit) for pub in coerced),
         backend=backend,
+        options=tuple(options),
     )
 
 
@@ -191,11 +220,18 @@ Workload = tuple[tuple[int, int | None, int], ...]
 
 
 def request_workload(request: QuantumRequest) -> Workload:
-    """What the estimate needs of a request, small enough to travel beside it."""
+    """What the estimate needs of a request, small enough to travel beside it.
+
+    Execution options that run each circuit several times (``zne``: once per scale factor)
+    say so with ``circuits_per_execution``; the estimate counts those runs too.
+    """
+    factor = 1
+    for step in request.options:
+        factor *= int(getattr(step, "circuits_per_execution", 1))
     items = []
     for pub in request.pubs:
         shots = pub_shots(pub, 0) or None
-        items.append((pub_executions(pub), shots, circuit_depth(pub.circuit)))
+        items.append((pub_executions(pub) * factor, shots, circuit_depth(pub.circuit)))
     return tuple(items)
 
 

@@ -1,16 +1,51 @@
-"""Which backend runs a request: the one named, or the least loaded one that is wide enough.
+"""Which backend runs a request: the one named, or one chosen automatically.
 
-The dispatcher owns the queues and so knows the load; this module only encodes the rule,
-so the platform and its tests agree on it.
+Automatic choice (no name, or ``"auto"``) follows the platform's :class:`Selection`:
+
+- ``hardware_threshold``: requests wider than this many qubits go to device backends
+  (kind ``fake``), narrower ones to simulators (kind ``aer``), when such backends fit;
+- then the mode: ``"least-loaded"`` (fewest tasks per slot), ``"smallest-simulator"``
+  (the narrowest ideal simulator that fits, then the least loaded device), or
+  ``"earliest-completion"`` (the lowest backlog plus this request's own expected time).
+
+The dispatcher owns the queues and so knows the load and the backlog; this module only
+encodes the rule, so the platform and its tests agree on it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from qlambda.core import CircuitTooWideError, UnknownBackendError
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import QuantumRequest, check_fits
+
+AUTO = "auto"
+SELECTION_MODES = ("least-loaded", "smallest-simulator", "earliest-completion")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """How the platform picks a backend for requests that do not name one."""
+
+    mode: str = "least-loaded"
+    hardware_threshold: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in SELECTION_MODES:
+            raise ValueError(
+                f"unknown backend selection {self.mode!r}; accepted: {', '.join(SELECTION_MODES)}"
+            )
+        if self.hardware_threshold is not None and (
+            isinstance(self.hardware_threshold, bool)
+            or not isinstance(self.hardware_threshold, int)
+            or self.hardware_threshold < 0
+        ):
+            raise ValueError(
+                "hardware_threshold must be a number of qubits >= 0, "
+                f"got {self.hardware_threshold!r}"
+            )
 
 
 def find_backend(name: str, backends: Sequence[BackendConfig]) -> BackendConfig:
@@ -25,14 +60,19 @@ def choose_backend(
     request: QuantumRequest,
     backends: Sequence[BackendConfig],
     load: Mapping[str, float] | None = None,
+    *,
+    selection: Selection | None = None,
+    completion: Callable[[BackendConfig], float] | None = None,
 ) -> BackendConfig:
     """The backend ``request`` should run on.
 
-    A named backend must exist and be wide enough. Without a name, among the backends
-    wide enough, the one with the fewest tasks (queued plus running, from ``load``) per
-    concurrent slot wins; ties go to the backend configured first.
+    A named backend must exist and be wide enough. Without a name (or ``"auto"``), among
+    the backends wide enough, ``selection`` decides (see the module doc); by default the
+    one with the fewest tasks (queued plus running, from ``load``) per concurrent slot
+    wins. Ties go to the backend configured first. ``completion(config)``: seconds until
+    this request would be done there (for ``"earliest-completion"``).
     """
-    if request.backend is not None:
+    if request.backend is not None and request.backend != AUTO:
         config = find_backend(request.backend, backends)
         check_fits(request, config)
         return config
@@ -46,4 +86,24 @@ def choose_backend(
             f"{widest.name!r} has {widest.num_qubits}"
         )
     load = load or {}
-    return min(fitting, key=lambda c: load.get(c.name, 0) / c.concurrency)
+    selection = selection or Selection()
+
+    def least_loaded(candidates: list[BackendConfig]) -> BackendConfig:
+        return min(candidates, key=lambda c: load.get(c.name, 0) / c.concurrency)
+
+    simulators = [c for c in fitting if c.kind == "aer"]
+    devices = [c for c in fitting if c.kind != "aer"]
+    threshold = selection.hardware_threshold
+    if threshold is not None:
+        preferred = devices if request.num_qubits > threshold else simulators
+        fitting = preferred or fitting
+        simulators = [c for c in fitting if c.kind == "aer"]
+        devices = [c for c in fitting if c.kind != "aer"]
+    if selection.mode == "smallest-simulator":
+        if simulators:
+            narrowest = min(c.num_qubits or 0 for c in simulators)
+            return least_loaded([c for c in simulators if (c.num_qubits or 0) == narrowest])
+        return least_loaded(devices)
+    if selection.mode == "earliest-completion" and completion is not None:
+        return min(fitting, key=completion)
+    return least_loaded(fitting)

@@ -41,6 +41,7 @@ jobs = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False, index=True),
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
+    sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
 )
 
 events = sa.Table(
@@ -104,4 +105,19 @@ checkpoints = sa.Table(
     sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), primary_key=True),
     sa.Column("ts", sa.Float, nullable=False),
     sa.Column("state", sa.LargeBinary, nullable=False),
+)
+
+# --- Calibration snapshots of the quantum backends (qlambda.platform.calibration) ----------
+# One row per snapshot that differed from the backend's previous one: the history.
+
+calibrations = sa.Table(
+    "calibrations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("backend", sa.String(100), nullable=False, index=True),
+    sa.Column("snapshot", sa.String(40), nullable=False),  # Calibration.id (content digest)
+    sa.Column("taken_at", sa.Float, nullable=False, index=True),
+    sa.Column("device_date", sa.String(64)),  # the device's own calibration timestamp
+    sa.Column("step", sa.Integer, nullable=False, default=0),  # drift step (0: as shipped)
+    sa.Column("data", sa.JSON, nullable=False),  # Calibration.to_json()
 )

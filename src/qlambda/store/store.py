@@ -257,6 +257,24 @@ class Store:
         rows = self._all(sa.select(table.c.state).where(table.c.job_id == job_id))
         return rows[0]["state"] if rows else None
 
+    # ----------------------------------------------------------- calibrations
+    def add_calibration(self, row: dict[str, Any]) -> Future:
+        return self.writer.submit(
+            lambda conn: conn.execute(schema.calibrations.insert(), [row]), urgent=False
+        )
+
+    def calibrations(self, backend: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """A backend's calibration snapshots, newest first."""
+        table = schema.calibrations
+        statement = (
+            sa.select(table)
+            .where(table.c.backend == backend)
+            .order_by(table.c.taken_at.desc(), table.c.id.desc())
+        )
+        if limit is not None:
+            statement = statement.limit(limit)
+        return self._all(statement)
+
 
 def _event_row(event: Event) -> dict[str, Any]:
     return {

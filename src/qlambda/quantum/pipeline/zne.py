@@ -1,0 +1,199 @@
+"""Zero-noise extrapolation (mitiq): run each circuit at amplified noise, extrapolate to 0.
+
+Noise is amplified by unitary folding (G -> G G^-1 G) of the circuit as it will run, after
+transpilation: folding before it would be undone, since an optimising transpiler cancels a
+gate against its inverse. All scale factors of all circuits leave in one batched call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
+
+EXTRAPOLATIONS = ("richardson", "linear")
+FOLDINGS = ("random", "global")
+FOLD_CACHE_SIZE = 256
+
+_folded: OrderedDict[Hashable, Any] = OrderedDict()
+_folded_lock = threading.Lock()
+
+
+def _remember(key: Hashable, make: Callable[[], Any]) -> Any:
+    """Folded circuits of this executor process, least recently used out.
+
+    Folding goes through mitiq's conversions (Qiskit -> OpenQASM -> Cirq and back), which
+    costs about as much as simulating the circuit; a circuit sent again (repeats, shot
+    batches, an optimiser revisiting a point) is folded once.
+    """
+    with _folded_lock:
+        if key in _folded:
+            _folded.move_to_end(key)
+            return _folded[key]
+    value = make()
+    with _folded_lock:
+        _folded[key] = value
+        while len(_folded) > FOLD_CACHE_SIZE:
+            _folded.popitem(last=False)
+    return value
+
+
+class ZeroNoiseExtrapolation:
+    """``scale_factors`` (>= 1, the first usually 1), ``extrapolation`` ("richardson" or
+    "linear") and ``folding`` ("random": mitiq's fold_gates_at_random, "global": fold_global)."""
+
+    name = "zne"
+    primitives = ("estimator", "sampler")
+
+    def __init__(
+        self,
+        scale_factors: Sequence[float] = (1.0, 3.0, 5.0),
+        extrapolation: str = "richardson",
+        folding: str = "random",
+        seed: int = 0,
+    ) -> None:
+        factors = tuple(float(f) for f in scale_factors)
+        if (
+            len(factors) < 2
+            or any(not f >= 1.0 for f in factors)
+            or len(set(factors)) != len(factors)
+        ):
+            raise ValueError(
+                f"scale_factors are at least two distinct numbers >= 1, e.g. [1, 3, 5]; "
+                f"got {list(scale_factors)!r}"
+            )
+        if extrapolation not in EXTRAPOLATIONS:
+            raise ValueError(
+                f"unknown extrapolation {extrapolation!r}; accepted: {', '.join(EXTRAPOLATIONS)}"
+            )
+        if folding not in FOLDINGS:
+            raise ValueError(f"unknown folding {folding!r}; accepted: {', '.join(FOLDINGS)}")
+        self.scale_factors = factors
+        self.extrapolation = extrapolation
+        self.folding = folding
+        self.seed = seed
+
+    @property
+    def circuits_per_execution(self) -> int:
+        """Circuits run per circuit given: one per scale factor (for time estimates)."""
+        return len(self.scale_factors)
+
+    def _fold(self, circuit: Any, factor: float) -> Any:
+        from mitiq.zne.scaling import fold_gates_at_random, fold_global
+
+        if factor == 1.0:
+            return circuit
+        if self.folding == "global":
+            return fold_global(circuit, factor)
+        return fold_gates_at_random(circuit, factor, seed=self.seed)
+
+    def _fold_all(self, circuit: Any, backend: BackendView) -> list[Any]:
+        """The circuit at every scale factor, folded on its active qubits, back in the
+        backend's instruction set (folding adds inverses such as sxdg that it lacks)."""
+        from qlambda.quantum.pipeline.circuits import compact, expand
+
+        small, physical = compact(circuit)
+        return [
+            circuit
+            if factor == 1.0
+            else backend.rebase(expand(self._fold(small, factor), physical, circuit))
+            for factor in self.scale_factors
+        ]
+
+    def pre(
+        self, executions: Sequence[Execution], backend: BackendView
+    ) -> tuple[list[Execution], Any]:
+        from qlambda.quantum.transpilation import circuit_key
+
+        folded = []
+        settings = (backend.name, self.folding, self.seed, self.scale_factors)
+        for execution in executions:
+            circuits = _remember(
+                (circuit_key(execution.circuit), *settings),
+                lambda circuit=execution.circuit: self._fold_all(circuit, backend),
+            )
+            folded.extend(
+                Execution(
+                    circuit, execution.shots, execution.observable, execution.mitigate_readout
+                )
+                for circuit in circuits
+            )
+        return folded, len(executions)
+
+    def weights(self) -> np.ndarray:
+        """The extrapolated value as a linear combination of the measured ones.
+
+        Richardson and linear extrapolation are both linear in the values, so extrapolating
+        unit vectors gives the coefficients, and with them the standard error.
+        """
+        extrapolate = self._extrapolate
+        size = len(self.scale_factors)
+        return np.array([extrapolate(list(np.eye(size)[i])) for i in range(size)])
+
+    def _extrapolate(self, values: list[float]) -> float:
+        from mitiq.zne.inference import LinearFactory, RichardsonFactory
+
+        factory = RichardsonFactory if self.extrapolation == "richardson" else LinearFactory
+        return float(factory.extrapolate(list(self.scale_factors), values))
+
+    def _extrapolate_distributions(self, chunk: Sequence[Outcome], weights: np.ndarray) -> Outcome:
+        """A sampler's outcome: every outcome's probability extrapolated to zero noise.
+
+        The counts stay those of the unfolded circuit; ``metadata["quasi_dists"]`` gets the
+        extrapolated quasi-distribution per register (from the readout-mitigated ones when
+        ``readout`` ran inside).
+        """
+        per_factor = []
+        for outcome in chunk:
+            quasi = outcome.metadata.get("quasi_dists")
+            if quasi is None:
+                quasi = {}
+                for name, bits in (outcome.bits or {}).items():
+                    counts = bits.get_counts()
+                    total = sum(counts.values())
+                    quasi[name] = {key: value / total for key, value in counts.items()}
+            per_factor.append(quasi)
+        extrapolated = {}
+        for name in per_factor[0]:
+            keys = set().union(*(dist[name] for dist in per_factor))
+            extrapolated[name] = {
+                key: float(
+                    sum(
+                        w * dist[name].get(key, 0.0)
+                        for w, dist in zip(weights, per_factor, strict=True)
+                    )
+                )
+                for key in sorted(keys)
+            }
+        metadata = {
+            "quasi_dists": extrapolated,
+            "zne": {"scale_factors": list(self.scale_factors)},
+        }
+        return Outcome(bits=chunk[0].bits, metadata=metadata)
+
+    def post(
+        self, outcomes: Sequence[Outcome], context: Any, backend: BackendView
+    ) -> list[Outcome]:
+        size = len(self.scale_factors)
+        weights = self.weights()
+        results = []
+        for start in range(0, context * size, size):
+            chunk = outcomes[start : start + size]
+            if chunk[0].value is None:
+                results.append(self._extrapolate_distributions(chunk, weights))
+                continue
+            values = [float(o.value) for o in chunk]  # type: ignore[arg-type]
+            stds = np.array([float(o.std or 0.0) for o in chunk])
+            results.append(
+                Outcome(
+                    value=self._extrapolate(values),
+                    std=float(np.sqrt(np.sum((weights * stds) ** 2))),
+                    metadata={"zne": {"scale_factors": list(self.scale_factors), "values": values}},
+                )
+            )
+        return results

@@ -1,0 +1,11 @@
+"""Circuits from any SDK, results in the caller's shape.
+
+- ``circuits``: Qiskit circuits, OpenQASM 2 and 3 strings and Cirq circuits become Qiskit
+  circuits before a request is made (anything else is refused, saying what is accepted);
+- ``cirq_sampler``: a ``cirq.Sampler`` whose runs are platform quantum tasks, returning
+  ``cirq.ResultDict`` s;
+- ``pennylane_device``: the ``qlambda.platform`` PennyLane device, whose executions go
+  through the platform's queue as one estimator request per batch of tapes.
+
+Cirq and PennyLane are imported only by the modules that need them (they cost seconds).
+"""

@@ -1,0 +1,91 @@
+"""Turn a circuit written with any supported SDK into a Qiskit circuit.
+
+Accepted: ``qiskit.QuantumCircuit``; an OpenQASM 2 or 3 program as a string (the version
+line decides); a ``cirq.Circuit`` (through Cirq's OpenQASM 2 output, so its parameters
+must be resolved first: ``cirq.resolve_parameters``). PennyLane tapes reach the platform
+through the ``qlambda.platform`` device instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from qiskit import QuantumCircuit
+
+ACCEPTED = (
+    "a qiskit QuantumCircuit, an OpenQASM 2 or 3 program (str), or a cirq.Circuit "
+    "(PennyLane: use the 'qlambda.platform' device)"
+)
+_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
+
+
+class UnsupportedCircuitError(TypeError):
+    """A circuit from an SDK (or of a kind) the platform does not take."""
+
+
+def _is_cirq_circuit(value: Any) -> bool:
+    module = type(value).__module__ or ""
+    return module.startswith("cirq") and hasattr(value, "all_qubits")
+
+
+def from_qasm(program: str) -> QuantumCircuit:
+    """An OpenQASM 2 or 3 program as a Qiskit circuit."""
+    stripped = "\n".join(
+        line for line in program.splitlines() if not line.lstrip().startswith("//")
+    )
+    match = _VERSION.search(stripped)
+    if match is None:
+        raise UnsupportedCircuitError(
+            "a circuit given as a string must be an OpenQASM program starting with "
+            "'OPENQASM 2.0;' or 'OPENQASM 3.0;'"
+        )
+    version = match.group(1)
+    if version == "2":
+        from qiskit import qasm2
+
+        return qasm2.loads(program, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+    if version == "3":
+        from qiskit import qasm3
+
+        return qasm3.loads(program)
+    raise UnsupportedCircuitError(f"OpenQASM {version} is not supported; accepted: 2 and 3")
+
+
+def from_cirq(circuit: Any) -> QuantumCircuit:
+    """A Cirq circuit as a Qiskit circuit; qubits in Cirq's sorted order (q[0] first).
+
+    A measurement with key ``k`` becomes the classical register ``m_k``.
+    """
+    import cirq
+
+    if cirq.is_parameterized(circuit):
+        raise UnsupportedCircuitError(
+            "a Cirq circuit with unresolved parameters cannot be sent; resolve them first "
+            "(cirq.resolve_parameters(circuit, values)) or use ctx.cirq_sampler(), which "
+            "takes sweeps"
+        )
+    return from_qasm(cirq.qasm(circuit))
+
+
+def to_qiskit(circuit: Any) -> QuantumCircuit:
+    """``circuit`` as a Qiskit circuit, whatever SDK wrote it (see the module doc)."""
+    if isinstance(circuit, QuantumCircuit):
+        return circuit
+    if isinstance(circuit, str):
+        return from_qasm(circuit)
+    if _is_cirq_circuit(circuit):
+        return from_cirq(circuit)
+    raise UnsupportedCircuitError(
+        f"unsupported circuit of type {type(circuit).__module__}.{type(circuit).__qualname__}; "
+        f"accepted: {ACCEPTED}"
+    )
+
+
+def convert_pub(pub: Any) -> Any:
+    """A PUB-like with its circuit made a Qiskit circuit; already-coerced PUBs pass."""
+    if isinstance(pub, tuple | list) and pub and not isinstance(pub, str):
+        return (to_qiskit(pub[0]), *pub[1:])
+    if hasattr(pub, "circuit") and hasattr(pub, "parameter_values"):
+        return pub  # a SamplerPub / EstimatorPub
+    return to_qiskit(pub)
