@@ -23,7 +23,7 @@ from qlambda.core.errors import TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskMessage, TaskSpec
-from qlambda.engine.local import LocalEngine
+from qlambda.engine.registry import create_engine
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.dispatcher import QPUDispatcher, QuantumTask
@@ -48,8 +48,12 @@ class Platform:
         (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
         self.store = Store.open(self.data_dir)
         self.backends = self.config.resolved_backends()
-        self.engine = LocalEngine(
-            cpus=self.config.workers, max_workers=self.config.max_workers, name="jobs"
+        self.engine = create_engine(
+            self.config.engine,
+            cpus=self.config.workers,
+            max_workers=self.config.max_workers,
+            address=self.config.engine_address,
+            name="jobs",
         )
         self.dispatcher = QPUDispatcher(
             self.backends,
