@@ -3,8 +3,8 @@
 Ray allows a process one connection. Engines that ask for the same target share
 it; the last one to leave closes it. With no address the connection is a
 *private* local Ray instance: its own temp folder (so it never attaches to
-another user's cluster through the shared default one), loopback only, a token
-of its own, and ``ray.shutdown()`` stops exactly the processes it started.
+another user's cluster through the shared default one), a token of its own, and
+``ray.shutdown()`` stops exactly the processes it started.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from qlambda.core.errors import ConfigurationError
 from qlambda.engine.local.worker import THREAD_VARIABLES
 
-LOOPBACK = ("127.0.0.1", "localhost")
 SETUP_HOOK = "qlambda.engine.remote.task.warm_up"
 
 
@@ -78,18 +76,12 @@ def acquire(address: str | None, cpus: int | None, preload: tuple[str, ...]) -> 
                     address="local",
                     num_cpus=cpus or os.cpu_count() or 1,
                     _temp_dir=temp_dir,
-                    _node_ip_address="127.0.0.1",
                     include_dashboard=False,
                     runtime_env=runtime_env,
                     configure_logging=False,
                 )
             else:
-                options: dict[str, Any] = {}
-                if _host(address) in LOOPBACK:
-                    options["_node_ip_address"] = "127.0.0.1"
-                ray.init(
-                    address=address, runtime_env=runtime_env, configure_logging=False, **options
-                )
+                ray.init(address=address, runtime_env=runtime_env, configure_logging=False)
         except Exception as exc:
             if temp_dir is not None:
                 shutil.rmtree(temp_dir, ignore_errors=True)
@@ -120,16 +112,26 @@ def release() -> None:
 
 def _private_token() -> None:
     """A private instance gets a token of its own instead of one written to ~/.ray."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
+    if "RAY_AUTH_MODE" not in os.environ:
+        ensure_token()
+
+
+def ensure_token() -> str:
+    """Token authentication for this process and the Ray processes it starts.
+
+    Uses ``RAY_AUTH_TOKEN`` when set, else makes one up (kept in this process's
+    environment, never written to disk).
+    """
     os.environ["RAY_AUTH_MODE"] = "token"
-    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(24))
+    token = os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(24))
     if "ray" in sys.modules:  # Ray read its settings at import: have it read them again
         from ray._raylet import Config
 
         Config.initialize("")
+    return token
 
 
-def _host(address: str) -> str:
-    rest = address.split("://", 1)[-1]
-    return rest.rsplit(":", 1)[0] if ":" in rest else rest
+def private_temp_dir() -> str | None:
+    """The temp folder of the private instance this process runs, if it runs one."""
+    with _lock:
+        return None if _current is None else _current.temp_dir

@@ -11,6 +11,7 @@ worker or node died ``max_retries`` times; after that the future raises
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
@@ -21,6 +22,7 @@ from qlambda.engine.ray import connection
 from qlambda.engine.remote.engine import RemoteEngine, RemoteTask
 
 STANDARD_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
+RESOURCES_MAX_AGE = 2.0  # seconds between looks at the cluster's size
 
 
 class RayEngine(RemoteEngine):
@@ -55,16 +57,16 @@ class RayEngine(RemoteEngine):
         self._preload = tuple(preload)
         self._max_retries = max_retries
         self._resources: dict[str, float] = {}
+        self._resources_at = 0.0
 
     # ------------------------------------------------------------------ hooks
     def _connect(self) -> tuple[int, str]:
         connection.acquire(self.address, self._requested_cpus, self._preload)
-        import ray
 
         from qlambda.engine.ray import runner
 
         self._runner = runner
-        self._resources = dict(ray.cluster_resources())
+        self._refresh_resources()
         cpus = int(self._resources.get("CPU", 0))
         if cpus < 1:
             connection.release()
@@ -144,6 +146,14 @@ class RayEngine(RemoteEngine):
         import ray
 
         self._resources = dict(ray.cluster_resources())
+        self._resources_at = time.monotonic()
+        self._cluster_cpus = int(self._resources.get("CPU", 0)) or self._cluster_cpus
+
+    @property
+    def cpus(self) -> int:
+        if self._thread is not None and time.monotonic() - self._resources_at > RESOURCES_MAX_AGE:
+            self._refresh_resources()
+        return self._cluster_cpus
 
     def stats(self) -> dict[str, Any]:
         stats = super().stats()

@@ -108,6 +108,7 @@ class RemoteEngine:
     # ------------------------------------------------------------------ public API
     @property
     def cpus(self) -> int:
+        """The cluster's cpus now (a cluster may grow or lose nodes)."""
         return self._cluster_cpus
 
     @property
@@ -359,7 +360,7 @@ class RemoteEngine:
                     self._batch_done(batch, exc)
 
     def _max_in_flight(self) -> int:
-        return max(2, 2 * self._cluster_cpus)
+        return max(2, 2 * self.cpus)
 
     def _take_batch(self) -> list[RemoteTask]:
         """Pop the next batch: the queue spread over the free slots, capped by duration."""
