@@ -59,6 +59,25 @@ class RayNode:
             return []
 
 
+def running(process: psutil.Process) -> bool:
+    """Alive and not a zombie (the processes of a killed node are not our children,
+    so their exit status may stay unreaped)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until the processes have exited; return those still running."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in processes if running(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [p for p in alive if running(p)]
+    return alive
+
+
 class LoopbackRayCluster:
     """``head()`` first, then ``add_node()``; ``address`` is what drivers join."""
 
@@ -144,23 +163,25 @@ class LoopbackRayCluster:
 
     def kill(self, node: RayNode) -> None:
         """The node dies at once, as when its machine fails."""
-        for process in node.tree():
+        tree = node.tree()
+        for process in tree:
             with contextlib.suppress(psutil.Error):
                 process.send_signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             node.process.wait(5)
+        _wait_gone(tree, 10.0)
 
     def stop(self, node: RayNode, timeout: float = 10.0) -> None:
         tree = node.tree()
         for process in tree:
             with contextlib.suppress(psutil.Error):
                 process.terminate()
-        _, alive = psutil.wait_procs(tree, timeout=timeout)
-        for process in alive:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            node.process.wait(timeout)
+        for process in _wait_gone(tree, timeout):
             with contextlib.suppress(psutil.Error):
                 process.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            node.process.wait(5)
+        _wait_gone(tree, 5.0)
 
     def shutdown(self) -> None:
         for node in reversed(self.nodes):
