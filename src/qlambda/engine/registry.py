@@ -16,9 +16,12 @@ def create_engine(
     max_workers: int | None = None,
     address: str | None = None,
     name: str = "engine",
+    preload: tuple[str, ...] | None = None,
 ) -> Any:
     """``local``: warm processes here; ``ray`` / ``dask``: a private local instance of the
-    framework, or the cluster at ``address``."""
+    framework, or the cluster at ``address``. ``preload``: modules each worker imports
+    before its first task (default: the quantum stack)."""
+    extra: dict[str, Any] = {} if preload is None else {"preload": tuple(preload)}
     if kind not in ENGINES:
         raise ConfigurationError(f"unknown engine {kind!r}; available: {', '.join(ENGINES)}")
     if kind == "local":
@@ -29,7 +32,7 @@ def create_engine(
             )
         from qlambda.engine.local import LocalEngine
 
-        return LocalEngine(cpus=cpus, max_workers=max_workers, name=name)
+        return LocalEngine(cpus=cpus, max_workers=max_workers, name=name, **extra)
     if max_workers is not None:
         raise ConfigurationError(
             f"max_workers applies to the local engine only; the {kind} engine's workers "
@@ -38,7 +41,7 @@ def create_engine(
     if kind == "ray":
         from qlambda.engine.ray import RayEngine
 
-        return RayEngine(cpus, address=address, name=name)
+        return RayEngine(cpus, address=address, name=name, **extra)
     from qlambda.engine.dask import DaskEngine
 
-    return DaskEngine(cpus, address=address, name=name)
+    return DaskEngine(cpus, address=address, name=name, **extra)

@@ -28,6 +28,9 @@ from qlambda.platform.functions import ship_user_code_by_value
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
 RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
+# Workers of a Ray or Dask pilot import what its tasks use on first use; a fresh
+# cluster then runs the first task without waiting for the quantum stack to load.
+REMOTE_PILOT_PRELOAD: tuple[str, ...] = ()
 _pilot_numbers = itertools.count(1)
 
 
@@ -80,6 +83,7 @@ class Pilot:
             max_workers=description.max_workers,
             address=description.address,
             name=self.id,
+            preload=None if description.engine == "local" else REMOTE_PILOT_PRELOAD,
         )
         self.qpus = load_backends(list(description.qpus)) if description.qpus else []
         self.dispatcher = QPUDispatcher(self.qpus, policy=description.policy, seed=description.seed)

@@ -1,4 +1,4 @@
-"""A Ray cluster of several nodes on this machine, on loopback, for tests and benchmarks.
+"""A Ray cluster of several nodes on this one machine, for tests and benchmarks.
 
 Each node is a ``ray start --block`` process with its own temp folder and ports.
 Everything it starts descends from that process, so a node is stopped (or, to
@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,9 @@ from pathlib import Path
 import psutil
 
 from qlambda.engine.ray.connection import ensure_token
+from qlambda.engine.remote.processes import free_port, kill_tree, running, stop_tree, tree
+
+__all__ = ["LoopbackRayCluster", "RayNode", "free_port", "running"]
 
 # A dead node is noticed within seconds instead of the default half minute.
 FAST_FAILURE_DETECTION = {
@@ -31,12 +33,6 @@ FAST_FAILURE_DETECTION = {
     "health_check_timeout_ms": 1000,
     "health_check_failure_threshold": 3,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -52,30 +48,7 @@ class RayNode:
 
     def tree(self) -> list[psutil.Process]:
         """This node's processes: the ``ray start`` process and all it started."""
-        try:
-            root = psutil.Process(self.pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-
-def running(process: psutil.Process) -> bool:
-    """Alive and not a zombie (the processes of a killed node are not our children,
-    so their exit status may stay unreaped)."""
-    try:
-        return process.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Process]:
-    """Wait until the processes have exited; return those still running."""
-    deadline = time.monotonic() + timeout
-    alive = [p for p in processes if running(p)]
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.05)
-        alive = [p for p in alive if running(p)]
-    return alive
+        return tree(self.process)
 
 
 class LoopbackRayCluster:
@@ -163,25 +136,10 @@ class LoopbackRayCluster:
 
     def kill(self, node: RayNode) -> None:
         """The node dies at once, as when its machine fails."""
-        tree = node.tree()
-        for process in tree:
-            with contextlib.suppress(psutil.Error):
-                process.send_signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            node.process.wait(5)
-        _wait_gone(tree, 10.0)
+        kill_tree(node.process)
 
     def stop(self, node: RayNode, timeout: float = 10.0) -> None:
-        tree = node.tree()
-        for process in tree:
-            with contextlib.suppress(psutil.Error):
-                process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            node.process.wait(timeout)
-        for process in _wait_gone(tree, timeout):
-            with contextlib.suppress(psutil.Error):
-                process.kill()
-        _wait_gone(tree, 5.0)
+        stop_tree(node.process, timeout)
 
     def shutdown(self) -> None:
         for node in reversed(self.nodes):

@@ -33,7 +33,17 @@ RESOURCE_KEYS = ("cpus", "gpus", "memory", "timeout", "priority", "resources")
 
 
 class RemoteTask:
-    __slots__ = ("deadline", "future", "handle", "key", "kill", "log", "spec", "started")
+    __slots__ = (
+        "deadline",
+        "future",
+        "handle",
+        "key",
+        "kill",
+        "log",
+        "spec",
+        "started",
+        "where",
+    )
 
     def __init__(self, spec: TaskSpec, seq: int) -> None:
         self.spec = spec
@@ -44,6 +54,7 @@ class RemoteTask:
         self.deadline: float | None = None
         self.kill: tuple[type[BaseException], str] | None = None
         self.log: Any = None
+        self.where: Any = None  # where it runs, as its worker reported
 
     def __lt__(self, other: RemoteTask) -> bool:
         return self.key < other.key
@@ -268,6 +279,7 @@ class RemoteEngine:
         kind = message[0]
         if kind == "hello":  # the task starts (again, after a retry)
             with self._lock:
+                task.where = message[2].get("node")
                 task.started = time.monotonic()
                 if task.spec.timeout_s is not None:
                     task.deadline = task.started + task.spec.timeout_s
