@@ -118,13 +118,8 @@ def test_serverless_jobs_run_on_both_workers(client, pilot):
     assert "sampling on dask" in jobs[0].logs()
 
 
-def test_a_time_limit_stops_the_task_and_restarts_its_worker(pilot):
-    before = pilot.engine.workers()
-    with pytest.raises(TimeLimitError, match="time limit of 1 s exceeded"):
-        pilot.submit(worker_after, 60, resources={"timeout": 1}).result(60)
-    after = wait_for_workers(pilot.engine, ["a", "b"], unlike=before)
-    assert len(set(after) - set(before)) == 1  # one worker restarted, at a new address
-    assert pilot.submit(worker_after, 0).result(60) in {"a", "b"}
+def ended_on(seconds):
+    return worker_after(seconds), time.time()
 
 
 def reports_its_worker(ctx, seconds):
@@ -144,7 +139,7 @@ def test_killing_a_worker_mid_run_reschedules_its_work(cluster, client, pilot):
     wait_for_workers(pilot.engine, ["a", "b", "c"])
     worker_c = "c"
     jobs = [client.run(reports_its_worker, seconds=3) for _ in range(3)]
-    tasks = [pilot.submit(worker_after, 2, resources={"timeout": 120}) for _ in range(3)]
+    tasks = [pilot.submit(ended_on, 2, resources={"timeout": 120}) for _ in range(3)]
     deadline = time.monotonic() + 90
     on_c = []
     while not on_c and time.monotonic() < deadline:
@@ -152,6 +147,7 @@ def test_killing_a_worker_mid_run_reschedules_its_work(cluster, client, pilot):
         time.sleep(0.1)
     assert on_c, "no job started on the third worker"
     processes = doomed.tree()
+    killed_at = time.time()
     cluster.kill(doomed)
     assert not [p.pid for p in processes if running(p)]
 
@@ -163,4 +159,17 @@ def test_killing_a_worker_mid_run_reschedules_its_work(cluster, client, pilot):
     assert worker_c not in results
     started = [e for e in on_c[0].events() if e.kind is EventKind.STARTED]
     assert len(started) == 2
-    assert {f.result(60) for f in tasks} <= {"a", "b"}
+    # every pilot task finished; none did on the killed worker after its death
+    for name, ended in (f.result(120) for f in tasks):
+        assert name in {"a", "b"} or ended < killed_at
+
+
+# Last: restarting a worker after jobs fanned out (seceded threads) was seen to leave
+# later tasks unscheduled; see docs/scale-out.md.
+def test_a_time_limit_stops_the_task_and_restarts_its_worker(pilot):
+    before = pilot.engine.workers()
+    with pytest.raises(TimeLimitError, match="time limit of 1 s exceeded"):
+        pilot.submit(worker_after, 60, resources={"timeout": 1}).result(60)
+    after = wait_for_workers(pilot.engine, ["a", "b"], unlike=before)
+    assert len(set(after) - set(before)) == 1  # one worker restarted, at a new address
+    assert pilot.submit(worker_after, 0).result(60) in {"a", "b"}
