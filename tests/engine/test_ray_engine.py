@@ -181,3 +181,41 @@ def test_a_process_holds_one_ray_connection(engine):
     other = RayEngine(address="127.0.0.1:1", name="other")
     with pytest.raises(ConfigurationError, match="already connected to a private local Ray"):
         other.start()
+
+
+def dies_every_time(marker):
+    with open(marker, "a") as attempts:
+        attempts.write("attempt\n")
+    os.kill(os.getpid(), 9)
+
+
+def test_a_worker_that_keeps_dying_ends_in_worker_died_after_the_retries(engine, tmp_path):
+    marker = tmp_path / "attempts"
+    future = engine.submit(TaskSpec(dies_every_time, (str(marker),), timeout_s=120))
+    with pytest.raises(WorkerDiedError, match="worker died"):
+        future.result(180)
+    assert marker.read_text().count("attempt") == 1 + 3  # the first run and Ray's 3 retries
+
+
+def sample_bell(ctx):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    ctx.status("sampling")
+    result = ctx.sampler().run([circuit], shots=64).result()
+    return result[0].data.meas.get_counts(), os.getpid()
+
+
+def test_the_embedded_client_runs_jobs_on_ray(engine, tmp_path):
+    import qlambda
+
+    with qlambda.Client(
+        engine="ray", data_dir=tmp_path, backends=[{"name": "aer", "kind": "aer"}]
+    ) as client:
+        assert client.platform.engine.kind == "ray"
+        counts, pid = client.run(sample_bell).result(120)
+    assert sum(counts.values()) == 64 and set(counts) <= {"00", "11"}
+    assert pid != os.getpid()

@@ -9,6 +9,7 @@ stop``, never a process name.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -72,10 +73,11 @@ class LoopbackRayCluster:
         extra = [
             "--head",
             f"--port={self.gcs_port}",
-            f"--ray-client-server-port={free_port()}",
             "--include-dashboard=false",
             f"--system-config={json.dumps(FAST_FAILURE_DETECTION)}",
         ]
+        if importlib.util.find_spec("grpc") is not None:  # ray[client] installed: own port
+            extra.append(f"--ray-client-server-port={free_port()}")
         node = self._start("head", cpus, resources, extra)
         self._wait_port(self.gcs_port, node)
         return node
