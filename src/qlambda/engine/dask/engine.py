@@ -107,12 +107,14 @@ class DaskEngine(RemoteEngine):
             shutil.rmtree(self._directory, ignore_errors=True)
 
     def _check_resources(self, spec: TaskSpec) -> None:
-        available = self._worker_resources()
         wanted = dict(spec.resources or {})
         if spec.gpus:
             wanted["GPU"] = spec.gpus
         if spec.cpus != 1:
             wanted["CPU"] = spec.cpus
+        if not wanted:
+            return
+        available = self._worker_resources()
         for name, amount in wanted.items():
             if available.get(name, 0) < amount:
                 hint = ""
@@ -194,6 +196,11 @@ class DaskEngine(RemoteEngine):
             self._counted_at = now
             self._cluster_cpus = max(1, self._count_threads())
         return self._cluster_cpus
+
+    @property
+    def client(self) -> Any:
+        """The ``distributed.Client`` this engine submits through."""
+        return self._client
 
     def workers(self) -> dict[str, str]:
         """The cluster's workers: address -> name (an address changes when a worker restarts)."""
