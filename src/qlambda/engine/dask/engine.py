@@ -168,9 +168,9 @@ class DaskEngine(RemoteEngine):
         if task.handle is not None:
             task.handle.cancel()
         if task.where is not None:
-            client, where = self._client, task.where
             threading.Thread(
-                target=lambda: client.restart_workers([where], raise_for_error=False),
+                target=_restart_worker,
+                args=(self._client, task.where),
                 name="qlambda-dask-restart",
                 daemon=True,
             ).start()
@@ -206,6 +206,14 @@ class DaskEngine(RemoteEngine):
         """The cluster's workers: address -> name (an address changes when a worker restarts)."""
         workers = self._client.scheduler_info(n_workers=-1)["workers"]
         return {address: str(info.get("name", address)) for address, info in workers.items()}
+
+
+def _restart_worker(client: Any, address: str) -> None:
+    """Restart the worker (through its nanny) that runs a task being stopped."""
+    try:
+        client.restart_workers([address], raise_for_error=False)
+    except Exception as exc:  # the cluster or this client closed meanwhile
+        logging.getLogger(__name__).warning("could not restart Dask worker %s: %s", address, exc)
 
 
 def _host_of(address: str) -> str:
