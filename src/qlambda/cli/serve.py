@@ -20,6 +20,17 @@ from qlambda.cli.common import data_dir_option
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="CPUs for jobs.")
 @click.option(
+    "--engine",
+    type=click.Choice(["local", "ray", "dask"]),
+    default=None,
+    help="Where jobs run (default: local processes, or [platform] engine).",
+)
+@click.option(
+    "--engine-address",
+    default=None,
+    help='The Ray or Dask cluster to join ("auto", "host:6379", "tcp://scheduler:8786").',
+)
+@click.option(
     "--max-active-jobs",
     type=click.IntRange(min=1),
     default=None,
@@ -49,6 +60,8 @@ def command(
     host: str,
     port: int,
     workers: int | None,
+    engine: str | None,
+    engine_address: str | None,
     max_active_jobs: int | None,
     max_running_jobs: int | None,
     ready_file: Path | None,
@@ -63,7 +76,11 @@ def command(
 
     try:
         platform, settings, functions = load_server_config(
-            config, data_dir=str(data_dir) if data_dir else None, workers=workers
+            config,
+            data_dir=str(data_dir) if data_dir else None,
+            workers=workers,
+            engine=engine,
+            engine_address=engine_address,
         )
         limits = {"max_active_jobs": max_active_jobs, "max_running_jobs": max_running_jobs}
         settings = dataclasses.replace(

@@ -84,8 +84,10 @@ class Client:
     """The entry point. With no target it runs the platform embedded in this process;
     ``Client("http://host:8000", token=...)`` talks to ``qlambda serve`` with the same API.
 
-    ``backends`` is a list of backend configurations (mappings or BackendConfig) or a
-    TOML file; ``config`` a platform TOML file; keywords override both.
+    ``engine`` is where jobs run: "local" (warm processes here, the default), "ray" or
+    "dask"; with ``engine_address`` they join that cluster, without it a private local
+    instance starts. ``backends`` is a list of backend configurations (mappings or
+    BackendConfig) or a TOML file; ``config`` a platform TOML file; keywords override both.
     """
 
     def __new__(cls, target: str | None = None, **options: Any) -> Any:
@@ -107,6 +109,8 @@ class Client:
         *,
         config: str | Path | Mapping[str, Any] | None = None,
         data_dir: str | Path | None = None,
+        engine: str | None = None,
+        engine_address: str | None = None,
         workers: int | None = None,
         max_workers: int | None = None,
         backends: Any = None,
@@ -118,6 +122,8 @@ class Client:
         settings = PlatformConfig.build(
             config,
             data_dir=str(data_dir) if data_dir is not None else None,
+            engine=engine,
+            engine_address=engine_address,
             workers=workers,
             max_workers=max_workers,
             policy=policy,

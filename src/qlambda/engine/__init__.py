@@ -1,4 +1,4 @@
-"""Engines run tasks on workers: local processes now, behind a small interface."""
+"""Engines run tasks on workers: local processes, Ray or Dask, behind one small interface."""
 
 from qlambda.engine.base import Engine, TaskFuture, TaskMessage, TaskSpec
 from qlambda.engine.channel import Channel, current_channel

@@ -1,4 +1,4 @@
-"""The small interface every engine implements (local processes now; Ray and Dask later).
+"""The small interface every engine implements (local processes, Ray, Dask).
 
 An engine runs Python callables on warm workers and hands back
 ``concurrent.futures.Future``s. Two things go beyond a plain executor, because
@@ -45,6 +45,8 @@ class TaskSpec:
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     cpus: int = 1
+    gpus: float = 0
+    resources: dict[str, float] | None = None  # custom resources, e.g. a node's QPU
     memory_mb: float | None = None
     timeout_s: float | None = None
     workdir: str | None = None
@@ -64,6 +66,8 @@ class TaskSpec:
             or self.log_path is not None
             or self.on_message is not None
             or self.cpus != 1
+            or bool(self.gpus)
+            or bool(self.resources)
         )
 
 

@@ -4,6 +4,8 @@
 [platform]
 data_dir = ".qlambda"
 workers = 2          # cpus for classical work
+engine = "local"     # local | ray | dask
+engine_address = "auto"   # ray/dask: the cluster to join; omit for a private local one
 policy = "fifo"      # fifo | lifo | random | weighted | priority
 c_max = 40           # admission control; omit for no limit
 q_max = 40
@@ -35,7 +37,9 @@ DEFAULT_DATA_DIR = ".qlambda"
 @dataclass(frozen=True)
 class PlatformConfig:
     data_dir: str = DEFAULT_DATA_DIR
-    workers: int | None = None  # default: this machine's cpu count
+    engine: str = "local"  # where jobs run: local | ray | dask
+    engine_address: str | None = None  # ray/dask cluster to join; None: a private local one
+    workers: int | None = None  # default: this machine's cpu count (or the cluster's)
     max_workers: int | None = None  # processes, counting those lent by jobs waiting on QPUs
     policy: str = "fifo"
     seed: int | None = None
@@ -48,6 +52,17 @@ class PlatformConfig:
     hardware_threshold: int | None = None  # wider requests go to device backends
 
     def __post_init__(self) -> None:
+        from qlambda.engine.registry import ENGINES
+
+        if self.engine not in ENGINES:
+            raise ConfigurationError(
+                f"unknown engine {self.engine!r}; accepted: {', '.join(ENGINES)}"
+            )
+        if self.engine_address is not None and self.engine == "local":
+            raise ConfigurationError(
+                f"engine_address={self.engine_address!r} needs engine 'ray' or 'dask'; "
+                "the local engine runs on this machine"
+            )
         try:
             self.selection  # noqa: B018 - validates
         except ValueError as exc:

@@ -78,7 +78,8 @@ class Platform:
         # The serverless jobs run on a pilot: its workers and its QPUs.
         self.pilot = Pilot(
             PilotDescription(
-                engine="local",
+                engine=self.config.engine,
+                address=self.config.engine_address,
                 cores=self.config.workers,
                 qpus=self.backends,
                 max_workers=self.config.max_workers,
@@ -88,6 +89,7 @@ class Platform:
             on_quantum_event=self._on_quantum_event,
             calibration=self.calibration.current,
             selection=self.config.selection,
+            warm_quantum_stack=True,
         )
         self.engine = self.pilot.engine
         self.dispatcher = self.pilot.dispatcher

@@ -22,13 +22,15 @@ from typing import Any
 
 from qlambda.core.errors import ConfigurationError
 from qlambda.engine.base import TaskSpec
-from qlambda.engine.local import LocalEngine
+from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
-ENGINES = ("local",)
 RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
+# Workers of a Ray or Dask pilot import what its tasks use on first use; a fresh
+# cluster then runs the first task without waiting for the quantum stack to load.
+REMOTE_PILOT_PRELOAD: tuple[str, ...] = ()
 _pilot_numbers = itertools.count(1)
 
 
@@ -36,10 +38,14 @@ _pilot_numbers = itertools.count(1)
 class PilotDescription:
     """What to reserve: an engine, cores for classical tasks, and QPUs.
 
+    ``engine``: "local" (processes here), "ray" or "dask". With ``address=None`` a
+    Ray or Dask pilot starts a private local instance sized by ``cores``; with an
+    address ("auto", "ray://host:10001", "tcp://scheduler:8786") it joins that cluster.
     ``qpus`` are backend configurations (mappings or BackendConfig, see docs/backends.md).
     """
 
     engine: str = "local"
+    address: str | None = None
     cores: int | None = None
     qpus: Sequence[Any] = field(default_factory=tuple)
     max_workers: int | None = None
@@ -53,6 +59,16 @@ class PilotDescription:
             )
         if self.cores is not None and (not isinstance(self.cores, int) or self.cores < 1):
             raise ConfigurationError(f"cores must be a positive integer, got {self.cores!r}")
+        if self.address is not None and self.engine == "local":
+            raise ConfigurationError(
+                f"address={self.address!r} needs engine='ray' or engine='dask'; "
+                "the local engine runs on this machine"
+            )
+        if self.address is not None and self.cores is not None:
+            raise ConfigurationError(
+                "cores sizes a private local instance; a pilot that joins a cluster at "
+                f"{self.address!r} uses the cluster's cores: leave cores unset"
+            )
 
 
 class Pilot:
@@ -63,15 +79,25 @@ class Pilot:
         on_quantum_event: EventSink | None = None,
         calibration: Callable[[str], Any] | None = None,
         selection: Any = None,
+        warm_quantum_stack: bool = False,
     ) -> None:
         """``on_quantum_event`` hears every quantum task queued, started and finished;
-        ``calibration`` and ``selection`` go to the QPU dispatcher."""
+        ``calibration`` and ``selection`` go to the QPU dispatcher. A Ray or Dask pilot's
+        workers import the quantum stack up front only with ``warm_quantum_stack`` (the
+        platform's do, for its jobs; a pilot's first plain task starts sooner without)."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
         self.id = f"pilot-{next(_pilot_numbers)}"
-        self.engine = LocalEngine(
-            cpus=description.cores, max_workers=description.max_workers, name=self.id
+        self.engine = create_engine(
+            description.engine,
+            cpus=description.cores,
+            max_workers=description.max_workers,
+            address=description.address,
+            name=self.id,
+            preload=None
+            if description.engine == "local" or warm_quantum_stack
+            else REMOTE_PILOT_PRELOAD,
         )
         self.qpus = load_backends(list(description.qpus)) if description.qpus else []
         self.dispatcher = QPUDispatcher(
@@ -83,7 +109,11 @@ class Pilot:
             selection=selection,
         )
         self.engine.start()
-        self.dispatcher.start()
+        try:
+            self.dispatcher.start()
+        except BaseException:
+            self.engine.shutdown()
+            raise
         self._canceled = False
 
     def __enter__(self) -> Pilot:
@@ -104,12 +134,14 @@ class Pilot:
         """Run ``fn(*args, **kwargs)`` on a worker of this pilot.
 
         ``resources``: ``cpus`` (int), ``memory`` (MB or "2GB"), ``timeout`` (s or "5m"),
-        ``priority`` (larger runs first).
+        ``priority`` (larger runs first); on Ray also ``gpus`` and ``resources``, the
+        custom resources of a node, e.g. ``{"resources": {"qpu_torino": 1}}``.
         """
         if self._canceled:
             raise RuntimeError(f"{self.id} is canceled")
         ship_user_code_by_value(fn)
-        return self.engine.submit(TaskSpec(fn, args, kwargs, **_limits(resources)))
+        accepted = getattr(self.engine, "RESOURCE_KEYS", RESOURCE_KEYS)
+        return self.engine.submit(TaskSpec(fn, args, kwargs, **_limits(resources, accepted)))
 
     def map(
         self,
@@ -215,13 +247,13 @@ class PilotManager:
         self.cancel()
 
 
-def _limits(resources: Mapping[str, Any] | None) -> dict[str, Any]:
+def _limits(
+    resources: Mapping[str, Any] | None, accepted: Sequence[str] = RESOURCE_KEYS
+) -> dict[str, Any]:
     resources = dict(resources or {})
-    unknown = set(resources) - set(RESOURCE_KEYS)
+    unknown = set(resources) - set(accepted)
     if unknown:
-        raise ValueError(
-            f"unknown resource(s) {sorted(unknown)}; accepted: {', '.join(RESOURCE_KEYS)}"
-        )
+        raise ValueError(f"unknown resource(s) {sorted(unknown)}; accepted: {', '.join(accepted)}")
     limits: dict[str, Any] = {}
     if "cpus" in resources:
         limits["cpus"] = resources["cpus"]
@@ -231,4 +263,14 @@ def _limits(resources: Mapping[str, Any] | None) -> dict[str, Any]:
         limits["timeout_s"] = parse_seconds(resources["timeout"])
     if "priority" in resources:
         limits["priority"] = float(resources["priority"])
+    if "gpus" in resources:
+        gpus = resources["gpus"]
+        if isinstance(gpus, bool) or not isinstance(gpus, int | float) or gpus < 0:
+            raise ValueError(f"gpus must be a number of gpus (0 or more), got {gpus!r}")
+        limits["gpus"] = gpus
+    if "resources" in resources:
+        custom = resources["resources"]
+        if not isinstance(custom, Mapping):
+            raise ValueError(f"resources must map custom resource names to amounts, got {custom!r}")
+        limits["resources"] = dict(custom)
     return limits

@@ -217,6 +217,10 @@ class LocalEngine:
     def submit(self, spec: TaskSpec) -> TaskFuture:
         if self._stopping:
             raise RuntimeError(f"engine {self.name!r} is shut down")
+        if spec.gpus or spec.resources:
+            raise ValueError(
+                "the local engine schedules cpus only; gpus and custom resources need engine='ray'"
+            )
         if spec.cpus < 1 or spec.cpus > self._cpus:
             raise ValueError(f"a task may ask for 1 to {self._cpus} cpus here, not {spec.cpus}")
         future = TaskFuture(spec.task_id)
@@ -511,7 +515,7 @@ class LocalEngine:
         if ok:
             task.future.set_result(value)
         else:
-            task.future.set_exception(_remote_error(value))
+            task.future.set_exception(remote_error(value))
 
     def _on_request(
         self,
@@ -661,7 +665,7 @@ class RemoteTraceback(Exception):
         return f"\n\nTraceback in the worker:\n{self.text}"
 
 
-def _remote_error(info: dict[str, Any]) -> BaseException:
+def remote_error(info: dict[str, Any]) -> BaseException:
     """The task's own exception when it survives the pipe, else a TaskFailedError."""
     exc: BaseException | None = None
     if info.get("exception") is not None:

@@ -1,0 +1,1 @@
+"""Engines on distributed frameworks: the submitter side they share, and the worker side."""
