@@ -93,3 +93,13 @@ def test_cancel_stops_everything():
                 future.result(10)
         with pytest.raises(RuntimeError, match="canceled"):
             pilot.submit(cube, 1)
+
+
+def test_the_pilots_primitives_take_execution_options_like_a_jobs(pilot):
+    with pytest.raises(ValueError, match=r"unknown execution option 'zen'.*zne"):
+        pilot.estimator(options=["zen"])
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
+    circuit.measure_all()
+    result = pilot.sampler(options=["ddd"]).run([circuit], shots=50).result()
+    assert result[0].data.meas.get_counts() == {"1": 50}

@@ -25,6 +25,7 @@ from qlambda.engine.base import TaskSpec
 from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value
+from qlambda.platform.quantum_access import QuantumAccess
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
 RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
@@ -71,7 +72,10 @@ class PilotDescription:
             )
 
 
-class Pilot:
+class Pilot(QuantumAccess):
+    """Classical tasks on an engine's workers; quantum tasks (``sampler()``, ``estimator()``,
+    ...) on its QPUs."""
+
     def __init__(
         self,
         description: PilotDescription,
@@ -171,24 +175,8 @@ class Pilot:
         return task_id is not None and self.engine.cancel(task_id)
 
     # ------------------------------------------------------------- quantum
-    def sampler(self, backend: str | None = None, *, default_shots: int = 1024) -> Any:
-        """A Qiskit SamplerV2 on this pilot's QPUs, through its dispatcher."""
-        from qlambda.quantum.primitives import PlatformSamplerV2
-
-        return PlatformSamplerV2(self._submit_quantum, backend=backend, default_shots=default_shots)
-
-    def estimator(self, backend: str | None = None, *, default_precision: float = 0.015625) -> Any:
-        """A Qiskit EstimatorV2 on this pilot's QPUs, through its dispatcher."""
-        from qlambda.quantum.primitives import PlatformEstimatorV2
-
-        return PlatformEstimatorV2(
-            self._submit_quantum, backend=backend, default_precision=default_precision
-        )
-
-    def _submit_quantum(self, request: Any) -> Future:
-        from qlambda.quantum.envelope import seal
-
-        return self.dispatcher.submit(seal(request), job_id=self.id).future
+    def _send(self, envelope: Any) -> Future:
+        return self.dispatcher.submit(envelope, job_id=self.id).future
 
     # ------------------------------------------------------------- state
     def cancel(self) -> None:

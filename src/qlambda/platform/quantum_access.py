@@ -1,0 +1,93 @@
+"""Quantum primitives for whoever can hand a sealed request to the QPU dispatcher.
+
+A job's context sends requests over its worker's channel, a pilot straight to its
+dispatcher; both offer the same front ends: Qiskit's SamplerV2 and EstimatorV2 (with
+execution options), a Cirq sampler and a PennyLane device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import Future
+from typing import Any
+
+
+class QuantumAccess:
+    execution_options: list[Any] | None = None  # default options of the primitives
+
+    def sampler(
+        self,
+        backend: str | None = None,
+        *,
+        default_shots: int = 1024,
+        options: Iterable[Any] | None = None,
+    ) -> Any:
+        """A Qiskit SamplerV2 whose every ``run`` is a quantum task in the platform's queue.
+
+        ``options``: execution options (``["ddd"]``, see ``qlambda.quantum.pipeline``),
+        outermost first; by default the job's ``execution_options`` (those that apply to a
+        sampler). ``[]`` turns them off.
+        """
+        from qlambda.quantum.primitives import PlatformSamplerV2
+
+        return PlatformSamplerV2(
+            self._submit_quantum,
+            backend=backend,
+            default_shots=default_shots,
+            options=self.execution_options if options is None else options,
+            strict_options=options is not None,
+        )
+
+    def estimator(
+        self,
+        backend: str | None = None,
+        *,
+        default_precision: float = 0.015625,
+        options: Iterable[Any] | None = None,
+    ) -> Any:
+        """A Qiskit EstimatorV2 whose every ``run`` is a quantum task in the platform's queue.
+
+        ``options``: execution options (``["readout", "zne"]``), outermost first; by default
+        the job's ``execution_options``. ``[]`` turns them off.
+        """
+        from qlambda.quantum.primitives import PlatformEstimatorV2
+
+        return PlatformEstimatorV2(
+            self._submit_quantum,
+            backend=backend,
+            default_precision=default_precision,
+            options=self.execution_options if options is None else options,
+            strict_options=options is not None,
+        )
+
+    def cirq_sampler(
+        self, backend: str | None = None, *, options: Iterable[Any] | None = None
+    ) -> Any:
+        """A ``cirq.Sampler`` over the platform: ``run``/``run_sweep`` return ``cirq.Result`` s."""
+        from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
+
+        return PlatformCirqSampler(self.sampler(backend, options=options))
+
+    def pennylane_device(
+        self,
+        wires: Any,
+        backend: str | None = None,
+        *,
+        shots: int | None = None,
+        options: Iterable[Any] | None = None,
+    ) -> Any:
+        """The ``qlambda.platform`` PennyLane device: QNodes run as platform quantum tasks."""
+        from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
+
+        return QlambdaDevice(
+            wires=wires, shots=shots, estimator=self.estimator(backend, options=options)
+        )
+
+    def _submit_quantum(self, request: Any) -> Future:
+        from qlambda.quantum.envelope import seal
+
+        return self._send(seal(request))
+
+    def _send(self, envelope: Any) -> Future:
+        """Hand a sealed request to the dispatcher; the Future resolves to its result."""
+        raise NotImplementedError
