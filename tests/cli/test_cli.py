@@ -66,3 +66,9 @@ def test_demo_then_jobs_then_traces(tmp_path):
         "post.csv",
         "pre.csv",
     ]
+
+
+def test_serve_refuses_a_cluster_address_for_the_local_engine():
+    done = qlambda("serve", "--ray-address", "auto", "--port", "0", timeout=120)
+    assert done.returncode == 1
+    assert "needs engine 'ray' or 'dask'" in done.stderr

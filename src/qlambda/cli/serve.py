@@ -27,6 +27,8 @@ from qlambda.cli.common import data_dir_option
 )
 @click.option(
     "--engine-address",
+    "--ray-address",
+    "engine_address",
     default=None,
     help='The Ray or Dask cluster to join ("auto", "host:6379", "tcp://scheduler:8786").',
 )
