@@ -16,8 +16,10 @@ demo: $(STAMP)
 	$(BIN)/qlambda demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/python -m pytest -m "not cluster"
+	# multi-node clusters start in a fresh process, with the machine to themselves
+	$(BIN)/python -m pytest -m cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

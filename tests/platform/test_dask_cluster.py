@@ -24,7 +24,7 @@ from qlambda.engine.remote.processes import running
 
 # A loopback Dask cluster on a loaded 2-core machine has, rarely, timed out a test
 # (1 run in 7, not reproduced since): such a run is retried, a real failure repeats.
-pytestmark = pytest.mark.flaky(reruns=2)
+pytestmark = [pytest.mark.cluster, pytest.mark.flaky(reruns=2)]
 
 
 def wait_for_workers(engine, names, timeout=90.0, unlike=()):

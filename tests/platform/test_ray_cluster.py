@@ -20,6 +20,8 @@ from qlambda.pilot import PilotDescription, PilotManager
 ray = pytest.importorskip("ray")
 from qlambda.engine.ray.cluster import LoopbackRayCluster, running  # noqa: E402
 
+pytestmark = pytest.mark.cluster
+
 
 def wait_for_nodes(engine, count, timeout=90.0):
     deadline = time.monotonic() + timeout
