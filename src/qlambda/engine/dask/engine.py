@@ -25,7 +25,7 @@ from qlambda.core.errors import ConfigurationError, TaskFailedError, WorkerDiedE
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import DEFAULT_PRELOAD
 from qlambda.engine.local.worker import THREAD_VARIABLES
-from qlambda.engine.remote.engine import RemoteEngine, RemoteTask
+from qlambda.engine.remote.engine import RemoteEngine, RemoteTask, check_size
 
 WORKERS_MAX_AGE = 2.0  # seconds between looks at the cluster's size
 
@@ -44,13 +44,7 @@ class DaskEngine(RemoteEngine):
         batch_seconds: float = 0.05,
         channel_host: str | None = None,
     ) -> None:
-        if cpus is not None and address is not None:
-            raise ConfigurationError(
-                f"cpus sizes a private Dask cluster; with address={address!r} the cluster's "
-                "own workers are used: leave cpus unset"
-            )
-        if cpus is not None and (not isinstance(cpus, int) or cpus < 1):
-            raise ConfigurationError(f"cpus must be a positive integer, got {cpus!r}")
+        check_size("Dask", cpus, address)
         super().__init__(
             name=name, max_batch=max_batch, batch_seconds=batch_seconds, channel_host=channel_host
         )

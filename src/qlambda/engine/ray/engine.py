@@ -19,7 +19,7 @@ from qlambda.core.errors import ConfigurationError, TaskFailedError, WorkerDiedE
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import DEFAULT_PRELOAD
 from qlambda.engine.ray import connection
-from qlambda.engine.remote.engine import RemoteEngine, RemoteTask
+from qlambda.engine.remote.engine import RemoteEngine, RemoteTask, check_size
 
 STANDARD_RESOURCES = ("CPU", "GPU", "memory", "object_store_memory")
 RESOURCES_MAX_AGE = 2.0  # seconds between looks at the cluster's size
@@ -40,13 +40,7 @@ class RayEngine(RemoteEngine):
         batch_seconds: float = 0.05,
         channel_host: str | None = None,
     ) -> None:
-        if cpus is not None and address is not None:
-            raise ConfigurationError(
-                f"cpus sizes a private Ray instance; with address={address!r} the cluster's "
-                "own cpus are used: leave cpus unset"
-            )
-        if cpus is not None and (not isinstance(cpus, int) or cpus < 1):
-            raise ConfigurationError(f"cpus must be a positive integer, got {cpus!r}")
+        check_size("Ray", cpus, address)
         if not isinstance(max_retries, int) or max_retries < 0:
             raise ConfigurationError(f"max_retries must be 0 or more, got {max_retries!r}")
         super().__init__(

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError
 from typing import Any
 
-from qlambda.core.errors import TimeLimitError, WorkerDiedError
+from qlambda.core.errors import ConfigurationError, TimeLimitError, WorkerDiedError
 from qlambda.engine.base import TaskFuture, TaskMessage, TaskSpec
 from qlambda.engine.local.engine import remote_error
 from qlambda.engine.remote.server import ChannelServer, default_host
@@ -58,6 +58,17 @@ class RemoteTask:
 
     def __lt__(self, other: RemoteTask) -> bool:
         return self.key < other.key
+
+
+def check_size(framework: str, cpus: int | None, address: str | None) -> None:
+    """``cpus`` sizes a private instance only; a cluster at ``address`` brings its own."""
+    if cpus is not None and address is not None:
+        raise ConfigurationError(
+            f"cpus sizes a private {framework} instance; with address={address!r} the "
+            "cluster's own cpus are used: leave cpus unset"
+        )
+    if cpus is not None and (not isinstance(cpus, int) or cpus < 1):
+        raise ConfigurationError(f"cpus must be a positive integer, got {cpus!r}")
 
 
 class RemoteEngine:
