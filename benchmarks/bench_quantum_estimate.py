@@ -23,7 +23,11 @@ from qiskit.transpiler import generate_preset_pass_manager
 from qlambda.quantum.config import BackendConfig, make_fake_device
 from qlambda.quantum.request import estimate_qpu_seconds, make_request
 
-DATA = Path("/work/shared/data/serverless_quantum_sim/ibm_job_estimate_v5172cf5.csv")
+# the published IBM estimates, in the shared dataset beside the repository
+DATA = (
+    Path(__file__).resolve().parents[2]
+    / "shared/data/serverless_quantum_sim/ibm_job_estimate_v5172cf5.csv"
+)
 SIZES = range(4, 26, 2)
 
 
