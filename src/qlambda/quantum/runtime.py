@@ -20,10 +20,10 @@ from qiskit import QuantumCircuit
 from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
-from qiskit_aer.primitives import EstimatorV2 as AerEstimatorV2
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qlambda.core import CircuitTooWideError
+from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
@@ -164,9 +164,7 @@ class BackendRuntime:
                 ),
             )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
-            self._estimator = AerEstimatorV2.from_backend(
-                self.simulator, options={"run_options": run_options}
-            )
+            self._estimator = CompiledEstimator(self.simulator, run_options)
         self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
         self._pipeline: PipelineBackend | None = None
         self.calibration: Any = None
