@@ -46,7 +46,9 @@ class CompiledEstimator(BaseEstimatorV2):
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
     ) -> PrimitiveJob[PrimitiveResult[PubResult]]:
-        coerced = [EstimatorPub.coerce(pub, 0.0 if precision is None else precision) for pub in pubs]
+        coerced = [
+            EstimatorPub.coerce(pub, 0.0 if precision is None else precision) for pub in pubs
+        ]
         job = PrimitiveJob(self._run, coerced)
         job._submit()
         return job

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 
+import numpy as np
 from qiskit import QuantumCircuit
 from qiskit_aer.noise import NoiseModel
 
@@ -52,16 +53,41 @@ def restrict_noise_model(model: NoiseModel, qubits: frozenset[int]) -> NoiseMode
     return restricted
 
 
+def readout_matrices(model: NoiseModel) -> dict[int, np.ndarray]:
+    """Per qubit, the 2x2 readout confusion matrix ``[prepared, read]`` of ``model``
+    (single-qubit readout errors; a default one is not expanded)."""
+    return {
+        qargs[0]: np.asarray(error.probabilities, dtype=float)
+        for qargs, error in model._local_readout_errors.items()
+        if len(qargs) == 1
+    }
+
+
+def readout_is_classical(model: NoiseModel) -> bool:
+    """Whether measurement errors are only readout flips: no quantum error on ``measure``,
+    no correlated or default readout error, so shots can be drawn from probabilities."""
+    return (
+        "measure" not in model._local_quantum_errors
+        and "measure" not in model._default_quantum_errors
+        and model._default_readout_error is None
+        and all(len(qargs) == 1 for qargs in model._local_readout_errors)
+    )
+
+
 class RestrictedNoise:
     """Restricted copies of one device's noise model, by set of active qubits (LRU)."""
 
     def __init__(self, model: NoiseModel, capacity: int = 32) -> None:
         self.model = model
+        self.readout = readout_matrices(model)
+        self.classical_readout = readout_is_classical(model)
         self._capacity = capacity
         self._models: OrderedDict[frozenset[int], NoiseModel] = OrderedDict()
 
     def for_circuits(self, circuits: Iterable[QuantumCircuit]) -> NoiseModel:
-        qubits = active_qubits(circuits)
+        return self.for_qubits(active_qubits(circuits))
+
+    def for_qubits(self, qubits: frozenset[int]) -> NoiseModel:
         if qubits in self._models:
             self._models.move_to_end(qubits)
             return self._models[qubits]

@@ -11,10 +11,17 @@ from qiskit.primitives import PrimitiveResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
+from qlambda.quantum.noise import active_qubits
 from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
 from qlambda.quantum.pipeline.measure import measure_batch
 from qlambda.quantum.pipeline.runner import run_request
 from qlambda.quantum.request import QuantumRequest
+from qlambda.quantum.sampling import (
+    DENSITY_MATRIX_MAX_QUBITS,
+    FinalMeasurements,
+    draw_shots,
+    final_measurements,
+)
 
 if TYPE_CHECKING:
     from qlambda.quantum.runtime import BackendRuntime
@@ -81,6 +88,7 @@ class PipelineBackend:
         self._seeds = np.random.default_rng(config.seed)
         self._calls = 0
         self._circuits = 0
+        self._drawn = 0  # circuits whose shots were drawn from probabilities
 
     def recalibrated(self, calibration: Any) -> None:
         """Readout mitigation follows the calibration the simulator now has."""
@@ -91,28 +99,79 @@ class PipelineBackend:
 
     def run(self, prepared: QuantumRequest) -> PrimitiveResult:
         """The request's result; its metadata says how many simulator calls and circuits
-        the steps cost (one call, whatever the number of circuits)."""
-        self._calls, self._circuits = 0, 0
+        the steps cost (one call, whatever the number of circuits), and for how many of
+        them the shots were drawn from exact probabilities."""
+        self._calls, self._circuits, self._drawn = 0, 0, 0
         result = run_request(prepared, prepared.options, self.view, self.measure)
-        result.metadata.update(simulator_calls=self._calls, circuits=self._circuits)
+        result.metadata.update(
+            simulator_calls=self._calls, circuits=self._circuits, drawn=self._drawn
+        )
         return result
 
     def measure(self, executions: list[Execution]) -> list[Outcome]:
         return measure_batch(executions, self.view, self._run_batch)
 
     def _run_batch(self, batch: list[tuple[QuantumCircuit, int]]) -> list[dict]:
+        """Per circuit, its registers' shots: drawn from exact probabilities where that is
+        the same distribution (see :mod:`qlambda.quantum.sampling`), else sampled by Aer."""
         runtime = self.runtime
         seed = None if self.view.seed is None else int(self._seeds.integers(2**31))
-        sampler = AerSamplerV2.from_backend(runtime.simulator, seed=seed)
-        self._calls += 1
         self._circuits += len(batch)
-        pubs = [SamplerPub.coerce((circuit, None, shots)) for circuit, shots in batch]
+        shapes = [self._shape(circuit) for circuit, _ in batch]
+        splits = [
+            self._exact_split(shape, shots) for shape, (_, shots) in zip(shapes, batch, strict=True)
+        ]
+        drawn = [index for index, split in enumerate(splits) if split is not None]
+        self._drawn += len(drawn)
+        sampled = [index for index, split in enumerate(splits) if split is None]
+        registers: list[dict] = [{} for _ in batch]
+        self._calls += bool(drawn) + bool(sampled)  # Aer runs: drawn ones, sampled ones
         with runtime._exclusive:
             if runtime.noise is not None:
-                circuits = (circuit for circuit, _ in batch)
-                runtime.simulator.set_options(noise_model=runtime.noise.for_circuits(circuits))
-            result = sampler._run(pubs)
-        return [dict(pub.data.items()) for pub in result]
+                active = frozenset().union(*(qubits for qubits, _ in shapes))
+                runtime.simulator.set_options(noise_model=runtime.noise.for_qubits(active))
+            if drawn:
+                saving = [splits[index].saving_probabilities for index in drawn]  # type: ignore[union-attr]
+                result = runtime.simulator.run(
+                    saving, shots=1, method="density_matrix", seed_simulator=seed
+                ).result()
+            if sampled:
+                sampler = AerSamplerV2.from_backend(runtime.simulator, seed=seed)
+                pubs = [SamplerPub.coerce((batch[i][0], None, batch[i][1])) for i in sampled]
+                for index, pub in zip(sampled, sampler._run(pubs), strict=True):
+                    registers[index] = dict(pub.data.items())
+        if drawn:
+            rng = np.random.default_rng(seed)
+            readout = runtime.noise.readout if runtime.noise is not None else {}
+            for position, index in enumerate(drawn):
+                split = splits[index]
+                saved = result.data(position).get("probabilities", np.ones(1))
+                registers[index] = draw_shots(split, saved, batch[index][1], readout, rng)  # type: ignore[arg-type]
+        return registers
+
+    def _shape(self, circuit: QuantumCircuit) -> tuple[frozenset[int], FinalMeasurements | None]:
+        """The qubits ``circuit`` uses and its final measurements (None: not all final),
+        worked out once per circuit content."""
+        from qlambda.quantum.transpilation import circuit_token
+
+        return self.view.memo.get(
+            ("shape", circuit_token(circuit)),
+            lambda: (active_qubits([circuit]), final_measurements(circuit)),
+        )
+
+    def _exact_split(
+        self, shape: tuple[frozenset[int], FinalMeasurements | None], shots: int
+    ) -> FinalMeasurements | None:
+        """The final measurements when the shots can be drawn from probabilities: a noisy
+        device whose readout errors are classical flips, all measurements last, and few
+        enough qubits that Aer itself would simulate a density matrix (2^n < shots)."""
+        noise = self.runtime.noise
+        qubits, split = shape
+        if noise is None or not noise.classical_readout or split is None:
+            return None
+        if len(qubits) > DENSITY_MATRIX_MAX_QUBITS or 2 ** len(qubits) >= shots:
+            return None
+        return split
 
 
 def _symmetric(calibration: Any) -> dict[int, tuple[float, float]]:

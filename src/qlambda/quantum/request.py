@@ -79,7 +79,6 @@ def _pack_steps(steps: tuple[Any, ...]) -> bytes:
     return cloudpickle.dumps(steps)
 
 
-
 def _rebuild_request(
     pubs: tuple,
     primitive: str,

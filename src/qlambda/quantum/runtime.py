@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from qiskit import QuantumCircuit
-from qiskit.primitives import BackendEstimatorV2, PrimitiveResult
+from qiskit.primitives import PrimitiveResult
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
@@ -145,9 +145,6 @@ class BackendRuntime:
             self.noise = RestrictedNoise(model) if model is not None else None
             self._exclusive: AbstractContextManager[object] = threading.RLock()
             self.transpiler = self._device_transpiler(device)
-            self._estimator: Any = BackendEstimatorV2(
-                backend=self.simulator, options={"seed_simulator": self.config.seed}
-            )
         else:
             self.simulator = AerSimulator(**options)
             self.device = None
@@ -165,7 +162,7 @@ class BackendRuntime:
             )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = CompiledEstimator(self.simulator, run_options)
-        self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
+            self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
         self._pipeline: PipelineBackend | None = None
         self.calibration: Any = None
         """The calibration snapshot this runtime compiles and simulates against (None: the
@@ -231,10 +228,7 @@ class BackendRuntime:
         self._check_device_width(request)
         started = time.perf_counter()
         prepared = self.prepare(request)
-        if prepared.options:
-            result = self.pipeline.run(prepared)
-        else:
-            result = self._simulate(prepared)
+        result = self._measure(prepared)
         simulated = time.perf_counter() - started
         emulated = None
         if self.config.emulate_qpu_time:
@@ -254,21 +248,21 @@ class BackendRuntime:
         """
         circuit = QuantumCircuit(1)
         circuit.measure_all()
-        request = make_request("sampler", [circuit], shots=1)
-        started = time.perf_counter()
-        self._simulate(self.prepare(request))
+        request = make_request("sampler", [circuit], shots=4)  # 4 > 2^1: a noisy device's
+        started = time.perf_counter()  # shots are drawn from probabilities, warm that too
+        self._measure(self.prepare(request))
         return time.perf_counter() - started
 
-    def _simulate(self, prepared: QuantumRequest) -> PrimitiveResult:
-        """All PUBs in one primitive call, under this device's noise restricted to them."""
+    def _measure(self, prepared: QuantumRequest) -> PrimitiveResult:
+        """A noisy device measures every request through its pipeline (no options: no
+        steps), so plain and mitigated calls are simulated and sampled alike; an ideal
+        simulator runs plain requests on Aer's primitives."""
         if prepared.primitive == "estimator":
             self._check_precision(prepared)
-        with self._exclusive:
-            if self.noise is not None:
-                circuits = (pub.circuit for pub in prepared.pubs)
-                self.simulator.set_options(noise_model=self.noise.for_circuits(circuits))
-            primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
-            return _run_here(primitive, list(prepared.pubs))
+        if prepared.options or self.device is not None:
+            return self.pipeline.run(prepared)
+        primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
+        return _run_here(primitive, list(prepared.pubs))
 
     def _check_device_width(self, request: QuantumRequest) -> None:
         """A circuit laid out for a larger device cannot be re-laid on this one."""

@@ -9,7 +9,9 @@ cached ISA circuit binds each iteration's values directly.
 
 from __future__ import annotations
 
+import itertools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -44,6 +46,46 @@ def circuit_key(circuit: QuantumCircuit) -> Hashable:
     )
     registers = tuple((register.name, register.size) for register in circuit.cregs)
     return (circuit.num_qubits, circuit.num_clbits, registers, circuit.global_phase, instructions)
+
+
+def unchanged(circuit: QuantumCircuit, snapshot: QuantumCircuit) -> bool:
+    """Whether ``circuit`` still equals ``snapshot`` (a copy taken earlier)."""
+    return (
+        circuit._data == snapshot._data  # compared in Rust: tens of microseconds
+        and circuit.global_phase == snapshot.global_phase
+        and circuit.qregs == snapshot.qregs
+        and circuit.cregs == snapshot.cregs
+        and circuit.name == snapshot.name
+        and circuit.metadata == snapshot.metadata
+        and circuit.layout == snapshot.layout
+    )
+
+
+_tokens: dict[Hashable, int] = {}
+_token_of: dict[int, tuple[weakref.ref, QuantumCircuit, int]] = {}
+_next_token = itertools.count(1)
+_tokens_lock = threading.Lock()
+TOKEN_CAPACITY = 4096
+
+
+def circuit_token(circuit: QuantumCircuit) -> int:
+    """A small number standing for the circuit's content (:func:`circuit_key`): equal for
+    equal circuits, never reused for another. Building and hashing :func:`circuit_key`
+    costs milliseconds for a deep circuit; the token is remembered per circuit object and
+    recomputed only when that object no longer equals its snapshot (it was changed)."""
+    with _tokens_lock:
+        known = _token_of.get(id(circuit))
+    if known is not None and known[0]() is circuit and unchanged(circuit, known[1]):
+        return known[2]
+    key = circuit_key(circuit)
+    with _tokens_lock:
+        if len(_tokens) > TOKEN_CAPACITY:  # forgotten contents get new tokens: only misses
+            _tokens.clear()
+        if len(_token_of) > TOKEN_CAPACITY:
+            _token_of.clear()
+        token = _tokens.setdefault(key, next(_next_token))
+        _token_of[id(circuit)] = (weakref.ref(circuit), circuit.copy(), token)
+    return token
 
 
 def _operation_key(operation: Any) -> Hashable:

@@ -20,6 +20,8 @@ from typing import Any
 
 from qiskit import QuantumCircuit, qpy
 
+from qlambda.quantum.transpilation import unchanged
+
 CACHE_SIZE = 256
 
 _lock = threading.Lock()
@@ -29,18 +31,6 @@ _decoded: OrderedDict[bytes, tuple[QuantumCircuit, bytes, str]] = OrderedDict()
 _encoded: dict[int, tuple[weakref.ref, bytes, bytes, str, QuantumCircuit | None]] = {}
 
 
-def _unchanged(circuit: QuantumCircuit, snapshot: QuantumCircuit) -> bool:
-    return (
-        circuit._data == snapshot._data  # compared in Rust: tens of microseconds
-        and circuit.global_phase == snapshot.global_phase
-        and circuit.qregs == snapshot.qregs
-        and circuit.cregs == snapshot.cregs
-        and circuit.name == snapshot.name
-        and circuit.metadata == snapshot.metadata
-        and circuit.layout == snapshot.layout
-    )
-
-
 def encode_circuit(circuit: QuantumCircuit) -> tuple[bytes, bytes, str]:
     """(key, bytes, format) of a circuit, encoded again only when its content changed."""
     with _lock:
@@ -48,7 +38,7 @@ def encode_circuit(circuit: QuantumCircuit) -> tuple[bytes, bytes, str]:
     if (
         known is not None
         and known[0]() is circuit
-        and (known[4] is None or _unchanged(circuit, known[4]))
+        and (known[4] is None or unchanged(circuit, known[4]))
     ):
         return known[1], known[2], known[3]
     try:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from qlambda.quantum.memo import LRUMemo
+
 if TYPE_CHECKING:  # the control plane validates options without importing Qiskit
     from qiskit import QuantumCircuit
     from qiskit.quantum_info import SparsePauliOp
@@ -59,6 +61,8 @@ class BackendView:
     readout_errors: dict[int, tuple[float, float]]
     rebase: Callable[[QuantumCircuit], QuantumCircuit]
     seed: int | None = None
+    memo: LRUMemo[Any] = field(default_factory=lambda: LRUMemo(512), compare=False, repr=False)
+    """Circuits steps derived for this backend (folds, measurement circuits), by key."""
 
 
 @runtime_checkable

@@ -98,6 +98,16 @@ class _Group:
 def _basis_circuit(
     circuit: QuantumCircuit, basis: dict[int, str], backend: BackendView
 ) -> QuantumCircuit:
+    from qlambda.quantum.transpilation import circuit_token
+
+    # a batch measured again (the scale factors of ZNE, repeats) is not rebuilt and rebased
+    key = ("measured", circuit_token(circuit), tuple(sorted(basis.items())))
+    return backend.memo.get(key, lambda: _rotated_and_measured(circuit, basis, backend))
+
+
+def _rotated_and_measured(
+    circuit: QuantumCircuit, basis: dict[int, str], backend: BackendView
+) -> QuantumCircuit:
     measured = circuit.copy()
     qubits = sorted(basis)
     for qubit in qubits:

@@ -7,9 +7,7 @@ gate against its inverse. All scale factors of all circuits leave in one batched
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,29 +16,6 @@ from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
 
 EXTRAPOLATIONS = ("richardson", "linear")
 FOLDINGS = ("random", "global")
-FOLD_CACHE_SIZE = 256
-
-_folded: OrderedDict[Hashable, Any] = OrderedDict()
-_folded_lock = threading.Lock()
-
-
-def _remember(key: Hashable, make: Callable[[], Any]) -> Any:
-    """Folded circuits of this executor process, least recently used out.
-
-    Folding goes through mitiq's conversions (Qiskit -> OpenQASM -> Cirq and back), which
-    costs about as much as simulating the circuit; a circuit sent again (repeats, shot
-    batches, an optimiser revisiting a point) is folded once.
-    """
-    with _folded_lock:
-        if key in _folded:
-            _folded.move_to_end(key)
-            return _folded[key]
-    value = make()
-    with _folded_lock:
-        _folded[key] = value
-        while len(_folded) > FOLD_CACHE_SIZE:
-            _folded.popitem(last=False)
-    return value
 
 
 class ZeroNoiseExtrapolation:
@@ -108,13 +83,15 @@ class ZeroNoiseExtrapolation:
     def pre(
         self, executions: Sequence[Execution], backend: BackendView
     ) -> tuple[list[Execution], Any]:
-        from qlambda.quantum.transpilation import circuit_key
+        from qlambda.quantum.transpilation import circuit_token
 
         folded = []
         settings = (backend.name, self.folding, self.seed, self.scale_factors)
         for execution in executions:
-            circuits = _remember(
-                (circuit_key(execution.circuit), *settings),
+            # folding goes through mitiq's conversions (Qiskit -> OpenQASM -> Cirq and back),
+            # which costs about as much as simulating; a circuit sent again is folded once
+            circuits = backend.memo.get(
+                ("folded", circuit_token(execution.circuit), *settings),
                 lambda circuit=execution.circuit: self._fold_all(circuit, backend),
             )
             folded.extend(
