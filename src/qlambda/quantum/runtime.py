@@ -2,9 +2,11 @@
 
 A :class:`BackendRuntime` builds its simulator once (for a fake IBM device: the noise
 model, the transpiler for its target) and then executes one :class:`QuantumRequest` at
-a time. All PUBs of a request go to the simulator in as few ``run()`` calls as Qiskit's
-primitives allow (one per distinct shot count), because a noisy ``run()`` costs about the
-same for one circuit as for ten.
+a time. On a noisy device every request, with execution options or not, is measured
+through its pipeline: all circuits of the request in one simulator call (a noisy
+``run()`` costs about the same for one circuit as for three), shots drawn from exact
+probabilities where that is the same distribution. An ideal simulator runs plain
+requests on Aer's sampler and on :class:`CompiledEstimator`.
 """
 
 from __future__ import annotations
@@ -117,7 +119,7 @@ def _run_here(primitive: Any, pubs: list[Any]) -> PrimitiveResult:
     The public ``run()`` starts a new thread per call (``PrimitiveJob``), which costs
     milliseconds on a loaded machine for every task of a variational loop; the executor
     already runs one task at a time, so it calls the primitives' ``_run`` directly when
-    they have one (Aer's SamplerV2/EstimatorV2 and Qiskit's BackendEstimatorV2 do).
+    they have one (Aer's SamplerV2 and :class:`CompiledEstimator` do).
     """
     run = getattr(primitive, "_run", None)
     if callable(run):
