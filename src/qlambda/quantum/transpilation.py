@@ -159,6 +159,10 @@ class TranspileCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
         from qlambda.quantum.wire import content_key
 
