@@ -8,22 +8,14 @@ _runtime: Any = None
 
 
 def open_device(config: Any) -> None:
-    """Engine initializer: build the backend runtime (noise model, simulator) once, run a
-    first circuit, then freeze what is built out of the garbage collector's sight.
-
-    Without the freeze, the collector's full passes walk the device, its noise model and
-    all of Qiskit every few tasks (Aer allocates heavily per call): on FakeTorino that was
-    a pause of about 450 ms every four or five tasks, against 85 ms for the task itself.
-    """
+    """Engine initializer: build the backend runtime (noise model, simulator) once and run
+    a first circuit, so the first task pays no first-call costs. The worker then freezes
+    all of it out of the garbage collector's full passes (``engine.local.worker``)."""
     global _runtime
-    import gc
-
     from qlambda.quantum.runtime import BackendRuntime
 
     _runtime = BackendRuntime(config)
     _runtime.warm_up()
-    gc.collect()
-    gc.freeze()
 
 
 def execute(envelope: Any, calibration: Any = None) -> Any:
