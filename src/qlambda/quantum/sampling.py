@@ -66,9 +66,9 @@ def final_measurements(circuit: QuantumCircuit) -> FinalMeasurements | None:
     }
     unitary = circuit.copy()
     data = unitary._data  # deleting from the end is cheap; rebuilding costs ~5 us a gate
-    for position in reversed(range(len(data))):
-        if data[position].operation.name == "measure":
-            del data[position]
+    for index in reversed(range(len(data))):
+        if data[index].operation.name == "measure":
+            del data[index]
     if order:
         unitary.save_probabilities(qubits=order, label="probabilities")
     return FinalMeasurements(unitary, tuple(order), registers)
