@@ -223,3 +223,46 @@ def test_probabilities_on_a_noisy_transpiled_device(kolkata_submit):
     # compiled onto FakeKolkataV2's qubits: layout must not reorder PennyLane's wires
     probs = run(platform_device(kolkata_submit), lambda: qml.probs(wires=["c", "a", "b"]))
     assert np.allclose(probs, exact_probs(["c", "a", "b"]), atol=0.08)  # readout, gate noise
+
+
+ANGLES = np.array([0.1, 2.5, np.pi])
+
+
+def broadcast(device, measure, shots):
+    @qml.qnode(device, shots=shots)
+    def circuit(x):
+        qml.RY(x, wires=0)
+        qml.X(wires=1)
+        return measure()
+
+    return circuit(ANGLES)
+
+
+@pytest.mark.parametrize(
+    ("measure", "exact"),
+    [
+        (lambda: qml.expval(qml.Z(0)), lambda: qml.expval(qml.Z(0))),
+        (lambda: qml.var(qml.Z(0)), lambda: qml.var(qml.Z(0))),
+        (lambda: qml.probs(wires=[1, 0]), lambda: qml.probs(wires=[1, 0])),
+        (lambda: qml.sample(wires=[0]), lambda: qml.probs(wires=[0])),
+    ],
+    ids=["expval", "var", "probs", "sample"],
+)
+def test_broadcast_parameters_run_as_one_batch(aer_submit, measure, exact):
+    ours = broadcast(platform_device(aer_submit, wires=2), measure, SHOTS)
+    same_form(ours, broadcast(qml.device("default.qubit", wires=2), measure, SHOTS))
+    assert len(aer_submit.requests) == 1  # one request, not one per parameter set
+    expected = broadcast(qml.device("default.qubit", wires=2), exact, None)
+    if ours.ndim == 3:  # samples: parameter set x shots x wire; the frequency of 1
+        ours, expected = ours.mean(axis=1), expected[:, 1:]
+    assert np.allclose(ours, expected, atol=0.05)
+
+
+def test_broadcast_counts_are_refused(aer_submit):
+    @qml.qnode(platform_device(aer_submit, wires=1), shots=10)
+    def circuit(x):
+        qml.RY(x, wires=0)
+        return qml.counts()
+
+    with pytest.raises(UnsupportedMeasurementError, match="once per parameter set"):
+        circuit(np.array([0.1, 0.2]))

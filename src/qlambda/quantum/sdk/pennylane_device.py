@@ -47,6 +47,7 @@ from pennylane.measurements import (
 )
 from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
+from pennylane.transforms.core import CompilePipeline
 from pennylane.wires import Wires
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
@@ -172,6 +173,18 @@ def _shot_groups(tape: QuantumScript) -> list[tuple[float | None, int]]:
     return [(1 / math.sqrt(group.shots), group.copies) for group in tape.shots.shot_vector]
 
 
+@qml.transform
+def _refuse_broadcast_counts(tape: QuantumScript) -> tuple[list[QuantumScript], Callable]:
+    """broadcast_expand would stack count dictionaries into an object array, which is not
+    the list ``default.qubit`` returns; refuse rather than differ."""
+    if tape.batch_size and any(isinstance(m, CountsMP) for m in tape.measurements):
+        raise UnsupportedMeasurementError(
+            "qml.counts with broadcast parameters is not supported; call the QNode once per "
+            "parameter set, or use qml.probs or qml.sample, which broadcast"
+        )
+    return [tape], lambda results: results[0]
+
+
 class QlambdaDevice(Device):
     """``estimator``: a platform EstimatorV2 (``ctx.estimator(...)``) for expval and var;
     ``sampler``: a platform SamplerV2 (``ctx.sampler(...)``), or a function making one on
@@ -195,6 +208,15 @@ class QlambdaDevice(Device):
             )
         self._estimator = estimator
         self._sampler = sampler
+
+    def preprocess_transforms(
+        self, execution_config: ExecutionConfig | None = None
+    ) -> CompilePipeline:
+        """Broadcast tapes become one tape per parameter set, all in the same batch."""
+        program = CompilePipeline()
+        program.add_transform(_refuse_broadcast_counts)
+        program.add_transform(qml.transforms.broadcast_expand)
+        return program
 
     def _wires_of(self, tape: QuantumScript) -> Any:
         return self.wires if self.wires is not None else tape.wires
