@@ -32,6 +32,26 @@ def test_a_qnode_runs_through_the_platform_queue(client):
     assert kinds.count(EventKind.QPU_QUEUED) == 1  # both expectation values: one request
 
 
+def pennylane_counts_job(ctx):
+    import pennylane as qml
+
+    device = ctx.pennylane_device(wires=2, backend="aer")
+
+    @qml.qnode(device, shots=200)
+    def circuit():
+        qml.X(wires=1)
+        return qml.counts(wires=[0, 1])
+
+    return {str(k): int(v) for k, v in circuit().items()}
+
+
+def test_a_qnode_s_counts_run_through_the_platform_s_sampler(client):
+    job = client.run(pennylane_counts_job)
+    assert job.result(120) == {"01": 200}  # PennyLane's wire order: wire 0 first
+    kinds = [e.kind for e in job.events()]
+    assert kinds.count(EventKind.QPU_QUEUED) == 1
+
+
 def cirq_job(ctx):
     import cirq
 

@@ -76,11 +76,19 @@ class QuantumAccess:
         shots: int | None = None,
         options: Iterable[Any] | None = None,
     ) -> Any:
-        """The ``qlambda.platform`` PennyLane device: QNodes run as platform quantum tasks."""
+        """The ``qlambda.platform`` PennyLane device: QNodes run as platform quantum tasks.
+
+        ``qml.expval`` / ``qml.var`` go to an estimator, ``qml.probs`` / ``qml.counts`` /
+        ``qml.sample`` (with shots) to a sampler, both on ``backend`` with ``options``.
+        """
         from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
 
         return QlambdaDevice(
-            wires=wires, shots=shots, estimator=self.estimator(backend, options=options)
+            wires=wires,
+            shots=shots,
+            estimator=self.estimator(backend, options=options),
+            # made when a QNode first samples: an option only estimators take fails only then
+            sampler=lambda: self.sampler(backend, options=options),
         )
 
     def _submit_quantum(self, request: Any) -> Future:

@@ -5,7 +5,8 @@
 - ``cirq_sampler``: a ``cirq.Sampler`` whose runs are platform quantum tasks, returning
   ``cirq.ResultDict`` s;
 - ``pennylane_device``: the ``qlambda.platform`` PennyLane device, whose executions go
-  through the platform's queue as one estimator request per batch of tapes.
+  through the platform's queue as at most one estimator and one sampler request per batch
+  of tapes (expval/var; probs/counts/sample shaped as ``default.qubit`` shapes them).
 
 Cirq and PennyLane are imported only by the modules that need them (they cost seconds).
 """

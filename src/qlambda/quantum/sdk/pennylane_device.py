@@ -12,40 +12,211 @@ def energy(ctx, theta):
     return circuit(theta)
 ```
 
+Measurements (see ``ACCEPTED``):
+
+- ``qml.expval`` and ``qml.var`` of observables with a Pauli form go to the estimator
+  (a variance is ``<H²> - <H>²``, ``H²`` being a Pauli sum too);
+- ``qml.probs``, ``qml.counts`` and ``qml.sample`` (of wires, or of a Pauli word) need
+  shots and go to the sampler; the bits are processed by PennyLane's own measurement
+  code, so shapes, dtypes, keys and wire order are those of ``default.qubit``.
+
 Each batch of tapes PennyLane hands the device (a QNode call, or all the shifted tapes of
-a parameter-shift gradient) becomes ONE estimator request. Measurements: expectation
-values of observables with a Pauli representation (Pauli words, their sums and products).
+a parameter-shift gradient) becomes at most ONE estimator request and ONE sampler
+request, both in the queue before either is awaited. With a shot vector, the estimator
+gets one PUB per distinct shot count (its observables repeated per partition), the sampler
+all the shots at once, sliced into the partitions as ``default.qubit`` slices them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pennylane as qml
 from pennylane.devices import Device, ExecutionConfig
-from pennylane.measurements import ExpectationMP
+from pennylane.measurements import (
+    CountsMP,
+    ExpectationMP,
+    MeasurementProcess,
+    ProbabilityMP,
+    SampleMP,
+    VarianceMP,
+)
+from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
-from qiskit import QuantumCircuit
+from pennylane.transforms.core import CompilePipeline
+from pennylane.wires import Wires
+from qiskit import ClassicalRegister, QuantumCircuit
+from qiskit.primitives import BaseSamplerV2
 from qiskit.quantum_info import SparsePauliOp
 
 from qlambda.quantum.sdk.circuits import from_qasm
 
+ESTIMATED = (ExpectationMP, VarianceMP)
+SAMPLED = (ProbabilityMP, CountsMP, SampleMP)
+ACCEPTED = (
+    "qml.expval and qml.var of observables with a Pauli form (Pauli words, products, "
+    "linear combinations); with shots, qml.probs, qml.counts and qml.sample of wires or "
+    "of a Pauli word"
+)
+_REGISTER = "wires"  # the sampling circuits' classical register, one bit per device wire
+
+Combine = Callable[[Sequence[float]], float]
+
+
+class UnsupportedMeasurementError(ValueError):
+    """A measurement the ``qlambda.platform`` device cannot make."""
+
+
+@dataclass
+class _TapePlan:
+    """Where one tape's measurements sit in the batch's requests, and how to read them."""
+
+    tape: QuantumScript
+    wires: Wires
+    # measurement index -> (indices into its estimator PUB's observables, how to combine)
+    estimated: dict[int, tuple[list[int], Combine]] = field(default_factory=dict)
+    # per shot partition: (estimator PUB, row of its evs); a PUB per distinct shot count
+    estimator_rows: list[tuple[int, int]] = field(default_factory=list)
+    sampled: dict[int, int] = field(default_factory=dict)  # measurement -> sampler PUB
+
+
+def _check(measurement: MeasurementProcess) -> None:
+    """Refuse what the device cannot measure before anything is sent."""
+    if getattr(measurement, "mv", None) is not None:
+        raise UnsupportedMeasurementError(
+            f"mid-circuit measurement values cannot be measured ({measurement}); "
+            f"accepted: {ACCEPTED}"
+        )
+    if isinstance(measurement, ESTIMATED) and measurement.obs is not None:
+        return
+    if isinstance(measurement, SAMPLED) and (
+        measurement.obs is None or qml.pauli.is_pauli_word(measurement.obs)
+    ):
+        return
+    raise UnsupportedMeasurementError(
+        f"the qlambda.platform device cannot measure {measurement}; accepted: {ACCEPTED}"
+    )
+
+
+def _pauli_operator(observable: Operator, wires: Wires) -> SparsePauliOp:
+    """``observable`` on the device's qubits (qubit i is ``wires[i]``)."""
+    sentence = observable.pauli_rep
+    if sentence is None:
+        raise UnsupportedMeasurementError(
+            f"observable {observable} has no Pauli form; accepted: Pauli words "
+            f"(qml.X/Y/Z, products), their linear combinations"
+        )
+    terms = []
+    for word, coeff in sentence.items():
+        letters = "".join(word[w] for w in word)
+        indices = [wires.index(w) for w in word]
+        terms.append((letters, indices, complex(coeff)))
+    if not terms:
+        terms.append(("", [], 0.0))
+    return SparsePauliOp.from_sparse_list(terms, num_qubits=len(wires)).simplify()
+
+
+def _split_identity(operator: SparsePauliOp) -> tuple[float, SparsePauliOp | None]:
+    """The identity coefficient of ``operator`` and the rest (None if nothing is left)."""
+    identity = ~(operator.paulis.x.any(axis=1) | operator.paulis.z.any(axis=1))
+    constant = float(np.sum(operator.coeffs[identity]).real)
+    rest = operator[~identity] if (~identity).any() else None
+    return constant, rest
+
+
+def _estimator_terms(
+    measurement: MeasurementProcess, wires: Wires
+) -> tuple[list[SparsePauliOp], Combine]:
+    """The observables to estimate for ``measurement`` and how their values combine."""
+    operator = _pauli_operator(measurement.obs, wires)
+    if isinstance(measurement, ExpectationMP):
+        return [operator], lambda evs: float(evs[0])
+    # Var(H) = <H²> - <H>²; the identity part of H² (all of it for one Pauli word) is
+    # exact, not estimated. Shot noise can push the difference below 0, a variance cannot.
+    constant, rest = _split_identity((operator @ operator).simplify())
+    if rest is None:
+        return [operator], lambda evs: max(0.0, constant - float(evs[0]) ** 2)
+    return [operator, rest], lambda evs: max(0.0, constant + float(evs[1]) - float(evs[0]) ** 2)
+
+
+def _bases(tape: QuantumScript) -> dict[str, tuple[list[Operator], list[int]]]:
+    """Sample-based measurements grouped by the gates that rotate them to the Z basis.
+
+    Measurements of wires need none and share one circuit; a Pauli word other than Z
+    gets the circuit of its own basis.
+    """
+    groups: dict[str, tuple[list[Operator], list[int]]] = {}
+    for index, measurement in enumerate(tape.measurements):
+        if isinstance(measurement, SAMPLED):
+            gates = measurement.diagonalizing_gates()
+            groups.setdefault(repr(gates), (gates, []))[1].append(index)
+    return groups
+
+
+def _partitions(tape: QuantumScript) -> list[tuple[int, int] | None]:
+    """The tape's shot partitions as ranges of shots; ``[None]`` without shots."""
+    return list(tape.shots.bins()) if tape.shots else [None]
+
+
+def _shot_groups(tape: QuantumScript) -> list[tuple[float | None, int]]:
+    """(estimator precision, partitions) per distinct shot count, in the tape's order.
+
+    Partitions of equal shots share a PUB whose observables are repeated once per
+    partition, so each gets its own estimate. No shots: the estimator's default precision.
+    """
+    if not tape.shots:
+        return [(None, 1)]
+    return [(1 / math.sqrt(group.shots), group.copies) for group in tape.shots.shot_vector]
+
+
+@qml.transform
+def _refuse_broadcast_counts(tape: QuantumScript) -> tuple[list[QuantumScript], Callable]:
+    """broadcast_expand would stack count dictionaries into an object array, which is not
+    the list ``default.qubit`` returns; refuse rather than differ."""
+    if tape.batch_size and any(isinstance(m, CountsMP) for m in tape.measurements):
+        raise UnsupportedMeasurementError(
+            "qml.counts with broadcast parameters is not supported; call the QNode once per "
+            "parameter set, or use qml.probs or qml.sample, which broadcast"
+        )
+    return [tape], lambda results: results[0]
+
 
 class QlambdaDevice(Device):
-    """``estimator``: a platform EstimatorV2 (``ctx.estimator(...)``)."""
+    """``estimator``: a platform EstimatorV2 (``ctx.estimator(...)``) for expval and var;
+    ``sampler``: a platform SamplerV2 (``ctx.sampler(...)``), or a function making one on
+    first use, for probs, counts and sample. At least one of them is needed."""
 
     name = "qlambda.platform"
 
-    def __init__(self, wires: Any = None, shots: Any = None, *, estimator: Any = None) -> None:
+    def __init__(
+        self,
+        wires: Any = None,
+        shots: Any = None,
+        *,
+        estimator: Any = None,
+        sampler: BaseSamplerV2 | Callable[[], BaseSamplerV2] | None = None,
+    ) -> None:
         super().__init__(wires=wires, shots=shots)
-        if estimator is None:
+        if estimator is None and sampler is None:
             raise ValueError(
-                "the qlambda.platform device needs estimator=ctx.estimator(...) "
-                "(or use ctx.pennylane_device(wires=..., backend=...))"
+                "the qlambda.platform device needs estimator=ctx.estimator(...) and/or "
+                "sampler=ctx.sampler(...) (or use ctx.pennylane_device(wires=..., backend=...))"
             )
         self._estimator = estimator
+        self._sampler = sampler
+
+    def preprocess_transforms(
+        self, execution_config: ExecutionConfig | None = None
+    ) -> CompilePipeline:
+        """Broadcast tapes become one tape per parameter set, all in the same batch."""
+        program = CompilePipeline()
+        program.add_transform(_refuse_broadcast_counts)
+        program.add_transform(qml.transforms.broadcast_expand)
+        return program
 
     def _wires_of(self, tape: QuantumScript) -> Any:
         return self.wires if self.wires is not None else tape.wires
@@ -57,26 +228,63 @@ class QlambdaDevice(Device):
         circuit.remove_final_measurements()
         return circuit
 
-    def _observable(self, measurement: Any, wires: Any) -> SparsePauliOp:
-        if not isinstance(measurement, ExpectationMP) or measurement.obs is None:
+    def _sampling_circuit(
+        self, tape: QuantumScript, gates: list[Operator], wires: Wires
+    ) -> QuantumCircuit:
+        """The tape's gates, then ``gates``, then every wire measured (bit i is ``wires[i]``)."""
+        circuit = self._circuit(QuantumScript([*tape.operations, *gates]), wires)
+        register = ClassicalRegister(circuit.num_qubits, _REGISTER)
+        circuit.add_register(register)
+        circuit.measure(range(circuit.num_qubits), register)
+        return circuit
+
+    def _primitive(self, kind: str) -> Any:
+        if kind == "estimator":
+            if self._estimator is None:
+                raise ValueError(
+                    "qml.expval and qml.var go through an estimator: give the device "
+                    "estimator=ctx.estimator(...)"
+                )
+            return self._estimator
+        if self._sampler is None:
             raise ValueError(
-                f"the qlambda.platform device measures expectation values (qml.expval) of "
-                f"Pauli observables; got {measurement}"
+                "qml.probs, qml.counts and qml.sample go through a sampler: give the device "
+                "sampler=ctx.sampler(...)"
             )
-        sentence = measurement.obs.pauli_rep
-        if sentence is None:
-            raise ValueError(
-                f"observable {measurement.obs} has no Pauli form; accepted: Pauli words "
-                f"(qml.X/Y/Z, products), their linear combinations"
-            )
-        terms = []
-        for word, coeff in sentence.items():
-            letters = "".join(word[w] for w in word)
-            indices = [wires.index(w) for w in word]
-            terms.append((letters, indices, complex(coeff)))
-        if not terms:
-            terms.append(("", [], 0.0))
-        return SparsePauliOp.from_sparse_list(terms, num_qubits=len(wires)).simplify()
+        if not isinstance(self._sampler, BaseSamplerV2):
+            self._sampler = self._sampler()  # made on first use, so its options fail only here
+        return self._sampler
+
+    def _plan(
+        self, tape: QuantumScript, estimator_pubs: list[Any], sampler_pubs: list[Any]
+    ) -> _TapePlan:
+        """Append the tape's PUBs to the batch's and say where its answers will be."""
+        for measurement in tape.measurements:
+            _check(measurement)
+        plan = _TapePlan(tape, Wires(self._wires_of(tape)))
+        observables: list[SparsePauliOp] = []
+        for index, measurement in enumerate(tape.measurements):
+            if isinstance(measurement, ESTIMATED):
+                terms, combine = _estimator_terms(measurement, plan.wires)
+                positions = list(range(len(observables), len(observables) + len(terms)))
+                plan.estimated[index] = (positions, combine)
+                observables.extend(terms)
+        if observables:
+            circuit = self._circuit(tape, plan.wires)
+            for precision, copies in _shot_groups(tape):
+                plan.estimator_rows.extend((len(estimator_pubs), row) for row in range(copies))
+                estimator_pubs.append((circuit, [observables] * copies, None, precision))
+        for gates, indices in _bases(tape).values():
+            if not tape.shots:
+                raise ValueError(
+                    f"{tape.measurements[indices[0]]} needs shots: give the QNode shots "
+                    f"(@qml.qnode(dev, shots=1000) or qml.set_shots(qnode, shots=1000)); "
+                    f"without shots the device takes qml.expval and qml.var"
+                )
+            circuit = self._sampling_circuit(tape, gates, plan.wires)
+            plan.sampled.update(dict.fromkeys(indices, len(sampler_pubs)))
+            sampler_pubs.append((circuit, None, tape.shots.total_shots))
+        return plan
 
     def execute(
         self,
@@ -85,16 +293,38 @@ class QlambdaDevice(Device):
     ) -> Any:
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
-        pubs = []
-        for tape in tapes:
-            wires = self._wires_of(tape)
-            observables = [self._observable(m, wires) for m in tape.measurements]
-            shots = tape.shots.total_shots if tape.shots else None
-            precision = 1 / math.sqrt(shots) if shots else None
-            pubs.append((self._circuit(tape, wires), observables, None, precision))
-        result = self._estimator.run(pubs).result()
-        answers = []
-        for tape, pub in zip(tapes, result, strict=True):
-            values = [float(v) for v in pub.data.evs]
-            answers.append(values[0] if len(tape.measurements) == 1 else tuple(values))
-        return answers[0] if single else tuple(answers)
+        estimator_pubs: list[Any] = []
+        sampler_pubs: list[Any] = []
+        plans = [self._plan(tape, estimator_pubs, sampler_pubs) for tape in tapes]
+        # both requests are queued before either is awaited
+        estimator_job = self._primitive("estimator").run(estimator_pubs) if estimator_pubs else None
+        sampler_job = self._primitive("sampler").run(sampler_pubs) if sampler_pubs else None
+        evs = [pub.data.evs for pub in estimator_job.result()] if estimator_job else []
+        samples = [self._bits(pub) for pub in sampler_job.result()] if sampler_job else []
+        answers = tuple(self._answer(plan, evs, samples) for plan in plans)
+        return answers[0] if single else answers
+
+    @staticmethod
+    def _bits(pub: Any) -> np.ndarray:
+        """Shots x wires, in the device's wire order, as ``default.qubit`` samples them."""
+        bits = getattr(pub.data, _REGISTER)
+        return bits.to_bool_array(order="little").astype(np.int64)
+
+    @staticmethod
+    def _answer(plan: _TapePlan, evs: list[Any], samples: list[np.ndarray]) -> Any:
+        """The tape's result: one value per measurement, per shot partition if several."""
+        per_partition = []
+        for number, partition in enumerate(_partitions(plan.tape)):
+            values = []
+            for index, measurement in enumerate(plan.tape.measurements):
+                if index in plan.estimated:
+                    positions, combine = plan.estimated[index]
+                    pub, row = plan.estimator_rows[number]
+                    values.append(combine([float(evs[pub][row][p]) for p in positions]))
+                else:
+                    bits = samples[plan.sampled[index]][slice(*partition)]
+                    values.append(measurement.process_samples(bits, plan.wires))
+            per_partition.append(values[0] if len(values) == 1 else tuple(values))
+        if plan.tape.shots.has_partitioned_shots:
+            return tuple(per_partition)
+        return per_partition[0]
