@@ -46,18 +46,34 @@ def pub_cases() -> list[tuple]:
     ]
 
 
-@pytest.mark.parametrize("precision", [0.0, 0.05])
 @pytest.mark.parametrize("case", range(4))
-def test_same_values_as_aer_estimator(case: int, precision: float) -> None:
+def test_same_exact_values_as_aer_estimator(case: int) -> None:
     pub = pub_cases()[case]
-    reference = AerEstimatorV2(options={"run_options": {"seed_simulator": 11}})
-    compiled = CompiledEstimator(AerSimulator(), {"seed_simulator": 11})
-    expected = reference.run([pub], precision=precision).result()[0]
-    got = compiled.run([pub], precision=precision).result()[0]
+    expected = AerEstimatorV2().run([pub], precision=0.0).result()[0]
+    got = CompiledEstimator(AerSimulator()).run([pub], precision=0.0).result()[0]
     assert got.data.evs.shape == expected.data.evs.shape
     np.testing.assert_array_equal(got.data.evs, expected.data.evs)
     np.testing.assert_array_equal(got.data.stds, expected.data.stds)
-    assert got.metadata["target_precision"] == precision
+    assert got.metadata["target_precision"] == 0.0
+
+
+def test_noise_of_a_precision_is_independent_per_call_and_seeded() -> None:
+    pub = pub_cases()[1]  # 4 parameter sets
+    exact = AerEstimatorV2().run([pub]).result()[0].data.evs
+    precision = 0.05
+
+    def estimates(seed: int) -> np.ndarray:
+        compiled = CompiledEstimator(AerSimulator(), {"seed_simulator": seed})
+        runs = [compiled.run([pub], precision=precision).result()[0] for _ in range(50)]
+        assert all(np.all(run.data.stds == precision) for run in runs)
+        return np.array([run.data.evs for run in runs])
+
+    first = estimates(3)
+    np.testing.assert_array_equal(first, estimates(3))  # reproducible from the seed
+    errors = first - exact
+    assert np.all(np.abs(errors.mean(axis=0)) < 4 * precision / np.sqrt(50))
+    assert errors.std() == pytest.approx(precision, rel=0.2)
+    assert not np.allclose(first[0], first[1])  # each call its own draw
 
 
 def test_instruments_a_circuit_once_per_set_of_terms() -> None:

@@ -7,9 +7,11 @@ loop sends the same circuit and observable on every iteration, so this estimator
 the instrumented circuit once per (circuit, Pauli terms) and then only binds the
 iteration's parameter values: compiled once, bound per call, like the transpiler cache.
 
-Values are those of Aer's EstimatorV2 for the same PUB: the same instructions on the
-same simulator, summed term by term in the observable's order; a precision above zero
-adds the same seeded Gaussian noise Aer's estimator adds.
+Exact values (precision 0) are those of Aer's EstimatorV2 for the same PUB, bit for bit:
+the same instructions on the same simulator, summed term by term in the observable's
+order. A precision above zero adds Gaussian noise of that standard deviation, as Aer's
+estimator does, but drawn from one generator seeded once: Aer reseeds for every PUB, so
+with a seed every call got the same noise and repeated estimates were not independent.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class CompiledEstimator(BaseEstimatorV2):
     ) -> None:
         self.simulator = simulator
         self.run_options = dict(run_options or {})
+        self._noise = np.random.default_rng(self.run_options.get("seed_simulator"))
         self._capacity = capacity
         self._instrumented: OrderedDict[Hashable, QuantumCircuit] = OrderedDict()
         self._lock = threading.Lock()  # an ideal simulator may serve tasks from threads
@@ -104,8 +107,8 @@ class CompiledEstimator(BaseEstimatorV2):
             for label, coeff in observable[index].items():
                 evs[index] += saved[label] * coeff
         if precision > 0:
-            rng = np.random.default_rng(self.run_options.get("seed_simulator"))
-            evs = rng.normal(evs, precision, evs.shape)
+            with self._lock:
+                evs = self._noise.normal(evs, precision, evs.shape)
         return PubResult(
             DataBin(evs=evs, stds=np.full(shape, precision), shape=shape),
             metadata={
