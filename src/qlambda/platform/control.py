@@ -235,8 +235,10 @@ class Platform:
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
+            # Counted only when limited: each count walks every live job or queue.
             decision = self.admission.decide(
-                self._active_classical(), self.dispatcher.pending_count()
+                0 if self.admission.c_max is None else self._active_classical(),
+                0 if self.admission.q_max is None else self.dispatcher.pending_count(),
             )
             if mismatch is not None:
                 job.status, job.reason, job.ended_at = JobStatus.ERROR, mismatch, now
