@@ -77,6 +77,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     """The ASGI application over a started platform (the caller owns the platform)."""
     settings = settings or GatewaySettings()
     authenticator = Authenticator(platform.store)
+    # Jobs beyond a user's running limit wait queued (not refused): others' jobs go first.
+    platform.limit_running_per_owner(settings.max_running_jobs)
     catalog = Catalog(platform)
     allowed_query: dict[int, set[str]] = {}
 
@@ -164,8 +166,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             problem = parameters.mismatch(entry.payload.name, entry.parameters, body.arguments)
             if problem is not None:
                 raise ApiError(422, problem)
-        if settings.max_active_jobs is not None or settings.max_running_jobs is not None:
-            check_user_limits(platform, settings, user.name)
+        if settings.max_active_jobs is not None:
+            check_active_limit(platform, settings.max_active_jobs, user.name)
         try:
             job_id, stored = platform.submit_payload(
                 entry.payload,
@@ -362,18 +364,12 @@ def register(
     return entry
 
 
-def check_user_limits(platform: Platform, settings: GatewaySettings, owner: str) -> None:
-    active, running = platform.owner_counts(owner)
-    if settings.max_active_jobs is not None and active >= settings.max_active_jobs:
+def check_active_limit(platform: Platform, limit: int, owner: str) -> None:
+    active, _ = platform.owner_counts(owner)
+    if active >= limit:
         raise ApiError(
             429,
-            f"you have {active} active (queued or running) jobs, the limit is "
-            f"{settings.max_active_jobs}; submit again once some have ended",
-        )
-    if settings.max_running_jobs is not None and running >= settings.max_running_jobs:
-        raise ApiError(
-            429,
-            f"you have {running} running jobs, the limit is {settings.max_running_jobs}; "
+            f"you have {active} active (queued or running) jobs, the limit is {limit}; "
             "submit again once some have ended",
         )
 
