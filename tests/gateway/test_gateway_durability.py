@@ -102,17 +102,22 @@ def test_per_user_limits_are_answered_with_429_and_a_reason(new_server):
     alice.close()
 
 
-def test_running_jobs_limit(new_server):
-    server = new_server("--workers", "1", "--max-running-jobs", "1")
+def test_jobs_past_the_running_limit_wait_while_other_users_run(new_server):
+    server = new_server("--workers", "2", "--max-running-jobs", "1", users=("alice", "bob"))
     tokens = server.tokens
-    with qlambda.Client(server.url, token=tokens["alice"]) as alice:
+    with (
+        qlambda.Client(server.url, token=tokens["alice"]) as alice,
+        qlambda.Client(server.url, token=tokens["bob"]) as bob,
+    ):
         first = alice.run(sleeps, seconds=30)
         deadline = time.monotonic() + 60
         while first.status() is not JobStatus.RUNNING and time.monotonic() < deadline:
             time.sleep(0.05)
-        with pytest.raises(LimitExceededError, match="1 running jobs, the limit is 1"):
-            alice.run(sleeps, seconds=0)
+        second = alice.run(sleeps, seconds=0)  # accepted, not refused: it waits its turn
+        assert bob.run(sleeps, seconds=0).result(60) == 0  # the free worker serves bob
+        assert second.status() is JobStatus.QUEUED
         first.cancel()
+        assert second.result(60) == 0
 
 
 def test_functions_from_the_configuration_file_are_registered_at_start(tmp_path, new_server):

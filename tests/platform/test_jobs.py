@@ -14,6 +14,7 @@ import pytest
 import qlambda
 from qlambda import JobCanceledError, JobFailedError, JobStatus
 from qlambda.core.events import EventKind
+from qlambda.platform.functions import as_function
 
 
 def add(a, b=1):
@@ -285,3 +286,44 @@ def test_a_file_entry_point_runs(client, tmp_path):
     missing = qlambda.Function("work2", entrypoint=f"{script}:mian")
     with pytest.raises(JobFailedError, match="has no function 'mian'; it defines: main"):
         client.run(missing).result(60)
+
+
+def waits_for(path):
+    import os
+    import time
+
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return path
+
+
+def _wait_for_status(job, status, timeout=60):
+    deadline = time.monotonic() + timeout
+    while job.status() is not status and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return job.status()
+
+
+def test_an_owner_at_the_running_limit_waits_while_others_run(client, tmp_path):
+    platform = client.platform
+    gate = tmp_path / "gate"
+    platform.limit_running_per_owner(1)
+    try:
+        blocker = client.job(
+            platform.submit(as_function(waits_for), {"path": str(gate)}, owner="al")
+        )
+        held = client.job(platform.submit(as_function(add), {"a": 1}, owner="al"))
+        dropped = client.job(platform.submit(as_function(add), {"a": 2}, owner="al"))
+        bob = client.job(platform.submit(as_function(add), {"a": 5}, owner="bob"))
+        assert _wait_for_status(blocker, JobStatus.RUNNING) is JobStatus.RUNNING
+        assert bob.result(60) == 6  # a free worker serves bob, not al's next job
+        assert held.status() is JobStatus.QUEUED
+        assert dropped.cancel() is True  # a waiting job is canceled without running
+        assert _wait_for_status(dropped, JobStatus.CANCELED) is JobStatus.CANCELED
+        assert EventKind.STARTED not in [event.kind for event in dropped.events()]
+        gate.touch()
+        assert held.result(60) == 2  # starts once al's running job ends
+        assert blocker.result(60) == str(gate)
+    finally:
+        gate.touch()
+        platform.limit_running_per_owner(None)

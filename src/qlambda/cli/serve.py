@@ -42,7 +42,7 @@ from qlambda.cli.common import data_dir_option
     "--max-running-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: running jobs; submissions past it are answered with 429.",
+    help="Per user: running jobs; later jobs wait queued while other users' jobs run.",
 )
 @click.option(
     "--ready-file",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -69,7 +68,7 @@ CurrentUser = Annotated[User, Depends(current_user)]
 
 
 def job_out(info: JobInfo) -> dict[str, Any]:
-    row = dataclasses.asdict(info)
+    row = dict(vars(info))  # flat scalars: no need for asdict's deep copy
     row["status"] = info.status.value
     return row
 
@@ -78,6 +77,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     """The ASGI application over a started platform (the caller owns the platform)."""
     settings = settings or GatewaySettings()
     authenticator = Authenticator(platform.store)
+    # Jobs beyond a user's running limit wait queued (not refused): others' jobs go first.
+    platform.limit_running_per_owner(settings.max_running_jobs)
     catalog = Catalog(platform)
     allowed_query: dict[int, set[str]] = {}
 
@@ -165,19 +166,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             problem = parameters.mismatch(entry.payload.name, entry.parameters, body.arguments)
             if problem is not None:
                 raise ApiError(422, problem)
-        active, running = platform.owner_counts(user.name)
-        if settings.max_active_jobs is not None and active >= settings.max_active_jobs:
-            raise ApiError(
-                429,
-                f"you have {active} active (queued or running) jobs, the limit is "
-                f"{settings.max_active_jobs}; submit again once some have ended",
-            )
-        if settings.max_running_jobs is not None and running >= settings.max_running_jobs:
-            raise ApiError(
-                429,
-                f"you have {running} running jobs, the limit is {settings.max_running_jobs}; "
-                "submit again once some have ended",
-            )
+        if settings.max_active_jobs is not None:
+            check_active_limit(platform, settings.max_active_jobs, user.name)
         try:
             job_id, stored = platform.submit_payload(
                 entry.payload,
@@ -372,6 +362,16 @@ def register(
     entry = Registered(owner, prepared.payload, limits, prepared.parameters, body.dependencies)
     catalog.add(entry)
     return entry
+
+
+def check_active_limit(platform: Platform, limit: int, owner: str) -> None:
+    active, _ = platform.owner_counts(owner)
+    if active >= limit:
+        raise ApiError(
+            429,
+            f"you have {active} active (queued or running) jobs, the limit is {limit}; "
+            "submit again once some have ended",
+        )
 
 
 def _user_row(platform: Platform, name: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ A server configuration file may hold, beside ``[platform]`` and ``[[backend]]``:
 [gateway]
 max_upload_bytes = 10_485_760
 max_active_jobs = 100      # per user; more is answered with 429
-max_running_jobs = 10
+max_running_jobs = 10     # per user; more wait queued
 
 [[function]]               # registered at start-up
 name = "square"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    """``max_upload_bytes`` bounds a function's file or zip; per-user job limits are
-    answered with 429 (None: no limit)."""
+    """``max_upload_bytes`` bounds a function's file or zip. Per user (None: no limit):
+    submissions past ``max_active_jobs`` are answered with 429; jobs past
+    ``max_running_jobs`` wait queued until one of the user's jobs ends."""
 
     max_upload_bytes: int = 10 * 1024 * 1024
     max_unpacked_bytes: int = 50 * 1024 * 1024

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
+import itertools
 import logging
 import os
 import random
 import secrets
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
@@ -98,6 +101,12 @@ class Platform:
         self._functions: dict[str, FunctionPayload] = {}
         self._lock = threading.RLock()
         self._listeners: list[JobListener] = []
+        # Per-owner running limit: jobs handed to the engine per owner, and the jobs
+        # of owners at their limit, waiting by priority then arrival.
+        self.max_running_per_owner: int | None = None  # set with limit_running_per_owner
+        self._dispatched: Counter[str] = Counter()
+        self._held: dict[str, list[tuple[float, int, LiveJob, FunctionPayload, bytes, Limits]]] = {}
+        self._held_order = itertools.count()
         self._closing = False
         self._started = False
 
@@ -235,8 +244,10 @@ class Platform:
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
+            # Counted only when limited: each count walks every live job or queue.
             decision = self.admission.decide(
-                self._active_classical(), self.dispatcher.pending_count()
+                0 if self.admission.c_max is None else self._active_classical(),
+                0 if self.admission.q_max is None else self.dispatcher.pending_count(),
             )
             if mismatch is not None:
                 job.status, job.reason, job.ended_at = JobStatus.ERROR, mismatch, now
@@ -257,7 +268,7 @@ class Platform:
         stored = self.store.insert_job(self._row(job, packed, limits), *events)
         stored.add_done_callback(acknowledged)  # before the job can start: news in order
         if job.status is JobStatus.QUEUED:
-            self._run(job, payload, packed, Limits.of(limits))
+            self._run_or_hold(job, payload, packed, Limits.of(limits))
         return job.id, stored
 
     # ----------------------------------------------------------- listeners
@@ -307,7 +318,68 @@ class Platform:
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
 
+    def limit_running_per_owner(self, limit: int | None) -> None:
+        """At most ``limit`` jobs of one owner run (or wait for a worker) at a time; their
+        later jobs stay queued until one ends, while other owners' jobs go on (None: no limit)."""
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise ValueError(f"the running limit must be a positive integer or None, not {limit!r}")
+        with self._lock:
+            self.max_running_per_owner = limit
+            owners = list(self._held)
+        for owner in owners:  # a higher limit lets waiting jobs start now
+            while self._start_held(owner):
+                pass
+
     # ---------------------------------------------------------------- running
+    def _run_or_hold(
+        self, job: LiveJob, payload: FunctionPayload, packed: bytes, limits: Limits
+    ) -> None:
+        """Hand the job to the engine, or keep it queued here while its owner has
+        ``max_running_per_owner`` jobs in the engine, so that one user's backlog
+        never stands in front of other users' jobs."""
+        with self._lock:
+            limit = self.max_running_per_owner
+            if limit is not None and self._dispatched[job.owner] >= limit:
+                entry = (-job.priority, next(self._held_order), job, payload, packed, limits)
+                heapq.heappush(self._held.setdefault(job.owner, []), entry)
+                return
+            self._dispatched[job.owner] += 1
+        self._run(job, payload, packed, limits)
+
+    def _release(self, owner: str) -> None:
+        """One of ``owner``'s jobs left the engine: start their next held job, if any."""
+        with self._lock:
+            self._dispatched[owner] -= 1
+            if self._dispatched[owner] <= 0:
+                del self._dispatched[owner]
+        self._start_held(owner)
+
+    def _start_held(self, owner: str) -> bool:
+        with self._lock:
+            held = self._held.get(owner)
+            limit = self.max_running_per_owner
+            if not held or (limit is not None and self._dispatched[owner] >= limit):
+                return False
+            _, _, job, payload, packed, limits = heapq.heappop(held)
+            if not held:
+                del self._held[owner]
+            self._dispatched[owner] += 1
+        self._run(job, payload, packed, limits)
+        return True
+
+    def _unhold(self, job: LiveJob) -> bool:
+        """Take a held job off its owner's waiting list; False if it is not held."""
+        with self._lock:
+            held = self._held.get(job.owner, [])
+            for index, entry in enumerate(held):
+                if entry[2] is job:
+                    held.pop(index)
+                    heapq.heapify(held)
+                    if not held:
+                        del self._held[job.owner]
+                    return True
+        return False
+
     def _run(
         self,
         job: LiveJob,
@@ -512,6 +584,8 @@ class Platform:
     def _finish(self, job: LiveJob, future: Future) -> None:
         if self._closing:
             return  # the job stays stored as unfinished and resumes at the next start
+        if job.task_id is not None:  # it was in the engine (a held job never was)
+            self._release(job.owner)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
         if future.cancelled() or isinstance(future.exception(), CancelledError):
@@ -589,7 +663,7 @@ class Platform:
             )
             with self._lock:
                 self._live[job.id] = job
-            self._run(job, payload, row["arguments"], Limits.of(function))
+            self._run_or_hold(job, payload, row["arguments"], Limits.of(function))
 
     # ---------------------------------------------------------------- queries
     def info(self, job_id: str) -> JobInfo:
@@ -627,6 +701,11 @@ class Platform:
             self.info(job_id)  # unknown ids raise
             return False
         job.cancel_requested = True
+        if self._unhold(job):
+            never_started: Future = Future()
+            never_started.cancel()
+            self._finish(job, never_started)
+            return True
         self.dispatcher.cancel_job(job_id)
         if job.task_id is not None:
             return self.engine.cancel(job.task_id)
