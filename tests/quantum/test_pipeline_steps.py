@@ -39,8 +39,10 @@ def test_an_unknown_option_is_rejected_listing_the_known_ones():
 def test_bad_step_arguments_say_what_is_accepted():
     with pytest.raises(ValueError, match="accepted: richardson, linear"):
         resolve_options([{"zne": {"extrapolation": "cubic"}}])
-    with pytest.raises(TypeError, match=r"'zne'.*bogus"):
+    with pytest.raises(TypeError, match=r"'zne' has no argument\(s\) bogus; accepted: scale_f"):
         resolve_options([{"zne": {"bogus": 1}}])
+    with pytest.raises(TypeError, match=r"'readout' has no argument\(s\) x; accepted: none"):
+        resolve_options([{"readout": {"x": 1}}])
     with pytest.raises(ValueError, match="scale_factors"):
         resolve_options([{"zne": {"scale_factors": [1]}}])
     with pytest.raises(TypeError, match="options is a list"):

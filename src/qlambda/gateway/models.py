@@ -54,6 +54,28 @@ class JobRequest(Strict):
     priority: Priority = 1.0
 
 
+class CircuitRun(Strict):
+    """OpenQASM programs to run as one job, through the sampler or the estimator."""
+
+    primitive: Literal["sampler", "estimator"]
+    circuits: list[Annotated[str, Field(max_length=1_000_000)]] = Field(
+        min_length=1, max_length=100, description="OpenQASM 2.0 or 3.0 programs"
+    )
+    observables: list[str | dict[str, float]] | None = Field(
+        None,
+        max_length=100,
+        description="estimator: one per circuit, a Pauli string ('ZZI', qubit 0 rightmost) "
+        "or {pauli: coefficient}",
+    )
+    shots: Annotated[int, Field(ge=1, le=1_000_000, strict=True)] = 1024
+    precision: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.015625
+    backend: Name | None = Field(None, description="a backend's name; none: the platform chooses")
+    options: list[str | dict[str, dict[str, Any]]] = Field(
+        default_factory=list, description="execution options, e.g. ['readout', 'zne']"
+    )
+    priority: Priority = 1.0
+
+
 class JobOut(BaseModel):
     id: str
     function: str

@@ -128,6 +128,13 @@ def resolve_options(options: Iterable[Any] | None) -> tuple[PipelineStep, ...]:
             steps.append(option)
             continue
         factory = _factory(name)
+        accepted = _keywords(factory)
+        unknown = [] if accepted is None else sorted(set(kwargs) - set(accepted))
+        if unknown:
+            raise TypeError(
+                f"execution option {name!r} has no argument(s) {', '.join(unknown)}; "
+                f"accepted: {', '.join(accepted or ()) or 'none'}"
+            )
         try:
             step = factory(**kwargs)
         except TypeError as exc:
@@ -136,6 +143,23 @@ def resolve_options(options: Iterable[Any] | None) -> tuple[PipelineStep, ...]:
             raise TypeError(f"execution option {name!r} did not make a step with pre() and post()")
         steps.append(step)
     return tuple(steps)
+
+
+def _keywords(factory: Any) -> list[str] | None:
+    """The keyword arguments ``factory`` takes (None: any, or it cannot be told)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return None
+    return [
+        p.name
+        for p in parameters
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]
 
 
 def describe_options(options: Iterable[Any] | None) -> list[Any] | None:
