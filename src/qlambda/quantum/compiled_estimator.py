@@ -28,7 +28,7 @@ from qiskit.primitives.containers import DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli
 
-from qlambda.quantum.transpilation import circuit_key
+from qlambda.quantum.transpilation import circuit_token
 
 
 class CompiledEstimator(BaseEstimatorV2):
@@ -61,10 +61,7 @@ class CompiledEstimator(BaseEstimatorV2):
 
     def instrumented(self, circuit: QuantumCircuit, paulis: frozenset[str]) -> QuantumCircuit:
         """``circuit`` saving the expectation value of each Pauli in ``paulis``, built once."""
-        from qlambda.quantum.wire import content_key
-
-        wire_key = content_key(circuit)
-        key = (wire_key if wire_key is not None else circuit_key(circuit), paulis)
+        key = (circuit_token(circuit), paulis)
         with self._lock:
             cached = self._instrumented.get(key)
             if cached is not None:

@@ -3,7 +3,7 @@
 A variational loop sends the same parameterised circuit with new parameter values on
 each iteration. Transpiling it for a 133-qubit device costs tens of milliseconds to
 seconds, so the executor transpiles a circuit structure once and keeps the result,
-keyed by :func:`circuit_key`. Parameters stay symbolic through the transpiler, so the
+keyed by :func:`circuit_token`. Parameters stay symbolic through the transpiler, so the
 cached ISA circuit binds each iteration's values directly.
 """
 
@@ -68,24 +68,35 @@ _tokens_lock = threading.Lock()
 TOKEN_CAPACITY = 4096
 
 
-def circuit_token(circuit: QuantumCircuit) -> int:
-    """A small number standing for the circuit's content (:func:`circuit_key`): equal for
-    equal circuits, never reused for another. Building and hashing :func:`circuit_key`
-    costs milliseconds for a deep circuit; the token is remembered per circuit object and
-    recomputed only when that object no longer equals its snapshot (it was changed)."""
+def circuit_token(circuit: QuantumCircuit) -> Hashable:
+    """A small key standing for the circuit's content: equal for equal circuits (from the
+    same source), never reused for another, so caches of what is derived from a circuit
+    can key on it.
+
+    A circuit this process decoded from the wire is keyed by its wire key, a dictionary
+    lookup. Any other is keyed by a number given to its :func:`circuit_key`, which costs
+    milliseconds to build and hash for a deep circuit: the number is remembered per
+    circuit object and worked out again only when the object no longer equals the
+    snapshot taken then (it was changed).
+    """
+    from qlambda.quantum.wire import content_key
+
+    wire_key = content_key(circuit)
+    if wire_key is not None:
+        return ("wire", wire_key)
     with _tokens_lock:
         known = _token_of.get(id(circuit))
     if known is not None and known[0]() is circuit and unchanged(circuit, known[1]):
-        return known[2]
+        return ("content", known[2])
     key = circuit_key(circuit)
     with _tokens_lock:
-        if len(_tokens) > TOKEN_CAPACITY:  # forgotten contents get new tokens: only misses
+        if len(_tokens) > TOKEN_CAPACITY:  # forgotten contents get new numbers: only misses
             _tokens.clear()
         if len(_token_of) > TOKEN_CAPACITY:
             _token_of.clear()
         token = _tokens.setdefault(key, next(_next_token))
         _token_of[id(circuit)] = (weakref.ref(circuit), circuit.copy(), token)
-    return token
+    return ("content", token)
 
 
 def _operation_key(operation: Any) -> Hashable:
@@ -164,11 +175,7 @@ class TranspileCache:
             self._entries.clear()
 
     def prepare(self, circuit: QuantumCircuit) -> QuantumCircuit | None:
-        from qlambda.quantum.wire import content_key
-
-        # a circuit that came over the wire is already keyed by its content
-        wire_key = content_key(circuit)
-        key = ("wire", wire_key) if wire_key is not None else circuit_key(circuit)
+        key = circuit_token(circuit)
         with self._lock:
             if key in self._entries:
                 self.hits += 1
