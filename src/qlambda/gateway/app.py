@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
-import cloudpickle
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -45,6 +42,7 @@ from qlambda.gateway.models import (
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams, event_stream, format_event
 from qlambda.platform import JobInfo, Platform
+from qlambda.platform.results import stored_result
 
 bearer = HTTPBearer(auto_error=False, description="an API token from `qlambda users create`")
 MAX_WAIT_SECONDS = 600.0
@@ -266,17 +264,13 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             "traceback": row["traceback"],
         }
         if row["status"] == JobStatus.DONE.value:
-            blob = row["result"]
-            if row.get("result_path"):
-                blob = Path(row["result_path"]).read_bytes()
-            answer["pickle"] = base64.b64encode(blob).decode() if blob is not None else None
-            value = None if blob is None else cloudpickle.loads(blob)
-            try:
-                json.dumps(value, allow_nan=False)
-            except (TypeError, ValueError):
-                answer["is_json"] = False
+            encoded = stored_result(row)
+            if encoded is not None and encoded.format == "json":
+                answer["value"], answer["is_json"] = encoded.decode(trusted=False), True
+            elif encoded is not None:  # opaque here: only the owner's client unpickles it
+                answer["pickle"], answer["is_json"] = base64.b64encode(encoded.data).decode(), False
             else:
-                answer["value"], answer["is_json"] = value, True
+                answer["value"], answer["is_json"] = None, True
         return answer
 
     @app.get("/jobs/{job_id}/logs", response_model=LogsOut, tags=["jobs"])

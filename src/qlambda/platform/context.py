@@ -21,8 +21,11 @@ from typing import Any
 import cloudpickle
 
 from qlambda.engine.channel import Channel, current_channel
+from qlambda.engine.local.wire import dumps
+from qlambda.engine.protocol import Encoded
 from qlambda.platform.functions import CONTEXT_PARAMETER, check_arguments
 from qlambda.platform.quantum_access import QuantumAccess
+from qlambda.platform.results import encode_result
 
 _functions: dict[str, Callable[..., Any]] = {}
 
@@ -58,16 +61,22 @@ class JobContext(QuantumAccess):
         self.execution_options = execution_options
 
     def _send(self, envelope: Any) -> Future:
-        return self._channel.request("quantum", envelope)
+        return self._channel.request("quantum", envelope.to_data())
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run ``fn`` on every item on the pilot's workers; results in order.
 
         While it waits, this job lends its cpus, so the fan-out runs even when every
-        worker is busy with jobs.
+        worker is busy with jobs. The function and items are pickled here; the control
+        plane hands the bytes to workers without reading them.
         """
-        return self._channel.request("map", (fn, list(items))).result()
+        request = {
+            "function": cloudpickle.dumps(fn),
+            "items": [dumps(((item,), {})) for item in items],
+        }
+        values = self._channel.request("map", request).result()
+        return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
 
     # -- progress and state -------------------------------------------------
     def log(self, message: str) -> None:
@@ -89,7 +98,7 @@ class JobContext(QuantumAccess):
         return None if blob is None else cloudpickle.loads(blob)
 
 
-def execute_job(payload: JobPayload) -> Any:
+def execute_job(payload: JobPayload) -> Encoded:
     channel = current_channel()
     if channel is None:
         raise RuntimeError("execute_job runs inside an engine worker")
@@ -101,7 +110,7 @@ def execute_job(payload: JobPayload) -> Any:
         kwargs[CONTEXT_PARAMETER] = JobContext(
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
-    return fn(**kwargs)
+    return encode_result(fn(**kwargs))
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:

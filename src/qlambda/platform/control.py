@@ -13,7 +13,6 @@ import dataclasses
 import heapq
 import itertools
 import logging
-import os
 import random
 import secrets
 import threading
@@ -30,7 +29,8 @@ import cloudpickle
 from qlambda.core.errors import TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
-from qlambda.engine.base import TaskMessage, TaskSpec
+from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
+from qlambda.platform import results
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
@@ -38,11 +38,11 @@ from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.jobs import JobInfo, LiveJob
 from qlambda.platform.pilot import Pilot, PilotDescription
+from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
-RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 
 
@@ -412,32 +412,39 @@ class Platform:
             priority=job.priority,
             on_message=lambda message, job=job: self._on_message(job, message),
             name=job.function_name,
+            tenant=job.owner,
+            raw_result=True,  # the worker encoded it; the platform stores it as it is
         )
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
         future.add_done_callback(lambda f, job=job: self._finish(job, f))
 
     def _on_message(self, job: LiveJob, message: TaskMessage) -> None:
-        kind = message.kind
-        if kind == "started":
-            self._started_running(job, message.payload)
-        elif kind == "quantum":
-            self._quantum(job, message)
-        elif kind == "status":
-            job.user_status = message.payload
-            self.store.add_events(
-                [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": message.payload})]
-            )
-        elif kind == "checkpoint":
-            saved = self.store.save_checkpoint(job.id, time.time(), message.payload)
-            saved.add_done_callback(lambda f: _reply_from(message, f))
-        elif kind == "restore":
-            assert message.reply is not None
-            message.reply(True, self.store.load_checkpoint(job.id))
-        elif kind == "map":
-            self._fan_out(job, message)
-        elif message.reply is not None:
-            message.reply(False, ValueError(f"unknown request {kind!r} from a job"))
+        """A request or notice of a job's worker. Its payload is data from user code:
+        each kind's payload is checked before anything acts on it."""
+        kind, payload = message.kind, message.payload
+        try:
+            if kind == "started" and type(payload) is int:
+                self._started_running(job, payload)
+            elif kind == "status" and isinstance(payload, str):
+                job.user_status = payload[:200]
+                self.store.add_events(
+                    [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": job.user_status})]
+                )
+            elif kind == "quantum":
+                self._quantum(job, message, RequestEnvelope.from_data(payload))
+            elif kind == "checkpoint" and isinstance(payload, bytes):
+                saved = self.store.save_checkpoint(job.id, time.time(), payload)
+                saved.add_done_callback(lambda f: _reply_from(message, f))
+            elif kind == "restore" and payload is None and message.reply is not None:
+                message.reply(True, self.store.load_checkpoint(job.id))
+            elif kind == "map":
+                self._fan_out(job, message, _fan_out_calls(payload))
+            else:
+                raise ValueError(f"unknown request {kind!r} from a job, or a malformed one")
+        except ValueError as exc:
+            if message.reply is not None:
+                message.reply(False, ValueError(str(exc)))
 
     def _started_running(self, job: LiveJob, attempt: int) -> None:
         now = time.time()
@@ -448,18 +455,17 @@ class Platform:
             Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
         ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
-    def _quantum(self, job: LiveJob, message: TaskMessage) -> None:
+    def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         assert message.reply is not None
         try:
-            task = self.dispatcher.submit(message.payload, job_id=job.id, priority=job.priority)
+            task = self.dispatcher.submit(envelope, job_id=job.id, priority=job.priority)
         except Exception as exc:
             message.reply(False, exc)
             return
         task.future.add_done_callback(lambda f: _reply_from(message, f))
 
-    def _fan_out(self, job: LiveJob, message: TaskMessage) -> None:
+    def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
         assert message.reply is not None
-        fn, items = message.payload
         if not items:
             message.reply(True, [])
             return
@@ -488,8 +494,8 @@ class Platform:
                 message.reply(True, results)
 
         for item in items:
-            future = self.engine.submit(TaskSpec(fn, (item,), priority=FAN_OUT_PRIORITY))
-            futures.append(future)
+            spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
+            futures.append(self.engine.submit(spec))
         for index, future in enumerate(futures):
             future.add_done_callback(lambda f, i=index: collect(i, f))
 
@@ -596,7 +602,8 @@ class Platform:
         else:
             status, reason = JobStatus.DONE, None
             try:
-                fields.update(self._pack_result(job.id, future.result()))
+                encoded = results.check_encoded(future.result())
+                fields.update(results.stored_fields(job.id, encoded, self.data_dir / "results"))
             except Exception as exc:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
@@ -613,16 +620,6 @@ class Platform:
             self._notify(job, "ended")
 
         self.store.update_job(job.id, fields, event).add_done_callback(ended)
-
-    def _pack_result(self, job_id: str, value: Any) -> dict[str, Any]:
-        blob = cloudpickle.dumps(value)
-        if len(blob) <= RESULT_INLINE_LIMIT:
-            return {"result": blob}
-        path = self.data_dir / "results" / f"{job_id}.pkl"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(blob)
-        os.replace(temporary, path)
-        return {"result_path": str(path)}
 
     # ------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -691,9 +688,8 @@ class Platform:
         return row
 
     def load_result(self, row: dict[str, Any]) -> Any:
-        if row.get("result_path"):
-            return cloudpickle.loads(Path(row["result_path"]).read_bytes())
-        return None if row.get("result") is None else cloudpickle.loads(row["result"])
+        """The value of a DONE job's row, decoded: the embedded platform's user owns it."""
+        return results.decode_result(row)
 
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
@@ -750,6 +746,20 @@ def _check_priority(priority: float) -> None:
         raise ValueError(f"priority must be a positive number (1 is the default), got {priority!r}")
 
 
+def _fan_out_calls(payload: Any) -> list[PickledCall]:
+    """A fan-out request: a pickled function and pickled arguments per item, forwarded
+    to workers as they are."""
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"function", "items"}
+        or not isinstance(payload["function"], bytes)
+        or not isinstance(payload["items"], list)
+        or not all(isinstance(item, bytes) for item in payload["items"])
+    ):
+        raise ValueError("a fan-out request must be {function: bytes, items: [bytes, ...]}")
+    return [PickledCall(payload["function"], item) for item in payload["items"]]
+
+
 def _reply_from(message: TaskMessage, future: Future) -> None:
     assert message.reply is not None
     if future.cancelled():
@@ -766,6 +776,5 @@ def _describe_failure(error: BaseException) -> tuple[str, str | None]:
         return str(error).split("\n\n", 1)[0], None
     info = getattr(error, "remote_info", None)
     if info is not None:
-        message = info["message"]
-        return (f"{info['type']}: {message}" if message else info["type"]), info["traceback"]
+        return (f"{info.type}: {info.message}" if info.message else info.type), info.traceback
     return f"{type(error).__name__}: {error}", None

@@ -36,6 +36,7 @@ jobs = sa.Table(
     sa.Column("arguments", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),
     sa.Column("result_path", sa.String(500)),
+    sa.Column("result_format", sa.String(16)),  # json | pickle (None: stored before formats)
     sa.Column("log_path", sa.String(500)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.Float, nullable=False, index=True),

@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Client
 from typing import Any
 
+from qlambda.engine import protocol
 from qlambda.engine.channel import set_current_channel
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.worker import THREAD_VARIABLES, WorkerChannel
@@ -104,7 +105,7 @@ def run_isolated(
     warm_up()
     conn = Client((address.host, address.port), family="AF_INET", authkey=address.authkey)
     channel = RemoteChannel(conn, task_id, local_map)
-    channel.send(("hello", task_id, {"pid": os.getpid(), "node": options.get("node")}))
+    channel.send(protocol.Hello(task_id, os.getpid(), options.get("node")))
     set_current_channel(channel)
     try:
         with _isolation(channel, options):
@@ -176,7 +177,7 @@ def _stream_output(channel: RemoteChannel) -> Iterator[None]:
             if not chunk:
                 return
             with contextlib.suppress(OSError):
-                channel.notify("__log__", chunk)
+                channel.send(protocol.Output(channel.task_id, chunk))
 
     reader = threading.Thread(target=pump, name="qlambda-log", daemon=True)
     reader.start()
@@ -212,7 +213,7 @@ def _memory_watch(channel: RemoteChannel, limit_mb: float) -> Iterator[None]:
                     f"memory limit of {limit_mb:g} MB exceeded (the task grew to {used_mb:.0f} MB)"
                 )
                 with contextlib.suppress(OSError):
-                    channel.notify("__limit__", reason)
+                    channel.send(protocol.LimitExceeded(channel.task_id, reason))
                 time.sleep(5.0)  # the submitter stops the worker; if it cannot, leave
                 os._exit(137)
 
