@@ -23,11 +23,14 @@ import cloudpickle
 from qlambda.engine.channel import Channel, current_channel
 from qlambda.engine.local.wire import dumps
 from qlambda.engine.protocol import Encoded
-from qlambda.platform.functions import CONTEXT_PARAMETER, check_arguments
+from qlambda.platform.functions import (
+    CONTEXT_PARAMETER,
+    check_arguments,
+    remember_source,
+    unship,
+)
 from qlambda.platform.quantum_access import QuantumAccess
 from qlambda.platform.results import encode_result
-
-_functions: dict[str, Callable[..., Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class JobPayload:
     arguments: bytes
     attempt: int
     execution_options: list[Any] | None = None
+    own_directory: bool = True  # False: it runs in its submitter's directory
 
 
 class JobContext(QuantumAccess):
@@ -110,7 +114,17 @@ def execute_job(payload: JobPayload) -> Encoded:
         kwargs[CONTEXT_PARAMETER] = JobContext(
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
-    return encode_result(fn(**kwargs))
+    try:
+        value = fn(**kwargs)
+    except OSError as exc:
+        if payload.own_directory and exc.filename and not os.path.isabs(str(exc.filename)):
+            exc.add_note(
+                f"This job ran in {os.getcwd()}, a directory of its own, where relative paths "
+                "resolve. Pass the file's contents as an argument, or register the function "
+                "as a zipped folder that holds the file."
+            )
+        raise
+    return encode_result(value)
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
@@ -121,14 +135,11 @@ def _takes_context(fn: Callable[..., Any]) -> bool:
 
 
 def _load(payload: JobPayload) -> Callable[..., Any]:
-    fn = _functions.get(payload.function_id)
-    if fn is None:
-        if payload.kind == "pickle":
-            fn = cloudpickle.loads(payload.code)
-        else:
-            fn = _load_source(payload)
-        _functions[payload.function_id] = fn
-    return fn
+    """The function, loaded afresh for every job: one job's changes to its globals never
+    reach the next job on the same warm worker."""
+    if payload.kind == "pickle":
+        return unship(cloudpickle.loads(payload.code))
+    return _load_source(payload)
 
 
 def _load_source(payload: JobPayload) -> Callable[..., Any]:
@@ -140,6 +151,7 @@ def _load_source(payload: JobPayload) -> Callable[..., Any]:
     if os.path.isdir(folder) and folder not in sys.path:
         sys.path.insert(0, folder)  # a function's folder: its sibling modules import
     sys.modules[module.__name__] = module
+    remember_source(module.__file__, source.decode(errors="replace"))
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     fn = module.__dict__.get(attribute)
     if not callable(fn):

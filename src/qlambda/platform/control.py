@@ -13,6 +13,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import os
 import random
 import secrets
 import threading
@@ -195,6 +196,7 @@ class Platform:
             owner=owner,
             mismatch=mismatch,
             execution_options=execution_options,
+            cwd=os.getcwd(),  # relative paths in the function mean what they mean here
         )
         stored.result()  # acknowledged only once durable
         return job_id
@@ -209,12 +211,14 @@ class Platform:
         owner: str = "local",
         mismatch: str | None = None,
         execution_options: list[Any] | None = None,
+        cwd: str | None = None,
     ) -> tuple[str, Future]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
         why the arguments do not fit the function (the job is then stored as an error).
-        Whoever acknowledges the submission must wait on the Future first.
+        ``cwd``: the directory the job runs in (None: a folder of its own). Whoever
+        acknowledges the submission must wait on the Future first.
         """
         if self._closing:
             raise RuntimeError("the platform is closed")
@@ -241,6 +245,7 @@ class Platform:
             priority=float(priority),
             created_at=now,
             execution_options=options,
+            cwd=cwd,
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
@@ -310,6 +315,7 @@ class Platform:
             "created_at": job.created_at,
             "ended_at": job.ended_at,
             "execution_options": job.execution_options,
+            "cwd": job.cwd,
         }
 
     def _job_dir(self, job_id: str) -> Path:
@@ -402,12 +408,13 @@ class Platform:
                     arguments=packed,
                     attempt=job.attempts,
                     execution_options=job.execution_options,
+                    own_directory=job.cwd is None,
                 ),
             ),
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=str(directory / "work"),
+            workdir=job.cwd or str(directory / "work"),
             log_path=str(directory / "output.log"),
             priority=job.priority,
             on_message=lambda message, job=job: self._on_message(job, message),
@@ -646,6 +653,7 @@ class Platform:
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
                 execution_options=row.get("execution_options"),
+                cwd=row.get("cwd"),
             )
             now = time.time()
             self.store.update_job(

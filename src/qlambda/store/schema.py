@@ -43,6 +43,7 @@ jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
+    sa.Column("cwd", sa.String(1000)),  # where it runs (embedded: the submitter's directory)
 )
 
 events = sa.Table(

@@ -26,6 +26,7 @@ from typing import Any
 
 from qlambda.engine import protocol
 from qlambda.engine.channel import set_current_channel
+from qlambda.engine.codepaths import is_library_file
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.wire import dumps, loads
 
@@ -116,6 +117,7 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
     previous_dir = os.getcwd()
     saved_path = list(sys.path)
     saved_environ = dict(os.environ)
+    saved_modules = set(sys.modules)
     saved_fds: tuple[int, int] | None = None
     limits = None
     workdir = options.get("workdir")
@@ -126,6 +128,7 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.makedirs(workdir, exist_ok=True)
             os.chdir(workdir)
         if log_path:
+            os.makedirs(os.path.dirname(log_path), exist_ok=True)
             sys.stdout.flush()
             sys.stderr.flush()
             saved_fds = (os.dup(1), os.dup(2))
@@ -152,11 +155,22 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.close(saved_fds[0])
             os.close(saved_fds[1])
         sys.path[:] = saved_path
+        _forget_user_modules(saved_modules)
         if os.environ != saved_environ:
             os.environ.clear()
             os.environ.update(saved_environ)
         with contextlib.suppress(OSError):
             os.chdir(previous_dir)
+
+
+def _forget_user_modules(before: set[str]) -> None:
+    """Modules of the user's own code that a task imported go with it (their state
+    would leak into the next task); libraries it imported stay, warm."""
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if not file or not is_library_file(file):
+            sys.modules.pop(name, None)
 
 
 def worker_main(fd: int) -> None:

@@ -1,4 +1,5 @@
-"""How a job's result is encoded: JSON, or a pickle only its owner decodes.
+"""How a job's result is encoded (JSON, or a pickle only its owner decodes); the
+directory an embedded job runs in.
 
 Revision ID: 0004
 Revises: 0003
@@ -18,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("jobs") as jobs:
         jobs.add_column(sa.Column("result_format", sa.String(16)))
+        jobs.add_column(sa.Column("cwd", sa.String(1000)))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs") as jobs:
+        jobs.drop_column("cwd")
         jobs.drop_column("result_format")
