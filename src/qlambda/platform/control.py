@@ -94,6 +94,9 @@ class Platform:
             calibration=self.calibration.current,
             selection=self.config.selection,
             warm_quantum_stack=True,
+            sandbox=self._sandbox() if self.config.sandboxed else None,
+            # a shared server never unpickles what user code sends back
+            trusted=not self.config.sandboxed,
         )
         self.engine = self.pilot.engine
         self.dispatcher = self.pilot.dispatcher
@@ -110,6 +113,41 @@ class Platform:
         self._held_order = itertools.count()
         self._closing = False
         self._started = False
+
+    def _sandbox(self) -> Any:
+        """Each tenant's workers in a sandbox of their own (``engine.local.sandbox``): its
+        job folders writable, the rest of the data directory hidden."""
+        from qlambda.engine.local.sandbox import sandbox_factory
+
+        settings = self.config.sandbox
+
+        def uid_of(tenant: str) -> int:
+            return self.store.tenant_uid(tenant, settings.uid_base)
+
+        def writable(tenant: str) -> list[Path]:
+            folder = self._tenant_dir(tenant)
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.getuid() == 0:
+                uid = uid_of(tenant)
+                os.chown(folder, uid, uid)
+            folder.chmod(0o700)
+            return [folder]
+
+        def readable(tenant: str) -> list[Path]:
+            uploads = self.data_dir / "functions" / tenant  # its registered files
+            uploads.mkdir(parents=True, exist_ok=True)
+            return [uploads]
+
+        hidden = [self.data_dir]
+        database = getattr(self.store.engine.url, "database", None)
+        if self.store.engine.dialect.name == "sqlite" and database:
+            hidden.append(Path(database).resolve().parent)
+        return sandbox_factory(
+            settings, writable=writable, readable=readable, hidden=hidden, uid_of=uid_of
+        )
+
+    def _tenant_dir(self, owner: str) -> Path:
+        return self.data_dir / "jobs" / owner
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Platform:
@@ -310,7 +348,7 @@ class Platform:
             "status": job.status.value,
             "reason": job.reason,
             "arguments": packed,
-            "log_path": str(self._job_dir(job.id) / "output.log"),
+            "log_path": str(self._job_dir(job) / "output.log"),
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
@@ -318,8 +356,11 @@ class Platform:
             "cwd": job.cwd,
         }
 
-    def _job_dir(self, job_id: str) -> Path:
-        return self.data_dir / "jobs" / job_id
+    def _job_dir(self, job: LiveJob) -> Path:
+        """A sandboxed tenant's jobs live in its own folder, the only one it can write."""
+        if self.config.sandboxed:
+            return self._tenant_dir(job.owner) / job.id
+        return self.data_dir / "jobs" / job.id
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -394,7 +435,7 @@ class Platform:
         limits: Limits,
     ) -> None:
         job.attempts += 1
-        directory = self._job_dir(job.id)  # the worker makes it, off this thread
+        directory = self._job_dir(job)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -716,10 +757,11 @@ class Platform:
         return False
 
     def logs(self, job_id: str) -> str:
-        self.info(job_id)
-        path = self._job_dir(job_id) / "output.log"
+        row = self.result_row(job_id)
+        if not row.get("log_path"):
+            return ""
         with contextlib.suppress(FileNotFoundError):
-            return path.read_text(errors="replace")
+            return Path(row["log_path"]).read_text(errors="replace")
         return ""
 
     def events(self, job_id: str) -> list[Event]:

@@ -123,3 +123,13 @@ calibrations = sa.Table(
     sa.Column("step", sa.Integer, nullable=False, default=0),  # drift step (0: as shipped)
     sa.Column("data", sa.JSON, nullable=False),  # Calibration.to_json()
 )
+
+# --- Sandboxed tenants (qlambda.engine.local.sandbox): each runs as a uid of its own ----------
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("uid", sa.Integer, nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)

@@ -38,6 +38,11 @@ class Launcher(Protocol):
         """The uid the zygote switches to after its imports (None: stay)."""
         ...
 
+    @property
+    def limits(self) -> dict[str, int]:
+        """rlimits for the zygote and its workers: ``nproc``, ``fsize`` (bytes)."""
+        ...
+
     def prepare(self, process: subprocess.Popen) -> None:
         """Called once the sandbox's outer process exists (e.g. to put it in a cgroup)."""
         ...
@@ -57,6 +62,7 @@ class PlainLauncher:
 
     uid = None
     namespaced = False
+    limits: dict[str, int] = {}  # noqa: RUF012 - read only
 
     def command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         return argv, env
@@ -146,6 +152,7 @@ class Pool:
             "preload": list(preload),
             "uid": self.launcher.uid,
             "gid": self.launcher.uid,
+            "limits": self.launcher.limits,
         }
         ours.send(pickle.dumps(init, 5))
 

@@ -48,6 +48,19 @@ def _send(control: socket.socket, **message: Any) -> None:
         control.send(msgpack.packb(message, use_bin_type=True))
 
 
+def _apply_limits(limits: dict[str, int]) -> None:
+    """rlimits for everything forked from here (a sandboxed tenant's workers)."""
+    import resource
+
+    if "nproc" in limits:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
+    if "fsize" in limits:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails, EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
+    if limits:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _drop_privileges(uid: int | None, gid: int | None) -> None:
     if uid is None or os.getuid() != 0:
         return
@@ -70,6 +83,7 @@ def main(argv: list[str]) -> None:
         sys.path[:] = init["sys_path"]
         for module in init["preload"]:
             importlib.import_module(module)
+        _apply_limits(init.get("limits") or {})
         _drop_privileges(init.get("uid"), init.get("gid"))
     except BaseException as exc:
         _send(control, op="failed", error=f"{type(exc).__name__}: {exc}", tb=traceback.format_exc())
