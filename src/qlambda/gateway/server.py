@@ -34,7 +34,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from qlambda.core.errors import ConfigurationError
-from qlambda.gateway.app import create_app, register
+from qlambda.gateway.api.routes.functions import register
+from qlambda.gateway.app import create_app
 from qlambda.gateway.errors import ApiError, describe_validation
 from qlambda.gateway.models import FunctionRegistration
 from qlambda.gateway.settings import GatewaySettings

@@ -17,6 +17,7 @@ class GatewaySettings:
     max_running_jobs: int | None = None
     max_wait_seconds: float = 300.0
     heartbeat_seconds: float = 15.0
+    max_waits_per_user: int = 20
 
     def __post_init__(self) -> None:
         for label in ("max_upload_bytes", "max_unpacked_bytes"):
