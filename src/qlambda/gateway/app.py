@@ -26,6 +26,7 @@ from qlambda.gateway.catalog import Catalog
 from qlambda.gateway.models import Problem
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
+from qlambda.gateway.submissions import Submissions
 from qlambda.gateway.waits import WaitSlots
 from qlambda.platform import Platform
 
@@ -42,6 +43,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     settings = settings or GatewaySettings()
     # Jobs beyond a user's running limit wait queued (not refused): others' jobs go first.
     platform.limit_running_per_owner(settings.max_running_jobs)
+    own_limits = {row["name"]: row["max_running_jobs"] for row in platform.store.list_users()}
+    platform.limit_running_per_owner(None, {k: v for k, v in own_limits.items() if v})
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,7 +70,8 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     )
     app.state.platform = platform
     app.state.settings = settings
-    app.state.authenticator = Authenticator(platform.store)
+    app.state.authenticator = Authenticator(platform.store, platform.data_dir)
+    app.state.submissions = Submissions(platform, settings)
     app.state.catalog = Catalog(platform)
     app.state.wait_slots = WaitSlots(settings.max_waits_per_user)
     app.state.query_names = {}

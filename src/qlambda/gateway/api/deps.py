@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qlambda.gateway.auth import Authenticator, User
@@ -17,6 +17,7 @@ from qlambda.gateway.catalog import Catalog, Registered
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
+from qlambda.gateway.submissions import Submissions
 from qlambda.gateway.waits import WaitSlots
 from qlambda.platform import JobInfo, Platform
 
@@ -39,6 +40,10 @@ def get_streams(request: Request) -> JobStreams:
     return request.app.state.streams
 
 
+def get_submissions(request: Request) -> Submissions:
+    return request.app.state.submissions
+
+
 def get_wait_slots(request: Request) -> WaitSlots:
     return request.app.state.wait_slots
 
@@ -48,6 +53,14 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 StreamsDep = Annotated[JobStreams, Depends(get_streams)]
 WaitSlotsDep = Annotated[WaitSlots, Depends(get_wait_slots)]
+SubmissionsDep = Annotated[Submissions, Depends(get_submissions)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="a retry with the same key (and body) returns the job already stored",
+    ),
+]
 
 
 async def current_user(

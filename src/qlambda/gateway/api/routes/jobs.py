@@ -2,79 +2,68 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import cloudpickle
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from qlambda.core.states import JobStatus, parse_status
 from qlambda.gateway import parameters
 from qlambda.gateway.api.deps import (
     CatalogDep,
     CurrentUser,
+    IdempotencyKey,
     PlatformDep,
     SettingsDep,
+    StreamsDep,
+    SubmissionsDep,
+    WaitSlotsDep,
     own_job,
     registered,
 )
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.models import CancelOut, EventOut, JobOut, JobRequest, LogsOut, ResultOut
-from qlambda.platform import JobInfo, Platform
+from qlambda.gateway.settings import GatewaySettings
+from qlambda.gateway.submissions import job_out
+from qlambda.platform import Platform
+from qlambda.platform.output_caps import megabytes
 
 MAX_WAIT_SECONDS = 600.0
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-def job_out(info: JobInfo) -> dict[str, Any]:
-    row = dict(vars(info))  # flat scalars: no need for asdict's deep copy
-    row["status"] = info.status.value
-    return row
-
-
-def check_active_limit(platform: Platform, limit: int, owner: str) -> None:
-    active, _ = platform.owner_counts(owner)
-    if active >= limit:
-        raise ApiError(
-            429,
-            f"you have {active} active (queued or running) jobs, the limit is {limit}; "
-            "submit again once some have ended",
-        )
-
-
-@router.post("", status_code=201, response_model=JobOut)
+@router.post("", status_code=201, response_model=JobOut, responses={200: {"model": JobOut}})
 async def submit(
     body: JobRequest,
     user: CurrentUser,
-    platform: PlatformDep,
     catalog: CatalogDep,
-    settings: SettingsDep,
+    submissions: SubmissionsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Run a registered function; answered once the job is stored."""
+    """Run a registered function; answered 201 once the job is stored. A retry with the
+    same ``Idempotency-Key`` is answered 200 with the job already stored."""
     entry = registered(catalog, user, body.function)
     if entry.parameters is not None:
         problem = parameters.mismatch(entry.payload.name, entry.parameters, body.arguments)
         if problem is not None:
             raise ApiError(422, problem)
-    if settings.max_active_jobs is not None:
-        check_active_limit(platform, settings.max_active_jobs, user.name)
-    try:
-        job_id, stored = platform.submit_payload(
-            entry.payload,
-            body.arguments,
-            limits=entry.limits,
-            priority=body.priority,
-            owner=user.name,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ApiError(422, str(exc)) from None
-    await asyncio.wrap_future(stored)
-    return JSONResponse(job_out(platform.info(job_id)), status_code=201)
+    return await submissions.submit(
+        user,
+        "/jobs",
+        body.model_dump(),
+        idempotency_key,
+        entry.payload,
+        body.arguments,
+        entry.limits,
+        body.priority,
+    )
 
 
 @router.get("", response_model=list[JobOut])
@@ -106,24 +95,34 @@ def job_status(job_id: str, user: CurrentUser, platform: PlatformDep) -> dict[st
 
 
 @router.get("/{job_id}/result", response_model=ResultOut)
-def job_result(
+async def job_result(
     job_id: str,
     user: CurrentUser,
     platform: PlatformDep,
     settings: SettingsDep,
+    streams: StreamsDep,
+    wait_slots: WaitSlotsDep,
     wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds")] = 0,
 ) -> dict[str, Any]:
-    """The return value (as JSON when it is, and cloudpickled), or why there is none."""
-    info = own_job(platform, user, job_id)
+    """The return value (as JSON when it is, and cloudpickled), or why there is none.
+    ``wait`` holds the request (no thread) until the job ends, at most that long."""
+    info = await run_in_threadpool(own_job, platform, user, job_id)
     if not info.status.is_final and wait > 0:
-        platform.wait(job_id, min(wait, settings.max_wait_seconds))
-        info = own_job(platform, user, job_id)
+        with wait_slots.slot(user.name):
+            await streams.wait_for_end(
+                job_id, lambda: platform.info(job_id), min(wait, settings.max_wait_seconds)
+            )
+        info = await run_in_threadpool(own_job, platform, user, job_id)
     if not info.status.is_final:
         raise ApiError(
             409,
             f"job {job_id} has not ended (it is {info.status.value}); wait with "
             f"?wait=SECONDS or on /jobs/{job_id}/stream",
         )
+    return await run_in_threadpool(_result_answer, platform, settings, job_id)
+
+
+def _result_answer(platform: Platform, settings: GatewaySettings, job_id: str) -> dict[str, Any]:
     row = platform.result_row(job_id)
     answer: dict[str, Any] = {
         "id": job_id,
@@ -132,6 +131,7 @@ def job_result(
         "traceback": row["traceback"],
     }
     if row["status"] == JobStatus.DONE.value:
+        _check_result_size(row, settings.max_result_bytes)
         blob = row["result"]
         if row.get("result_path"):
             blob = Path(row["result_path"]).read_bytes()
@@ -146,6 +146,20 @@ def job_result(
     return answer
 
 
+def _check_result_size(row: dict[str, Any], limit: int) -> None:
+    """A stored result past the gateway's cap is refused before it is read."""
+    if row.get("result_path"):
+        size = os.stat(row["result_path"]).st_size
+    else:
+        size = len(row["result"] or b"")
+    if size > limit:
+        raise ApiError(
+            422,
+            f"the result of job {row['id']} is {megabytes(size)}, more than this server "
+            f"sends ({megabytes(limit)}, its max_result_bytes)",
+        )
+
+
 @router.get("/{job_id}/logs", response_model=LogsOut)
 def job_logs(
     job_id: str,
@@ -153,10 +167,11 @@ def job_logs(
     platform: PlatformDep,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """What the function printed (stdout and stderr), from character ``offset`` on."""
+    """What the function printed (stdout and stderr), from character ``offset`` on; a log
+    stops at the platform's ``max_log_bytes`` (``truncated`` says it did)."""
     own_job(platform, user, job_id)
-    text = platform.logs(job_id)
-    return {"id": job_id, "logs": text[offset:], "offset": len(text)}
+    text, truncated = platform.log_text(job_id)
+    return {"id": job_id, "logs": text[offset:], "offset": len(text), "truncated": truncated}
 
 
 @router.get("/{job_id}/events", response_model=list[EventOut])
