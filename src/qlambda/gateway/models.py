@@ -155,6 +155,10 @@ class UserOut(BaseModel):
     max_running_jobs: int | None = None
 
 
+class MeOut(UserOut):
+    open_waits: int = Field(0, description="your result waits and event streams open now")
+
+
 class NewUserOut(UserOut):
     token: str = Field(description="shown once; only its hash is stored")
 

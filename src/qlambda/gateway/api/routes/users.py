@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from qlambda.gateway.api.deps import CurrentUser, PlatformDep, admin_only
+from qlambda.gateway.api.deps import CurrentUser, PlatformDep, WaitSlotsDep, admin_only
 from qlambda.gateway.auth import User
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.models import (
+    MeOut,
     NewUserOut,
     RevokedOut,
     TokenOut,
@@ -27,9 +28,9 @@ from qlambda.platform import Platform
 router = APIRouter(tags=["users"])
 
 
-@router.get("/me", response_model=UserOut)
-def me(user: CurrentUser, platform: PlatformDep) -> dict[str, Any]:
-    return user_row(platform, user.name)
+@router.get("/me", response_model=MeOut)
+def me(user: CurrentUser, platform: PlatformDep, wait_slots: WaitSlotsDep) -> dict[str, Any]:
+    return {**user_row(platform, user.name), "open_waits": wait_slots.held(user.name)}
 
 
 @router.get("/users", response_model=list[UserOut])
