@@ -34,7 +34,7 @@ def test_a_retry_with_the_same_key_returns_the_stored_job(new_server, database_u
         bobs = bob.post("/jobs", json=body, headers=key)
         assert bobs.status_code == 201 and bobs.json()["id"] != first.json()["id"]
         # circuits too
-        circuit = {"primitive": "sampler", "circuits": [BELL + " measure q;"], "shots": 16}
+        circuit = {"primitive": "estimator", "circuits": [BELL], "observables": ["ZZ"]}
         ckey = {"Idempotency-Key": "circuit-1"}
         one = alice.post("/circuits", json=circuit, headers=ckey)
         assert one.status_code == 201
