@@ -42,8 +42,7 @@ from qlambda.cli.common import data_dir_option
     "--max-running-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: running jobs; later jobs wait queued while other users' jobs run "
-    "(default 10).",
+    help="Per user: running jobs; later jobs wait queued while other users' jobs run (default 10).",
 )
 @click.option(
     "--max-priority",

@@ -23,7 +23,7 @@ from qlambda.gateway.api.main import api_router
 from qlambda.gateway.api.routes.functions import register
 from qlambda.gateway.auth import Authenticator
 from qlambda.gateway.catalog import Catalog
-from qlambda.gateway.models import Problem
+from qlambda.gateway.models import Fault, Problem
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
 from qlambda.gateway.submissions import Submissions
@@ -34,7 +34,8 @@ __all__ = ["create_app", "register"]
 
 BODY_OVERHEAD = 64 * 1024  # JSON around a base64 upload
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)
+    **{code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)},
+    500: {"model": Fault, "description": "an unexpected error, logged under its error_id"},
 }
 
 

@@ -177,3 +177,10 @@ class RevokedOut(BaseModel):
 
 class Problem(BaseModel):
     detail: str
+
+
+class Fault(BaseModel):
+    """An unexpected error of the server: the id finds it in the server's log."""
+
+    detail: str
+    error_id: str

@@ -40,14 +40,15 @@ def check_result_size(size: int, limit: int | None) -> None:
 
 @contextlib.contextmanager
 def capped_output(limit: int | None) -> Iterator[None]:
-    """While inside, file descriptors 1 and 2 write at most ``limit`` bytes more than the
-    log file already holds (a retried job continues its log). Not a file: no cap here."""
-    if limit is None or not _is_file(1):
+    """While inside, file descriptors 1 and 2 write at most ``limit`` bytes, counting what
+    the log file already holds (a retried job continues its log); when they are a pipe
+    to the engine (Ray, Dask), at most ``limit`` bytes per attempt."""
+    if limit is None:
         yield
         return
     sys.stdout.flush()
     sys.stderr.flush()
-    room = limit - os.fstat(1).st_size
+    room = limit - (os.fstat(1).st_size if _is_file(1) else 0)
     read_end, write_end = os.pipe()
     log = os.dup(1)
     saved = (os.dup(1), os.dup(2))
