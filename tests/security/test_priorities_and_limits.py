@@ -17,11 +17,12 @@ FUNCTION = {"name": "sleeps", "kind": "source", "content": SLEEPER, "entrypoint"
 BELL = 'OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; h q[0]; cx q[0], q[1];'
 
 
-def test_priorities_past_a_users_maximum_are_refused_with_the_range(new_server):
-    server = new_server("--workers", "1")
+def test_priorities_past_a_users_maximum_are_refused_with_the_range(new_server, database_url):
+    server = new_server("--workers", "1", database_url=database_url)
     done = CliRunner().invoke(
         main,
         ["users", "create", "carol", "--max-priority", "3", "--data-dir", str(server.data_dir)],
+        env={"QLAMBDA_DATABASE_URL": database_url},
     )
     carol_token = done.output.strip()
     with (

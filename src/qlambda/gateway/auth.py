@@ -3,8 +3,9 @@ so that a busy client does not cost a database read per request.
 
 The cache never outlives a change: a revocation through the API evicts at once;
 one by ``qlambda users`` (another process) replaces the data directory's
-``tokens.changed`` file, which is checked (one ``stat``) at every request. An
-expired token is refused whether cached or not.
+``tokens.changed`` file, which is checked (one ``stat``) at every request; a
+change made elsewhere (another machine on the same PostgreSQL) is seen within
+``CACHE_SECONDS``. An expired token is refused whether cached or not.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class _Entry:
     user: User
     expires_at: float | None
     generation: int  # of the cache when the row was read: older entries are stale
+    read_at: float
 
 
 def announce_change(data_dir: str | Path) -> None:
@@ -62,6 +64,7 @@ def announce_change(data_dir: str | Path) -> None:
 
 class Authenticator:
     CACHE_LIMIT = 10_000
+    CACHE_SECONDS = 60.0
 
     def __init__(self, store: Store, data_dir: str | Path | None = None) -> None:
         self._store = store
@@ -82,7 +85,12 @@ class Authenticator:
         self._drop_cache_if_changed()
         generation = self._generation
         entry = self._cache.get(token)
-        if entry is None or entry.generation != generation:
+        now = time.monotonic()
+        if (
+            entry is None
+            or entry.generation != generation
+            or now - entry.read_at > self.CACHE_SECONDS
+        ):
             row = self._store.user_for_token(token)
             if row is None:
                 return "unknown or revoked token; `qlambda users create NAME` makes one"
@@ -91,7 +99,7 @@ class Authenticator:
                     f"this token (id {row['token_id']}) was revoked; "
                     "`qlambda users token NAME` makes a new one"
                 )
-            entry = _Entry(User.from_row(row), row["expires_at"], generation)
+            entry = _Entry(User.from_row(row), row["expires_at"], generation, now)
             with self._lock:
                 if len(self._cache) >= self.CACHE_LIMIT:
                     self._cache.clear()

@@ -360,8 +360,8 @@ class Platform:
                         self._owner_running_limits.pop(owner, None)
                     else:
                         self._owner_running_limits[owner] = value
-            owners = list(self._held)
-        for owner in owners:  # a higher limit lets waiting jobs start now
+            waiting = list(self._held)
+        for owner in waiting:  # a higher limit lets waiting jobs start now
             while self._start_held(owner):
                 pass
 
