@@ -50,7 +50,7 @@ def check_active_limit(platform: Platform, user: User, settings: GatewaySettings
     limit = user.max_active_jobs or settings.max_active_jobs
     if limit is None:
         return
-    active, _ = platform.owner_counts(user.name)
+    active = platform.owner_active(user.name)
     if active >= limit:
         raise ApiError(
             429,

@@ -119,6 +119,7 @@ class Platform:
         # of owners at their limit, waiting by priority then arrival.
         self.max_running_per_owner: int | None = None  # set with limit_running_per_owner
         self._owner_running_limits: dict[str, int | None] = {}  # per owner, over the above
+        self._active_per_owner: Counter[str] = Counter()  # live jobs: checked per submission
         self._dispatched: Counter[str] = Counter()
         self._held: dict[str, list[tuple[float, int, LiveJob, FunctionPayload, bytes, Limits]]] = {}
         self._held_order = itertools.count()
@@ -277,6 +278,7 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
+                self._active_per_owner[job.owner] += 1
 
         def acknowledged(future: Future) -> None:
             if future.exception() is None:
@@ -310,6 +312,10 @@ class Platform:
                 listener(job.id, job.owner, what, job.status.value)
             except Exception:
                 log.exception("a job listener failed")
+
+    def owner_active(self, owner: str) -> int:
+        """The owner's jobs not ended (queued or running), without walking every job."""
+        return self._active_per_owner[owner]
 
     def owner_counts(self, owner: str) -> tuple[int, int]:
         """(active, running) jobs of one owner: what per-user limits are checked against."""
@@ -649,7 +655,10 @@ class Platform:
         def ended(_: Future) -> None:
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
-                self._live.pop(job.id, None)
+                if self._live.pop(job.id, None) is not None:
+                    self._active_per_owner[job.owner] -= 1
+                    if self._active_per_owner[job.owner] <= 0:
+                        del self._active_per_owner[job.owner]
             job.ended.set()
             self._notify(job, "ended")
 
@@ -708,6 +717,7 @@ class Platform:
             )
             with self._lock:
                 self._live[job.id] = job
+                self._active_per_owner[job.owner] += 1
             self._run_or_hold(job, payload, row["arguments"], Limits.of(function))
 
     def _interrupted_too_often(self, row: dict[str, Any]) -> bool:

@@ -24,27 +24,29 @@ from qlambda.platform import JobInfo, Platform
 bearer = HTTPBearer(auto_error=False, description="an API token from `qlambda users create`")
 
 
-def get_platform(request: Request) -> Platform:
+# The getters are coroutines: FastAPI would run plain functions on its thread pool,
+# a thread hop per dependency per request.
+async def get_platform(request: Request) -> Platform:
     return request.app.state.platform
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     return request.app.state.catalog
 
 
-def get_streams(request: Request) -> JobStreams:
+async def get_streams(request: Request) -> JobStreams:
     return request.app.state.streams
 
 
-def get_submissions(request: Request) -> Submissions:
+async def get_submissions(request: Request) -> Submissions:
     return request.app.state.submissions
 
 
-def get_wait_slots(request: Request) -> WaitSlots:
+async def get_wait_slots(request: Request) -> WaitSlots:
     return request.app.state.wait_slots
 
 
