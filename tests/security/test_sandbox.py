@@ -32,7 +32,9 @@ def bobs_job(ctx, secret):
 
 @pytest.fixture
 def shared_server(new_server, database_url):
-    server = new_server("--workers", "2", users=("bob", "mallory"), database_url=database_url)
+    server = new_server(
+        "--workers", "2", users=("bob", "mallory"), admin=None, database_url=database_url
+    )
     bob = qlambda.Client(server.url, token=server.tokens["bob"])
     mallory = qlambda.Client(server.url, token=server.tokens["mallory"])
     job = bob.run(bobs_job, secret=SECRET)

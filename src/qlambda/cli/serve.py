@@ -36,13 +36,19 @@ from qlambda.cli.common import data_dir_option
     "--max-active-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: queued plus running jobs; more is answered with 429.",
+    help="Per user: queued plus running jobs; more is answered with 429 (default 100).",
 )
 @click.option(
     "--max-running-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: running jobs; later jobs wait queued while other users' jobs run.",
+    help="Per user: running jobs; later jobs wait queued while other users' jobs run (default 10).",
+)
+@click.option(
+    "--max-priority",
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    default=None,
+    help="Per user: the highest priority accepted (default 10); more is answered with 422.",
 )
 @click.option(
     "--sandbox",
@@ -73,6 +79,7 @@ def command(
     engine_address: str | None,
     max_active_jobs: int | None,
     max_running_jobs: int | None,
+    max_priority: float | None,
     sandbox: str | None,
     ready_file: Path | None,
     log_level: str,
@@ -99,7 +106,11 @@ def command(
             platform = dataclasses.replace(
                 platform, sandbox=dataclasses.replace(chosen, mode=sandbox)
             )
-        limits = {"max_active_jobs": max_active_jobs, "max_running_jobs": max_running_jobs}
+        limits = {
+            "max_active_jobs": max_active_jobs,
+            "max_running_jobs": max_running_jobs,
+            "max_priority": max_priority,
+        }
         settings = dataclasses.replace(
             settings, **{k: v for k, v in limits.items() if v is not None}
         )

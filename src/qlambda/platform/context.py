@@ -29,6 +29,7 @@ from qlambda.platform.functions import (
     remember_source,
     unship,
 )
+from qlambda.platform.output_caps import capped_output
 from qlambda.platform.quantum_access import QuantumAccess
 from qlambda.platform.results import encode_result
 
@@ -47,6 +48,7 @@ class JobPayload:
     attempt: int
     execution_options: list[Any] | None = None
     own_directory: bool = True  # False: it runs in its submitter's directory
+    max_log_bytes: int | None = None  # the job's log stops growing there
 
 
 class JobContext(QuantumAccess):
@@ -125,6 +127,8 @@ def execute_job(payload: JobPayload) -> Encoded:
             )
         raise
     return encode_result(value)
+    with capped_output(payload.max_log_bytes):
+        return fn(**kwargs)
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
