@@ -117,7 +117,8 @@ def execute_job(payload: JobPayload) -> Encoded:
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
     try:
-        value = fn(**kwargs)
+        with capped_output(payload.max_log_bytes):
+            value = fn(**kwargs)
     except OSError as exc:
         if payload.own_directory and exc.filename and not os.path.isabs(str(exc.filename)):
             exc.add_note(
@@ -127,8 +128,6 @@ def execute_job(payload: JobPayload) -> Encoded:
             )
         raise
     return encode_result(value)
-    with capped_output(payload.max_log_bytes):
-        return fn(**kwargs)
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
