@@ -39,6 +39,21 @@ def test_backends_as_json():
     assert [b["name"] for b in json.loads(done.stdout)] == ["aer"]
 
 
+def test_backends_table_keeps_long_names_whole_at_80_columns(tmp_path, assert_fits):
+    config = tmp_path / "backends.toml"
+    config.write_text(
+        '[[backend]]\nname = "a-rather-long-backend-name-for-the-lab"\nkind = "fake"\n'
+        'device = "FakeKolkataV2"\nemulate_qpu_time = true\ntime_scale = 0.001\n\n'
+        '[[backend]]\nname = "aer"\nkind = "aer"\nconcurrency = 4\n'
+    )
+    done = qlambda("backends", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert_fits(done.stdout)
+    assert "a-rather-long-backend-name-for-the-lab" in "".join(
+        line.split()[0] for line in done.stdout.splitlines()[4:6]
+    )
+
+
 def test_jobs_needs_a_data_directory(tmp_path):
     done = qlambda("jobs", "--data-dir", str(tmp_path / "none"))
     assert done.returncode == 1
