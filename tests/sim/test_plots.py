@@ -60,3 +60,18 @@ def test_figures_say_what_they_show(tmp_path):
     assert names == ["FIFO", "LIFO", "Random", "Weighted"]
     title = boxes._suptitle.get_text()
     assert "C=1, Q=4, S=1e9 ops/s, load 6 jobs/h, 1 rep" in title
+
+
+def test_a_reference_compat_run_says_so_in_its_titles(tmp_path):
+    import matplotlib.image
+
+    scenario = preset("small").replace(
+        policies=("fifo", "lifo"), duration=12 * HOUR, warmup=HOUR, reps=1, reference_compat=True
+    )
+    result = run(scenario, jobs=1)
+    from qlambda.sim.plots import describe, job_times_figure
+
+    assert "reference_compat" in describe(result.replications)
+    assert "reference_compat" in job_times_figure(result.jobs, compat=True)._suptitle.get_text()
+    written = plot_result(result.replications, result.jobs, tmp_path)
+    assert matplotlib.image.imread(written[0]).shape[1] > 1000

@@ -28,6 +28,7 @@ POLICY_NAMES = {
     "priority": "Priority",
 }
 HOUR = 3600.0
+COMPAT_NOTE = "reference_compat (FIFO and drop count as published)"
 
 
 def _load(interarrival: pd.Series | float) -> pd.Series | float:
@@ -60,6 +61,8 @@ def describe(table: pd.DataFrame, varying: tuple[str, ...] = ()) -> str:
     if "seed" in table:
         reps = table["seed"].nunique()
         parts.append(f"{reps} rep{'s' * (reps != 1)}")
+    if "reference_compat" in table and table["reference_compat"].all():
+        parts.append(COMPAT_NOTE)
     return ", ".join(parts)
 
 
@@ -107,20 +110,24 @@ def _grouped_boxes(ax, jobs: pd.DataFrame, group: str, label: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def job_times_figure(jobs: pd.DataFrame) -> plt.Figure:
-    """Fig. 10: job time per policy, grouped by qubits (left) and by priority (right)."""
+def job_times_figure(jobs: pd.DataFrame, compat: bool = False) -> plt.Figure:
+    """Fig. 10: job time per policy, grouped by qubits (left) and by priority (right).
+
+    ``compat``: the run reproduced the published implementation (``reference_compat``).
+    """
     fig, axes = plt.subplots(1, 2, figsize=(11, 5.0), sharey=True)
     _grouped_boxes(axes[0], jobs, "num_qubits", "qubits")
     _grouped_boxes(axes[1], jobs, "priority", "priority")
     axes[0].set_title("by job size")
     axes[1].set_title("by job priority")
-    fig.suptitle(f"Job execution time per policy: {describe(jobs, ('policy',))}{_loads_note(jobs)}")
+    shared = describe(jobs, ("policy",)) + (f", {COMPAT_NOTE}" if compat else "")
+    fig.suptitle(f"Job execution time per policy: {shared}{_loads_note(jobs)}")
     fig.tight_layout()
     return fig
 
 
-def plot_job_times(jobs: pd.DataFrame, path: str | Path) -> Path:
-    return _save(job_times_figure(jobs), path)
+def plot_job_times(jobs: pd.DataFrame, path: str | Path, compat: bool = False) -> Path:
+    return _save(job_times_figure(jobs, compat), path)
 
 
 def drop_heatmap_figure(replications: pd.DataFrame, axis: str) -> plt.Figure:
@@ -225,7 +232,8 @@ def plot_result(
     written: list[Path] = []
     loads = replications["interarrival"].nunique()
     if len(jobs) and (jobs["policy"].nunique() > 1 or jobs["priority"].nunique() > 1):
-        written.append(plot_job_times(jobs, base / f"{prefix}job_times.png"))
+        compat = "reference_compat" in replications and bool(replications.reference_compat.all())
+        written.append(plot_job_times(jobs, base / f"{prefix}job_times.png", compat))
     if loads > 1 and replications["Q"].nunique() > 1:
         written.append(plot_drop_heatmap(replications, "Q", base / f"{prefix}drop_load_q.png"))
     if loads > 1 and replications["C"].nunique() > 1:
