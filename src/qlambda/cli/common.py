@@ -26,7 +26,8 @@ def resolve_data_dir(data_dir: Path | None, must_exist: bool = True) -> Path:
     import os
 
     path = data_dir or Path(os.environ.get("QLAMBDA_DATA_DIR", DEFAULT_DATA_DIR))
-    if must_exist and not (path / "qlambda.db").exists():
+    elsewhere = bool(os.environ.get("QLAMBDA_DATABASE_URL"))  # the store is not in the dir
+    if must_exist and not elsewhere and not (path / "qlambda.db").exists():
         raise click.ClickException(
             f"no qlambda data in {str(path)!r}: run jobs there first, or pass --data-dir"
         )
