@@ -322,6 +322,17 @@ class Store:
             statement = statement.limit(limit)
         return self._all(statement)
 
+    def job_ids_starting_with(
+        self, prefix: str, owner: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """Ids of the jobs (of ``owner``) whose id starts with ``prefix``, oldest first."""
+        table = schema.jobs
+        statement = sa.select(table.c.id).where(table.c.id.startswith(prefix, autoescape=True))
+        if owner is not None:
+            statement = statement.where(table.c.owner == owner)
+        statement = statement.order_by(table.c.id).limit(limit)
+        return [row["id"] for row in self._all(statement)]
+
     def job_for_key(self, owner: str, key: str) -> dict[str, Any] | None:
         """The job ``owner`` submitted with this idempotency key, if any."""
         table = schema.jobs
