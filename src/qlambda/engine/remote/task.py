@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -67,9 +68,10 @@ class RemoteChannel(WorkerChannel):
     def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future:
         if kind == "map" and self._local_map is not None:
             future: Future = Future()
-            fn, items = payload
-            try:
-                future.set_result(self._local_map(fn, list(items)))
+            try:  # the job's own pickles (``JobContext.map``), read where they were made
+                fn = pickle.loads(payload["function"])
+                items = [pickle.loads(item)[0][0] for item in payload["items"]]
+                future.set_result(self._local_map(fn, items))
             except BaseException as exc:
                 future.set_exception(exc)
             return future
