@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
-import subprocess
 import sys
-import time
-from pathlib import Path
-from types import SimpleNamespace
 
-import httpx
 import pytest
-
-from qlambda.store import Store
 
 # Workers inherit this; BLAS threads would oversubscribe the 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -51,119 +43,3 @@ def database_url(request, tmp_path):
         return f"sqlite:///{tmp_path / 'store.db'}"
     server = request.getfixturevalue("postgres_server")
     return server.create_database(f"test_{os.getpid()}_{next(_databases)}")
-
-
-# ---------------------------------------------------------------- real servers
-READY_TIMEOUT = 120
-
-
-class ServerProcess:
-    """One `qlambda serve` on a free loopback port over ``data_dir``."""
-
-    def __init__(self, data_dir: Path, *options: str, database_url: str | None = None) -> None:
-        self.data_dir = data_dir
-        self.database_url = database_url
-        self.options = options
-        self.process: subprocess.Popen | None = None
-        self.url = ""
-        self.starts = 0
-
-    def start(self) -> ServerProcess:
-        self.starts += 1
-        ready = self.data_dir / f"ready-{self.starts}"
-        log = open(self.data_dir / f"server-{self.starts}.log", "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qlambda.cli",
-                "serve",
-                "--port",
-                "0",
-                "--data-dir",
-                str(self.data_dir),
-                "--ready-file",
-                str(ready),
-                *self.options,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self._environment(),
-        )
-        deadline = time.monotonic() + READY_TIMEOUT
-        while not (ready.exists() and ready.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(self.log())
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
-        return self
-
-    def _environment(self) -> dict[str, str]:
-        environment = {**os.environ, "QLAMBDA_DATA_DIR": str(self.data_dir)}
-        environment.pop("QLAMBDA_DATABASE_URL", None)
-        if self.database_url is not None:
-            environment["QLAMBDA_DATABASE_URL"] = self.database_url
-        return environment
-
-    def log(self) -> str:
-        path = self.data_dir / f"server-{self.starts}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL: no chance to write anything more."""
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def http(self, token: str | None) -> httpx.Client:
-        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
-
-
-def make_users(
-    data_dir: Path, *names: str, admin: str | None = None, database_url: str | None = None
-) -> dict[str, str]:
-    store = Store(database_url) if database_url else Store.open(data_dir)
-    try:
-        tokens = {name: store.create_user(name) for name in names}
-        if admin is not None:
-            tokens[admin] = store.create_user(admin, "admin")
-    finally:
-        store.close()
-    return tokens
-
-
-@pytest.fixture
-def new_server(tmp_path):
-    """``new_server(*options, users=("alice",))``: a server of this test's own over
-    ``tmp_path``, with those users (tokens in ``.tokens``); stopped after the test."""
-    started: list[ServerProcess] = []
-
-    def start(
-        *options: str, users: tuple[str, ...] = ("alice",), database_url: str | None = None
-    ) -> ServerProcess:
-        tokens = make_users(tmp_path, *users, database_url=database_url)
-        process = ServerProcess(tmp_path, *options, database_url=database_url)
-        process.tokens = tokens
-        started.append(process)
-        return process.start()
-
-    yield start
-    for process in started:
-        process.stop()
-
-
-@pytest.fixture(scope="session")
-def servers():
-    """What the gateway and security tests start servers with."""
-    return SimpleNamespace(ServerProcess=ServerProcess, make_users=make_users)

@@ -1,6 +1,6 @@
 """Real `qlambda serve` processes attacked over HTTP, with another user's data present.
 
-The server helpers are those of tests/conftest.py (loaded from their file: test
+The server helpers are those of the gateway tests (loaded from their file: test
 folders are not packages).
 """
 
@@ -14,9 +14,9 @@ import pytest
 
 
 def _gateway_helpers():
-    name = "qlambda_server_test_helpers"
+    name = "qlambda_gateway_test_helpers"
     if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "conftest.py"
+        path = Path(__file__).resolve().parents[1] / "gateway" / "conftest.py"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
