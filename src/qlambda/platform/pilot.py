@@ -84,11 +84,14 @@ class Pilot(QuantumAccess):
         calibration: Callable[[str], Any] | None = None,
         selection: Any = None,
         warm_quantum_stack: bool = False,
+        sandbox: Any = None,
+        trusted: bool = True,
     ) -> None:
         """``on_quantum_event`` hears every quantum task queued, started and finished;
         ``calibration`` and ``selection`` go to the QPU dispatcher. A Ray or Dask pilot's
         workers import the quantum stack up front only with ``warm_quantum_stack`` (the
-        platform's do, for its jobs; a pilot's first plain task starts sooner without)."""
+        platform's do, for its jobs; a pilot's first plain task starts sooner without).
+        ``sandbox`` and ``trusted`` go to the engine (``qlambda.engine.registry``)."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
@@ -102,6 +105,8 @@ class Pilot(QuantumAccess):
             preload=None
             if description.engine == "local" or warm_quantum_stack
             else REMOTE_PILOT_PRELOAD,
+            sandbox=sandbox,
+            trusted=trusted,
         )
         self.qpus = load_backends(list(description.qpus)) if description.qpus else []
         self.dispatcher = QPUDispatcher(

@@ -36,6 +36,58 @@ class RequestEnvelope:
     def estimate_seconds(self, config: BackendConfig) -> float:
         return estimate_from_workload(self.workload, config)
 
+    def to_data(self) -> dict[str, Any]:
+        """As plain data, for the trip from a job's worker to the control plane."""
+        return {
+            "primitive": self.primitive,
+            "backend": self.backend,
+            "num_qubits": self.num_qubits,
+            "workload": [list(item) for item in self.workload],
+            "payload": self.payload,
+        }
+
+    @classmethod
+    def from_data(cls, data: Any) -> RequestEnvelope:
+        """Check what a job sent: the control plane routes and estimates by these fields."""
+        if not isinstance(data, dict) or set(data) != _ENVELOPE_FIELDS:
+            raise ValueError(
+                "a quantum request must be a mapping of " + ", ".join(sorted(_ENVELOPE_FIELDS))
+            )
+        primitive, backend, width = data["primitive"], data["backend"], data["num_qubits"]
+        if primitive not in ("sampler", "estimator"):
+            raise ValueError(f"unknown primitive {primitive!r}; accepted: sampler, estimator")
+        if backend is not None and not isinstance(backend, str):
+            raise ValueError("a quantum request's backend must be a name or None")
+        if type(width) is not int or width < 0:
+            raise ValueError("a quantum request's num_qubits must be a whole number")
+        if not isinstance(data["payload"], bytes):
+            raise ValueError("a quantum request's payload must be bytes")
+        workload = data["workload"]
+        if not isinstance(workload, list) or not all(_workload_item(i) for i in workload):
+            raise ValueError("a quantum request's workload must be [executions, shots, depth]s")
+        return cls(
+            primitive=primitive,
+            backend=backend,
+            num_qubits=width,
+            workload=tuple(tuple(item) for item in workload),  # type: ignore[misc]
+            payload=data["payload"],
+        )
+
+
+_ENVELOPE_FIELDS = {"primitive", "backend", "num_qubits", "workload", "payload"}
+
+
+def _workload_item(item: Any) -> bool:
+    return (
+        isinstance(item, list)
+        and len(item) == 3
+        and type(item[0]) is int
+        and item[0] >= 0
+        and (item[1] is None or (type(item[1]) is int and item[1] >= 0))
+        and type(item[2]) is int
+        and item[2] >= 0
+    )
+
 
 def seal(request: QuantumRequest) -> RequestEnvelope:
     return RequestEnvelope(

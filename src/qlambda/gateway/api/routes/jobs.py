@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
-from pathlib import Path
 from typing import Annotated, Any
 
-import cloudpickle
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +30,7 @@ from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.submissions import job_out
 from qlambda.platform import Platform
 from qlambda.platform.output_caps import megabytes
+from qlambda.platform.results import stored_result
 
 MAX_WAIT_SECONDS = 600.0
 
@@ -132,17 +130,13 @@ def _result_answer(platform: Platform, settings: GatewaySettings, job_id: str) -
     }
     if row["status"] == JobStatus.DONE.value:
         _check_result_size(row, settings.max_result_bytes)
-        blob = row["result"]
-        if row.get("result_path"):
-            blob = Path(row["result_path"]).read_bytes()
-        answer["pickle"] = base64.b64encode(blob).decode() if blob is not None else None
-        value = None if blob is None else cloudpickle.loads(blob)
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            answer["is_json"] = False
-        else:
-            answer["value"], answer["is_json"] = value, True
+        encoded = stored_result(row)
+        if encoded is None:
+            answer["value"], answer["is_json"] = None, True
+        elif encoded.format == "json":
+            answer["value"], answer["is_json"] = encoded.decode(trusted=False), True
+        else:  # opaque here: only the owner's client unpickles it
+            answer["pickle"], answer["is_json"] = base64.b64encode(encoded.data).decode(), False
     return answer
 
 
