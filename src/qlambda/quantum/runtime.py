@@ -7,6 +7,9 @@ through its pipeline: all circuits of the request in one simulator call (a noisy
 ``run()`` costs about the same for one circuit as for three), shots drawn from exact
 probabilities where that is the same distribution. An ideal simulator runs plain
 requests on Aer's sampler and on :class:`CompiledEstimator`.
+
+An estimator PUB that asked for no precision gets the backend's: exact values on an ideal
+simulator, :data:`DEFAULT_PRECISION` (4096 shots) on a noisy device, which cannot be exact.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
@@ -27,16 +31,25 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qlambda.core import CircuitTooWideError
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
+from qlambda.quantum.estimator_measurements import MeasuredCircuit, split_measurements
+from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.pipeline_backend import PipelineBackend
 from qlambda.quantum.request import (
+    DEFAULT_PRECISION,
     QuantumRequest,
     check_fits,
     estimate_qpu_seconds,
     make_request,
 )
-from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
+from qlambda.quantum.transpilation import (
+    TranspileCache,
+    circuit_token,
+    device_pass_manager,
+    is_isa,
+    supports_all,
+)
 
 __all__ = ["BackendRuntime", "ExecutionOutcome", "apply_calibration"]
 
@@ -100,8 +113,8 @@ def _built_on_first_use(
     """A transpile function whose pass manager is built when first needed.
 
     Building a preset pass manager loads every transpiler plugin installed (2-3 s with
-    qiskit-ibm-runtime's); an ideal simulator rarely needs one, so it should not pay that
-    on start-up.
+    qiskit-ibm-runtime's); an ideal simulator rarely needs one, and a level nobody asks
+    for is never built.
     """
     built: list[PassManager] = []
 
@@ -133,11 +146,17 @@ class BackendRuntime:
     An ideal simulator's runtime may serve several tasks at once from threads (its
     ``concurrency``); a noisy device's runtime runs one task at a time, since it swaps
     the simulator's noise model per task.
+
+    Circuits are made runnable by one :class:`TranspileCache` per optimization level in
+    use: the backend's ``optimization_level`` unless a request asks for its own.
     """
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = validate_backend(config)
         options = {"max_parallel_threads": self.config.max_parallel_threads}
+        self._transpilers: dict[int | None, TranspileCache] = {}
+        self._transpilers_lock = threading.Lock()
+        self._measured: LRUMemo[MeasuredCircuit] = LRUMemo(256)
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
             self.device: Any = device
@@ -146,22 +165,13 @@ class BackendRuntime:
             model = self.simulator.options.noise_model
             self.noise = RestrictedNoise(model) if model is not None else None
             self._exclusive: AbstractContextManager[object] = threading.RLock()
-            self.transpiler = self._device_transpiler(device)
+            self.transpiler_for(None)  # the default level's pass manager, built at start-up
         else:
             self.simulator = AerSimulator(**options)
             self.device = None
             self.device_qubits = None
             self.noise = None
             self._exclusive = nullcontext()
-            names = frozenset(self.simulator.target.operation_names)
-            self.transpiler = TranspileCache(
-                needs_transpile=lambda circuit: not supports_all(circuit, names),
-                transpile=_built_on_first_use(
-                    lambda: generate_preset_pass_manager(
-                        optimization_level=0, backend=self.simulator, seed_transpiler=config.seed
-                    )
-                ),
-            )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = CompiledEstimator(self.simulator, run_options)
             self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
@@ -194,22 +204,54 @@ class BackendRuntime:
             model = NoiseModel.from_backend(self.device)
             self.simulator.set_options(noise_model=model)
             self.noise = RestrictedNoise(model)
-            invalidated = len(self.transpiler) > 0
-            self.transpiler = self._device_transpiler(self.device)
+            with self._transpilers_lock:
+                invalidated = any(len(cache) for cache in self._transpilers.values())
+                self._transpilers = {}
+            self.transpiler_for(None)
             if self._pipeline is not None:
                 self._pipeline.recalibrated(calibration)
         return invalidated
 
-    def _device_transpiler(self, device: Any) -> TranspileCache:
-        pass_manager = generate_preset_pass_manager(
-            optimization_level=self.config.optimization_level,
-            backend=device,
-            seed_transpiler=self.config.seed,
-        )
-        target = device.target
+    @property
+    def transpiler(self) -> TranspileCache:
+        """The transpile cache of the backend's default optimization level."""
+        return self.transpiler_for(None)
+
+    def transpiler_for(self, level: int | None) -> TranspileCache:
+        """The transpile cache for requests asking for ``level`` (None: the backend's)."""
+        if level is None:
+            level = self.config.optimization_level
+        with self._transpilers_lock:
+            cache = self._transpilers.get(level)
+            if cache is None:
+                cache = self._transpilers[level] = self._make_transpiler(level)
+        return cache
+
+    def _make_transpiler(self, level: int | None) -> TranspileCache:
+        """A device's circuits are transpiled unless already ISA (never touched then); an
+        ideal simulator's only for gates it lacks, unless a level was asked for."""
+        seed = self.config.seed
+        if self.device is not None:
+            target = self.device.target
+            pass_manager = device_pass_manager(self.device, level, seed)
+            return TranspileCache(
+                needs_transpile=lambda circuit: not is_isa(circuit, target),
+                transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
+            )
+        names = frozenset(self.simulator.target.operation_names)
         return TranspileCache(
-            needs_transpile=lambda circuit: not is_isa(circuit, target),
-            transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
+            needs_transpile=(
+                (lambda circuit: not supports_all(circuit, names))
+                if level is None
+                else (lambda circuit: True)
+            ),
+            transpile=_built_on_first_use(
+                lambda: generate_preset_pass_manager(
+                    optimization_level=0 if level is None else level,
+                    backend=self.simulator,
+                    seed_transpiler=seed,
+                )
+            ),
         )
 
     @property
@@ -220,8 +262,24 @@ class BackendRuntime:
         return self._pipeline
 
     def prepare(self, request: QuantumRequest) -> QuantumRequest:
-        """The request with every PUB made runnable here (transpiled once per structure)."""
-        pubs = tuple(self.transpiler.prepare_pub(pub) for pub in request.pubs)
+        """The request with every PUB made runnable here (transpiled once per structure)
+        and every estimator PUB's precision settled (the backend's default if none)."""
+        transpiler = self.transpiler_for(request.optimization_level)
+        pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
+        if request.primitive == "estimator":
+            default = DEFAULT_PRECISION if self.device is not None else 0.0
+            pubs = tuple(
+                pub
+                if pub.precision is not None  # type: ignore[union-attr]
+                else EstimatorPub(
+                    pub.circuit,
+                    pub.observables,
+                    pub.parameter_values,
+                    default,
+                    validate=False,  # type: ignore[union-attr]
+                )
+                for pub in pubs
+            )
         return dataclasses.replace(request, pubs=pubs)
 
     def execute(self, request: QuantumRequest) -> ExecutionOutcome:
@@ -253,16 +311,19 @@ class BackendRuntime:
         request = make_request("sampler", [circuit], shots=4)  # 4 > 2^1: a noisy device's
         started = time.perf_counter()  # shots are drawn from probabilities, warm that too
         self._measure(self.prepare(request))
-        self.transpiler.clear()  # holds user circuits only: a recalibration reports those
+        with self._transpilers_lock:  # hold user circuits only: a recalibration reports those
+            for cache in self._transpilers.values():
+                cache.clear()
         return time.perf_counter() - started
 
     def _measure(self, prepared: QuantumRequest) -> PrimitiveResult:
         """A noisy device measures every request through its pipeline (no options: no
         steps), so plain and mitigated calls are simulated and sampled alike; an ideal
-        simulator runs plain requests on Aer's primitives."""
+        simulator runs plain requests on Aer's primitives, except estimates with shots of
+        a circuit that measures mid-circuit, which only shots can sample."""
         if prepared.primitive == "estimator":
             self._check_precision(prepared)
-        if prepared.options or self.device is not None:
+        if prepared.options or self.device is not None or self._sampled_estimates(prepared):
             return self.pipeline.run(prepared)
         primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
         return _run_here(primitive, list(prepared.pubs))
@@ -279,6 +340,16 @@ class BackendRuntime:
                     f"{self.device_qubits}; send the circuit before transpiling it"
                 )
 
+    def measured(self, circuit: QuantumCircuit) -> MeasuredCircuit:
+        """``circuit`` as an estimator runs it, worked out once per circuit content."""
+        return self._measured.get(circuit_token(circuit), lambda: split_measurements(circuit))
+
+    def _sampled_estimates(self, request: QuantumRequest) -> bool:
+        return request.primitive == "estimator" and any(
+            pub.precision and self.measured(pub.circuit).mid_circuit  # type: ignore[union-attr]
+            for pub in request.pubs
+        )
+
     def _check_precision(self, request: QuantumRequest) -> None:
         if self.config.kind != "fake":
             return
@@ -286,5 +357,6 @@ class BackendRuntime:
             if not pub.precision:
                 raise ValueError(
                     f"pub {index} asks for precision 0 (exact), which a noisy device cannot give "
-                    f"(backend {self.config.name!r}); accepted: a precision > 0, e.g. 0.015625"
+                    f"(backend {self.config.name!r}); accepted: a precision > 0, e.g. 0.015625, "
+                    "or no precision (its default, 4096 shots)"
                 )
