@@ -24,6 +24,8 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 
+from qlambda.quantum.memo import LRUMemo
+
 
 class MidCircuitMeasurementError(ValueError):
     """Exact expectation values asked of a circuit that measures mid-circuit."""
@@ -55,6 +57,14 @@ def split_measurements(circuit: QuantumCircuit) -> MeasuredCircuit:
     if any(item.operation.name == "measure" for item in stripped.data):
         return MeasuredCircuit(circuit, mid_circuit=True)
     return MeasuredCircuit(stripped, frozenset(measured))
+
+
+def measured_circuit(circuit: QuantumCircuit, memo: LRUMemo[Any]) -> MeasuredCircuit:
+    """:func:`split_measurements` of ``circuit``, worked out once per circuit content."""
+    from qlambda.quantum.transpilation import circuit_token
+
+    key = ("estimator-circuit", circuit_token(circuit))
+    return memo.get(key, lambda: split_measurements(circuit))
 
 
 def vanishes(label: str, dephased: frozenset[int]) -> bool:

@@ -31,8 +31,7 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qlambda.core import CircuitTooWideError
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
-from qlambda.quantum.estimator_measurements import MeasuredCircuit, split_measurements
-from qlambda.quantum.memo import LRUMemo
+from qlambda.quantum.estimator_measurements import measured_circuit
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.pipeline_backend import PipelineBackend
@@ -45,7 +44,6 @@ from qlambda.quantum.request import (
 )
 from qlambda.quantum.transpilation import (
     TranspileCache,
-    circuit_token,
     device_pass_manager,
     is_isa,
     supports_all,
@@ -156,7 +154,6 @@ class BackendRuntime:
         options = {"max_parallel_threads": self.config.max_parallel_threads}
         self._transpilers: dict[int | None, TranspileCache] = {}
         self._transpilers_lock = threading.Lock()
-        self._measured: LRUMemo[MeasuredCircuit] = LRUMemo(256)
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
             self.device: Any = device
@@ -267,20 +264,18 @@ class BackendRuntime:
         transpiler = self.transpiler_for(request.optimization_level)
         pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
         if request.primitive == "estimator":
-            default = DEFAULT_PRECISION if self.device is not None else 0.0
-            pubs = tuple(
-                pub
-                if pub.precision is not None  # type: ignore[union-attr]
-                else EstimatorPub(
-                    pub.circuit,
-                    pub.observables,
-                    pub.parameter_values,
-                    default,
-                    validate=False,  # type: ignore[union-attr]
-                )
-                for pub in pubs
-            )
+            pubs = tuple(self._with_precision(pub) for pub in pubs)  # type: ignore[arg-type]
         return dataclasses.replace(request, pubs=pubs)
+
+    def _with_precision(self, pub: EstimatorPub) -> EstimatorPub:
+        """``pub``, or with no precision asked for, with this backend's: exact on an ideal
+        simulator, :data:`DEFAULT_PRECISION` on a noisy device."""
+        if pub.precision is not None:
+            return pub
+        default = DEFAULT_PRECISION if self.device is not None else 0.0
+        return EstimatorPub(
+            pub.circuit, pub.observables, pub.parameter_values, default, validate=False
+        )
 
     def execute(self, request: QuantumRequest) -> ExecutionOutcome:
         """Run ``request``; with QPU time emulation, stay busy as long as the device would."""
@@ -340,13 +335,10 @@ class BackendRuntime:
                     f"{self.device_qubits}; send the circuit before transpiling it"
                 )
 
-    def measured(self, circuit: QuantumCircuit) -> MeasuredCircuit:
-        """``circuit`` as an estimator runs it, worked out once per circuit content."""
-        return self._measured.get(circuit_token(circuit), lambda: split_measurements(circuit))
-
     def _sampled_estimates(self, request: QuantumRequest) -> bool:
+        memo = self.pipeline.view.memo
         return request.primitive == "estimator" and any(
-            pub.precision and self.measured(pub.circuit).mid_circuit  # type: ignore[union-attr]
+            pub.precision and measured_circuit(pub.circuit, memo).mid_circuit  # type: ignore[union-attr]
             for pub in request.pubs
         )
 

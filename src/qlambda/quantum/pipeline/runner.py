@@ -41,14 +41,10 @@ def _bound(pub: EstimatorPub | SamplerPub, index: tuple[int, ...]) -> object:
 
 
 def _estimator_executions(pub: EstimatorPub, backend: BackendView) -> list[Execution]:
-    from qlambda.quantum.estimator_measurements import dephase, split_measurements
-    from qlambda.quantum.transpilation import circuit_token
+    from qlambda.quantum.estimator_measurements import dephase, measured_circuit
 
     shots = _shots(pub)
-    measured = backend.memo.get(
-        ("estimator-circuit", circuit_token(pub.circuit)),
-        lambda: split_measurements(pub.circuit),
-    )
+    measured = measured_circuit(pub.circuit, backend.memo)
     runs = EstimatorPub(
         measured.circuit,
         pub.observables,
