@@ -119,3 +119,9 @@ def test_mid_circuit_measurements_are_sampled_as_qiskit_samples_them(aer_submit,
     noisy = PlatformEstimatorV2(kolkata_submit).run([(mid_circuit(), observables)]).result()
     zz, zi, iz, xi = noisy[0].data.evs
     assert 0.75 < zz < 1.05 and abs(zi) < 0.1 and abs(iz) < 0.1 and abs(xi) < 0.1
+
+
+def test_zne_says_it_cannot_fold_a_mid_circuit_measurement(kolkata_submit):
+    estimator = PlatformEstimatorV2(kolkata_submit, options=["zne"])
+    with pytest.raises(ValueError, match=r"'zne' cannot fold.*measurements all come last"):
+        estimator.run([(mid_circuit(), "ZZ")]).result()
