@@ -603,7 +603,7 @@ class Platform:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
             self.dispatcher.cancel_job(job.id)
-        self.dispatcher.end_job(job.id)
+        self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)

@@ -16,6 +16,7 @@ import itertools
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
@@ -139,6 +140,9 @@ class QPUDispatcher:
         self._pins: dict[str, str] = {}  # job id -> the backend its unnamed requests run on
         # re-entrant: an engine may resolve a future (and call back) inside submit
         self._lock = threading.RLock()
+        # per job: tasks whose result is out but whose "finished" is not yet told
+        self._unreported: Counter[str] = Counter()
+        self._reported = threading.Condition(self._lock)
 
     # ---------------------------------------------------------------- set-up
     def start(self) -> None:
@@ -239,10 +243,13 @@ class QPUDispatcher:
         with self._lock:
             return self._pins.get(job_id)
 
-    def end_job(self, job_id: str) -> None:
-        """``job_id`` ended (whatever its status): forget its pin. Its tasks already queued
-        are left to :meth:`cancel_job`."""
-        with self._lock:
+    def end_job(self, job_id: str, timeout: float = 10.0) -> None:
+        """``job_id`` ended (whatever its status): forget its pin, once every task whose
+        result it got has been reported "finished" (so a job's end is recorded after all
+        its tasks). Its tasks already queued are left to :meth:`cancel_job`; those still
+        running are reported when they finish."""
+        with self._reported:
+            self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
             self._pins.pop(job_id, None)
 
     def job_estimates(self, job_id: str) -> dict[str, float | None]:
@@ -335,13 +342,21 @@ class QPUDispatcher:
                 self._emit(other, "started")
             if task.recompiled:  # told before the function sees its result
                 self._emit(task, "recompiled")
-            # recorded before the function sees its result: a job can end right after it,
-            # and its trace must hold every task (the listener only queues the writes)
-            self._emit(task, "finished")
+            self._unreported[task.job_id] += 1
+        # the waiting function first (the bookkeeping's store writes would delay it), then
+        # the bookkeeping, which end_job waits for: a job can end right after its result
         if error is None:
             task.future.set_result(future.result())
         else:
             task.future.set_exception(error)
+        with self._lock:
+            try:
+                self._emit(task, "finished")
+            finally:
+                self._unreported[task.job_id] -= 1
+                if self._unreported[task.job_id] <= 0:
+                    del self._unreported[task.job_id]
+                self._reported.notify_all()
 
     def _emit(self, task: QuantumTask, what: str) -> None:
         if self._on_event is not None:
