@@ -79,3 +79,19 @@ def test_a_task_still_running_when_its_job_ends_is_stored(client):
     for job in jobs:
         finished = [e for e in job.events() if e.kind.value == "QPU_FINISHED"]
         assert len(finished) == 2
+
+
+def test_the_platform_pilot_s_own_tasks_are_not_recorded_as_a_job_s(client, caplog):
+    """A pilot's tasks carry its id ("pilot-N"), which has no job row to refer to: writing
+    their events would fail (a foreign key) and cost the writer a retry of its batch."""
+    from qiskit import QuantumCircuit
+
+    pilot = client.platform.pilot
+    circuit = QuantumCircuit(1)
+    circuit.measure_all()
+    assert pilot.sampler("aer").run([circuit], shots=10).result()[0].data.meas.num_shots == 10
+    store = client.platform.store
+    store.writer.flush()
+    assert all(row["job_id"] != pilot.id for row in store.quantum_tasks())
+    assert all(event.job_id != pilot.id for event in store.events())
+    assert "store write failed" not in caplog.text
