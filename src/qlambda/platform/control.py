@@ -593,6 +593,8 @@ class Platform:
             future.add_done_callback(lambda f, i=index: collect(i, f))
 
     def _on_quantum_event(self, task: QuantumTask, what: str) -> None:
+        if task.job_id == self.pilot.id:
+            return  # the pilot's own quantum task: no job row to record it against
         job = self._live.get(task.job_id)
         now = time.time()
         if what == "queued":
@@ -645,8 +647,8 @@ class Platform:
             self._record_quantum_task(task)
 
     def _record_quantum_task(self, task: QuantumTask) -> None:
-        if task.job_id not in self._live:
-            return  # a pilot's own quantum task, or a job already gone
+        """Every task of a job is stored, also when the job ended first (its function may
+        return the moment it has its last result)."""
         self.store.add_events(
             [
                 Event(
@@ -704,6 +706,7 @@ class Platform:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
             self.dispatcher.cancel_job(job.id)
+        self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)

@@ -181,7 +181,8 @@ class Pilot(QuantumAccess):
 
     # ------------------------------------------------------------- quantum
     def _send(self, envelope: Any) -> Future:
-        return self.dispatcher.submit(envelope, job_id=self.id).future
+        # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
+        return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
 
     # ------------------------------------------------------------- state
     def cancel(self) -> None:

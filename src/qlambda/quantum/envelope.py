@@ -1,10 +1,10 @@
 """Quantum requests and results as the control plane carries them: facts and sealed bytes.
 
-The dispatcher needs to know where a request goes (backend, width) and how long it
-should take (the workload behind the estimate), never the circuits themselves. So the
-caller seals the request once, the QPU executor opens it, and the result travels back
-sealed the same way. The control plane forwards bytes: it does no Qiskit work on its
-threads and pays no serialisation on either hop.
+The dispatcher needs to know where a request goes (backend, width, whether it needs
+exact values) and how long it should take (the workload behind the estimate), never the
+circuits themselves. So the caller seals the request once, the QPU executor opens it,
+and the result travels back sealed the same way. The control plane forwards bytes: it
+does no Qiskit work on its threads and pays no serialisation on either hop.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class RequestEnvelope:
     num_qubits: int
     workload: Workload
     payload: bytes  # the pickled QuantumRequest (circuits as QPY)
+    needs_exact: bool = False  # a PUB asks for precision 0: ideal simulators only
 
     def open(self) -> QuantumRequest:
         return pickle.loads(self.payload)
@@ -96,6 +97,7 @@ def seal(request: QuantumRequest) -> RequestEnvelope:
         num_qubits=request.num_qubits,
         workload=request_workload(request),
         payload=pickle.dumps(request, protocol=5),
+        needs_exact=request.needs_exact,
     )
 
 
