@@ -45,6 +45,7 @@ class RequestEnvelope:
             "num_qubits": self.num_qubits,
             "workload": [list(item) for item in self.workload],
             "payload": self.payload,
+            "needs_exact": self.needs_exact,
         }
 
     @classmethod
@@ -63,6 +64,8 @@ class RequestEnvelope:
             raise ValueError("a quantum request's num_qubits must be a whole number")
         if not isinstance(data["payload"], bytes):
             raise ValueError("a quantum request's payload must be bytes")
+        if not isinstance(data["needs_exact"], bool):
+            raise ValueError("a quantum request's needs_exact must be true or false")
         workload = data["workload"]
         if not isinstance(workload, list) or not all(_workload_item(i) for i in workload):
             raise ValueError("a quantum request's workload must be [executions, shots, depth]s")
@@ -72,10 +75,11 @@ class RequestEnvelope:
             num_qubits=width,
             workload=tuple(tuple(item) for item in workload),  # type: ignore[misc]
             payload=data["payload"],
+            needs_exact=data["needs_exact"],
         )
 
 
-_ENVELOPE_FIELDS = {"primitive", "backend", "num_qubits", "workload", "payload"}
+_ENVELOPE_FIELDS = {"primitive", "backend", "num_qubits", "workload", "payload", "needs_exact"}
 
 
 def _workload_item(item: Any) -> bool:
