@@ -57,7 +57,9 @@ class RequestEnvelope:
             )
         primitive, backend, width = data["primitive"], data["backend"], data["num_qubits"]
         if primitive not in ("sampler", "estimator"):
-            raise ValueError(f"unknown primitive {primitive!r}; accepted: sampler, estimator")
+            raise ValueError(
+                f"a quantum request for primitive {primitive!r}; accepted: sampler, estimator"
+            )
         if backend is not None and not isinstance(backend, str):
             raise ValueError("a quantum request's backend must be a name or None")
         if type(width) is not int or width < 0:
