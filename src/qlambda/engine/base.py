@@ -101,7 +101,7 @@ class TaskSpec:
         )
 
 
-class TaskFuture(Future):
+class TaskFuture(Future[Any]):
     """A Future that knows its task id (for ``Engine.cancel``)."""
 
     def __init__(self, task_id: int) -> None:
