@@ -20,13 +20,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qlambda.core.errors import NoSuitableBackendError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
 from qlambda.platform import qpu
 from qlambda.policy import Policy, make_policy
+
+if TYPE_CHECKING:
+    from qlambda.quantum.config import BackendConfig
+    from qlambda.quantum.envelope import RequestEnvelope
 
 _task_numbers = itertools.count(1)
 
@@ -35,11 +39,11 @@ _task_numbers = itertools.count(1)
 class QuantumTask:
     """A quantum task; also the read-only view policies select from."""
 
-    request: Any
+    request: RequestEnvelope
     job_id: str
     priority: float
     backend: str
-    config: Any = field(repr=False)
+    config: BackendConfig = field(repr=False)
     arrival: float  # monotonic, for the policy
     queued_at: float  # wall clock, for events and traces
     number: int = field(default_factory=lambda: next(_task_numbers))
@@ -50,7 +54,7 @@ class QuantumTask:
     calibration: str | None = None
     recompiled: bool = False
     outcome: str = "pending"
-    future: Future = field(default_factory=Future)
+    future: Future[Any] = field(default_factory=Future)
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -66,7 +70,7 @@ EventSink = Callable[[QuantumTask, str], None]
 
 
 class _Backend:
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: BackendConfig) -> None:
         self.config = config
         self.name: str = config.name
         self.slots: int = config.concurrency
@@ -118,7 +122,7 @@ class _Backend:
 class QPUDispatcher:
     def __init__(
         self,
-        backends: Sequence[Any],
+        backends: Sequence[BackendConfig],
         *,
         policy: str | Policy = "fifo",
         seed: int | None = None,
@@ -171,12 +175,12 @@ class QPUDispatcher:
     def backend_names(self) -> list[str]:
         return list(self._backends)
 
-    def configs(self) -> list[Any]:
+    def configs(self) -> list[BackendConfig]:
         return [b.config for b in self._backends.values()]
 
     # ------------------------------------------------------------ submitting
     def submit(
-        self, request: Any, *, job_id: str, priority: float = 1.0, pin: bool = True
+        self, request: RequestEnvelope, *, job_id: str, priority: float = 1.0, pin: bool = True
     ) -> QuantumTask:
         """Queue a sealed request (``RequestEnvelope``); the task's ``future`` resolves to
         the executor's ``ResultEnvelope``.
@@ -204,7 +208,7 @@ class QPUDispatcher:
                 self._emit(other, "started")
         return task
 
-    def _choose(self, request: Any, pin_key: str | None) -> _Backend:
+    def _choose(self, request: RequestEnvelope, pin_key: str | None) -> _Backend:
         """The backend for ``request``; lock held. ``pin_key``: whose pin an unnamed
         request follows (and sets, at its first such request)."""
         from qlambda.quantum.selection import choose_backend, why_unfit
@@ -223,7 +227,7 @@ class QPUDispatcher:
         load = {name: backend.load for name, backend in self._backends.items()}
         now = time.time()
 
-        def completion(config: Any) -> float:
+        def completion(config: BackendConfig) -> float:
             backend = self._backends[config.name]
             return backend.backlog(now) + backend.expected_seconds(request.estimate_seconds(config))
 
@@ -319,7 +323,7 @@ class QPUDispatcher:
         backend.sent_calibration = snapshot.id
         return snapshot
 
-    def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
+    def _finished(self, backend: _Backend, task: QuantumTask, future: Future[Any]) -> None:
         task.finished_at = time.time()
         error = future.exception()
         with self._lock:
@@ -393,5 +397,5 @@ class QPUDispatcher:
             return rows
 
 
-def _width(config: Any) -> int:
+def _width(config: BackendConfig) -> int:
     return int(config.num_qubits or 0)
