@@ -146,7 +146,8 @@ def unship(loaded: Any) -> Callable[..., Any]:
     """The callable of a loaded function payload, with its file names and source lines
     back for tracebacks."""
     if not isinstance(loaded, ShippedFunction):
-        return loaded
+        plain: Callable[..., Any] = loaded
+        return plain
     files = {}
     for module, file, text in loaded.sources:
         files[module] = file
