@@ -117,6 +117,10 @@ class Engine(Protocol):
 
     def start(self) -> None: ...
 
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the workers have started; False if ``timeout`` came first."""
+        ...
+
     def submit(self, spec: TaskSpec) -> TaskFuture: ...
 
     def cancel(self, task_id: int, reason: str = "canceled") -> bool:

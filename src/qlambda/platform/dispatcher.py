@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from qlambda.core.errors import NoSuitableBackendError
 from qlambda.engine.base import TaskSpec
@@ -63,6 +63,13 @@ class QuantumTask:
         if self._estimate is None:
             self._estimate = self.request.estimate_seconds(self.config)
         return self._estimate
+
+
+class JobEstimates(TypedDict):
+    """The fields of :class:`~qlambda.platform.jobs.JobInfo` the dispatcher knows."""
+
+    starts_in_seconds: float | None
+    done_in_seconds: float | None
 
 
 # what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
@@ -256,7 +263,7 @@ class QPUDispatcher:
             self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
             self._pins.pop(job_id, None)
 
-    def job_estimates(self, job_id: str) -> dict[str, float | None]:
+    def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
         waiting one starts, and the last one is done (None when it has none)."""
         now = time.time()
