@@ -1,6 +1,7 @@
 # Types of the parts of cloudpickle (3.x) that qlambda uses; cloudpickle ships none.
 from collections.abc import Callable
-from pickle import PickleBuffer, loads as loads
+from pickle import PickleBuffer
+from pickle import loads as loads
 from types import ModuleType
 
 def dumps(
