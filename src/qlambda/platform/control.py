@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import heapq
 import itertools
 import logging
@@ -268,7 +269,7 @@ class Platform:
         execution_options: list[Any] | None = None,
         cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
-    ) -> tuple[str, Future]:
+    ) -> tuple[str, Future[Any]]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
@@ -323,7 +324,7 @@ class Platform:
                 self._live[job.id] = job
                 self._active_per_owner[job.owner] += 1
 
-        def acknowledged(future: Future) -> None:
+        def acknowledged(future: Future[Any]) -> None:
             if future.exception() is None:
                 if job.status.is_final:
                     job.ended.set()
@@ -503,14 +504,14 @@ class Platform:
             workdir=job.cwd or str(directory / "work"),
             log_path=str(directory / "output.log"),
             priority=job.priority,
-            on_message=lambda message, job=job: self._on_message(job, message),
+            on_message=functools.partial(self._on_message, job),
             name=job.function_name,
             tenant=job.owner,
             raw_result=True,  # the worker encoded it; the platform stores it as it is
         )
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
-        future.add_done_callback(lambda f, job=job: self._finish(job, f))
+        future.add_done_callback(functools.partial(self._finish, job))
 
     def _on_message(self, job: LiveJob, message: TaskMessage) -> None:
         """A request or notice of a job's worker. Its payload is data from user code:
@@ -558,16 +559,17 @@ class Platform:
         task.future.add_done_callback(lambda f: _reply_from(message, f))
 
     def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
-        assert message.reply is not None
+        reply = message.reply
+        assert reply is not None
         if not items:
-            message.reply(True, [])
+            reply(True, [])
             return
         results: list[Any] = [None] * len(items)
         remaining = [len(items)]
         lock = threading.Lock()
-        futures: list[Future] = []
+        futures: list[Future[Any]] = []
 
-        def collect(index: int, future: Future) -> None:
+        def collect(index: int, future: Future[Any]) -> None:
             error = None if future.cancelled() else future.exception()
             with lock:
                 if remaining[0] <= 0:
@@ -582,15 +584,15 @@ class Platform:
             if future.cancelled() or error is not None:
                 for other in futures:
                     other.cancel()
-                message.reply(False, error or CancelledError("a fan-out task was canceled"))
+                reply(False, error or CancelledError("a fan-out task was canceled"))
             else:
-                message.reply(True, results)
+                reply(True, results)
 
         for item in items:
             spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
             futures.append(self.engine.submit(spec))
         for index, future in enumerate(futures):
-            future.add_done_callback(lambda f, i=index: collect(i, f))
+            future.add_done_callback(functools.partial(collect, index))
 
     def _on_quantum_event(self, task: QuantumTask, what: str) -> None:
         if task.job_id == self.pilot.id:
@@ -682,18 +684,19 @@ class Platform:
         )
 
     # ----------------------------------------------------------------- ending
-    def _finish(self, job: LiveJob, future: Future) -> None:
+    def _finish(self, job: LiveJob, future: Future[Any]) -> None:
         if self._closing:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
             self._release(job.owner)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
-        if future.cancelled() or isinstance(future.exception(), CancelledError):
+        error = None if future.cancelled() else future.exception()
+        if future.cancelled() or isinstance(error, CancelledError):
             status, reason = JobStatus.CANCELED, "canceled by the user"
-        elif future.exception() is not None:
+        elif error is not None:
             status = JobStatus.ERROR
-            reason, job.traceback = _describe_failure(future.exception())
+            reason, job.traceback = _describe_failure(error)
         else:
             status, reason = JobStatus.DONE, None
             try:
@@ -711,7 +714,7 @@ class Platform:
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)
 
-        def ended(_: Future) -> None:
+        def ended(_: Future[Any]) -> None:
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
                 if self._live.pop(job.id, None) is not None:
@@ -831,7 +834,7 @@ class Platform:
             return False
         job.cancel_requested = True
         if self._unhold(job):
-            never_started: Future = Future()
+            never_started: Future[Any] = Future()
             never_started.cancel()
             self._finish(job, never_started)
             return True
@@ -904,7 +907,7 @@ def _fan_out_calls(payload: Any) -> list[PickledCall]:
     return [PickledCall(payload["function"], item) for item in payload["items"]]
 
 
-def _reply_from(message: TaskMessage, future: Future) -> None:
+def _reply_from(message: TaskMessage, future: Future[Any]) -> None:
     assert message.reply is not None
     if future.cancelled():
         message.reply(False, CancelledError("the quantum task was canceled"))

@@ -1,7 +1,7 @@
 """One thread that owns all writes, committing whatever has queued up together.
 
 Callers that must not go on before their write is durable (a submission, a final
-result) wait on the Future[Any]; everything else (events, progress) just queues. Many
+result) wait on the Future; everything else (events, progress) just queues. Many
 writes then share one commit, which is what keeps a busy platform off the disk's
 critical path.
 """
