@@ -12,6 +12,7 @@ for a choice per request instead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import threading
@@ -220,9 +221,9 @@ class QPUDispatcher:
         request follows (and sets, at its first such request)."""
         from qlambda.quantum.selection import choose_backend, why_unfit
 
-        pinned = pin_key is not None and request.backend is None
-        if pinned and pin_key in self._pins:
-            backend = self._backends[self._pins[pin_key]]
+        pin = pin_key if request.backend is None else None  # the pin it follows, if any
+        if pin is not None and pin in self._pins:
+            backend = self._backends[self._pins[pin]]
             reason = why_unfit(request, backend.config)
             if reason is not None:
                 raise NoSuitableBackendError(
@@ -245,8 +246,8 @@ class QPUDispatcher:
             selection=self._selection,
             completion=completion,
         )
-        if pinned:
-            self._pins[pin_key] = config.name  # type: ignore[index]
+        if pin is not None:
+            self._pins[pin] = config.name
         return self._backends[config.name]
 
     def pinned_backend(self, job_id: str) -> str | None:
@@ -312,9 +313,7 @@ class QPUDispatcher:
             future = backend.engine.submit(
                 TaskSpec(qpu.execute, (task.request, self._calibration_for(backend)))
             )
-            future.add_done_callback(
-                lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
-            )
+            future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
 

@@ -969,5 +969,6 @@ def remote_error(info: protocol.ErrorInfo, *, trusted: bool = True) -> BaseExcep
     if exc is None:
         exc = TaskFailedError(f"{info.type}: {info.message}", info.traceback)
     exc.__cause__ = RemoteTraceback(info.traceback)
+    # any exception may come back: the worker's account of it rides along as an attribute
     exc.remote_info = info  # type: ignore[attr-defined]
     return exc

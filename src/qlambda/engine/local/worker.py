@@ -136,6 +136,7 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
+            # the streams are TextIOWrappers here; typeshed declares them as plain TextIO
             sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         if cpus != 1:
