@@ -13,7 +13,6 @@ import base64
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import cloudpickle
@@ -22,6 +21,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qlambda import __version__
+from qlambda.core.errors import ResultDeletedError
 from qlambda.core.states import JobStatus, parse_status
 from qlambda.gateway import errors, parameters, uploads
 from qlambda.gateway.auth import Authenticator, User
@@ -241,7 +241,12 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     def job_status(job_id: str, user: CurrentUser) -> dict[str, Any]:
         return job_out(own_job(user, job_id))
 
-    @app.get("/jobs/{job_id}/result", response_model=ResultOut, tags=["jobs"])
+    @app.get(
+        "/jobs/{job_id}/result",
+        response_model=ResultOut,
+        tags=["jobs"],
+        responses={410: {"model": Problem, "description": "deleted by the retention policy"}},
+    )
     def job_result(
         job_id: str,
         user: CurrentUser,
@@ -266,9 +271,10 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             "traceback": row["traceback"],
         }
         if row["status"] == JobStatus.DONE.value:
-            blob = row["result"]
-            if row.get("result_path"):
-                blob = Path(row["result_path"]).read_bytes()
+            try:
+                blob = platform.result_bytes(row)
+            except ResultDeletedError as exc:
+                raise ApiError(410, str(exc)) from None
             answer["pickle"] = base64.b64encode(blob).decode() if blob is not None else None
             value = None if blob is None else cloudpickle.loads(blob)
             try:

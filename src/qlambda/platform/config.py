@@ -16,6 +16,11 @@ hardware_threshold = 20             # wider requests go to device backends; omit
 [[backend]]          # the quantum backends (see docs/backends.md)
 name = "aer"
 kind = "aer"
+
+[retention]          # how long ended jobs are kept (qlambda.platform.retention);
+interval = "10m"     # embedded, everything is kept unless this table is given
+[retention.DONE]
+max_age = "7d"
 ```
 """
 
@@ -50,6 +55,7 @@ class PlatformConfig:
         "least-loaded"  # least-loaded | smallest-simulator | earliest-completion
     )
     hardware_threshold: int | None = None  # wider requests go to device backends
+    retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
 
     def __post_init__(self) -> None:
         from qlambda.engine.registry import ENGINES
@@ -79,6 +85,10 @@ class PlatformConfig:
             AdmissionControl(self.c_max, self.q_max)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+        if self.retention is not None:
+            from qlambda.platform.retention import RetentionPolicy
+
+            object.__setattr__(self, "retention", RetentionPolicy.from_mapping(self.retention))
 
     @property
     def selection(self) -> Any:
@@ -112,15 +122,17 @@ class PlatformConfig:
                 raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
         elif source is not None:
             data = dict(source)
-        unknown_sections = set(data) - {"platform", "backend"}
+        unknown_sections = set(data) - {"platform", "backend", "retention"}
         if unknown_sections:
             raise ConfigurationError(
                 f"unknown configuration section(s) {sorted(unknown_sections)}; "
-                "accepted: [platform], [[backend]]"
+                "accepted: [platform], [[backend]], [retention]"
             )
         settings = dict(data.get("platform", {}))
         if "backend" in data:
             settings["backends"] = data["backend"]
+        if "retention" in data:
+            settings["retention"] = data["retention"]
         settings.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = set(settings) - known

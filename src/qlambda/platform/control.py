@@ -27,10 +27,11 @@ from typing import Any
 
 import cloudpickle
 
-from qlambda.core.errors import TimeLimitError, WorkerDiedError
+from qlambda.core.errors import ResultDeletedError, TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskMessage, TaskSpec
+from qlambda.platform import layout
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
@@ -38,6 +39,7 @@ from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.jobs import JobInfo, LiveJob
 from qlambda.platform.pilot import Pilot, PilotDescription
+from qlambda.platform.retention import RetentionRunner
 from qlambda.store import Store
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ class Platform:
         self._held_order = itertools.count()
         self._closing = False
         self._started = False
+        self.retention: RetentionRunner | None = None
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Platform:
@@ -116,6 +119,11 @@ class Platform:
             self._started = True
             self.calibration.start()
             self._recover()
+            policy = self.config.retention
+            if policy is not None and policy.interval is not None and not policy.keeps_everything:
+                self.retention = RetentionRunner(
+                    self.store, self.data_dir, policy, live=self._live_ids
+                ).start()
         return self
 
     def wait_ready(self, timeout: float | None = 120) -> bool:
@@ -127,9 +135,16 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
+        if self.retention is not None:
+            self.retention.stop()
         self.calibration.stop()
         self.pilot.cancel()
         self.store.close()
+
+    def _live_ids(self) -> set[str]:
+        """Jobs still finishing here: retention leaves them for its next pass."""
+        with self._lock:
+            return set(self._live)
 
     # -------------------------------------------------------------- submitting
     def register(self, function: Function) -> FunctionPayload:
@@ -305,15 +320,16 @@ class Platform:
             "status": job.status.value,
             "reason": job.reason,
             "arguments": packed,
-            "log_path": str(self._job_dir(job.id) / "output.log"),
+            "log_path": str(self._job_dir(job) / layout.LOG_NAME),
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
             "execution_options": job.execution_options,
         }
 
-    def _job_dir(self, job_id: str) -> Path:
-        return self.data_dir / "jobs" / job_id
+    def _job_dir(self, job: LiveJob) -> Path:
+        """Its folder: where an earlier run of it already has one, else the sharded one."""
+        return job.directory or layout.job_dir(self.data_dir, job.id)
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -388,7 +404,7 @@ class Platform:
         limits: Limits,
     ) -> None:
         job.attempts += 1
-        directory = self._job_dir(job.id)  # the worker makes it, off this thread
+        directory = self._job_dir(job)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -407,8 +423,8 @@ class Platform:
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=str(directory / "work"),
-            log_path=str(directory / "output.log"),
+            workdir=str(directory / layout.WORK_NAME),
+            log_path=str(directory / layout.LOG_NAME),
             priority=job.priority,
             on_message=lambda message, job=job: self._on_message(job, message),
             name=job.function_name,
@@ -586,6 +602,8 @@ class Platform:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
             self._release(job.owner)
+            # Its worker has left the folder (done, or dead): keep only what has content.
+            layout.tidy_job_dir(self._job_dir(job))
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
         if future.cancelled() or isinstance(future.exception(), CancelledError):
@@ -618,7 +636,8 @@ class Platform:
         blob = cloudpickle.dumps(value)
         if len(blob) <= RESULT_INLINE_LIMIT:
             return {"result": blob}
-        path = self.data_dir / "results" / f"{job_id}.pkl"
+        path = layout.result_file(self.data_dir, job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_suffix(".tmp")
         temporary.write_bytes(blob)
         os.replace(temporary, path)
@@ -649,6 +668,8 @@ class Platform:
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
                 execution_options=row.get("execution_options"),
+                # an earlier attempt's folder (in this layout or the older flat one)
+                directory=next(iter(layout.existing_job_dirs(self.data_dir, row["id"])), None),
             )
             now = time.time()
             self.store.update_job(
@@ -691,9 +712,20 @@ class Platform:
         return row
 
     def load_result(self, row: dict[str, Any]) -> Any:
+        blob = self.result_bytes(row)
+        return None if blob is None else cloudpickle.loads(blob)
+
+    def result_bytes(self, row: dict[str, Any]) -> bytes | None:
+        """The stored (pickled) result of a DONE job; ``ResultDeletedError`` once the
+        retention policy has deleted it."""
+        if row.get("output_deleted_at") is not None:
+            raise ResultDeletedError(row["id"], row["output_deleted_at"])
         if row.get("result_path"):
-            return cloudpickle.loads(Path(row["result_path"]).read_bytes())
-        return None if row.get("result") is None else cloudpickle.loads(row["result"])
+            try:
+                return Path(row["result_path"]).read_bytes()
+            except FileNotFoundError:  # deleted by retention, its row not yet updated
+                raise ResultDeletedError(row["id"], None) from None
+        return row.get("result")
 
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
@@ -712,8 +744,12 @@ class Platform:
         return False
 
     def logs(self, job_id: str) -> str:
-        self.info(job_id)
-        path = self._job_dir(job_id) / "output.log"
+        job = self._live.get(job_id)
+        if job is None:
+            self.info(job_id)  # unknown ids raise
+            path = layout.log_file(self.data_dir, job_id)
+        else:
+            path = self._job_dir(job) / layout.LOG_NAME
         with contextlib.suppress(FileNotFoundError):
             return path.read_text(errors="replace")
         return ""

@@ -42,6 +42,9 @@ jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
+    sa.Column("output_deleted_at", sa.Float),  # when retention deleted its result and logs
+    # retention walks one status's ended jobs from the oldest on
+    sa.Index("ix_jobs_status_ended", "status", "ended_at", "id"),
 )
 
 events = sa.Table(
