@@ -59,10 +59,14 @@ def _stored_job(store, data_dir, status, age, *, flat=False, result=b"r" * 10, b
 
     ended = (RETENTION_NOW if now is None else now) - age
     job_id = f"{int(ended * 1000):011x}{next(_serial):06x}"
-    folder = layout.flat_job_dir(data_dir, job_id) if flat else layout.job_dir(data_dir, job_id)
-    (folder / "work").mkdir(parents=True)
-    (folder / "work" / "out.txt").write_text("data")
-    (folder / "output.log").write_text("printed\n")
+    if flat:
+        folder = layout.flat_job_dir(data_dir, job_id)
+        workdir, log = folder / layout.FLAT_WORK, folder / layout.FLAT_LOG
+    else:
+        workdir, log = layout.job_dir(data_dir, job_id), layout.job_log(data_dir, job_id)
+    workdir.mkdir(parents=True)
+    (workdir / "out.txt").write_text("data")
+    log.write_text("printed\n")
     row = {
         "id": job_id,
         "function_id": "f1",
@@ -74,7 +78,7 @@ def _stored_job(store, data_dir, status, age, *, flat=False, result=b"r" * 10, b
         "attempts": 1,
         "created_at": ended - 1,
         "ended_at": None if status in ("QUEUED", "RUNNING") else ended,
-        "log_path": str(folder / "output.log"),
+        "log_path": str(log),
         "result": None if big else result,
     }
     if big:

@@ -76,7 +76,7 @@ def test_the_dry_run_shows_the_policy_and_what_would_go_in_80_columns(data_dir):
     assert cells(report)["DONE"][:4] == ["2", "0", "6", "2"]  # jobs, outputs, events, q. tasks
     assert cells(report)["total"][:4] == ["2", "0", "6", "2"]
     assert stored_ids(data_dir) == before
-    assert all(layout.existing_job_dirs(data_dir, i) for i in ids.values())
+    assert all(layout.job_files(data_dir, i) for i in ids.values())
 
 
 def test_apply_deletes_what_the_dry_run_showed_and_keeps_unfinished_jobs(data_dir):
@@ -90,8 +90,8 @@ def test_apply_deletes_what_the_dry_run_showed_and_keeps_unfinished_jobs(data_di
     assert report["statuses"]["DONE"]["jobs"] == 2
     assert report["policy"]["DONE"] == {"max_age": 7 * DAY, "max_jobs": 1_000_000}
     assert stored_ids(data_dir) == sorted([ids["fresh"], ids["error"], ids["queued"]])
-    assert not layout.existing_job_dirs(data_dir, ids["old_flat"])  # the earlier layout too
-    assert layout.existing_job_dirs(data_dir, ids["queued"])
+    assert not layout.job_files(data_dir, ids["old_flat"])  # the earlier layout too
+    assert layout.job_files(data_dir, ids["queued"])
 
 
 def test_rules_given_on_the_command_line_apply_alone(data_dir):
@@ -114,7 +114,7 @@ def test_rules_given_on_the_command_line_apply_alone(data_dir):
         assert store.get_job(ids["old"])["output_deleted_at"] is None
     finally:
         store.close()
-    assert not layout.existing_job_dirs(data_dir, ids["error"])
+    assert not layout.job_files(data_dir, ids["error"])
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_a_server_applies_its_retention_setting_periodically(new_server, tmp_pat
         with pytest.raises(KeyError):  # as embedded
             client.job(failed.id)
     for job_id in (kept.id, failed.id):
-        assert not layout.existing_job_dirs(server.data_dir, job_id)
+        assert not layout.job_files(server.data_dir, job_id)
 
 
 def test_a_server_applies_the_default_policy_unless_configured(tmp_path):

@@ -37,14 +37,13 @@ def test_job_folders_are_sharded_by_time_and_keep_only_what_has_content(client):
     large = client.run(big_result, n=2 << 20)
     assert writer.result(60) == "hello" and quiet.result(60) == 1
     assert len(large.result(60)) == 2 << 20
-    folder = data_dir / "jobs" / writer.id[:5] / writer.id[5:7] / writer.id
-    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == [
-        "output.log",
-        "work",
-        "work/note.txt",
-    ]
+    shard = data_dir / "jobs" / writer.id[:5] / writer.id[5:7]
+    assert (shard / writer.id / "note.txt").read_text() == "hello"  # its working directory
+    assert sorted(p.name for p in (shard / writer.id).iterdir()) == ["note.txt"]
+    assert (shard / f"{writer.id}.log").read_text() == "hello\n"  # beside it, not in it
     assert writer.logs() == "hello\n"
-    assert not layout.existing_job_dirs(data_dir, quiet.id)  # nothing written: no inode left
+    # printed nothing: only its (empty) working directory is left, one inode
+    assert layout.job_files(data_dir, quiet.id) == [layout.job_dir(data_dir, quiet.id)]
     assert quiet.logs() == ""
     result_file = data_dir / "results" / large.id[:5] / large.id[5:7] / f"{large.id}.pkl"
     assert result_file.is_file()
@@ -59,10 +58,11 @@ def says_attempt(ctx, pause):
 
 
 def _to_flat_layout(data_dir: Path, job_id: str) -> None:
-    """Move a job's folder where versions before the sharded layout kept it."""
-    sharded = layout.job_dir(data_dir, job_id)
+    """Move a job's files where versions before the sharded layout kept them."""
     flat = layout.flat_job_dir(data_dir, job_id)
-    shutil.move(sharded, flat)
+    flat.mkdir()
+    shutil.move(layout.job_dir(data_dir, job_id), flat / layout.FLAT_WORK)
+    shutil.move(layout.job_log(data_dir, job_id), flat / layout.FLAT_LOG)
     store = Store.open(data_dir)
     try:
         jobs = schema.jobs
@@ -70,7 +70,7 @@ def _to_flat_layout(data_dir: Path, job_id: str) -> None:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.id == job_id)
-                .values(log_path=str(flat / layout.LOG_NAME))
+                .values(log_path=str(flat / layout.FLAT_LOG))
             )
     finally:
         store.close()
@@ -97,7 +97,9 @@ def test_a_data_dir_with_flat_job_folders_keeps_its_logs_and_resumes_in_them(tmp
         assert second.job(running.id).result(120) == 2
         assert second.job(running.id).logs() == "attempt 1\nattempt 2\n"
         assert second.job(ended.id).logs() == "from before\n"
-        assert not layout.job_dir(tmp_path, running.id).exists()  # resumed in its old folder
+        # it resumed in its old folder
+        assert not layout.job_dir(tmp_path, running.id).exists()
+        assert not layout.job_log(tmp_path, running.id).exists()
         # retention deletes folders of either layout
         from qlambda.platform.retention import RetentionPolicy, Rule, apply_policy
 
@@ -132,10 +134,10 @@ def test_the_embedded_platform_keeps_everything_unless_given_a_policy(tmp_path):
         with pytest.raises(ResultDeletedError, match=f"result of job {kept.id} was deleted"):
             kept.result()
         assert kept.logs() == ""
-        assert not layout.existing_job_dirs(tmp_path, kept.id)
+        assert not layout.job_files(tmp_path, kept.id)
         with pytest.raises(KeyError):
             client.job(failed.id)
-        assert not layout.existing_job_dirs(tmp_path, failed.id)
+        assert not layout.job_files(tmp_path, failed.id)
         events = client.platform.store.engine
         with events.connect() as conn:
             left = conn.execute(sa.select(schema.events.c.job_id).distinct()).scalars().all()

@@ -39,7 +39,7 @@ def table_ids(store, table):
 
 
 def has_files(data_dir, job_id):
-    return bool(layout.existing_job_dirs(data_dir, job_id))
+    return bool(layout.job_files(data_dir, job_id))
 
 
 def test_jobs_go_whole_by_age_per_status_and_nothing_else(store, tmp_path, stored_job):
@@ -167,6 +167,7 @@ def test_empty_shard_folders_go_but_never_one_an_unfinished_job_may_use(
     old = stored_job(store, tmp_path, "DONE", 10 * DAY)
     queued = stored_job(store, tmp_path, "QUEUED", 5 * DAY)
     shutil.rmtree(layout.job_dir(tmp_path, queued))  # not started yet: its shard is empty
+    layout.job_log(tmp_path, queued).unlink()
     store.writer.flush()
     report = apply_policy(store, tmp_path, RetentionPolicy({"DONE": Rule(max_age=DAY)}), now=NOW)
     assert not layout.job_dir(tmp_path, old).parent.exists()  # older than the queued job

@@ -257,6 +257,10 @@ class Platform:
             created_at=now,
             execution_options=options,
         )
+        job.workdir, job.log_path = (
+            layout.job_dir(self.data_dir, job.id),
+            layout.job_log(self.data_dir, job.id),
+        )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
             # Counted only when limited: each count walks every live job or queue.
@@ -320,16 +324,12 @@ class Platform:
             "status": job.status.value,
             "reason": job.reason,
             "arguments": packed,
-            "log_path": str(self._job_dir(job) / layout.LOG_NAME),
+            "log_path": str(job.log_path),
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
             "execution_options": job.execution_options,
         }
-
-    def _job_dir(self, job: LiveJob) -> Path:
-        """Its folder: where an earlier run of it already has one, else the sharded one."""
-        return job.directory or layout.job_dir(self.data_dir, job.id)
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -404,7 +404,6 @@ class Platform:
         limits: Limits,
     ) -> None:
         job.attempts += 1
-        directory = self._job_dir(job)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -423,8 +422,8 @@ class Platform:
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=str(directory / layout.WORK_NAME),
-            log_path=str(directory / layout.LOG_NAME),
+            workdir=str(job.workdir),  # the worker makes it, off this thread
+            log_path=str(job.log_path),
             priority=job.priority,
             on_message=lambda message, job=job: self._on_message(job, message),
             name=job.function_name,
@@ -602,8 +601,8 @@ class Platform:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
             self._release(job.owner)
-            # Its worker has left the folder (done, or dead): keep only what has content.
-            layout.tidy_job_dir(self._job_dir(job))
+            if job.log_path is not None:  # its worker is done, or dead: no more output
+                layout.drop_if_empty(job.log_path)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
         if future.cancelled() or isinstance(future.exception(), CancelledError):
@@ -668,9 +667,9 @@ class Platform:
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
                 execution_options=row.get("execution_options"),
-                # an earlier attempt's folder (in this layout or the older flat one)
-                directory=next(iter(layout.existing_job_dirs(self.data_dir, row["id"])), None),
             )
+            # where its earlier attempts ran: this layout, or the flat one of earlier versions
+            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id)
             now = time.time()
             self.store.update_job(
                 job.id,
@@ -749,7 +748,7 @@ class Platform:
             self.info(job_id)  # unknown ids raise
             path = layout.log_file(self.data_dir, job_id)
         else:
-            path = self._job_dir(job) / layout.LOG_NAME
+            path = job.log_path or layout.log_file(self.data_dir, job_id)
         with contextlib.suppress(FileNotFoundError):
             return path.read_text(errors="replace")
         return ""

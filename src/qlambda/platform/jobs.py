@@ -90,7 +90,8 @@ class LiveJob:
     reason: str | None = None
     traceback: str | None = None
     task_id: int | None = None
-    directory: Path | None = None  # its folder, when an earlier run already made one
+    workdir: Path | None = None  # where it runs (see qlambda.platform.layout)
+    log_path: Path | None = None
     cancel_requested: bool = False
     ended: threading.Event = field(default_factory=threading.Event)
 

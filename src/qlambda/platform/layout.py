@@ -1,17 +1,26 @@
 """Where a job's files live under the data directory, and how they go away.
 
 A job id is an 11-hex-digit millisecond timestamp followed by 6 random hex digits
-(``new_job_id``), so its first digits name a stretch of time. Job folders and large
-results are filed under two levels cut from that prefix::
+(``new_job_id``), so its first digits name a stretch of time. A job's working
+directory, its log and its result (when over 1 MB) are filed under two levels cut
+from that prefix::
 
-    jobs/<id[:5]>/<id[5:7]>/<id>/output.log      # what the function printed
-    jobs/<id[:5]>/<id[5:7]>/<id>/work/           # its working directory
-    results/<id[:5]>/<id[5:7]>/<id>.pkl          # results over 1 MB
+    jobs/<id[:5]>/<id[5:7]>/<id>/        # the function's working directory
+    jobs/<id[:5]>/<id[5:7]>/<id>.log     # what it printed (removed when empty)
+    results/<id[:5]>/<id[5:7]>/<id>.pkl  # results over 1 MB
 
 The first level changes every 4.7 hours (about 1,900 folders a year), the second
 every 65.5 s (at most 256 per first-level folder), so no folder holds more than the
-jobs of about one minute. Data directories written before this layout keep their
-flat ``jobs/<id>/`` folders: they are found and deleted the same way.
+jobs of about one minute. A job costs two inodes (one if it printed nothing); the
+log sits beside the working directory, not in it, so that the function cannot
+overwrite it and no ``work/`` folder is needed. Removing a directory is not free
+(with the ``discard`` mount option an ``rmdir`` costs milliseconds), so empty
+working directories are left to the retention policy rather than removed as each
+job ends.
+
+Data directories written before this layout keep their flat ``jobs/<id>/`` folders
+(``output.log`` and ``work/`` inside): their logs are read, their unfinished jobs
+resume in them, and retention deletes them the same way.
 """
 
 from __future__ import annotations
@@ -24,8 +33,7 @@ from pathlib import Path
 
 JOBS = "jobs"
 RESULTS = "results"
-LOG_NAME = "output.log"
-WORK_NAME = "work"
+FLAT_LOG, FLAT_WORK = "output.log", "work"  # inside a job folder of the flat layout
 _SHARDED_ID = re.compile(r"^[0-9a-f]{8,}$")
 OUTER, INNER = 5, 2  # hex digits of each level: 2**20 ms (4.7 h), then 2**12 ms (65.5 s)
 
@@ -38,50 +46,64 @@ def shard(job_id: str) -> tuple[str, ...]:
 
 
 def job_dir(data_dir: Path, job_id: str) -> Path:
-    """Where a new job's folder goes."""
+    """A new job's working directory."""
     return data_dir.joinpath(JOBS, *shard(job_id), job_id)
 
 
+def job_log(data_dir: Path, job_id: str) -> Path:
+    """A new job's log, beside its working directory."""
+    return data_dir.joinpath(JOBS, *shard(job_id), f"{job_id}.log")
+
+
 def flat_job_dir(data_dir: Path, job_id: str) -> Path:
-    """Where data directories of earlier versions kept it."""
+    """Where data directories of earlier versions kept a job's folder."""
     return data_dir / JOBS / job_id
 
 
-def existing_job_dirs(data_dir: Path, job_id: str) -> list[Path]:
-    """Every folder of this job that exists, in either layout."""
-    found = []
-    for path in dict.fromkeys((job_dir(data_dir, job_id), flat_job_dir(data_dir, job_id))):
-        if path.is_dir():
-            found.append(path)
-    return found
+def job_paths(data_dir: Path, job_id: str) -> tuple[Path, Path]:
+    """(working directory, log) for a job's next attempt: an earlier attempt's folder
+    of the flat layout if there is one, else this layout's."""
+    flat = flat_job_dir(data_dir, job_id)
+    if flat.is_dir():
+        return flat / FLAT_WORK, flat / FLAT_LOG
+    return job_dir(data_dir, job_id), job_log(data_dir, job_id)
 
 
-def log_file(data_dir: Path, job_id: str, stored: str | None = None) -> Path:
-    """The job's log: where its row says, else wherever one of the layouts has it."""
-    candidates = [Path(stored)] if stored else []
-    candidates += [job_dir(data_dir, job_id) / LOG_NAME, flat_job_dir(data_dir, job_id) / LOG_NAME]
-    for path in candidates:
-        if path.is_file():
-            return path
-    return candidates[0]
+def log_file(data_dir: Path, job_id: str) -> Path:
+    """The job's log, in whichever layout has it."""
+    flat = flat_job_dir(data_dir, job_id) / FLAT_LOG
+    return flat if flat.is_file() else job_log(data_dir, job_id)
 
 
 def result_file(data_dir: Path, job_id: str) -> Path:
     return data_dir.joinpath(RESULTS, *shard(job_id), f"{job_id}.pkl")
 
 
-def tidy_job_dir(directory: Path) -> None:
-    """After a job's last attempt: drop an empty working directory, an empty log and
-    then the folder itself if nothing is left, so a job that wrote nothing leaves
-    no inode behind. Never touches anything with content."""
-    with contextlib.suppress(OSError):
-        (directory / WORK_NAME).rmdir()
-    log = directory / LOG_NAME
+def drop_if_empty(log: Path) -> None:
+    """After a job's last attempt: an empty log goes (an unlink is cheap; a job that
+    printed nothing then leaves only its working directory)."""
     with contextlib.suppress(OSError):
         if log.stat().st_size == 0:
             log.unlink()
-    with contextlib.suppress(OSError):
-        directory.rmdir()
+
+
+def job_files(data_dir: Path, job_id: str, result_path: str | None = None) -> list[Path]:
+    """The files and folders of one job that exist, in either layout, with its result file.
+
+    Only paths under ``data_dir`` that this layout names for ``job_id`` are ever
+    returned, so nothing outside the data directory is deleted whatever a row says."""
+    candidates = [
+        job_dir(data_dir, job_id),
+        job_log(data_dir, job_id),
+        flat_job_dir(data_dir, job_id),
+        result_file(data_dir, job_id),
+        data_dir / RESULTS / f"{job_id}.pkl",
+    ]
+    if result_path:
+        stored = Path(result_path)
+        if stored.name == f"{job_id}.pkl" and _inside(stored, data_dir / RESULTS):
+            candidates.append(stored)
+    return [path for path in dict.fromkeys(candidates) if path.exists()]
 
 
 def tree_size(path: Path) -> int:
@@ -97,23 +119,6 @@ def tree_size(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
-
-
-def job_files(data_dir: Path, job_id: str, result_path: str | None) -> list[Path]:
-    """The files and folders of one job that exist: its folder(s) and its result file.
-
-    Only paths under ``data_dir`` that this layout names for ``job_id`` are ever
-    returned, so nothing outside the data directory is deleted whatever a row says."""
-    paths = existing_job_dirs(data_dir, job_id)
-    results = [result_file(data_dir, job_id), data_dir / RESULTS / f"{job_id}.pkl"]
-    if result_path:
-        stored = Path(result_path)
-        if stored.name == f"{job_id}.pkl" and _inside(stored, data_dir / RESULTS):
-            results.insert(0, stored)
-    for path in dict.fromkeys(results):
-        if path.is_file():
-            paths.append(path)
-    return paths
 
 
 def remove(path: Path) -> None:
