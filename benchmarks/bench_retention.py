@@ -7,7 +7,7 @@ as a submission does. The baseline, measured in the same run, is that thread's c
 latency with no retention running. Reports the pass's rate, the longest batch (the
 longest the writer was held) and the submission latency percentiles.
 
-    .venv/bin/python benchmarks/bench_retention.py [--jobs 20000] [--batch 500] [--postgres]
+    .venv/bin/python benchmarks/bench_retention.py [--jobs 20000] [--batch 200] [--postgres]
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def postgres_url() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--postgres", action="store_true", help="a local PostgreSQL server")
     args = parser.parse_args()
 

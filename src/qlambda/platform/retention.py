@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +38,9 @@ FINAL = tuple(s.value for s in JobStatus if s.is_final)
 RULE_KEYS = ("max_age", "max_jobs", "output_max_age")
 POLICY_KEYS = ("enabled", "interval", "batch_size")
 DEFAULT_INTERVAL = 600.0
-DEFAULT_BATCH = 500
+DEFAULT_BATCH = 200
 _FAR_FUTURE = 1e300  # a position after every job's end
+FILE_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -285,6 +287,14 @@ def apply_policy(
     data_dir = Path(data_dir)
     report = RetentionReport(dry_run)
     handled = 0
+    # Removing a folder waits on the disk (milliseconds with the discard mount option):
+    # several at once go about ten times faster.
+    files = ThreadPoolExecutor(FILE_THREADS, thread_name_prefix="qlambda-retention-files")
+
+    def clear(chosen: list[Any]) -> int:
+        """Bytes of the chosen jobs' files, which go unless this is a dry run."""
+        paths = [p for c in chosen for p in layout.job_files(data_dir, c.id, c.result_path)]
+        return sum(files.map(_measure if dry_run else _measure_and_remove, paths))
 
     def batches(status: str, before: Any, from_: Any = None, output_kept: bool = False) -> Any:
         nonlocal handled
@@ -311,50 +321,40 @@ def apply_policy(
             if progress is not None:
                 progress(handled)
 
-    deleted_before: dict[str, Any] = {}
-    for status, rule in policy.rules.items():
-        part = report.statuses.setdefault(status, StatusReport())
-        before = _delete_position(store, status, rule, now)
-        deleted_before[status] = before
-        if before is None:
-            continue
-        for chosen in batches(status, before):
-            ids = [c.id for c in chosen]
-            files = _files(data_dir, chosen)
-            part.add(file_bytes=sum(layout.tree_size(p) for p in files))
-            part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
-            if dry_run:
-                counts = db.related(store, ids)
-                part.add(jobs=len(ids))
-            else:
-                for path in files:
-                    layout.remove(path)
-                counts = db.delete_jobs(store, ids)
-                part.add(jobs=counts["jobs"])
-            part.add(
-                events=counts["events"],
-                quantum_tasks=counts["quantum_tasks"],
-                stored_bytes=counts["checkpoint_bytes"],
-            )
-    for status, rule in policy.rules.items():
-        if rule.output_max_age is None:
-            continue
-        part = report.statuses[status]
-        before = (now - rule.output_max_age, "")
-        # in a dry run the jobs deleted whole are still there: start past them
-        start = deleted_before[status] if dry_run else None
-        for chosen in batches(status, before, from_=start, output_kept=True):
-            ids = [c.id for c in chosen]
-            files = _files(data_dir, chosen)
-            part.add(file_bytes=sum(layout.tree_size(p) for p in files))
-            part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
-            if dry_run:
-                part.add(outputs=len(ids), stored_bytes=db.related(store, ids)["checkpoint_bytes"])
-            else:
-                for path in files:
-                    layout.remove(path)
-                counts = db.delete_outputs(store, ids, now)
-                part.add(outputs=counts["outputs"], stored_bytes=counts["checkpoint_bytes"])
+    try:
+        deleted_before: dict[str, Any] = {}
+        for status, rule in policy.rules.items():
+            part = report.statuses.setdefault(status, StatusReport())
+            before = _delete_position(store, status, rule, now)
+            deleted_before[status] = before
+            if before is None:
+                continue
+            for chosen in batches(status, before):
+                ids = [c.id for c in chosen]
+                part.add(file_bytes=clear(chosen), stored_bytes=sum(c.stored_bytes for c in chosen))
+                if dry_run:
+                    counts = db.related(store, ids)
+                    part.add(jobs=len(ids))
+                else:
+                    counts = db.delete_jobs(store, ids)
+                    part.add(jobs=counts["jobs"])
+                part.add(events=counts["events"], quantum_tasks=counts["quantum_tasks"])
+        for status, rule in policy.rules.items():
+            if rule.output_max_age is None:
+                continue
+            part = report.statuses[status]
+            before = (now - rule.output_max_age, "")
+            # in a dry run the jobs deleted whole are still there: start past them
+            start = deleted_before[status] if dry_run else None
+            for chosen in batches(status, before, from_=start, output_kept=True):
+                ids = [c.id for c in chosen]
+                part.add(file_bytes=clear(chosen), stored_bytes=sum(c.stored_bytes for c in chosen))
+                if dry_run:
+                    part.add(outputs=len(ids))
+                else:
+                    part.add(outputs=db.delete_outputs(store, ids, now)["outputs"])
+    finally:
+        files.shutdown()
     if not dry_run and not (stop is not None and stop.is_set()):
         report.folders_removed = _remove_empty_shards(store, data_dir, now, live())
     report.stopped = stop is not None and stop.is_set()
@@ -379,8 +379,14 @@ def _delete_position(store: Any, status: str, rule: Rule, now: float) -> tuple[f
     return max(positions) if positions else None
 
 
-def _files(data_dir: Path, chosen: list[Any]) -> list[Path]:
-    return [path for c in chosen for path in layout.job_files(data_dir, c.id, c.result_path)]
+def _measure(path: Path) -> int:
+    return layout.tree_size(path)
+
+
+def _measure_and_remove(path: Path) -> int:
+    size = layout.tree_size(path)
+    layout.remove(path)
+    return size
 
 
 def _remove_empty_shards(store: Any, data_dir: Path, now: float, live: Collection[str]) -> int:

@@ -26,7 +26,7 @@ class Candidate:
     id: str
     ended_at: float
     result_path: str | None
-    stored_bytes: int  # its inline result and arguments in the database
+    stored_bytes: int  # its inline result, arguments and checkpoint in the database
 
 
 def nth_newest(store: Any, status: str, n: int) -> Position | None:
@@ -72,11 +72,15 @@ def candidates(
         conditions.append(position >= sa.tuple_(sa.literal(from_[0]), sa.literal(from_[1])))
     if output_kept:
         conditions.append(jobs.c.output_deleted_at.is_(None))
-    stored = sa.func.coalesce(sa.func.length(jobs.c.result), 0) + sa.func.coalesce(
-        sa.func.length(jobs.c.arguments), 0
+    checkpoints = schema.checkpoints
+    stored = (
+        sa.func.coalesce(sa.func.length(jobs.c.result), 0)
+        + sa.func.coalesce(sa.func.length(jobs.c.arguments), 0)
+        + sa.func.coalesce(sa.func.length(checkpoints.c.state), 0)
     )
     statement = (
         sa.select(jobs.c.id, jobs.c.ended_at, jobs.c.result_path, stored.label("stored"))
+        .select_from(jobs.outerjoin(checkpoints, checkpoints.c.job_id == jobs.c.id))
         .where(*conditions)
         .order_by(jobs.c.ended_at, jobs.c.id)
         .limit(limit)
@@ -87,8 +91,8 @@ def candidates(
 
 
 def related(store: Any, ids: Sequence[str]) -> dict[str, int]:
-    """Events, quantum tasks and checkpoint bytes of these jobs (what deleting them frees)."""
-    counts = {"events": 0, "quantum_tasks": 0, "checkpoint_bytes": 0}
+    """Events and quantum tasks of these jobs (what deleting them whole also deletes)."""
+    counts = {"events": 0, "quantum_tasks": 0}
     if not ids:
         return counts
     with store.engine.connect() as conn:
@@ -96,7 +100,6 @@ def related(store: Any, ids: Sequence[str]) -> dict[str, int]:
             counts[table.name] = conn.execute(
                 sa.select(sa.func.count()).where(table.c.job_id.in_(ids))
             ).scalar_one()
-        counts["checkpoint_bytes"] = _checkpoint_bytes(conn, ids)
     return counts
 
 
@@ -106,10 +109,9 @@ def delete_jobs(store: Any, ids: Sequence[str]) -> dict[str, int]:
 
     def write(conn: sa.Connection) -> dict[str, int]:
         ended = _ended(conn, ids)
-        counts = {"jobs": 0, "events": 0, "quantum_tasks": 0, "checkpoint_bytes": 0}
+        counts = {"jobs": 0, "events": 0, "quantum_tasks": 0}
         if not ended:
             return counts
-        counts["checkpoint_bytes"] = _checkpoint_bytes(conn, ended)
         for table in (schema.events, schema.quantum_tasks, schema.checkpoints):
             deleted = conn.execute(table.delete().where(table.c.job_id.in_(ended))).rowcount
             if table.name in counts:
@@ -130,8 +132,7 @@ def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]
     def write(conn: sa.Connection) -> dict[str, int]:
         ended = _ended(conn, ids)
         if not ended:
-            return {"outputs": 0, "checkpoint_bytes": 0}
-        checkpoint_bytes = _checkpoint_bytes(conn, ended)
+            return {"outputs": 0}
         checkpoints = schema.checkpoints
         conn.execute(checkpoints.delete().where(checkpoints.c.job_id.in_(ended)))
         jobs = schema.jobs
@@ -140,7 +141,7 @@ def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]
             .where(jobs.c.id.in_(ended), jobs.c.status.in_(FINAL))
             .values(result=None, result_path=None, arguments=b"", output_deleted_at=now)
         ).rowcount
-        return {"outputs": updated, "checkpoint_bytes": checkpoint_bytes}
+        return {"outputs": updated}
 
     return store.writer.submit(write).result() if ids else {"outputs": 0}
 
@@ -157,11 +158,3 @@ def _ended(conn: sa.Connection, ids: Sequence[str]) -> list[str]:
     jobs = schema.jobs
     statement = sa.select(jobs.c.id).where(jobs.c.id.in_(list(ids)), jobs.c.status.in_(FINAL))
     return [row[0] for row in conn.execute(statement)]
-
-
-def _checkpoint_bytes(conn: sa.Connection, ids: Sequence[str]) -> int:
-    table = schema.checkpoints
-    statement = sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(table.c.state)), 0)).where(
-        table.c.job_id.in_(list(ids))
-    )
-    return int(conn.execute(statement).scalar_one())
