@@ -149,6 +149,7 @@ def main() -> None:
     try:
         now = time.time()
         started = time.perf_counter()
+        print(f"storing {args.jobs:,} ended jobs...", flush=True)
         fill(store, data_dir, args.jobs, now - 10 * DAY)
         took = time.perf_counter() - started
         print(f"stored {args.jobs:,} ended jobs in {took:.1f} s ({url.split(':')[0]})")
