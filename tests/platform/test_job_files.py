@@ -142,3 +142,28 @@ def test_the_embedded_platform_keeps_everything_unless_given_a_policy(tmp_path):
         with events.connect() as conn:
             left = conn.execute(sa.select(schema.events.c.job_id).distinct()).scalars().all()
         assert left == [kept.id]
+
+
+def works_in_its_folder(ctx, seconds):
+    """Fails (ends ERROR) if anything of its own vanished while it ran."""
+    Path("state.txt").write_text("mine")
+    print("started", flush=True)
+    ctx.checkpoint({"step": 1})
+    time.sleep(seconds)
+    if Path("state.txt").read_text() != "mine" or ctx.restore() != {"step": 1}:
+        raise RuntimeError("its files or checkpoint were deleted while it ran")
+    return "intact"
+
+
+def test_retention_running_beside_jobs_never_touches_what_they_use(tmp_path):
+    retention = {"interval": "1s", "DONE": {"max_jobs": 0}}  # ended DONE jobs go at once
+    with qlambda.Client(data_dir=tmp_path, workers=2, retention=retention) as client:
+        long = client.run(works_in_its_folder, seconds=4)
+        for i in range(20):  # each is deleted soon after it ends
+            client.run(silent, x=i)
+        assert long.wait(60)
+        deadline = time.monotonic() + 30
+        while client.jobs() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert client.jobs() == []  # every DONE job went, the long one too: none ended ERROR
+        assert client.platform.retention.passes >= 3  # passes ran while it did

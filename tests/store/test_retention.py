@@ -17,6 +17,7 @@ from qlambda.platform.retention import (
     server_policy,
 )
 from qlambda.store import Store, schema
+from qlambda.store.migrate import upgrade
 
 NOW = 1_800_000_000.0  # RETENTION_NOW of conftest.py: stored_job ages from it
 HOUR, DAY = 3600.0, 86400.0
@@ -210,3 +211,37 @@ def test_a_retention_table_is_read_with_units_and_merged_per_status_onto_a_base(
 def test_bad_retention_settings_say_what_is_accepted(table, message):
     with pytest.raises(ConfigurationError, match=message):
         RetentionPolicy.from_mapping(table)
+
+
+def test_the_migration_gives_ended_jobs_without_an_end_time_one(database_url):
+    engine = sa.create_engine(database_url)
+    upgrade(engine, "0003")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO functions (id, name, kind, payload, cpus, created_at) "
+                "VALUES ('f1', 'f', 'pickle', :payload, 1, 1.0)"
+            ),
+            {"payload": b"x"},
+        )
+        for job_id, status, started in (
+            ("a", "DONE", 5.0),
+            ("b", "DROPPED", None),
+            ("c", "QUEUED", None),
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO jobs (id, function_id, function_name, owner, priority, status,"
+                    " arguments, attempts, created_at, started_at)"
+                    " VALUES (:id, 'f1', 'f', 'alice', 1.0, :status, :args, 0, 2.0, :started)"
+                ),
+                {"id": job_id, "status": status, "args": b"x", "started": started},
+            )
+    engine.dispose()
+    store = Store(database_url)
+    try:
+        ended = {j: store.get_job(j)["ended_at"] for j in "abc"}
+        assert ended == {"a": 5.0, "b": 2.0, "c": None}  # unfinished jobs have no end yet
+        assert store.get_job("a")["output_deleted_at"] is None
+    finally:
+        store.close()
