@@ -1,4 +1,4 @@
-"""QPU time estimates against IBM Quantum's own, for the papers' EfficientSU2 circuits.
+"""QPU time estimates against IBM Quantum's own, for the EfficientSU2 circuits of [1].
 
 Baseline: IBM Runtime's ``usage_estimation["quantum_seconds"]`` for one Sampler job
 running transpiled EfficientSU2(n) with 4096 shots, from the serverless_quantum_sim
@@ -22,17 +22,15 @@ from qiskit.transpiler import generate_preset_pass_manager
 
 from qlambda.quantum.config import BackendConfig, make_fake_device
 from qlambda.quantum.request import estimate_qpu_seconds, make_request
+from qlambda.sim.traces import BUNDLED_DATASET, IBM_ESTIMATES_FILE
 
-# the published IBM estimates, in the shared dataset beside the repository
-DATA = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/serverless_quantum_sim/ibm_job_estimate_v5172cf5.csv"
-)
+# the published IBM estimates, shipped with the simulator's dataset
+DATA = BUNDLED_DATASET / IBM_ESTIMATES_FILE
 SIZES = range(4, 26, 2)
 
 
 def ibm_estimates(path: Path) -> dict[int, tuple[str, float]]:
-    """n_qubits -> (backend, quantum_seconds); the last row of a size wins, as in the paper."""
+    """n_qubits -> (backend, quantum_seconds); the last row of a size wins, as in [1]."""
     rows: dict[int, tuple[str, float]] = {}
     with path.open() as handle:
         for _timestamp, qubits, backend, seconds in csv.reader(handle):

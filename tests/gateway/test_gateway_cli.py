@@ -52,7 +52,12 @@ def test_users_create_prints_a_token_once_and_stores_its_hash(tmp_path):
     assert created.exit_code == 0 and token.startswith("qlk_")
     store = Store.open(tmp_path)
     try:
-        assert store.user_for_token(token) == {**store.get_user("carol"), "role": "admin"}
+        found = store.user_for_token(token)
+        assert {k: found[k] for k in store.get_user("carol")} == {
+            **store.get_user("carol"),
+            "role": "admin",
+        }
+        assert found["revoked_at"] is None and found["expires_at"] is None
     finally:
         store.close()
     assert token not in (tmp_path / "qlambda.db").read_bytes().decode(errors="replace")

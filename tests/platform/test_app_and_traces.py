@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from qlambda.apps import qaoa_maxcut
 from qlambda.core.events import EventKind
 from qlambda.platform.traces import TRACE_FILES, export_traces, job_traces
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "serverless_quantum_sim"
+from qlambda.sim.traces import default_traces_dir
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +35,11 @@ def test_qaoa_maxcut_runs_as_a_serverless_job(maxcut_jobs):
 
 def test_traces_have_the_simulators_files_and_columns(client, maxcut_jobs, tmp_path):
     written = export_traces(client.platform.store, tmp_path)
-    assert set(written) == set(TRACE_FILES)
-    for name, path in written.items():
-        mine = pd.read_csv(path)
-        reference = SHARED / ("v98709f3/exec_time.csv" if name == "exec_time" else f"{name}.csv")
+    assert set(written) == {*TRACE_FILES, "platform"}
+    published = default_traces_dir()
+    for name in TRACE_FILES:
+        mine = pd.read_csv(written[name])
+        reference = published / ("v98709f3/" * (name == "exec_time") + f"{name}.csv")
         assert list(mine.columns) == list(pd.read_csv(reference, nrows=1).columns)
     iterations = pd.read_csv(written["num_iterations"])
     ours = iterations[iterations.n_qubits.isin([4, 6])]

@@ -124,7 +124,7 @@ def test_precision_becomes_shots_like_ibm_runtime():
 
 @pytest.mark.parametrize("width", [4, 12, 24])
 def test_defaults_give_ibm_like_times_for_efficient_su2(width: int):
-    """The papers' IBM estimates for transpiled EfficientSU2 with 4096 shots: 3.7-5.3 s."""
+    """IBM's published estimates for transpiled EfficientSU2 with 4096 shots: 3.7-5.3 s."""
     device = make_fake_device("FakeSherbrooke")
     pass_manager = generate_preset_pass_manager(optimization_level=2, backend=device)
     isa = pass_manager.run(measured(efficient_su2(width)))

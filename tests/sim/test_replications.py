@@ -93,4 +93,56 @@ def test_progress_bar_counts_every_replication(capsys):
     scenario = Scenario(policies=("fifo", "lifo"), duration=6 * HOUR, warmup=HOUR, reps=3)
     result = run(scenario, jobs=2, progress=True)
     assert len(result.replications) == 6
-    assert "6/6" in capsys.readouterr().out
+    shown = capsys.readouterr()
+    assert "6/6" in shown.err and shown.out == ""  # stdout stays the caller's
+
+
+PROGRESS_SCRIPT = """
+from qlambda.sim import Scenario, run
+from qlambda.sim.model import HOUR
+scenario = Scenario(policies=("fifo", "lifo"), duration=6 * HOUR, warmup=HOUR, reps=2)
+run(scenario, jobs=1{extra})
+print("finished")
+"""
+
+
+def _run_script(code: str, terminal: bool) -> str:
+    """Run ``code`` in a fresh interpreter, its output on a pseudo-terminal or on pipes."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    if not terminal:
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout + done.stderr
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=follower, stderr=follower, env=env
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(300) == 0
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_progress_shows_on_a_terminal_by_default_and_not_in_pipes():
+    on_terminal = _run_script(PROGRESS_SCRIPT.format(extra=""), terminal=True)
+    assert "simulating custom" in on_terminal and "4/4" in on_terminal
+    piped = _run_script(PROGRESS_SCRIPT.format(extra=""), terminal=False)
+    assert piped == "finished\n"
+    asked_not_to = _run_script(PROGRESS_SCRIPT.format(extra=", progress=False"), terminal=True)
+    assert "simulating" not in asked_not_to and "finished" in asked_not_to

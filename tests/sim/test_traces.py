@@ -32,7 +32,7 @@ def write_traces(directory: Path, sizes=(4, 6), rows=3) -> Path:
     return directory
 
 
-def test_shared_dataset_is_found_and_combined():
+def test_published_dataset_ships_with_the_package_and_is_combined():
     traces = load_traces()
     # v1.0.0 files cover 4..24 qubits; the quantum samples only 4..10 (v98709f3)
     assert sorted(traces.pre) == list(range(4, 25, 2))
@@ -74,8 +74,8 @@ def test_target_means_last_row_wins(tmp_path):
     path = tmp_path / "estimates.csv"
     path.write_text("1,4,a,1.0\n2,6,a,2.0\n3,4,b,3.0\n")
     assert read_target_means(path) == {4: 3.0, 6: 2.0}
-    shared = read_target_means(default_traces_dir() / IBM_ESTIMATES_FILE)
-    assert set(range(4, 25, 2)) <= set(shared)
+    published = read_target_means(default_traces_dir() / IBM_ESTIMATES_FILE)
+    assert set(range(4, 25, 2)) <= set(published)
 
 
 def test_normalisation_sets_each_size_mean_to_its_target():
@@ -103,3 +103,25 @@ def test_sizes_without_a_target_are_errors_unless_allowed():
 def test_missing_sizes_are_named():
     with pytest.raises(ConfigurationError, match=r"\[12\] qubits; available: \[4, 6, 8, 10\]"):
         load_traces().require([4, 12])
+
+
+def test_the_published_dataset_is_package_data(monkeypatch):
+    """Inside the package, with its README, and every file listed for installation."""
+    import tomllib
+
+    import qlambda
+    from qlambda.sim.traces import BUNDLED_DATASET
+
+    monkeypatch.delenv(TRACES_ENV, raising=False)
+    package = Path(qlambda.__file__).parent
+    assert default_traces_dir() == BUNDLED_DATASET
+    assert BUNDLED_DATASET.is_relative_to(package)
+    notice = (BUNDLED_DATASET / "README.md").read_text()
+    assert "Copyright (c) 2024 Claudio Cicconetti" in notice
+    assert "ccicconetti/serverless_quantum_sim" in notice
+    pyproject = package.parents[1] / "pyproject.toml"
+    patterns = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    installed = {path for pattern in patterns["qlambda"] for path in package.glob(pattern)}
+    shipped = {path for path in BUNDLED_DATASET.rglob("*") if path.is_file()}
+    assert len(shipped) == 12  # README, 6 files of v1.0.0 and IBM estimates, 5 older ones
+    assert shipped <= installed

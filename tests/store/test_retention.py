@@ -215,7 +215,7 @@ def test_bad_retention_settings_say_what_is_accepted(table, message):
 
 def test_the_migration_gives_ended_jobs_without_an_end_time_one(database_url):
     engine = sa.create_engine(database_url)
-    upgrade(engine, "0003")
+    upgrade(engine, "0004")  # the revision before retention
     with engine.begin() as conn:
         conn.execute(
             sa.text(

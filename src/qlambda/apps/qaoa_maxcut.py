@@ -1,6 +1,6 @@
 """Variational MaxCut: QAOA or EfficientSU2, optimised by COBYLA through an estimator.
 
-The application of paper 000, Sec. III: a random 3-regular graph, a parametrised
+The application of Cicconetti [1], Sec. III: a random 3-regular graph, a parametrised
 circuit whose energy ``<H>`` (see :mod:`qlambda.apps.maxcut_problem` for the sign
 convention) COBYLA minimises, one estimator call per evaluation, and a final
 sampling step that reads the best cut out of the optimised state.
@@ -79,9 +79,9 @@ def qaoa_ansatz_for(graph: nx.Graph, reps: int = 1) -> QuantumCircuit:
 
 
 def efficient_su2_ansatz(num_qubits: int, reps: int = 1) -> QuantumCircuit:
-    """The hardware-efficient RY-RZ + CX circuit of paper 000: ``2 * n * (reps + 1)`` angles.
+    """The hardware-efficient RY-RZ + CX circuit of [1]: ``2 * n * (reps + 1)`` angles.
 
-    ``reps=1`` on 3 qubits gives the 12-angle circuit of the paper's Fig. 6.
+    ``reps=1`` on 3 qubits gives the 12-angle circuit of [1]'s Fig. 6.
     """
     if isinstance(num_qubits, bool) or not isinstance(num_qubits, int) or num_qubits < 2:
         raise ValueError(f"num_qubits must be an integer >= 2, got {num_qubits!r}")
@@ -103,7 +103,7 @@ def check_ansatz_name(name: object) -> None:
 
 
 def initial_parameters(ansatz: str, num_parameters: int, seed: int | None) -> np.ndarray:
-    """Random starting angles, as in paper 000.
+    """Random starting angles, as in [1].
 
     QAOA angles start in ``[0, π/2)``: the energy repeats with period π/2 in β and
     is symmetric under ``(γ, β) -> (-γ, -β)``, so that box holds a copy of every

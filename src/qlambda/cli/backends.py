@@ -20,6 +20,7 @@ from qlambda.cli.common import json_option, print_json
 @json_option
 def command(config: Path | None, as_json: bool) -> None:
     """Show the configured quantum backends."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -33,7 +34,14 @@ def command(config: Path | None, as_json: bool) -> None:
     if as_json:
         print_json([dataclasses.asdict(b) for b in backends])
         return
-    table = Table("name", "kind", "device", "qubits", "slots", "emulated QPU time")
+    # names are what functions ask for: folded when long, never cut short
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    table.add_column("name", overflow="fold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("device", overflow="fold")
+    table.add_column("qubits", justify="right", no_wrap=True)
+    table.add_column("slots", justify="right", no_wrap=True)
+    table.add_column("emulated\nQPU time", no_wrap=True)
     for backend in backends:
         emulated = f"x{backend.time_scale:g}" if backend.emulate_qpu_time else "no"
         table.add_row(

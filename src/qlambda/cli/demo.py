@@ -119,7 +119,7 @@ def _run_stream(
     submitted: list[dict[str, Any]] = []
     columns = (
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TextColumn("{task.fields[detail]}"),
@@ -152,14 +152,14 @@ def _run_stream(
 
 
 def _queues(client: Any) -> str:
-    return "  ".join(
-        f"{b['backend']}: {b['running']} running, {b['pending']} waiting" for b in client.backends()
-    )
+    """Tasks waiting per QPU, short enough for an 80-column line."""
+    return "waiting: " + ", ".join(f"{b['backend']} {b['pending']}" for b in client.backends())
 
 
 def _report(console: Any, client: Any, submitted: list[dict[str, Any]], data_dir: Path) -> None:
     from rich.table import Table
 
+    from qlambda.cli.common import invocation
     from qlambda.platform.traces import export_traces
 
     rows = []
@@ -187,24 +187,47 @@ def _report(console: Any, client: Any, submitted: list[dict[str, Any]], data_dir
                 ),
             )
         console.print(table)
-    qpus = Table("QPU", "tasks", "busy s", "utilization")
+    qpu_table = Table("QPU", "tasks", "busy s", "utilization")
     for backend in client.backends():
         utilization = backend["utilization"]
-        qpus.add_row(
+        qpu_table.add_row(
             backend["backend"],
             str(backend["completed"]),
             f"{backend['busy_seconds']:.1f}",
             "-" if utilization is None else f"{100 * utilization:.1f} %",
         )
-    console.print(qpus)
+    console.print(qpu_table)
     failed = [r for r in rows if r["status"] != "DONE"]
     for row in failed:
         console.print(f"[red]job {row['job'].id} {row['status']}[/]: {row['job'].info().reason}")
+    qlambda = invocation()
+    console.print("\n[bold]next[/]: the jobs of this run, and what one of them printed:")
+    console.print(f"  {qlambda} jobs --data-dir {data_dir}", soft_wrap=True)
+    console.print(f"  {qlambda} logs {rows[0]['job'].id} --data-dir {data_dir}", soft_wrap=True)
+    traces = data_dir / "traces"
+    platform = client.platform
+    qpus = sum(b.concurrency for b in platform.backends)
     try:
-        written = export_traces(client.platform.store, data_dir / "traces")
-        console.print(
-            f"trace of this run (simulator input format): {written['pre'].parent} "
-            f"(replay it: qlambda simulate small --traces {written['pre'].parent})"
+        written = export_traces(
+            platform.store,
+            traces,
+            workers=platform.config.workers,
+            qpus=qpus,
+            policy=platform.config.policy,
+            c_max=platform.config.c_max,
+            q_max=platform.config.q_max,
         )
     except ValueError as exc:
         console.print(f"no trace written: {exc}")
+        return
+    if "platform" not in written:
+        console.print(f"this run's trace, in the simulator's input format: {traces}")
+        return
+    console.print(
+        f"this run's trace is in {traces}; replay it in the simulator under every policy, "
+        f"with {qpus} to {qpus + 3} QPUs (a few seconds):"
+    )
+    console.print(
+        f"  {qlambda} simulate replay --traces {traces} --set Q={qpus}..{qpus + 3}",
+        soft_wrap=True,
+    )

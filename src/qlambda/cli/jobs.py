@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -45,7 +46,6 @@ def command(
 ) -> None:
     """List the newest jobs: yours on a server (--url), or all as stored locally."""
     from rich.console import Console
-    from rich.table import Table
 
     wanted = [s.upper() for s in statuses] or None
     if url:
@@ -61,19 +61,40 @@ def command(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "function", "status", "priority", "submitted", "seconds", "reason")
+    console = Console()
+    console.print(jobs_table(rows))
+    # reasons can be long: below the table, one paragraph per job, so ids stay whole
+    for row in rows:
+        if row["reason"]:
+            console.print(f"{row['id']} {row['status']}: {row['reason']}", highlight=False)
+
+
+def jobs_table(rows: list[dict]) -> Any:
+    """Whole ids (they are what logs and cancel take); function names fold to fit."""
+    from rich import box
+    from rich.table import Table
+
+    today = time.strftime("%Y-%m-%d")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+    table.add_column("id", no_wrap=True)
+    table.add_column("function", overflow="fold", ratio=1)
+    table.add_column("status", no_wrap=True)
+    table.add_column("prio", justify="right", no_wrap=True)
+    table.add_column("submitted", no_wrap=True)
+    table.add_column("took s", justify="right", no_wrap=True)
     for row in rows:
         took = "" if row["ended_at"] is None else f"{row['ended_at'] - row['created_at']:.2f}"
+        submitted = time.localtime(row["created_at"])
+        same_day = time.strftime("%Y-%m-%d", submitted) == today
         table.add_row(
             row["id"],
             row["function_name"],
             row["status"],
             f"{row['priority']:g}",
-            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["created_at"])),
+            time.strftime("%H:%M:%S" if same_day else "%m-%d %H:%M", submitted),
             took,
-            (row["reason"] or "")[:60],
         )
-    Console().print(table)
+    return table
 
 
 def _remote_rows(

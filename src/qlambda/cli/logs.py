@@ -9,8 +9,10 @@ import click
 from qlambda.cli.common import (
     data_dir_option,
     json_option,
+    local_job_id,
     print_json,
     remote_client,
+    remote_job_id,
     resolve_data_dir,
     server_options,
     service_call,
@@ -18,27 +20,29 @@ from qlambda.cli.common import (
 
 
 @click.command(name="logs")
-@click.argument("job_id")
+@click.argument("job_id", metavar="ID")
 @server_options
 @data_dir_option
 @json_option
 def command(
     job_id: str, url: str | None, token: str | None, data_dir: Path | None, as_json: bool
 ) -> None:
-    """Print the stdout and stderr of job JOB_ID (from a server with --url, else as stored)."""
+    """Print the stdout and stderr of job ID (from a server with --url, else as stored).
+
+    ID may be the start of an id, if only one job's id starts that way."""
     if url:
         with remote_client(url, token) as client:
+            job_id = remote_job_id(client, job_id)
             text = service_call(lambda: client.request("GET", f"/jobs/{job_id}/logs"))["logs"]
     else:
         from qlambda.store import Store
 
         store = Store.open(resolve_data_dir(data_dir))
         try:
+            job_id = local_job_id(store, job_id)
             row = store.get_job(job_id)
         finally:
             store.close()
-        if row is None:
-            raise click.ClickException(f"no job with id {job_id!r}")
         log = Path(row["log_path"] or "")
         text = log.read_text(errors="replace") if log.is_file() else ""
     if as_json:

@@ -72,6 +72,8 @@ def command(
         if not wait:
             print_json({"id": job.id}) if as_json else click.echo(job.id)
             return
+        if not as_json:  # on stderr, so stdout stays the result
+            click.echo(f"job {job.id} submitted; waiting for its result", err=True)
         try:
             value = service_call(lambda: job.result(timeout))
         except JobError as exc:

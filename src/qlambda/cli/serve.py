@@ -36,13 +36,19 @@ from qlambda.cli.common import data_dir_option
     "--max-active-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: queued plus running jobs; more is answered with 429.",
+    help="Per user: queued plus running jobs; more is answered with 429 (default 100).",
 )
 @click.option(
     "--max-running-jobs",
     type=click.IntRange(min=1),
     default=None,
-    help="Per user: running jobs; later jobs wait queued while other users' jobs run.",
+    help="Per user: running jobs; later jobs wait queued while other users' jobs run (default 10).",
+)
+@click.option(
+    "--max-priority",
+    type=click.FloatRange(min=0, min_open=True, max=1000),
+    default=None,
+    help="Per user: the highest priority accepted (default 10); more is answered with 422.",
 )
 @click.option(
     "--ready-file",
@@ -66,6 +72,7 @@ def command(
     engine_address: str | None,
     max_active_jobs: int | None,
     max_running_jobs: int | None,
+    max_priority: float | None,
     ready_file: Path | None,
     log_level: str,
     data_dir: Path | None,
@@ -84,7 +91,11 @@ def command(
             engine=engine,
             engine_address=engine_address,
         )
-        limits = {"max_active_jobs": max_active_jobs, "max_running_jobs": max_running_jobs}
+        limits = {
+            "max_active_jobs": max_active_jobs,
+            "max_running_jobs": max_running_jobs,
+            "max_priority": max_priority,
+        }
         settings = dataclasses.replace(
             settings, **{k: v for k, v in limits.items() if v is not None}
         )

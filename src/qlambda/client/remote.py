@@ -4,6 +4,8 @@ Functions travel as with the embedded platform: callables by value (cloudpickle)
 file entry points as their source. Arguments travel as JSON. ``Job.result()``
 waits on the job's Server-Sent Events stream, so it returns the moment the job
 ends; if the connection drops (a server restart), it reconnects until its timeout.
+Each ``run`` sends a fresh ``Idempotency-Key``: when a submission is retried after a
+lost connection or a 503, the server answers with the job it already stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +48,7 @@ _ERRORS = {
     JobStatus.DROPPED: JobDroppedError,
 }
 RECONNECT_PAUSE = 0.5
+SUBMIT_ATTEMPTS = 5  # a submission is sent at most this often (same key) before giving up
 
 
 class RemoteClient:
@@ -149,8 +153,24 @@ class RemoteClient:
         else:
             name = self.register(function)["name"]
         body = {"function": name, "arguments": merged, "priority": priority}
-        row = self.request("POST", "/jobs", json=body)
+        row = self.submit("/jobs", body)
         return RemoteJob(self, row["id"])
+
+    def submit(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a submission with a fresh ``Idempotency-Key``; after a lost connection or
+        a 503 send it again with the same key, so that it is stored once."""
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
+            try:
+                response = self._http.post(path, json=body, headers=headers)
+            except httpx.TransportError:
+                if attempt == SUBMIT_ATTEMPTS:
+                    raise
+            else:
+                if response.status_code != 503 or attempt == SUBMIT_ATTEMPTS:
+                    return _answer(response)
+            time.sleep(RECONNECT_PAUSE * attempt)
+        raise AssertionError("unreachable")
 
     def job(self, job_id: str) -> RemoteJob:
         try:

@@ -1,15 +1,16 @@
 """Every failure is an answer saying what was wrong and what is accepted.
 
 Validation errors become one readable sentence; oversize bodies are refused
-before they are read; anything unforeseen is caught at the edge, logged, and
-answered as a client error so that no request makes the server answer 500 or
-stop serving others.
+before they are read. Anything unforeseen is a fault of the server: it is caught
+at the edge and answered 500 with an error id and nothing of the server's
+internals; the server's log shows the same id with the traceback.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -56,8 +57,9 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def unforeseen(_: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": unforeseen_detail(exc)}, status_code=400)
+    async def unforeseen(request: Request, exc: Exception) -> JSONResponse:
+        error_id = log_fault(exc, request.scope)
+        return JSONResponse(fault_body(error_id), status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -69,11 +71,25 @@ def install(app: FastAPI) -> None:
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-def unforeseen_detail(exc: Exception) -> str:
-    return (
-        f"the request could not be processed ({type(exc).__name__}: {exc}); "
-        "see /docs for what each endpoint accepts"
+def log_fault(exc: BaseException, scope: Scope) -> str:
+    """Log an unforeseen error with its traceback under a new id, and return the id."""
+    error_id = secrets.token_hex(6)
+    log.error(
+        "error %s on %s %s",
+        error_id,
+        scope.get("method", "?"),
+        scope.get("path", "?"),
+        exc_info=(type(exc), exc, exc.__traceback__),
     )
+    return error_id
+
+
+def fault_body(error_id: str) -> dict[str, str]:
+    return {
+        "detail": f"the server failed to answer this request (error id {error_id}); "
+        "the operator finds what happened in the server's log under that id",
+        "error_id": error_id,
+    }
 
 
 def _safe_json(value: Any) -> str:
@@ -138,20 +154,21 @@ class Guard:
             if isinstance(exc, ApiError):
                 await _answer(send, exc.status, exc.detail)
                 return
-            log.exception("request could not be processed")
-            await _answer(send, 400, unforeseen_detail(exc))
+            await _answer(send, 500, body=fault_body(log_fault(exc, scope)))
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _answer(
+    send: Send, status: int, detail: str = "", body: dict[str, str] | None = None
+) -> None:
+    body_bytes = json.dumps(body or {"detail": detail}).encode()
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
                 (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
+                (b"content-length", str(len(body_bytes)).encode()),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body_bytes})

@@ -7,7 +7,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Priority = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+Priority = Annotated[
+    float,
+    Field(
+        gt=0,
+        allow_inf_nan=False,
+        strict=True,
+        description="larger runs sooner; at most the server's max_priority (10 by default) "
+        "or the user's own maximum",
+    ),
+]
+Count = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class Strict(BaseModel):
@@ -120,22 +130,60 @@ class LogsOut(BaseModel):
     id: str
     logs: str
     offset: int = Field(description="pass as ?offset= to get only what follows")
+    truncated: bool = Field(False, description="the log reached its size limit and stopped")
 
 
-class UserRequest(Strict):
+class UserLimits(Strict):
+    """A user's own limits (admins set them); null: the server's default."""
+
+    max_priority: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
+    max_active_jobs: Count | None = None
+    max_running_jobs: Count | None = None
+
+
+class UserRequest(UserLimits):
     name: Name
     role: Literal["user", "admin"] = "user"
+    expires_in_seconds: Annotated[int, Field(ge=60, le=10 * 365 * 86400, strict=True)] | None = (
+        Field(None, description="the first token expires after this long; none: never")
+    )
 
 
 class UserOut(BaseModel):
     name: str
     role: str
     created_at: float
+    max_priority: float | None = None
+    max_active_jobs: int | None = None
+    max_running_jobs: int | None = None
+
+
+class MeOut(UserOut):
+    open_waits: int = Field(0, description="your result waits and event streams open now")
 
 
 class NewUserOut(UserOut):
     token: str = Field(description="shown once; only its hash is stored")
 
 
+class TokenOut(BaseModel):
+    id: str = Field(description="names the token in listings and revocations")
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+
+
+class RevokedOut(BaseModel):
+    user: str
+    revoked: list[str] = Field(description="the ids of the tokens revoked by this request")
+
+
 class Problem(BaseModel):
     detail: str
+
+
+class Fault(BaseModel):
+    """An unexpected error of the server: the id finds it in the server's log."""
+
+    detail: str
+    error_id: str

@@ -9,10 +9,13 @@ unless its ``[retention]`` table changes it. A configuration file may hold, besi
 ``[platform]``, ``[[backend]]`` and ``[retention]``:
 
 ```toml
-[gateway]
+[gateway]                  # the defaults; an admin can set a user's own limits
 max_upload_bytes = 10_485_760
 max_active_jobs = 100      # per user; more is answered with 429
-max_running_jobs = 10     # per user; more wait queued
+max_running_jobs = 10      # per user; more wait queued
+max_priority = 10          # per user; priorities are in (0, max_priority], more is 422
+max_waits_per_user = 20    # open result waits and event streams; more is 429
+max_result_bytes = 33_554_432  # a larger stored result is not sent (422)
 
 [[function]]               # registered at start-up
 name = "square"
@@ -36,7 +39,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from qlambda.core.errors import ConfigurationError
-from qlambda.gateway.app import create_app, register
+from qlambda.gateway.api.routes.functions import register
+from qlambda.gateway.app import create_app
 from qlambda.gateway.errors import ApiError, describe_validation
 from qlambda.gateway.models import FunctionRegistration
 from qlambda.gateway.settings import GatewaySettings

@@ -69,6 +69,23 @@ class JobStreams:
             except asyncio.QueueFull:
                 subscription.dropped += 1
 
+    async def wait_for_end(self, job_id: str, current: Callable[[], Any], timeout: float) -> bool:
+        """Await the job's end on the event loop, at most ``timeout`` seconds; True if it
+        ended. ``current()`` gives the job's info (read after subscribing: no end missed)."""
+        subscription = self.subscribe(job_id=job_id)
+        try:
+            if current().status.is_final:
+                return True
+            async with asyncio.timeout(timeout):
+                while True:
+                    transition = await subscription.queue.get()
+                    if transition["event"] == "ended":
+                        return True
+        except TimeoutError:
+            return False
+        finally:
+            self.unsubscribe(subscription)
+
 
 def format_event(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, default=str)}\n\n".encode()

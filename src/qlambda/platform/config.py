@@ -12,6 +12,9 @@ q_max = 40
 seed = 1
 backend_selection = "least-loaded"  # | smallest-simulator | earliest-completion
 hardware_threshold = 20             # wider requests go to device backends; omit: any
+max_result_bytes = 33_554_432       # a larger result ends its job ERROR (32 MB)
+max_log_bytes = 10_485_760          # a job's log stops growing there (10 MB)
+max_interruptions = 3               # a job the server stopped under 3 times ends ERROR
 
 [[backend]]          # the quantum backends (see docs/backends.md)
 name = "aer"
@@ -55,6 +58,9 @@ class PlatformConfig:
         "least-loaded"  # least-loaded | smallest-simulator | earliest-completion
     )
     hardware_threshold: int | None = None  # wider requests go to device backends
+    max_result_bytes: int | None = 32 * 1024 * 1024  # a larger result ends its job ERROR
+    max_log_bytes: int | None = 10 * 1024 * 1024  # a job's log stops growing there
+    max_interruptions: int = 3  # a job the server stopped under this often is not run again
     retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
 
     def __post_init__(self) -> None:
@@ -77,10 +83,18 @@ class PlatformConfig:
             raise ConfigurationError(
                 f"unknown scheduling policy {self.policy!r}; accepted: {', '.join(POLICIES)}"
             )
-        for label in ("workers", "max_workers"):
+        for label in ("workers", "max_workers", "max_result_bytes", "max_log_bytes"):
             value = getattr(self, label)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigurationError(f"{label} must be a positive integer, got {value!r}")
+        if (
+            isinstance(self.max_interruptions, bool)
+            or not isinstance(self.max_interruptions, int)
+            or self.max_interruptions < 1
+        ):
+            raise ConfigurationError(
+                f"max_interruptions must be a positive integer, got {self.max_interruptions!r}"
+            )
         try:
             AdmissionControl(self.c_max, self.q_max)
         except ValueError as exc:

@@ -22,6 +22,7 @@ import cloudpickle
 
 from qlambda.engine.channel import Channel, current_channel
 from qlambda.platform.functions import CONTEXT_PARAMETER, check_arguments
+from qlambda.platform.output_caps import capped_output
 from qlambda.platform.quantum_access import QuantumAccess
 
 _functions: dict[str, Callable[..., Any]] = {}
@@ -40,6 +41,7 @@ class JobPayload:
     arguments: bytes
     attempt: int
     execution_options: list[Any] | None = None
+    max_log_bytes: int | None = None  # the job's log stops growing there
 
 
 class JobContext(QuantumAccess):
@@ -101,7 +103,8 @@ def execute_job(payload: JobPayload) -> Any:
         kwargs[CONTEXT_PARAMETER] = JobContext(
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
-    return fn(**kwargs)
+    with capped_output(payload.max_log_bytes):
+        return fn(**kwargs)
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:

@@ -13,6 +13,7 @@ import dataclasses
 import heapq
 import itertools
 import logging
+import math
 import os
 import random
 import secrets
@@ -38,6 +39,8 @@ from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.jobs import JobInfo, LiveJob
+from qlambda.platform.lock import DataDirLock
+from qlambda.platform.output_caps import ResultTooLargeError, check_result_size, read_log
 from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.platform.retention import RetentionRunner
 from qlambda.store import Store
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
 RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
+MAX_PRIORITY = 1000.0  # a job's priority is in (0, MAX_PRIORITY]: far below fan-out's
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,16 @@ class Platform:
         self.data_dir = Path(self.config.data_dir).resolve()
         (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
+        self._dir_lock = DataDirLock(self.data_dir).acquire()
+        try:
+            self._set_up()
+        except BaseException:
+            if hasattr(self, "store"):
+                self.store.close()
+            self._dir_lock.release()  # a failed start leaves the directory free
+            raise
+
+    def _set_up(self) -> None:
         self.store = Store.open(self.data_dir)
         self.backends = self.config.resolved_backends()
         self.calibration = CalibrationManager(self.store, self.backends)
@@ -106,6 +120,8 @@ class Platform:
         # Per-owner running limit: jobs handed to the engine per owner, and the jobs
         # of owners at their limit, waiting by priority then arrival.
         self.max_running_per_owner: int | None = None  # set with limit_running_per_owner
+        self._owner_running_limits: dict[str, int | None] = {}  # per owner, over the above
+        self._active_per_owner: Counter[str] = Counter()  # live jobs: checked per submission
         self._dispatched: Counter[str] = Counter()
         self._held: dict[str, list[tuple[float, int, LiveJob, FunctionPayload, bytes, Limits]]] = {}
         self._held_order = itertools.count()
@@ -140,6 +156,7 @@ class Platform:
         self.calibration.stop()
         self.pilot.cancel()
         self.store.close()
+        self._dir_lock.release()
 
     def _live_ids(self) -> set[str]:
         """Jobs still finishing here: retention leaves them for its next pass."""
@@ -224,12 +241,15 @@ class Platform:
         owner: str = "local",
         mismatch: str | None = None,
         execution_options: list[Any] | None = None,
+        idempotency: tuple[str, str] | None = None,
     ) -> tuple[str, Future]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
         why the arguments do not fit the function (the job is then stored as an error).
-        Whoever acknowledges the submission must wait on the Future first.
+        ``idempotency`` is (key, digest of the request), stored with the job so that a
+        retry finds it (``Store.job_for_key``). Whoever acknowledges the submission must
+        wait on the Future first.
         """
         if self._closing:
             raise RuntimeError("the platform is closed")
@@ -277,6 +297,7 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
+                self._active_per_owner[job.owner] += 1
 
         def acknowledged(future: Future) -> None:
             if future.exception() is None:
@@ -284,7 +305,10 @@ class Platform:
                     job.ended.set()
                 self._notify(job, "submitted")
 
-        stored = self.store.insert_job(self._row(job, packed, limits), *events)
+        row = self._row(job, packed, limits)
+        if idempotency is not None:
+            row["idempotency_key"], row["request_digest"] = idempotency
+        stored = self.store.insert_job(row, *events)
         stored.add_done_callback(acknowledged)  # before the job can start: news in order
         if job.status is JobStatus.QUEUED:
             self._run_or_hold(job, payload, packed, Limits.of(limits))
@@ -307,6 +331,10 @@ class Platform:
                 listener(job.id, job.owner, what, job.status.value)
             except Exception:
                 log.exception("a job listener failed")
+
+    def owner_active(self, owner: str) -> int:
+        """The owner's jobs not ended (queued or running), without walking every job."""
+        return self._active_per_owner[owner]
 
     def owner_counts(self, owner: str) -> tuple[int, int]:
         """(active, running) jobs of one owner: what per-user limits are checked against."""
@@ -334,15 +362,28 @@ class Platform:
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
 
-    def limit_running_per_owner(self, limit: int | None) -> None:
+    def limit_running_per_owner(
+        self, limit: int | None, owners: dict[str, int | None] | None = None
+    ) -> None:
         """At most ``limit`` jobs of one owner run (or wait for a worker) at a time; their
-        later jobs stay queued until one ends, while other owners' jobs go on (None: no limit)."""
-        if limit is not None and (isinstance(limit, bool) or limit < 1):
-            raise ValueError(f"the running limit must be a positive integer or None, not {limit!r}")
+        later jobs stay queued until one ends, while other owners' jobs go on (None: no limit).
+        ``owners`` sets the limits of some owners instead (a None value: back to ``limit``)."""
+        for value in [limit, *(owners or {}).values()]:
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise ValueError(
+                    f"the running limit must be a positive integer or None, not {value!r}"
+                )
         with self._lock:
-            self.max_running_per_owner = limit
-            owners = list(self._held)
-        for owner in owners:  # a higher limit lets waiting jobs start now
+            if owners is None:
+                self.max_running_per_owner = limit
+            else:
+                for owner, value in owners.items():
+                    if value is None:
+                        self._owner_running_limits.pop(owner, None)
+                    else:
+                        self._owner_running_limits[owner] = value
+            waiting = list(self._held)
+        for owner in waiting:  # a higher limit lets waiting jobs start now
             while self._start_held(owner):
                 pass
 
@@ -354,7 +395,7 @@ class Platform:
         ``max_running_per_owner`` jobs in the engine, so that one user's backlog
         never stands in front of other users' jobs."""
         with self._lock:
-            limit = self.max_running_per_owner
+            limit = self.running_limit(job.owner)
             if limit is not None and self._dispatched[job.owner] >= limit:
                 entry = (-job.priority, next(self._held_order), job, payload, packed, limits)
                 heapq.heappush(self._held.setdefault(job.owner, []), entry)
@@ -373,7 +414,7 @@ class Platform:
     def _start_held(self, owner: str) -> bool:
         with self._lock:
             held = self._held.get(owner)
-            limit = self.max_running_per_owner
+            limit = self.running_limit(owner)
             if not held or (limit is not None and self._dispatched[owner] >= limit):
                 return False
             _, _, job, payload, packed, limits = heapq.heappop(held)
@@ -382,6 +423,9 @@ class Platform:
             self._dispatched[owner] += 1
         self._run(job, payload, packed, limits)
         return True
+
+    def running_limit(self, owner: str) -> int | None:
+        return self._owner_running_limits.get(owner, self.max_running_per_owner)
 
     def _unhold(self, job: LiveJob) -> bool:
         """Take a held job off its owner's waiting list; False if it is not held."""
@@ -417,6 +461,7 @@ class Platform:
                     arguments=packed,
                     attempt=job.attempts,
                     execution_options=job.execution_options,
+                    max_log_bytes=self.config.max_log_bytes,
                 ),
             ),
             cpus=limits.cpus,
@@ -614,6 +659,8 @@ class Platform:
             status, reason = JobStatus.DONE, None
             try:
                 fields.update(self._pack_result(job.id, future.result()))
+            except ResultTooLargeError as exc:
+                status, reason = JobStatus.ERROR, str(exc)
             except Exception as exc:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
@@ -625,7 +672,10 @@ class Platform:
         def ended(_: Future) -> None:
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
-                self._live.pop(job.id, None)
+                if self._live.pop(job.id, None) is not None:
+                    self._active_per_owner[job.owner] -= 1
+                    if self._active_per_owner[job.owner] <= 0:
+                        del self._active_per_owner[job.owner]
             job.ended.set()
             self._notify(job, "ended")
 
@@ -633,6 +683,7 @@ class Platform:
 
     def _pack_result(self, job_id: str, value: Any) -> dict[str, Any]:
         blob = cloudpickle.dumps(value)
+        check_result_size(len(blob), self.config.max_result_bytes)
         if len(blob) <= RESULT_INLINE_LIMIT:
             return {"result": blob}
         path = layout.result_file(self.data_dir, job_id)
@@ -644,8 +695,11 @@ class Platform:
 
     # ------------------------------------------------------------- recovery
     def _recover(self) -> None:
-        """Run again what a previous run left queued or running."""
+        """Run again what a previous run left queued or running, but not a job that was
+        running each of the last ``max_interruptions`` times the server stopped."""
         for row in self.store.unfinished_jobs():
+            if self._interrupted_too_often(row):
+                continue
             function = self.store.get_function(row["function_id"])
             if function is None:
                 continue
@@ -683,7 +737,34 @@ class Platform:
             )
             with self._lock:
                 self._live[job.id] = job
+                self._active_per_owner[job.owner] += 1
             self._run_or_hold(job, payload, row["arguments"], Limits.of(function))
+
+    def _interrupted_too_often(self, row: dict[str, Any]) -> bool:
+        """Count a stop of the server under a running job; end it ERROR at the limit."""
+        if row["status"] != JobStatus.RUNNING.value:
+            return False
+        count = (row.get("interruptions") or 0) + 1
+        if count < self.config.max_interruptions:
+            self.store.update_job(row["id"], {"interruptions": count})
+            return False
+        now = time.time()
+        reason = (
+            f"the server stopped {count} times while this job ran; it is not run again "
+            f"(the platform's max_interruptions is {self.config.max_interruptions})"
+        )
+        self.store.update_job(
+            row["id"],
+            {
+                "status": JobStatus.ERROR.value,
+                "reason": reason,
+                "ended_at": now,
+                "interruptions": count,
+                "sub_status": None,
+            },
+            Event(row["id"], now, EventKind.ERROR, {"reason": reason}),
+        ).result()
+        return True
 
     # ---------------------------------------------------------------- queries
     def info(self, job_id: str) -> JobInfo:
@@ -743,15 +824,17 @@ class Platform:
         return False
 
     def logs(self, job_id: str) -> str:
+        return self.log_text(job_id)[0]
+
+    def log_text(self, job_id: str) -> tuple[str, bool]:
+        """The job's log (at most ``max_log_bytes`` of it) and whether it was cut there."""
         job = self._live.get(job_id)
         if job is None:
             self.info(job_id)  # unknown ids raise
             path = layout.log_file(self.data_dir, job_id)
         else:
             path = job.log_path or layout.log_file(self.data_dir, job_id)
-        with contextlib.suppress(FileNotFoundError):
-            return path.read_text(errors="replace")
-        return ""
+        return read_log(path, self.config.max_log_bytes)
 
     def events(self, job_id: str) -> list[Event]:
         self.info(job_id)
@@ -781,8 +864,16 @@ class Platform:
 
 
 def _check_priority(priority: float) -> None:
-    if isinstance(priority, bool) or not isinstance(priority, int | float) or not priority > 0:
-        raise ValueError(f"priority must be a positive number (1 is the default), got {priority!r}")
+    if (
+        isinstance(priority, bool)
+        or not isinstance(priority, int | float)
+        or not 0 < priority <= MAX_PRIORITY
+        or not math.isfinite(priority)
+    ):
+        raise ValueError(
+            f"priority must be a positive number of at most {MAX_PRIORITY:g} "
+            f"(1 is the default), got {priority!r}"
+        )
 
 
 def _reply_from(message: TaskMessage, future: Future) -> None:

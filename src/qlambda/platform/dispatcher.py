@@ -2,7 +2,7 @@
 
 Every backend slot is a warm executor process holding the simulated device (or,
 for real hardware, an adapter). The dispatcher never hands a backend more tasks
-than it has slots, so the policy decides every start, as paper 000 defines it.
+than it has slots, so the policy decides every start, as Cicconetti's model [1] defines it.
 """
 
 from __future__ import annotations

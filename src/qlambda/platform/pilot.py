@@ -1,4 +1,4 @@
-"""Pilots (paper 001): a reservation of cpus and QPUs that runs tasks.
+"""Pilots (Pilot-Quantum, Mantha et al. [2]): a reservation of cpus and QPUs that runs tasks.
 
 ```python
 from qlambda.pilot import PilotManager, PilotDescription

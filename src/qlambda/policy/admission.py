@@ -1,4 +1,4 @@
-"""Admission control at job arrival (paper 000, Sec. II-C).
+"""Admission control at job arrival (Cicconetti [1], Sec. II-C).
 
 A job is accepted only while the active classical tasks are fewer than ``c_max``
 and the pending quantum tasks (waiting, not executing) fewer than ``q_max``.

@@ -1,4 +1,4 @@
-"""QPU scheduling policies (paper 000, Sec. II-C), shared by the platform and the simulator.
+"""QPU scheduling policies (Cicconetti [1], Sec. II-C), shared by the platform and the simulator.
 
 Each time a QPU frees, the dispatcher (or the simulator) hands the policy the
 waiting quantum tasks and a random source; the policy answers with the index of

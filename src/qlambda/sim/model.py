@@ -22,7 +22,7 @@ class Platform:
     """The simulated system and the observation window of one replication.
 
     ``c_max``/``q_max`` of ``None`` mean no admission limit on that side.
-    ``reference_compat`` reproduces two behaviours of the paper's published
+    ``reference_compat`` reproduces two behaviours of [1]'s published
     implementation (FIFO by swap-remove from slot 0; drop probability from t=0).
     """
 

@@ -1,4 +1,4 @@
-"""The reference engine: the model of paper 000 (Sec. II-C) written to be read.
+"""The reference engine: the model of Cicconetti [1] (Sec. II-C) written to be read.
 
 It uses the platform's own policy and admission classes and keeps the
 remaining work of every classical task, so processor sharing is plain

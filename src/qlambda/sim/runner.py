@@ -30,7 +30,13 @@ from qlambda.sim.traces import (
     normalise_quantum,
     read_target_means,
 )
-from qlambda.sim.workload import Streams, SyntheticWorkload, Workload, draw_workload
+from qlambda.sim.workload import (
+    OPS_PER_TRACE_SECOND,
+    Streams,
+    SyntheticWorkload,
+    Workload,
+    draw_workload,
+)
 
 ENGINES = ("fast", "reference")
 POINT_COLUMNS = ["policy", "seed", "C", "Q", "S", "interarrival"]
@@ -42,6 +48,28 @@ class WorkloadSource:
 
     traces: TraceSet | None
     synthetic: SyntheticWorkload | None
+
+    def mean_work(self, qubits: tuple[int, ...]) -> tuple[float, float]:
+        """(QPU seconds, classical operations) a job brings on average.
+
+        A job draws its size uniformly from ``qubits``, then its iteration count and
+        its per-iteration times independently, so each mean is a product of means.
+        """
+        if self.synthetic is not None:
+            w = self.synthetic
+            quantum = w.iterations.mean * w.quantum.mean
+            classical = w.pre.mean + w.iterations.mean * w.classical.mean + w.post.mean
+            return quantum, classical * OPS_PER_TRACE_SECOND
+        assert self.traces is not None
+        t = self.traces
+        quantum = np.mean([t.iterations[q].mean() * t.quantum[q].mean() for q in qubits])
+        classical = np.mean(
+            [
+                t.pre[q].mean() + t.iterations[q].mean() * t.classical[q].mean() + t.post[q].mean()
+                for q in qubits
+            ]
+        )
+        return float(quantum), float(classical) * OPS_PER_TRACE_SECOND
 
 
 def target_means_path(scenario: Scenario) -> Path:
@@ -168,6 +196,8 @@ class SimResult:
     scenario: Scenario
     replications: pd.DataFrame
     jobs: pd.DataFrame
+    # what an average job brings: (QPU seconds, classical operations)
+    mean_work: tuple[float, float] | None = None
 
     def save(self, directory: str | Path, fmt: str = "csv") -> list[Path]:
         """Write ``replications`` and ``jobs`` as CSV or Parquet; returns the paths."""
@@ -191,7 +221,9 @@ class SimResult:
         return paths
 
     def summary(self) -> pd.DataFrame:
-        """Per sweep point: means with 95% half-widths over replications, job-time quantiles."""
+        """Per sweep point: means with 95% half-widths over replications, job-time quantiles,
+        and the offered load (work arriving per second over capacity; 1 or more: the
+        queues grow for as long as admission control lets them)."""
         keys = ["policy", "C", "Q", "S", "interarrival"]
         reps = self.replications.groupby(keys, sort=False)
         table = reps.agg(
@@ -208,7 +240,12 @@ class SimResult:
             times = self.jobs.groupby(keys, sort=False)["job_time"]
             table["job_time_median"] = times.median()
             table["job_time_p95"] = times.quantile(0.95)
-        return table.reset_index()
+        table = table.reset_index()
+        if self.mean_work is not None:
+            quantum, classical = self.mean_work
+            table["qpu_load"] = quantum / (table["interarrival"] * table["Q"])
+            table["cpu_load"] = classical / (table["interarrival"] * table["C"] * table["S"])
+        return table
 
 
 _WORKER_STATE: dict[str, Any] = {}
@@ -231,12 +268,14 @@ def run(
     seed: int | None = None,
     jobs: int | None = None,
     engine: str = "fast",
-    progress: bool = False,
+    progress: bool | None = None,
 ) -> SimResult:
     """Run every sweep point of ``scenario`` for ``reps`` seeds (defaults: the scenario's).
 
     ``jobs`` worker processes (default: every core; 1 runs in this process).
     The same seed gives the same workload to every policy and sweep point.
+    ``progress``: a progress bar on stderr; by default only when stderr is a
+    terminal (or a notebook), so logs and pipes stay clean.
     """
     changes = {k: v for k, v in (("reps", reps), ("seed", seed)) if v is not None}
     scenario = scenario.replace(**changes) if changes else scenario
@@ -264,10 +303,12 @@ def run(
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()
                     advance()
-    return _gather(scenario, results)
+    return _gather(scenario, results, source.mean_work(scenario.qubits))
 
 
-def _gather(scenario: Scenario, results: list) -> SimResult:
+def _gather(
+    scenario: Scenario, results: list, mean_work: tuple[float, float] | None = None
+) -> SimResult:
     rows = [row for row, _ in results]
     frames = []
     for row, columns in results:
@@ -276,19 +317,20 @@ def _gather(scenario: Scenario, results: list) -> SimResult:
             frame.insert(i, key, row[key])
         frames.append(frame)
     jobs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return SimResult(scenario, pd.DataFrame(rows), jobs)
+    return SimResult(scenario, pd.DataFrame(rows), jobs, mean_work)
 
 
 class _progress:
-    """A rich progress bar when asked for, a no-op otherwise."""
+    """A rich progress bar on stderr when enabled (``None``: when stderr is a terminal)."""
 
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
+    def __init__(self, enabled: bool | None, total: int, label: str) -> None:
         self.enabled, self.total, self.label = enabled, total, label
         self.bar: Any = None
 
     def __enter__(self) -> Callable[[], None]:
-        if not self.enabled:
+        if self.enabled is False:
             return lambda: None
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -298,12 +340,16 @@ class _progress:
             TimeRemainingColumn,
         )
 
+        console = Console(stderr=True)
+        if self.enabled is None and not (console.is_terminal or console.is_jupyter):
+            return lambda: None
         self.bar = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
+            console=console,
         )
         self.bar.start()
         task = self.bar.add_task(f"simulating {self.label}", total=self.total)

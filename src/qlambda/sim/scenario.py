@@ -3,7 +3,7 @@
 ``C``, ``Q``, ``S``, ``interarrival`` and ``policies`` may list several values;
 a scenario then stands for every combination of them (a sweep), each
 replicated ``reps`` times with seeds ``seed, seed+1, ...``. The presets are
-the paper's Table 2.
+Table 2 of Cicconetti [1].
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Scenario:
 
     ``target_means``: ``"ibm"`` (the dataset's ``ibm_job_estimate_v5172cf5.csv``),
     a path to a file in that format, or ``None`` to keep quantum samples as traced.
-    ``traces``: a trace directory, ``None`` for the shared dataset.
+    ``traces``: a trace directory, ``None`` for the published dataset shipped with qlambda.
     ``synthetic``: draw jobs from distributions instead of traces.
     """
 

@@ -2,10 +2,11 @@
 
 A trace directory holds five CSV files with a header row, column 1 ``n_qubits``
 and column 2 the value (any name): ``pre.csv``, ``cost_time.csv``, ``post.csv``,
-``num_iterations.csv`` and ``exec_time.csv``. This is the format of the paper's
-published inputs and the one the platform writes, so measured workloads replay
-here unchanged. The shared dataset lacks a v1.0.0 ``exec_time.csv``; for it the
-quantum samples come from its ``v98709f3/`` folder (see ``docs/simulation.md``).
+``num_iterations.csv`` and ``exec_time.csv``. This is the format of the published
+inputs of [1] and the one the platform writes, so measured workloads replay here
+unchanged. The published traces ship with the package (``data/``, with their
+README and license); they lack a v1.0.0 ``exec_time.csv``, so their quantum samples
+come from the ``v98709f3/`` folder (see ``docs/simulation.md``).
 """
 
 from __future__ import annotations
@@ -29,20 +30,16 @@ TRACE_FILES: dict[str, str] = {
 }
 TRACES_ENV = "QLAMBDA_SIM_TRACES"
 DATASET_NAME = "serverless_quantum_sim"
-# Quantum samples of the shared dataset (the only exec_time.csv it has).
+# Quantum samples of the published dataset (the only exec_time.csv it has).
 LEGACY_EXEC_TIME = Path("v98709f3") / "exec_time.csv"
 # Target means used by the presets: the only estimate file covering 4..24 qubits.
 IBM_ESTIMATES_FILE = "ibm_job_estimate_v5172cf5.csv"
-
-
-def _shared_dataset_candidates() -> list[Path]:
-    here = Path(__file__).resolve()
-    # <repo>/src/qlambda/sim/traces.py -> <repo>/../shared/data/serverless_quantum_sim
-    return [parent.parent / "shared" / "data" / DATASET_NAME for parent in here.parents]
+# Shipped as package data, so an installed qlambda finds it too.
+BUNDLED_DATASET = Path(__file__).resolve().parent / "data" / DATASET_NAME
 
 
 def default_traces_dir() -> Path:
-    """The shared dataset, or the directory named by ``QLAMBDA_SIM_TRACES``."""
+    """The published dataset shipped with qlambda, or the directory in ``QLAMBDA_SIM_TRACES``."""
     from_env = os.environ.get(TRACES_ENV)
     if from_env:
         path = Path(from_env)
@@ -52,13 +49,12 @@ def default_traces_dir() -> Path:
                 f"with {', '.join(TRACE_FILES.values())}"
             )
         return path
-    for candidate in _shared_dataset_candidates():
-        if (candidate / "pre.csv").is_file():
-            return candidate
-    raise ConfigurationError(
-        f"trace dataset not found: looked for shared/data/{DATASET_NAME} beside the "
-        f"repository; pass --traces DIR or set {TRACES_ENV}"
-    )
+    if not (BUNDLED_DATASET / "pre.csv").is_file():
+        raise ConfigurationError(
+            f"the published traces are missing from this installation ({BUNDLED_DATASET}); "
+            f"reinstall qlambda, pass --traces DIR or set {TRACES_ENV}"
+        )
+    return BUNDLED_DATASET
 
 
 def read_samples(path: Path) -> dict[int, np.ndarray]:
@@ -145,7 +141,7 @@ class TraceSet:
 
 
 def load_traces(directory: str | Path | None = None) -> TraceSet:
-    """Read a trace directory (default: the shared dataset)."""
+    """Read a trace directory (default: the published dataset shipped with qlambda)."""
     base = Path(directory) if directory is not None else default_traces_dir()
     if not base.is_dir():
         raise ConfigurationError(f"trace directory {base} does not exist")

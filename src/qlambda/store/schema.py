@@ -42,6 +42,12 @@ jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
+    # times the server stopped while the job ran: past a limit it is not run again
+    sa.Column("interruptions", sa.Integer, nullable=False, server_default="0"),
+    # a retried submission with the same key finds this job instead of storing another
+    sa.Column("idempotency_key", sa.String(200)),
+    sa.Column("request_digest", sa.String(64)),  # sha256 of what was asked with that key
+    sa.Index("ix_jobs_owner_idempotency_key", "owner", "idempotency_key", unique=True),
     sa.Column("output_deleted_at", sa.Float),  # when retention deleted its result and logs
     # retention walks one status's ended jobs from the oldest on
     sa.Index("ix_jobs_status_ended", "status", "ended_at", "id"),
@@ -81,6 +87,10 @@ users = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("role", sa.String(16), nullable=False),  # "user" | "admin"
     sa.Column("created_at", sa.Float, nullable=False),
+    # per-user limits set by admins; NULL: the server's default
+    sa.Column("max_priority", sa.Float),
+    sa.Column("max_active_jobs", sa.Integer),
+    sa.Column("max_running_jobs", sa.Integer),
 )
 
 tokens = sa.Table(
@@ -89,6 +99,8 @@ tokens = sa.Table(
     sa.Column("digest", sa.String(64), primary_key=True),  # sha256 of the secret, never the secret
     sa.Column("user", sa.String(200), sa.ForeignKey("users.name"), nullable=False, index=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float),  # NULL: never
+    sa.Column("revoked_at", sa.Float),  # set once revoked; the row stays as a record
 )
 
 registrations = sa.Table(

@@ -26,11 +26,18 @@ from qlambda.store.writer import StoreWriter
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 ROLES = ("user", "admin")
 TOKEN_PREFIX = "qlk_"
+TOKEN_ID_LENGTH = 12
+USER_LIMITS = ("max_priority", "max_active_jobs", "max_running_jobs")
 
 
 def token_digest(token: str) -> str:
     """What the store keeps of a token: a secret that cannot be read back from it."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_id(digest: str) -> str:
+    """How a token is named in listings and revocations: the start of its digest."""
+    return digest[:TOKEN_ID_LENGTH]
 
 
 def sqlite_url(path: str | Path) -> str:
@@ -122,27 +129,54 @@ class Store:
         return self.writer.submit(write, appended=(schema.events, [_event_row(event)]))
 
     # ----------------------------------------------------------- users, tokens
-    def create_user(self, name: str, role: str = "user") -> str:
-        """Add a user and return a new API token for them (shown once, stored hashed)."""
+    def create_user(
+        self, name: str, role: str = "user", *, expires_at: float | None = None, **limits: Any
+    ) -> str:
+        """Add a user and return a new API token for them (shown once, stored hashed).
+        ``limits``: ``max_priority``, ``max_active_jobs``, ``max_running_jobs``."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if not name or len(name) > 200 or not name.replace("-", "").replace("_", "").isalnum():
             raise ValueError(
                 f"user name {name!r} is not accepted: use 1-200 letters, digits, '-' or '_'"
             )
+        values = _user_limits(limits)
         if self.get_user(name) is not None:
             raise ValueError(f"user {name!r} already exists")
         now = time.time()
         self.writer.submit(
             lambda conn: conn.execute(
-                schema.users.insert().values(name=name, role=role, created_at=now)
+                schema.users.insert().values(name=name, role=role, created_at=now, **values)
             )
         ).result()
-        return self.create_token(name)
+        return self.create_token(name, expires_at=expires_at)
 
-    def create_token(self, user: str) -> str:
+    def set_user_limits(self, name: str, **limits: Any) -> dict[str, Any]:
+        """Change some of a user's limits (None: back to the server's default)."""
+        values = _user_limits(limits)
+        if self.get_user(name) is None:
+            raise ValueError(f"no user {name!r}")
+        if values:
+            table = schema.users
+            self.writer.submit(
+                lambda conn: conn.execute(
+                    table.update().where(table.c.name == name).values(**values)
+                )
+            ).result()
+        row = self.get_user(name)
+        assert row is not None
+        return row
+
+    def create_token(self, user: str, *, expires_at: float | None = None) -> str:
+        if expires_at is not None and not expires_at > time.time():
+            raise ValueError("a token's expiry must be in the future")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        row = {"digest": token_digest(token), "user": user, "created_at": time.time()}
+        row = {
+            "digest": token_digest(token),
+            "user": user,
+            "created_at": time.time(),
+            "expires_at": expires_at,
+        }
         self.writer.submit(lambda conn: conn.execute(schema.tokens.insert().values(**row))).result()
         return token
 
@@ -154,15 +188,56 @@ class Store:
         return self._all(sa.select(schema.users).order_by(schema.users.c.name))
 
     def user_for_token(self, token: str) -> dict[str, Any] | None:
-        """The user a token belongs to, or None for an unknown token."""
+        """The user a token belongs to with the token's ``token_id``, ``expires_at`` and
+        ``revoked_at`` (the caller refuses an expired or revoked one); None if unknown."""
         users, tokens = schema.users, schema.tokens
         statement = (
-            sa.select(users)
+            sa.select(users, tokens.c.digest, tokens.c.expires_at, tokens.c.revoked_at)
             .join(tokens, tokens.c.user == users.c.name)
             .where(tokens.c.digest == token_digest(token))
         )
         rows = self._all(statement)
-        return rows[0] if rows else None
+        if not rows:
+            return None
+        row = rows[0]
+        row["token_id"] = token_id(row.pop("digest"))
+        return row
+
+    def tokens(self, user: str) -> list[dict[str, Any]]:
+        """A user's tokens, oldest first: their ids (never the secrets), creation, expiry,
+        revocation."""
+        table = schema.tokens
+        rows = self._all(sa.select(table).where(table.c.user == user).order_by(table.c.created_at))
+        return [{"id": token_id(row.pop("digest")), **row} for row in rows]
+
+    def revoke_tokens(self, user: str, token: str | None = None) -> list[str]:
+        """Revoke all of a user's live tokens, or the one whose id (or a longer prefix of
+        its id) or secret is ``token``; returns the ids revoked."""
+        table = schema.tokens
+        live = [row for row in self.tokens(user) if row["revoked_at"] is None]
+        if token is not None:
+            wanted = token_id(token_digest(token)) if token.startswith(TOKEN_PREFIX) else token
+            if len(wanted) < 6:
+                raise ValueError("give at least 6 characters of the token's id")
+            known = [row for row in self.tokens(user) if row["id"].startswith(wanted.lower())]
+            if not known:
+                ids = ", ".join(row["id"] for row in live) or "none"
+                raise ValueError(f"user {user!r} has no token {token!r}; live tokens: {ids}")
+            if len(known) > 1:
+                raise ValueError(f"{token!r} matches {len(known)} tokens; give more of the id")
+            live = [row for row in known if row["revoked_at"] is None]
+        ids = [row["id"] for row in live]
+        if ids:
+            now = time.time()
+            prefixes = [table.c.digest.startswith(i) for i in ids]
+            self.writer.submit(
+                lambda conn: conn.execute(
+                    table.update()
+                    .where((table.c.user == user) & sa.or_(*prefixes))
+                    .values(revoked_at=now)
+                )
+            ).result()
+        return ids
 
     # ----------------------------------------------------------- registrations
     def register(self, row: dict[str, Any]) -> Future:
@@ -229,6 +304,27 @@ class Store:
             statement = statement.limit(limit)
         return self._all(statement)
 
+    def job_ids_starting_with(
+        self, prefix: str, owner: str | None = None, limit: int | None = None
+    ) -> list[str]:
+        """Ids of the jobs (of ``owner``) whose id starts with ``prefix``, oldest first."""
+        table = schema.jobs
+        statement = sa.select(table.c.id).where(table.c.id.startswith(prefix, autoescape=True))
+        if owner is not None:
+            statement = statement.where(table.c.owner == owner)
+        statement = statement.order_by(table.c.id).limit(limit)
+        return [row["id"] for row in self._all(statement)]
+
+    def job_for_key(self, owner: str, key: str) -> dict[str, Any] | None:
+        """The job ``owner`` submitted with this idempotency key, if any."""
+        table = schema.jobs
+        rows = self._all(
+            sa.select(table.c.id, table.c.request_digest).where(
+                (table.c.owner == owner) & (table.c.idempotency_key == key)
+            )
+        )
+        return rows[0] if rows else None
+
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         table = schema.jobs
         return self._all(
@@ -274,6 +370,21 @@ class Store:
         if limit is not None:
             statement = statement.limit(limit)
         return self._all(statement)
+
+
+def _user_limits(limits: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(limits) - set(USER_LIMITS)
+    if unknown:
+        raise ValueError(f"unknown user limit(s) {sorted(unknown)}; accepted: {USER_LIMITS}")
+    for label, value in limits.items():
+        if value is None:
+            continue
+        if label == "max_priority":
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"max_priority must be a positive number, not {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{label} must be a positive integer, not {value!r}")
+    return dict(limits)
 
 
 def _event_row(event: Event) -> dict[str, Any]:

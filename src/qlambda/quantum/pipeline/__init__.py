@@ -1,4 +1,4 @@
-"""Execution options as a pipeline of steps around the backend (paper 002's decorators).
+"""Execution options as a pipeline of steps around the backend (the decorators of [3]).
 
 One module per technique, after mitiq's layout: ``readout`` (calibrated readout-error
 mitigation), ``zne`` (zero-noise extrapolation), ``ddd`` (digital dynamical decoupling).

@@ -1,0 +1,15 @@
+"""All the API's routes, in the order the OpenAPI document lists them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from qlambda.gateway.api.routes import circuits, functions, jobs, platform, streams, users
+
+api_router = APIRouter()
+api_router.include_router(functions.router)
+api_router.include_router(jobs.router)
+api_router.include_router(circuits.router)
+api_router.include_router(streams.router)
+api_router.include_router(platform.router)
+api_router.include_router(users.router)
