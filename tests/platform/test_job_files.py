@@ -167,3 +167,23 @@ def test_retention_running_beside_jobs_never_touches_what_they_use(tmp_path):
             time.sleep(0.2)
         assert client.jobs() == []  # every DONE job went, the long one too: none ended ERROR
         assert client.platform.retention.passes >= 3  # passes ran while it did
+
+
+def test_a_result_read_while_retention_deletes_it_is_reported_deleted_not_lost(tmp_path):
+    from qlambda.platform.retention import RetentionPolicy, Rule, apply_policy
+
+    with qlambda.Client(data_dir=tmp_path, workers=1) as client:
+        kept, lost = client.run(big_result, n=2 << 20), client.run(big_result, n=2 << 20)
+        assert len(kept.result(60)) == len(lost.result(60)) == 2 << 20
+        platform = client.platform
+        read_before = platform.result_row(kept.id)  # a reader got the row, then retention ran
+        policy = RetentionPolicy({"DONE": Rule(output_max_age=0)})
+        assert apply_policy(platform.store, tmp_path, policy).statuses["DONE"].outputs == 2
+        with pytest.raises(ResultDeletedError):
+            platform.result_bytes(read_before)
+        # a result file lost some other way is a fault, not a deletion
+        other = client.run(big_result, n=2 << 20)
+        assert other.wait(60)
+        layout.result_file(tmp_path, other.id).unlink()
+        with pytest.raises(FileNotFoundError):
+            other.result()

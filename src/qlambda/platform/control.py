@@ -803,8 +803,12 @@ class Platform:
         if row.get("result_path"):
             try:
                 return Path(row["result_path"]).read_bytes()
-            except FileNotFoundError:  # deleted by retention, its row not yet updated
-                raise ResultDeletedError(row["id"], None) from None
+            except FileNotFoundError:
+                again = self.store.get_job(row["id"])  # retention may have just deleted it
+                if again is None or again.get("output_deleted_at") is not None:
+                    deleted_at = again and again.get("output_deleted_at")
+                    raise ResultDeletedError(row["id"], deleted_at) from None
+                raise  # lost some other way: a fault
         return row.get("result")
 
     def cancel(self, job_id: str) -> bool:

@@ -11,9 +11,12 @@ Per final status (DONE, ERROR, CANCELED, DROPPED) a rule says:
   the result was deleted.
 
 Queued and running jobs are never touched, nor anything of a status without a rule.
-Deletion goes in batches, each one short transaction through the store's writer,
-files before rows (an interrupted pass leaves rows whose files are gone, which the
-next pass deletes; never files that no row points to).
+Deletion goes in batches, each a short transaction through the store's writer. A
+batch's rows are first marked (result and checkpoint dropped, ``output_deleted_at``
+set), so that readers are told the result was deleted rather than finding a file
+missing; then its files go; then, for jobs deleted whole, its rows. A pass stopped
+halfway leaves rows that the next pass finds again, and a job's files are always
+found from its id, so nothing is left that no pass would delete.
 """
 
 from __future__ import annotations
@@ -331,11 +334,13 @@ def apply_policy(
                 continue
             for chosen in batches(status, before):
                 ids = [c.id for c in chosen]
-                part.add(file_bytes=clear(chosen), stored_bytes=sum(c.stored_bytes for c in chosen))
+                part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
                 if dry_run:
                     counts = db.related(store, ids)
-                    part.add(jobs=len(ids))
+                    part.add(jobs=len(ids), file_bytes=clear(chosen))
                 else:
+                    db.delete_outputs(store, ids, now)  # readers now hear it is deleted
+                    part.add(file_bytes=clear(chosen))
                     counts = db.delete_jobs(store, ids)
                     part.add(jobs=counts["jobs"])
                 part.add(events=counts["events"], quantum_tasks=counts["quantum_tasks"])
@@ -348,11 +353,11 @@ def apply_policy(
             start = deleted_before[status] if dry_run else None
             for chosen in batches(status, before, from_=start, output_kept=True):
                 ids = [c.id for c in chosen]
-                part.add(file_bytes=clear(chosen), stored_bytes=sum(c.stored_bytes for c in chosen))
-                if dry_run:
-                    part.add(outputs=len(ids))
-                else:
-                    part.add(outputs=db.delete_outputs(store, ids, now)["outputs"])
+                part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
+                if not dry_run:
+                    ids = db.delete_outputs(store, ids, now)["ids"]
+                    chosen = [c for c in chosen if c.id in set(ids)]
+                part.add(outputs=len(ids), file_bytes=clear(chosen))
     finally:
         files.shutdown()
     if not dry_run and not (stop is not None and stop.is_set()):

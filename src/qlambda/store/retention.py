@@ -127,12 +127,13 @@ def delete_jobs(store: Any, ids: Sequence[str]) -> dict[str, int]:
 
 def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]:
     """Keep these ended jobs' rows, events and quantum tasks; drop their inline result,
-    arguments and checkpoint, and mark when (so that ``result()`` can say so)."""
+    arguments and checkpoint, and mark when (so that ``result()`` says so from now on,
+    before their files go). Returns the ``ids`` of those it marked."""
 
-    def write(conn: sa.Connection) -> dict[str, int]:
+    def write(conn: sa.Connection) -> dict[str, Any]:
         ended = _ended(conn, ids)
         if not ended:
-            return {"outputs": 0}
+            return {"outputs": 0, "ids": []}
         checkpoints = schema.checkpoints
         conn.execute(checkpoints.delete().where(checkpoints.c.job_id.in_(ended)))
         jobs = schema.jobs
@@ -141,9 +142,9 @@ def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]
             .where(jobs.c.id.in_(ended), jobs.c.status.in_(FINAL))
             .values(result=None, result_path=None, arguments=b"", output_deleted_at=now)
         ).rowcount
-        return {"outputs": updated}
+        return {"outputs": updated, "ids": ended}
 
-    return store.writer.submit(write).result() if ids else {"outputs": 0}
+    return store.writer.submit(write).result() if ids else {"outputs": 0, "ids": []}
 
 
 def oldest_unfinished_id(store: Any) -> str | None:

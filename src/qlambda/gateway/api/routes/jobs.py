@@ -166,8 +166,8 @@ def _check_result_size(row: dict[str, Any], limit: int) -> None:
     if row.get("result_path"):
         try:
             size = os.stat(row["result_path"]).st_size
-        except FileNotFoundError:  # deleted by retention, its row not yet updated
-            raise ResultDeletedError(row["id"]) from None
+        except FileNotFoundError:
+            return  # reading it tells whether retention deleted it or it was lost
     else:
         size = len(row["result"] or b"")
     if size > limit:
