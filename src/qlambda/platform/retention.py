@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +34,7 @@ from qlambda.core.errors import ConfigurationError
 from qlambda.core.states import JobStatus
 from qlambda.platform import layout
 from qlambda.platform.units import parse_age
+from qlambda.store import retention as db
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ POLICY_KEYS = ("enabled", "interval", "batch_size")
 DEFAULT_INTERVAL = 600.0
 DEFAULT_BATCH = 200
 _FAR_FUTURE = 1e300  # a position after every job's end
+Position = tuple[float, str]  # (ended_at, id): how ended jobs are ordered
 FILE_THREADS = 8
 
 
@@ -283,94 +285,121 @@ def apply_policy(
     ``stop``: set to end the pass between batches; ``progress(n)``: jobs handled so far.
     A dry run deletes nothing and reports what would go.
     """
-    from qlambda.store import retention as db
-
     started = time.monotonic()
     now = time.time() if now is None else now
-    data_dir = Path(data_dir)
-    report = RetentionReport(dry_run)
-    handled = 0
-    # Removing a folder waits on the disk (milliseconds with the discard mount option):
-    # several at once go about ten times faster.
-    files = ThreadPoolExecutor(FILE_THREADS, thread_name_prefix="qlambda-retention-files")
+    run = _Pass(store, Path(data_dir), policy, now, dry_run, live, stop or threading.Event())
+    run.progress = progress
+    try:
+        # first whole jobs, then outputs of those left (in a dry run: of those past them)
+        deleted_before = {s: run.delete_whole(s, r) for s, r in policy.rules.items()}
+        for status, rule in policy.rules.items():
+            if rule.output_max_age is not None:
+                run.delete_outputs(status, rule.output_max_age, deleted_before[status])
+    finally:
+        run.files.shutdown()
+    report = run.report
+    report.stopped = run.stop.is_set()
+    if not dry_run and not report.stopped:
+        report.folders_removed = _remove_empty_shards(store, run.data_dir, now, live())
+    report.seconds = time.monotonic() - started
+    return report
 
-    def clear(chosen: list[Any]) -> int:
-        """Bytes of the chosen jobs' files, which go unless this is a dry run."""
-        paths = [p for c in chosen for p in layout.job_files(data_dir, c.id, c.result_path)]
-        return sum(files.map(_measure if dry_run else _measure_and_remove, paths))
 
-    def batches(status: str, before: Any, from_: Any = None, output_kept: bool = False) -> Any:
-        nonlocal handled
+class _Pass:
+    """One application of a policy: batches of candidates, their files, their rows."""
+
+    def __init__(
+        self,
+        store: Any,
+        data_dir: Path,
+        policy: RetentionPolicy,
+        now: float,
+        dry_run: bool,
+        live: Callable[[], Collection[str]],
+        stop: threading.Event,
+    ) -> None:
+        self.store, self.data_dir, self.policy, self.now = store, data_dir, policy, now
+        self.dry_run, self.live, self.stop = dry_run, live, stop
+        self.report = RetentionReport(dry_run)
+        self.progress: Callable[[int], None] | None = None
+        self.handled = 0
+        # Removing a folder waits on the disk (milliseconds with the discard mount
+        # option): several at once go about ten times faster.
+        self.files = ThreadPoolExecutor(FILE_THREADS, thread_name_prefix="qlambda-retention")
+
+    def delete_whole(self, status: str, rule: Rule) -> Position | None:
+        """Delete the jobs of ``status`` past the rule's age or count; returns the
+        position before which they went (None: the rule deletes no job whole)."""
+        part = self.report.statuses.setdefault(status, StatusReport())
+        before = _delete_position(self.store, status, rule, self.now)
+        if before is None:
+            return None
+        for chosen in self._batches(status, before):
+            ids = [c.id for c in chosen]
+            part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
+            if self.dry_run:
+                counts = db.related(self.store, ids)
+                part.add(jobs=len(ids), file_bytes=self._clear(chosen))
+            else:
+                db.delete_outputs(self.store, ids, self.now)  # readers now hear it is deleted
+                part.add(file_bytes=self._clear(chosen))
+                counts = db.delete_jobs(self.store, ids)
+                part.add(jobs=counts["jobs"])
+            part.add(events=counts["events"], quantum_tasks=counts["quantum_tasks"])
+        return before
+
+    def delete_outputs(self, status: str, max_age: float, deleted: Position | None) -> None:
+        """Delete the outputs of the jobs of ``status`` that ended more than ``max_age``
+        ago and are still there (a dry run starts past those it would delete whole)."""
+        part = self.report.statuses[status]
+        start = deleted if self.dry_run else None
+        for chosen in self._batches(status, (self.now - max_age, ""), start, output_kept=True):
+            part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
+            if not self.dry_run:
+                marked = set(db.delete_outputs(self.store, [c.id for c in chosen], self.now)["ids"])
+                chosen = [c for c in chosen if c.id in marked]
+            part.add(outputs=len(chosen), file_bytes=self._clear(chosen))
+
+    def _batches(
+        self,
+        status: str,
+        before: Position,
+        from_: Position | None = None,
+        output_kept: bool = False,
+    ) -> Iterator[list[Any]]:
+        """Pages of candidates, oldest first, without the jobs still finishing."""
         after = None
-        while not (stop is not None and stop.is_set()):
+        while not self.stop.is_set():
             page = db.candidates(
-                store,
+                self.store,
                 status,
                 before=before,
                 after=after,
                 from_=from_,
                 output_kept=output_kept,
-                limit=policy.batch_size,
+                limit=self.policy.batch_size,
             )
             if not page:
                 return
             after = (page[-1].ended_at, page[-1].id)
-            busy = set(live())
+            busy = set(self.live())
             chosen = [c for c in page if c.id not in busy]
-            report.skipped_live += len(page) - len(chosen)
+            self.report.skipped_live += len(page) - len(chosen)
             if chosen:
                 yield chosen
-            handled += len(page)
-            if progress is not None:
-                progress(handled)
+            self.handled += len(page)
+            if self.progress is not None:
+                self.progress(self.handled)
 
-    try:
-        deleted_before: dict[str, Any] = {}
-        for status, rule in policy.rules.items():
-            part = report.statuses.setdefault(status, StatusReport())
-            before = _delete_position(store, status, rule, now)
-            deleted_before[status] = before
-            if before is None:
-                continue
-            for chosen in batches(status, before):
-                ids = [c.id for c in chosen]
-                part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
-                if dry_run:
-                    counts = db.related(store, ids)
-                    part.add(jobs=len(ids), file_bytes=clear(chosen))
-                else:
-                    db.delete_outputs(store, ids, now)  # readers now hear it is deleted
-                    part.add(file_bytes=clear(chosen))
-                    counts = db.delete_jobs(store, ids)
-                    part.add(jobs=counts["jobs"])
-                part.add(events=counts["events"], quantum_tasks=counts["quantum_tasks"])
-        for status, rule in policy.rules.items():
-            if rule.output_max_age is None:
-                continue
-            part = report.statuses[status]
-            before = (now - rule.output_max_age, "")
-            # in a dry run the jobs deleted whole are still there: start past them
-            start = deleted_before[status] if dry_run else None
-            for chosen in batches(status, before, from_=start, output_kept=True):
-                ids = [c.id for c in chosen]
-                part.add(stored_bytes=sum(c.stored_bytes for c in chosen))
-                if not dry_run:
-                    ids = db.delete_outputs(store, ids, now)["ids"]
-                    chosen = [c for c in chosen if c.id in set(ids)]
-                part.add(outputs=len(ids), file_bytes=clear(chosen))
-    finally:
-        files.shutdown()
-    if not dry_run and not (stop is not None and stop.is_set()):
-        report.folders_removed = _remove_empty_shards(store, data_dir, now, live())
-    report.stopped = stop is not None and stop.is_set()
-    report.seconds = time.monotonic() - started
-    return report
+    def _clear(self, chosen: list[Any]) -> int:
+        """Bytes of the chosen jobs' files, which go unless this is a dry run."""
+        paths = [p for c in chosen for p in layout.job_files(self.data_dir, c.id, c.result_path)]
+        work = _measure if self.dry_run else _measure_and_remove
+        return sum(self.files.map(work, paths))
 
 
-def _delete_position(store: Any, status: str, rule: Rule, now: float) -> tuple[float, str] | None:
+def _delete_position(store: Any, status: str, rule: Rule, now: float) -> Position | None:
     """Jobs positioned before this go whole: past max_age, or past the max_jobs newest."""
-    from qlambda.store import retention as db
-
     positions = []
     if rule.max_age is not None:
         positions.append((now - rule.max_age, ""))
@@ -396,8 +425,6 @@ def _measure_and_remove(path: Path) -> int:
 
 def _remove_empty_shards(store: Any, data_dir: Path, now: float, live: Collection[str]) -> int:
     """Empty shard folders older than an hour and than every unfinished job go too."""
-    from qlambda.store import retention as db
-
     hour_ago = f"{int((now - 3600) * 1000):011x}"
     oldest = [hour_ago, *live]
     unfinished = db.oldest_unfinished_id(store)
