@@ -28,12 +28,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 from qiskit.circuit.library import efficient_su2
 from qiskit.quantum_info import SparsePauliOp
-from qiskit.transpiler import generate_preset_pass_manager
 
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import make_request
 from qlambda.quantum.runtime import BackendRuntime, transpile_placing_readout
-from qlambda.quantum.transpilation import TranspileCache, is_isa
+from qlambda.quantum.transpilation import TranspileCache, device_pass_manager, is_isa
 
 WIDTH = 20
 ITERATIONS = 9
@@ -47,9 +46,7 @@ def main() -> None:
     config = BackendConfig(name="torino", kind="fake", device="FakeTorino", seed=1)
     runtime = BackendRuntime(config)
     target = runtime.device.target
-    pass_manager = generate_preset_pass_manager(
-        optimization_level=config.optimization_level, backend=runtime.device, seed_transpiler=1
-    )
+    pass_manager = device_pass_manager(runtime.device, config.optimization_level, seed=1)
     forgetful = TranspileCache(
         needs_transpile=lambda circuit: not is_isa(circuit, target),
         transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),

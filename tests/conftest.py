@@ -82,8 +82,7 @@ def _stored_job(store, data_dir, status, age, *, flat=False, result=b"r" * 10, b
         "result": None if big else result,
     }
     if big:
-        path = layout.result_file(data_dir, job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = layout.result_dir(data_dir, job_id) / f"{job_id}.pickle"
         path.write_bytes(b"R" * 2000)
         row["result_path"] = str(path)
     events = [Event(job_id, ended - 1, EventKind.SUBMITTED), Event(job_id, ended, EventKind.DONE)]

@@ -240,7 +240,7 @@ def test_a_stopped_engine_leaves_no_descriptors_open():
     engine = LocalEngine(cpus=1, name="fd")
     engine.start()
     assert engine.submit(TaskSpec(square, (4,))).result(60) == 16
-    connections = [w.conn for w in engine._workers]
+    connections = [w.conn for w in engine._workers.values()]
     engine.shutdown()
     assert engine._selector.get_map() is None  # the loop's selector is closed
     assert engine._wake_r == engine._wake_w == -1  # and its wake pipe

@@ -113,3 +113,29 @@ def test_canceling_a_job_drops_its_waiting_tasks(backends):
         assert running.future.result(120).open()[0].data.meas.num_shots == 10
     finally:
         dispatcher.shutdown()
+
+
+def test_a_job_s_unnamed_requests_stay_on_its_first_backend_until_it_ends():
+    backends = load_backends(
+        [{"name": "narrow", "kind": "aer", "num_qubits": 2}, {"name": "wide", "kind": "aer"}]
+    )
+    dispatcher = QPUDispatcher(backends)
+    dispatcher.start()
+    try:
+        first = dispatcher.submit(request(width=1), job_id="job")  # ties: the first listed
+        assert first.backend == "narrow" and dispatcher.pinned_backend("job") == "narrow"
+        busy = [dispatcher.submit(request(backend="narrow"), job_id="other") for _ in range(3)]
+        # the pin holds while another backend is less loaded
+        assert dispatcher.submit(request(width=2), job_id="job").backend == "narrow"
+        with pytest.raises(ValueError, match=r"run on 'narrow' .*needs 3 qubits.*backend='auto'"):
+            dispatcher.submit(request(width=3), job_id="job")
+        assert dispatcher.submit(request(backend="auto"), job_id="job").backend == "wide"
+        assert dispatcher.submit(request(), job_id="pilot", pin=False).backend == "wide"
+        assert dispatcher.pinned_backend("pilot") is None
+        dispatcher.end_job("job")
+        assert dispatcher.pinned_backend("job") is None
+        assert dispatcher.submit(request(), job_id="job").backend == "wide"  # chosen anew
+        for task in [first, *busy]:
+            task.future.result(120)
+    finally:
+        dispatcher.shutdown()

@@ -45,8 +45,8 @@ def test_job_folders_are_sharded_by_time_and_keep_only_what_has_content(client):
     # printed nothing: only its (empty) working directory is left, one inode
     assert layout.job_files(data_dir, quiet.id) == [layout.job_dir(data_dir, quiet.id)]
     assert quiet.logs() == ""
-    result_file = data_dir / "results" / large.id[:5] / large.id[5:7] / f"{large.id}.pkl"
-    assert result_file.is_file()
+    result_file = data_dir / "results" / large.id[:5] / large.id[5:7] / f"{large.id}.pickle"
+    assert result_file.is_file()  # bytes are not JSON: a pickle
     assert not (data_dir / "jobs" / writer.id).exists()  # nothing in the flat layout
 
 
@@ -184,6 +184,6 @@ def test_a_result_read_while_retention_deletes_it_is_reported_deleted_not_lost(t
         # a result file lost some other way is a fault, not a deletion
         other = client.run(big_result, n=2 << 20)
         assert other.wait(60)
-        layout.result_file(tmp_path, other.id).unlink()
+        (layout.result_dir(tmp_path, other.id) / f"{other.id}.pickle").unlink()
         with pytest.raises(FileNotFoundError):
             other.result()

@@ -41,3 +41,22 @@ def test_a_sealed_result_opens_to_the_primitive_result():
     sealed = pickle.loads(pickle.dumps(seal_outcome(outcome)))
     assert sealed.busy_seconds == outcome.busy_seconds
     assert sealed.open()[0].data.meas.get_counts() == outcome.result[0].data.meas.get_counts()
+
+
+def test_a_request_crosses_as_data_with_every_field():
+    import dataclasses
+
+    import pytest
+
+    from qlambda.engine import protocol
+    from qlambda.quantum.envelope import RequestEnvelope
+
+    request = make_request("estimator", [(bell(), SparsePauliOp("ZZ"))], precision=0.0)
+    envelope = seal(request)
+    data = protocol.unpack_data(protocol.pack_data(envelope.to_data()))
+    assert set(data) == {f.name for f in dataclasses.fields(RequestEnvelope)}
+    assert RequestEnvelope.from_data(data) == envelope
+    assert envelope.needs_exact
+    for field, bad in [("num_qubits", -1), ("primitive", "x"), ("payload", "text")]:
+        with pytest.raises(ValueError, match="quantum request"):
+            RequestEnvelope.from_data({**data, field: bad})

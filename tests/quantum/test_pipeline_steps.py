@@ -100,7 +100,7 @@ def test_steps_wrap_like_decorators_first_listed_outermost(aer_runtime):
     prepared = aer_runtime.prepare(request)
     from qlambda.quantum.pipeline.runner import _estimator_executions
 
-    executions = _estimator_executions(prepared.pubs[0])
+    executions = _estimator_executions(prepared.pubs[0], aer_runtime.pipeline.view)
 
     def measure(batch):
         log.append("measure")
@@ -184,7 +184,9 @@ def test_the_sampler_s_quasi_distribution_inverts_the_confusion_matrices():
 
 
 def test_zne_sends_all_scale_factors_as_one_simulator_call(aer_submit):
-    estimator = PlatformEstimatorV2(aer_submit, options=[{"zne": {"scale_factors": [1, 2, 3]}}])
+    estimator = PlatformEstimatorV2(
+        aer_submit, default_precision=1 / 64, options=[{"zne": {"scale_factors": [1, 2, 3]}}]
+    )
     pubs = [(ghz(), ["ZZZZ", "XXXX", "ZZII"]), (ghz(3), "ZZZ")]
     result = estimator.run(pubs).result()
     assert result.metadata["simulator_calls"] == 1

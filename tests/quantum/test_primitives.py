@@ -71,11 +71,20 @@ def test_estimator_zz_on_bell_is_one_when_exact(aer_submit):
     assert result[0].data.evs == pytest.approx(1.0, abs=1e-9)
 
 
-def test_estimator_default_precision_is_shot_like_noise(aer_submit):
-    estimator = PlatformEstimatorV2(aer_submit)
-    data = estimator.run([(bell(measure=False), ["ZZ", "XX", "ZI"])]).result()[0].data
+def test_an_ideal_simulator_is_exact_unless_a_precision_is_asked_for(aer_submit):
+    """As Qiskit's StatevectorEstimator and Aer's EstimatorV2: exact by default."""
+    observables = ["ZZ", "XX", "ZI"]
+    data = PlatformEstimatorV2(aer_submit).run([(bell(measure=False), observables)]).result()
+    assert np.array_equal(data[0].data.stds, [0.0, 0.0, 0.0])
+    assert np.allclose(data[0].data.evs, [1.0, 1.0, 0.0], atol=1e-12)
+    assert data[0].metadata["target_precision"] == 0.0
+    noisy = PlatformEstimatorV2(aer_submit).run(
+        [(bell(measure=False), observables)], precision=0.015625
+    )
+    data = noisy.result()[0].data
     assert np.allclose(data.stds, 0.015625)
     assert np.allclose(data.evs, [1.0, 1.0, 0.0], atol=6 * 0.015625)
+    assert not np.allclose(data.evs, [1.0, 1.0, 0.0], atol=1e-12)
 
 
 def test_same_answers_as_a_reference_estimator(aer_submit):

@@ -266,3 +266,35 @@ def test_broadcast_counts_are_refused(aer_submit):
 
     with pytest.raises(UnsupportedMeasurementError, match="once per parameter set"):
         circuit(np.array([0.1, 0.2]))
+
+
+def test_analytic_mode_is_analytic_on_an_ideal_simulator(aer_submit, kolkata_submit):
+    """shots=None: default.qubit's exact values, to the last digits, and a gradient that
+    is exact too; a noisy device cannot be exact and takes its default 4096 shots."""
+    ideal = qml.device("qlambda.platform", wires=WIRES, estimator=PlatformEstimatorV2(aer_submit))
+    observables = [qml.Z("b") @ qml.Z("c"), qml.X("b") + 0.5 * qml.Z("a"), qml.Y("c")]
+    for observable in observables:
+        ours = run(ideal, lambda observable=observable: qml.expval(observable), None)
+        assert ours == pytest.approx(exact_expval(observable), abs=1e-12)
+    variance = run(ideal, lambda: qml.var(qml.X("b")), None)
+    reference = run(qml.device("default.qubit", wires=WIRES), lambda: qml.var(qml.X("b")), None)
+    assert variance == pytest.approx(float(reference), abs=1e-12)
+
+    def energy(device):
+        @qml.qnode(device, diff_method="parameter-shift")
+        def circuit(theta):
+            qml.RY(theta, wires="a")
+            qml.CNOT(wires=["a", "b"])
+            return qml.expval(qml.Z("a") @ qml.Z("b") + qml.X("a"))
+
+        return circuit
+
+    theta = pnp.array(0.7, requires_grad=True)
+    reference = qml.grad(energy(qml.device("default.qubit", wires=WIRES)))(theta)
+    assert qml.grad(energy(ideal))(theta) == pytest.approx(float(reference), abs=1e-12)
+
+    noisy = qml.device(
+        "qlambda.platform", wires=WIRES, estimator=PlatformEstimatorV2(kolkata_submit)
+    )
+    run(noisy, lambda: qml.expval(qml.Z("b")), None)
+    assert kolkata_submit.outcomes[-1].result[0].metadata["shots"] == 4096

@@ -76,3 +76,41 @@ def test_zne_counts_its_scale_factors_in_the_estimate():
     assert request_workload(zne)[0][0] == 3 * request_workload(plain)[0][0]
     config = BackendConfig(name="k", kind="fake", device="FakeKolkataV2")
     assert seal(zne).estimate_seconds(config) > seal(plain).estimate_seconds(config)
+
+
+def exact(width: int, backend: str | None = None):
+    circuit = QuantumCircuit(width)
+    circuit.h(0)
+    return seal(make_request("estimator", [(circuit, "Z" * width)], precision=0, backend=backend))
+
+
+def test_exact_values_only_go_to_ideal_simulators_whatever_the_load():
+    load = {"wide-sim": 9, "narrow-sim": 9, "torino": 0, "kolkata": 0}
+    for mode in ("least-loaded", "smallest-simulator", "earliest-completion"):
+        chosen = choose_backend(
+            exact(4),
+            BACKENDS,
+            load,
+            selection=Selection(mode, hardware_threshold=2),
+            completion=lambda c: load[c.name],
+        )
+        assert chosen.kind == "aer", mode
+    assert choose_backend(request(4), BACKENDS, load).kind == "fake"  # others may go anywhere
+
+
+def test_a_request_nobody_can_serve_says_why_for_each_backend():
+    from qlambda.core import NoSuitableBackendError
+
+    with pytest.raises(NoSuitableBackendError) as raised:
+        choose_backend(exact(30), BACKENDS)
+    assert str(raised.value) == (
+        "no backend can serve this estimator request (30 qubits, exact values): "
+        "'wide-sim': circuit needs 30 qubits, it has 24; "
+        "'narrow-sim': circuit needs 30 qubits, it has 8; "
+        "'torino': a noisy device cannot give exact values (precision 0); "
+        "'kolkata': circuit needs 30 qubits, it has 27"
+    )
+    with pytest.raises(
+        NoSuitableBackendError, match=r"'torino' cannot serve.*wide-sim, narrow-sim"
+    ):
+        choose_backend(exact(3, "torino"), BACKENDS)

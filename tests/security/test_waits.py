@@ -67,7 +67,8 @@ def test_sixty_long_waits_by_one_user_do_not_delay_another_users_requests(new_se
             assert not any(task.done() for task in waits)
             assert baseline == [200] * 5 and during == [200] * 50
             # alice's own other requests are answered too
-            assert (await alice.get(f"/jobs/{job}")).json()["status"] == "RUNNING"
+            status = (await alice.get(f"/jobs/{job}")).json()["status"]
+            assert status in ("QUEUED", "RUNNING")
             assert (await alice.post(f"/jobs/{job}/cancel")).status_code == 200
             answers = await asyncio.gather(*waits)
             assert {a.json()["status"] for a in answers} == {"CANCELED"}

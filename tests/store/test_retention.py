@@ -74,7 +74,7 @@ def test_jobs_go_whole_by_age_per_status_and_nothing_else(store, tmp_path, store
         assert table_ids(store, table) == kept, table.name
     for name, job_id in jobs.items():
         assert has_files(tmp_path, job_id) == (name not in gone), name
-    assert not layout.result_file(tmp_path, jobs["done_old"]).exists()
+    assert not list((tmp_path / "results").rglob(f"{jobs['done_old']}.*"))
     assert report.statuses["DONE"].jobs == 2
     assert report.statuses["ERROR"].jobs == 1
     assert report.statuses["CANCELED"].jobs == 1
@@ -118,7 +118,7 @@ def test_output_max_age_keeps_the_row_and_events_and_drops_results_and_logs(
         assert not has_files(tmp_path, job_id)
     assert store.get_job(fresh)["result"] == b"r" * 10 and has_files(tmp_path, fresh)
     assert store.get_job(fresh)["output_deleted_at"] is None
-    assert not layout.result_file(tmp_path, big).exists()
+    assert not list((tmp_path / "results").rglob(f"{big}.*"))
     assert report.statuses["DONE"].jobs == 1 and report.statuses["DONE"].outputs == 2
     # a later pass does not count them again
     assert apply_policy(store, tmp_path, policy, now=NOW + 60).total.outputs == 0
@@ -215,7 +215,7 @@ def test_bad_retention_settings_say_what_is_accepted(table, message):
 
 def test_the_migration_gives_ended_jobs_without_an_end_time_one(database_url):
     engine = sa.create_engine(database_url)
-    upgrade(engine, "0004")  # the revision before retention
+    upgrade(engine, "0005")  # the revision before retention
     with engine.begin() as conn:
         conn.execute(
             sa.text(

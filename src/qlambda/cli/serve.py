@@ -51,6 +51,13 @@ from qlambda.cli.common import data_dir_option
     help="Per user: the highest priority accepted (default 10); more is answered with 422.",
 )
 @click.option(
+    "--sandbox",
+    type=click.Choice(["auto", "bwrap", "none"]),
+    default=None,
+    help="Isolate each user's jobs with bubblewrap (default), or not: 'none' runs them as "
+    "the server's user, for a single trusted user only ([sandbox] mode).",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -73,6 +80,7 @@ def command(
     max_active_jobs: int | None,
     max_running_jobs: int | None,
     max_priority: float | None,
+    sandbox: str | None,
     ready_file: Path | None,
     log_level: str,
     data_dir: Path | None,
@@ -91,6 +99,13 @@ def command(
             engine=engine,
             engine_address=engine_address,
         )
+        if sandbox is not None:
+            from qlambda.engine.local.sandbox import SandboxSettings
+
+            chosen = platform.sandbox or SandboxSettings()
+            platform = dataclasses.replace(
+                platform, sandbox=dataclasses.replace(chosen, mode=sandbox)
+            )
         limits = {
             "max_active_jobs": max_active_jobs,
             "max_running_jobs": max_running_jobs,

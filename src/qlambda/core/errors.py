@@ -28,6 +28,11 @@ class CircuitTooWideError(QlambdaError, ValueError):
     """A circuit that needs more qubits than any eligible backend has."""
 
 
+class NoSuitableBackendError(QlambdaError, ValueError):
+    """A quantum request no backend it may go to can serve (exact values asked of a noisy
+    device, or of a job's backend that cannot give them); the message says why for each."""
+
+
 class JobError(QlambdaError):
     """A job did not produce a result.
 

@@ -37,11 +37,33 @@ class TaskMessage:
     reply: Callable[[bool, Any], None] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PickledCall:
+    """A call that arrives already pickled (a job's fan-out, pickled in its worker): the
+    engine forwards the bytes to a worker and never loads them itself."""
+
+    function: bytes
+    arguments: bytes  # a pickled (args, kwargs)
+
+
+def call_pickled(function: bytes, arguments: bytes) -> Any:
+    """Run a ``PickledCall`` where it lands (engines that hand calls to a framework)."""
+    import pickle
+
+    fn = pickle.loads(function)
+    args, kwargs = pickle.loads(arguments)
+    return fn(*args, **kwargs)
+
+
 @dataclass(slots=True)
 class TaskSpec:
-    """What to run and with which limits. ``None`` limits mean none."""
+    """What to run and with which limits. ``None`` limits mean none.
 
-    fn: Callable[..., Any]
+    ``tenant``: whose code this is; a sandboxed engine runs it only on that tenant's
+    workers.
+    """
+
+    fn: Callable[..., Any] | PickledCall
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     cpus: int = 1
@@ -54,7 +76,15 @@ class TaskSpec:
     priority: float = 0.0
     on_message: Callable[[TaskMessage], None] | None = None
     name: str = ""
+    tenant: str | None = None
+    raw_result: bool = False  # hand back the task's ``protocol.Encoded`` value undecoded
     task_id: int = field(default_factory=lambda: next(_task_ids))
+
+    def call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
+        """(function, args, kwargs) to hand a framework that pickles calls itself."""
+        if isinstance(self.fn, PickledCall):
+            return call_pickled, (self.fn.function, self.fn.arguments), {}
+        return self.fn, self.args, self.kwargs
 
     @property
     def isolated(self) -> bool:

@@ -17,10 +17,13 @@ def create_engine(
     address: str | None = None,
     name: str = "engine",
     preload: tuple[str, ...] | None = None,
+    sandbox: Any = None,
+    trusted: bool = True,
 ) -> Any:
     """``local``: warm processes here; ``ray`` / ``dask``: a private local instance of the
     framework, or the cluster at ``address``. ``preload``: modules each worker imports
-    before its first task (default: the quantum stack)."""
+    before its first task (default: the quantum stack). ``sandbox`` (local only): a
+    launcher per tenant; ``trusted``: whether what tasks return may be unpickled here."""
     extra: dict[str, Any] = {} if preload is None else {"preload": tuple(preload)}
     if kind not in ENGINES:
         raise ConfigurationError(f"unknown engine {kind!r}; available: {', '.join(ENGINES)}")
@@ -32,7 +35,14 @@ def create_engine(
             )
         from qlambda.engine.local import LocalEngine
 
-        return LocalEngine(cpus=cpus, max_workers=max_workers, name=name, **extra)
+        return LocalEngine(
+            cpus=cpus, max_workers=max_workers, name=name, sandbox=sandbox, trusted=trusted, **extra
+        )
+    if sandbox is not None:
+        raise ConfigurationError(
+            f"sandboxed jobs need the local engine; on {kind} the cluster's workers are shared "
+            "by every job (see docs/security.md), so start the server with --sandbox none"
+        )
     if max_workers is not None:
         raise ConfigurationError(
             f"max_workers applies to the local engine only; the {kind} engine's workers "

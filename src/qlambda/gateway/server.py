@@ -29,6 +29,7 @@ dependencies = ["numpy>=2"]
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -152,6 +153,10 @@ def serve(
 ) -> None:
     import uvicorn
 
+    if config.sandbox is None:  # a shared server isolates its tenants unless told not to
+        from qlambda.engine.local.sandbox import SandboxSettings
+
+        config = dataclasses.replace(config, sandbox=SandboxSettings())
     platform = Platform(config)  # the store is open: workers need not know where it is
     os.environ.pop("QLAMBDA_DATABASE_URL", None)
     platform.start()

@@ -100,7 +100,8 @@ def prepare(request: Any, owner: str, data_dir: Path, settings: GatewaySettings)
     if request.parameters is not None:
         raise UploadError("parameters are read from the source for kind 'source' or 'zip'")
     file, function = _split(request.entrypoint, request.kind)
-    folder = data_dir / "functions" / hashlib.sha256(blob).hexdigest()[:32]
+    # per owner: a sandboxed job sees its owner's uploads, nobody else's
+    folder = data_dir / "functions" / owner / hashlib.sha256(blob).hexdigest()[:32]
     if request.kind == "source":
         files = {file: blob}
     else:

@@ -61,6 +61,7 @@ class PlatformConfig:
     max_result_bytes: int | None = 32 * 1024 * 1024  # a larger result ends its job ERROR
     max_log_bytes: int | None = 10 * 1024 * 1024  # a job's log stops growing there
     max_interruptions: int = 3  # a job the server stopped under this often is not run again
+    sandbox: Any = None  # SandboxSettings: tenants' jobs isolated (qlambda serve); None: not
     retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
 
     def __post_init__(self) -> None:
@@ -136,15 +137,17 @@ class PlatformConfig:
                 raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
         elif source is not None:
             data = dict(source)
-        unknown_sections = set(data) - {"platform", "backend", "retention"}
+        unknown_sections = set(data) - {"platform", "backend", "sandbox", "retention"}
         if unknown_sections:
             raise ConfigurationError(
                 f"unknown configuration section(s) {sorted(unknown_sections)}; "
-                "accepted: [platform], [[backend]], [retention]"
+                "accepted: [platform], [[backend]], [sandbox], [retention]"
             )
         settings = dict(data.get("platform", {}))
         if "backend" in data:
             settings["backends"] = data["backend"]
+        if "sandbox" in data:
+            settings["sandbox"] = sandbox_settings(data["sandbox"])
         if "retention" in data:
             settings["retention"] = data["retention"]
         settings.update({k: v for k, v in overrides.items() if v is not None})
@@ -166,7 +169,24 @@ class PlatformConfig:
             settings["data_dir"] = str(settings["data_dir"])
         return cls(**settings)
 
+    @property
+    def sandboxed(self) -> bool:
+        return self.sandbox is not None and self.sandbox.enabled
+
     def with_backends(self, backends: Sequence[Any]) -> PlatformConfig:
         from qlambda.quantum.config import load_backends
 
         return replace(self, backends=tuple(load_backends(list(backends))))
+
+
+def sandbox_settings(table: Mapping[str, Any]) -> Any:
+    """A ``[sandbox]`` table as ``SandboxSettings``; unknown keys are refused."""
+    from qlambda.engine.local.sandbox import SandboxSettings
+
+    known = {f.name for f in fields(SandboxSettings)}
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigurationError(
+            f"unknown [sandbox] setting(s) {sorted(unknown)}; accepted: {', '.join(sorted(known))}"
+        )
+    return SandboxSettings(**table)

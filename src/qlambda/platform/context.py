@@ -21,11 +21,17 @@ from typing import Any
 import cloudpickle
 
 from qlambda.engine.channel import Channel, current_channel
-from qlambda.platform.functions import CONTEXT_PARAMETER, check_arguments
+from qlambda.engine.local.wire import dumps
+from qlambda.engine.protocol import Encoded
+from qlambda.platform.functions import (
+    CONTEXT_PARAMETER,
+    check_arguments,
+    remember_source,
+    unship,
+)
 from qlambda.platform.output_caps import capped_output
 from qlambda.platform.quantum_access import QuantumAccess
-
-_functions: dict[str, Callable[..., Any]] = {}
+from qlambda.platform.results import encode_result
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class JobPayload:
     arguments: bytes
     attempt: int
     execution_options: list[Any] | None = None
+    own_directory: bool = True  # False: it runs in its submitter's directory
     max_log_bytes: int | None = None  # the job's log stops growing there
 
 
@@ -60,16 +67,22 @@ class JobContext(QuantumAccess):
         self.execution_options = execution_options
 
     def _send(self, envelope: Any) -> Future:
-        return self._channel.request("quantum", envelope)
+        return self._channel.request("quantum", envelope.to_data())
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run ``fn`` on every item on the pilot's workers; results in order.
 
         While it waits, this job lends its cpus, so the fan-out runs even when every
-        worker is busy with jobs.
+        worker is busy with jobs. The function and items are pickled here; the control
+        plane hands the bytes to workers without reading them.
         """
-        return self._channel.request("map", (fn, list(items))).result()
+        request = {
+            "function": cloudpickle.dumps(fn),
+            "items": [dumps(((item,), {})) for item in items],
+        }
+        values = self._channel.request("map", request).result()
+        return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
 
     # -- progress and state -------------------------------------------------
     def log(self, message: str) -> None:
@@ -91,7 +104,7 @@ class JobContext(QuantumAccess):
         return None if blob is None else cloudpickle.loads(blob)
 
 
-def execute_job(payload: JobPayload) -> Any:
+def execute_job(payload: JobPayload) -> Encoded:
     channel = current_channel()
     if channel is None:
         raise RuntimeError("execute_job runs inside an engine worker")
@@ -103,8 +116,18 @@ def execute_job(payload: JobPayload) -> Any:
         kwargs[CONTEXT_PARAMETER] = JobContext(
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
-    with capped_output(payload.max_log_bytes):
-        return fn(**kwargs)
+    try:
+        with capped_output(payload.max_log_bytes):
+            value = fn(**kwargs)
+    except OSError as exc:
+        if payload.own_directory and exc.filename and not os.path.isabs(str(exc.filename)):
+            exc.add_note(
+                f"This job ran in {os.getcwd()}, a directory of its own, where relative paths "
+                "resolve. Pass the file's contents as an argument, or register the function "
+                "as a zipped folder that holds the file."
+            )
+        raise
+    return encode_result(value)
 
 
 def _takes_context(fn: Callable[..., Any]) -> bool:
@@ -115,14 +138,11 @@ def _takes_context(fn: Callable[..., Any]) -> bool:
 
 
 def _load(payload: JobPayload) -> Callable[..., Any]:
-    fn = _functions.get(payload.function_id)
-    if fn is None:
-        if payload.kind == "pickle":
-            fn = cloudpickle.loads(payload.code)
-        else:
-            fn = _load_source(payload)
-        _functions[payload.function_id] = fn
-    return fn
+    """The function, loaded afresh for every job: one job's changes to its globals never
+    reach the next job on the same warm worker."""
+    if payload.kind == "pickle":
+        return unship(cloudpickle.loads(payload.code))
+    return _load_source(payload)
 
 
 def _load_source(payload: JobPayload) -> Callable[..., Any]:
@@ -134,6 +154,7 @@ def _load_source(payload: JobPayload) -> Callable[..., Any]:
     if os.path.isdir(folder) and folder not in sys.path:
         sys.path.insert(0, folder)  # a function's folder: its sibling modules import
     sys.modules[module.__name__] = module
+    remember_source(module.__file__, source.decode(errors="replace"))
     exec(compile(source, module.__file__, "exec"), module.__dict__)
     fn = module.__dict__.get(attribute)
     if not callable(fn):

@@ -31,8 +31,9 @@ import cloudpickle
 from qlambda.core.errors import ResultDeletedError, TimeLimitError, WorkerDiedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
-from qlambda.engine.base import TaskMessage, TaskSpec
-from qlambda.platform import layout
+from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
+from qlambda.engine.protocol import Encoded
+from qlambda.platform import layout, results
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
@@ -43,11 +44,11 @@ from qlambda.platform.lock import DataDirLock
 from qlambda.platform.output_caps import ResultTooLargeError, check_result_size, read_log
 from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.platform.retention import RetentionRunner
+from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
-RESULT_INLINE_LIMIT = 1 << 20  # larger results go to a file beside the database
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 MAX_PRIORITY = 1000.0  # a job's priority is in (0, MAX_PRIORITY]: far below fan-out's
 
@@ -109,6 +110,9 @@ class Platform:
             calibration=self.calibration.current,
             selection=self.config.selection,
             warm_quantum_stack=True,
+            sandbox=self._sandbox() if self.config.sandboxed else None,
+            # a shared server never unpickles what user code sends back
+            trusted=not self.config.sandboxed,
         )
         self.engine = self.pilot.engine
         self.dispatcher = self.pilot.dispatcher
@@ -128,6 +132,41 @@ class Platform:
         self._closing = False
         self._started = False
         self.retention: RetentionRunner | None = None
+
+    def _sandbox(self) -> Any:
+        """Each tenant's workers in a sandbox of their own (``engine.local.sandbox``): its
+        job folders writable, the rest of the data directory hidden."""
+        from qlambda.engine.local.sandbox import sandbox_factory
+
+        settings = self.config.sandbox
+
+        def uid_of(tenant: str) -> int:
+            return self.store.tenant_uid(tenant, settings.uid_base)
+
+        def writable(tenant: str) -> list[Path]:
+            folder = self._tenant_dir(tenant)
+            folder.mkdir(parents=True, exist_ok=True)
+            if os.getuid() == 0:
+                uid = uid_of(tenant)
+                os.chown(folder, uid, uid)
+            folder.chmod(0o700)
+            return [folder]
+
+        def readable(tenant: str) -> list[Path]:
+            uploads = self.data_dir / "functions" / tenant  # its registered files
+            uploads.mkdir(parents=True, exist_ok=True)
+            return [uploads]
+
+        hidden = [self.data_dir]
+        database = getattr(self.store.engine.url, "database", None)
+        if self.store.engine.dialect.name == "sqlite" and database:
+            hidden.append(Path(database).resolve().parent)
+        return sandbox_factory(
+            settings, writable=writable, readable=readable, hidden=hidden, uid_of=uid_of
+        )
+
+    def _tenant_dir(self, owner: str) -> Path:
+        return self.data_dir / "jobs" / owner
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Platform:
@@ -227,6 +266,7 @@ class Platform:
             owner=owner,
             mismatch=mismatch,
             execution_options=execution_options,
+            cwd=os.getcwd(),  # relative paths in the function mean what they mean here
         )
         stored.result()  # acknowledged only once durable
         return job_id
@@ -241,12 +281,14 @@ class Platform:
         owner: str = "local",
         mismatch: str | None = None,
         execution_options: list[Any] | None = None,
+        cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
     ) -> tuple[str, Future]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
         why the arguments do not fit the function (the job is then stored as an error).
+        ``cwd``: the directory the job runs in (None: a folder of its own).
         ``idempotency`` is (key, digest of the request), stored with the job so that a
         retry finds it (``Store.job_for_key``). Whoever acknowledges the submission must
         wait on the Future first.
@@ -276,10 +318,11 @@ class Platform:
             priority=float(priority),
             created_at=now,
             execution_options=options,
+            cwd=cwd,
         )
         job.workdir, job.log_path = (
-            layout.job_dir(self.data_dir, job.id),
-            layout.job_log(self.data_dir, job.id),
+            layout.job_dir(self.data_dir, job.id, self._tenant(job)),
+            layout.job_log(self.data_dir, job.id, self._tenant(job)),
         )
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
@@ -357,7 +400,12 @@ class Platform:
             "created_at": job.created_at,
             "ended_at": job.ended_at,
             "execution_options": job.execution_options,
+            "cwd": job.cwd,
         }
+
+    def _tenant(self, job: LiveJob) -> str | None:
+        """A sandboxed tenant's jobs live in its own folder, the only one it can write."""
+        return job.owner if self.config.sandboxed else None
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -461,43 +509,51 @@ class Platform:
                     arguments=packed,
                     attempt=job.attempts,
                     execution_options=job.execution_options,
+                    own_directory=job.cwd is None,
                     max_log_bytes=self.config.max_log_bytes,
                 ),
             ),
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=str(job.workdir),  # the worker makes it, off this thread
+            workdir=job.cwd or str(job.workdir),  # the worker makes it, off this thread
             log_path=str(job.log_path),
             priority=job.priority,
             on_message=lambda message, job=job: self._on_message(job, message),
             name=job.function_name,
+            tenant=job.owner,
+            raw_result=True,  # the worker encoded it; the platform stores it as it is
         )
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
         future.add_done_callback(lambda f, job=job: self._finish(job, f))
 
     def _on_message(self, job: LiveJob, message: TaskMessage) -> None:
-        kind = message.kind
-        if kind == "started":
-            self._started_running(job, message.payload)
-        elif kind == "quantum":
-            self._quantum(job, message)
-        elif kind == "status":
-            job.user_status = message.payload
-            self.store.add_events(
-                [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": message.payload})]
-            )
-        elif kind == "checkpoint":
-            saved = self.store.save_checkpoint(job.id, time.time(), message.payload)
-            saved.add_done_callback(lambda f: _reply_from(message, f))
-        elif kind == "restore":
-            assert message.reply is not None
-            message.reply(True, self.store.load_checkpoint(job.id))
-        elif kind == "map":
-            self._fan_out(job, message)
-        elif message.reply is not None:
-            message.reply(False, ValueError(f"unknown request {kind!r} from a job"))
+        """A request or notice of a job's worker. Its payload is data from user code:
+        each kind's payload is checked before anything acts on it."""
+        kind, payload = message.kind, message.payload
+        try:
+            if kind == "started" and type(payload) is int:
+                self._started_running(job, payload)
+            elif kind == "status" and isinstance(payload, str):
+                job.user_status = payload[:200]
+                self.store.add_events(
+                    [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": job.user_status})]
+                )
+            elif kind == "quantum":
+                self._quantum(job, message, RequestEnvelope.from_data(payload))
+            elif kind == "checkpoint" and isinstance(payload, bytes):
+                saved = self.store.save_checkpoint(job.id, time.time(), payload)
+                saved.add_done_callback(lambda f: _reply_from(message, f))
+            elif kind == "restore" and payload is None and message.reply is not None:
+                message.reply(True, self.store.load_checkpoint(job.id))
+            elif kind == "map":
+                self._fan_out(job, message, _fan_out_calls(payload))
+            else:
+                raise ValueError(f"unknown request {kind!r} from a job, or a malformed one")
+        except ValueError as exc:
+            if message.reply is not None:
+                message.reply(False, ValueError(str(exc)))
 
     def _started_running(self, job: LiveJob, attempt: int) -> None:
         now = time.time()
@@ -508,18 +564,17 @@ class Platform:
             Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
         ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
-    def _quantum(self, job: LiveJob, message: TaskMessage) -> None:
+    def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         assert message.reply is not None
         try:
-            task = self.dispatcher.submit(message.payload, job_id=job.id, priority=job.priority)
+            task = self.dispatcher.submit(envelope, job_id=job.id, priority=job.priority)
         except Exception as exc:
             message.reply(False, exc)
             return
         task.future.add_done_callback(lambda f: _reply_from(message, f))
 
-    def _fan_out(self, job: LiveJob, message: TaskMessage) -> None:
+    def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
         assert message.reply is not None
-        fn, items = message.payload
         if not items:
             message.reply(True, [])
             return
@@ -548,12 +603,14 @@ class Platform:
                 message.reply(True, results)
 
         for item in items:
-            future = self.engine.submit(TaskSpec(fn, (item,), priority=FAN_OUT_PRIORITY))
-            futures.append(future)
+            spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
+            futures.append(self.engine.submit(spec))
         for index, future in enumerate(futures):
             future.add_done_callback(lambda f, i=index: collect(i, f))
 
     def _on_quantum_event(self, task: QuantumTask, what: str) -> None:
+        if task.job_id == self.pilot.id:
+            return  # the pilot's own quantum task: no job row to record it against
         job = self._live.get(task.job_id)
         now = time.time()
         if what == "queued":
@@ -606,8 +663,8 @@ class Platform:
             self._record_quantum_task(task)
 
     def _record_quantum_task(self, task: QuantumTask) -> None:
-        if task.job_id not in self._live:
-            return  # a pilot's own quantum task, or a job already gone
+        """Every task of a job is stored, also when the job ended first (its function may
+        return the moment it has its last result)."""
         self.store.add_events(
             [
                 Event(
@@ -658,13 +715,17 @@ class Platform:
         else:
             status, reason = JobStatus.DONE, None
             try:
-                fields.update(self._pack_result(job.id, future.result()))
+                encoded = results.check_encoded(future.result())
+                check_result_size(len(encoded.data), self.config.max_result_bytes)
+                folder = layout.result_dir(self.data_dir, job.id)
+                fields.update(results.stored_fields(job.id, encoded, folder))
             except ResultTooLargeError as exc:
                 status, reason = JobStatus.ERROR, str(exc)
             except Exception as exc:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
             self.dispatcher.cancel_job(job.id)
+        self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)
@@ -680,18 +741,6 @@ class Platform:
             self._notify(job, "ended")
 
         self.store.update_job(job.id, fields, event).add_done_callback(ended)
-
-    def _pack_result(self, job_id: str, value: Any) -> dict[str, Any]:
-        blob = cloudpickle.dumps(value)
-        check_result_size(len(blob), self.config.max_result_bytes)
-        if len(blob) <= RESULT_INLINE_LIMIT:
-            return {"result": blob}
-        path = layout.result_file(self.data_dir, job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        temporary.write_bytes(blob)
-        os.replace(temporary, path)
-        return {"result_path": str(path)}
 
     # ------------------------------------------------------------- recovery
     def _recover(self) -> None:
@@ -721,9 +770,10 @@ class Platform:
                 created_at=row["created_at"],
                 attempts=row["attempts"] or 0,
                 execution_options=row.get("execution_options"),
+                cwd=row.get("cwd"),
             )
             # where its earlier attempts ran: this layout, or the flat one of earlier versions
-            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id)
+            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
             now = time.time()
             self.store.update_job(
                 job.id,
@@ -792,24 +842,24 @@ class Platform:
         return row
 
     def load_result(self, row: dict[str, Any]) -> Any:
-        blob = self.result_bytes(row)
-        return None if blob is None else cloudpickle.loads(blob)
+        """The value of a DONE job's row, decoded: the embedded platform's user owns it."""
+        encoded = self.stored_result(row)
+        return None if encoded is None else encoded.decode(trusted=True)
 
-    def result_bytes(self, row: dict[str, Any]) -> bytes | None:
-        """The stored (pickled) result of a DONE job; ``ResultDeletedError`` once the
+    def stored_result(self, row: dict[str, Any]) -> Encoded | None:
+        """The encoded result of a DONE job's row; ``ResultDeletedError`` once the
         retention policy has deleted it."""
         if row.get("output_deleted_at") is not None:
             raise ResultDeletedError(row["id"], row["output_deleted_at"])
-        if row.get("result_path"):
-            try:
-                return Path(row["result_path"]).read_bytes()
-            except FileNotFoundError:
-                again = self.store.get_job(row["id"])  # retention may have just deleted it
-                if again is None or again.get("output_deleted_at") is not None:
-                    deleted_at = again and again.get("output_deleted_at")
-                    raise ResultDeletedError(row["id"], deleted_at) from None
-                raise  # lost some other way: a fault
-        return row.get("result")
+        try:
+            return results.stored_result(row)
+        except FileNotFoundError:
+            again = self.store.get_job(row["id"])  # retention may have just deleted it
+            if again is None or again.get("output_deleted_at") is not None:
+                raise ResultDeletedError(
+                    row["id"], again and again.get("output_deleted_at")
+                ) from None
+            raise  # lost some other way: a fault
 
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
@@ -832,13 +882,10 @@ class Platform:
 
     def log_text(self, job_id: str) -> tuple[str, bool]:
         """The job's log (at most ``max_log_bytes`` of it) and whether it was cut there."""
-        job = self._live.get(job_id)
-        if job is None:
-            self.info(job_id)  # unknown ids raise
-            path = layout.log_file(self.data_dir, job_id)
-        else:
-            path = job.log_path or layout.log_file(self.data_dir, job_id)
-        return read_log(path, self.config.max_log_bytes)
+        row = self.result_row(job_id)
+        if not row.get("log_path"):
+            return "", False
+        return read_log(Path(row["log_path"]), self.config.max_log_bytes)
 
     def events(self, job_id: str) -> list[Event]:
         self.info(job_id)
@@ -880,6 +927,20 @@ def _check_priority(priority: float) -> None:
         )
 
 
+def _fan_out_calls(payload: Any) -> list[PickledCall]:
+    """A fan-out request: a pickled function and pickled arguments per item, forwarded
+    to workers as they are."""
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"function", "items"}
+        or not isinstance(payload["function"], bytes)
+        or not isinstance(payload["items"], list)
+        or not all(isinstance(item, bytes) for item in payload["items"])
+    ):
+        raise ValueError("a fan-out request must be {function: bytes, items: [bytes, ...]}")
+    return [PickledCall(payload["function"], item) for item in payload["items"]]
+
+
 def _reply_from(message: TaskMessage, future: Future) -> None:
     assert message.reply is not None
     if future.cancelled():
@@ -896,6 +957,5 @@ def _describe_failure(error: BaseException) -> tuple[str, str | None]:
         return str(error).split("\n\n", 1)[0], None
     info = getattr(error, "remote_info", None)
     if info is not None:
-        message = info["message"]
-        return (f"{info['type']}: {message}" if message else info["type"]), info["traceback"]
+        return (f"{info.type}: {info.message}" if info.message else info.type), info.traceback
     return f"{type(error).__name__}: {error}", None

@@ -3,6 +3,11 @@
 Every backend slot is a warm executor process holding the simulated device (or,
 for real hardware, an adapter). The dispatcher never hands a backend more tasks
 than it has slots, so the policy decides every start, as Cicconetti's model [1] defines it.
+
+A request that names no backend goes to one that can serve it; a job's such requests
+all go to the backend its first one got (its pin), so its results come from one
+device, until the job ends (:meth:`QPUDispatcher.end_job`). ``backend="auto"`` asks
+for a choice per request instead.
 """
 
 from __future__ import annotations
@@ -11,11 +16,13 @@ import itertools
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from qlambda.core.errors import NoSuitableBackendError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
 from qlambda.platform import qpu
@@ -130,8 +137,12 @@ class QPUDispatcher:
         self._on_event = on_event
         self._calibration = calibration
         self._selection = selection
+        self._pins: dict[str, str] = {}  # job id -> the backend its unnamed requests run on
         # re-entrant: an engine may resolve a future (and call back) inside submit
         self._lock = threading.RLock()
+        # per job: tasks whose result is out but whose "finished" is not yet told
+        self._unreported: Counter[str] = Counter()
+        self._reported = threading.Condition(self._lock)
 
     # ---------------------------------------------------------------- set-up
     def start(self) -> None:
@@ -164,11 +175,17 @@ class QPUDispatcher:
         return [b.config for b in self._backends.values()]
 
     # ------------------------------------------------------------ submitting
-    def submit(self, request: Any, *, job_id: str, priority: float = 1.0) -> QuantumTask:
+    def submit(
+        self, request: Any, *, job_id: str, priority: float = 1.0, pin: bool = True
+    ) -> QuantumTask:
         """Queue a sealed request (``RequestEnvelope``); the task's ``future`` resolves to
-        the executor's ``ResultEnvelope``."""
+        the executor's ``ResultEnvelope``.
+
+        ``pin``: a request naming no backend runs where ``job_id``'s first such request
+        ran (False: chosen per request, as for a pilot's own tasks).
+        """
         with self._lock:
-            backend = self._choose(request)
+            backend = self._choose(request, job_id if pin else None)
             task = QuantumTask(
                 request=request,
                 job_id=job_id,
@@ -187,9 +204,22 @@ class QPUDispatcher:
                 self._emit(other, "started")
         return task
 
-    def _choose(self, request: Any) -> _Backend:
-        from qlambda.quantum.selection import choose_backend
+    def _choose(self, request: Any, pin_key: str | None) -> _Backend:
+        """The backend for ``request``; lock held. ``pin_key``: whose pin an unnamed
+        request follows (and sets, at its first such request)."""
+        from qlambda.quantum.selection import choose_backend, why_unfit
 
+        pinned = pin_key is not None and request.backend is None
+        if pinned and pin_key in self._pins:
+            backend = self._backends[self._pins[pin_key]]
+            reason = why_unfit(request, backend.config)
+            if reason is not None:
+                raise NoSuitableBackendError(
+                    f"this job's calls without a backend name run on {backend.name!r} (chosen "
+                    f"at its first such call), which cannot serve this one: {reason}; name a "
+                    "backend for it, or pass backend='auto' to choose for each call"
+                )
+            return backend
         load = {name: backend.load for name, backend in self._backends.items()}
         now = time.time()
 
@@ -204,7 +234,23 @@ class QPUDispatcher:
             selection=self._selection,
             completion=completion,
         )
+        if pinned:
+            self._pins[pin_key] = config.name  # type: ignore[index]
         return self._backends[config.name]
+
+    def pinned_backend(self, job_id: str) -> str | None:
+        """The backend ``job_id``'s requests without a backend name run on, if chosen yet."""
+        with self._lock:
+            return self._pins.get(job_id)
+
+    def end_job(self, job_id: str, timeout: float = 10.0) -> None:
+        """``job_id`` ended (whatever its status): forget its pin, once every task whose
+        result it got has been reported "finished" (so a job's end is recorded after all
+        its tasks). Its tasks already queued are left to :meth:`cancel_job`; those still
+        running are reported when they finish."""
+        with self._reported:
+            self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
+            self._pins.pop(job_id, None)
 
     def job_estimates(self, job_id: str) -> dict[str, float | None]:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
@@ -296,13 +342,21 @@ class QPUDispatcher:
                 self._emit(other, "started")
             if task.recompiled:  # told before the function sees its result
                 self._emit(task, "recompiled")
-        # then the waiting function, and only then the bookkeeping
+            self._unreported[task.job_id] += 1
+        # the waiting function first (the bookkeeping's store writes would delay it), then
+        # the bookkeeping, which end_job waits for: a job can end right after its result
         if error is None:
             task.future.set_result(future.result())
         else:
             task.future.set_exception(error)
         with self._lock:
-            self._emit(task, "finished")
+            try:
+                self._emit(task, "finished")
+            finally:
+                self._unreported[task.job_id] -= 1
+                if self._unreported[task.job_id] <= 0:
+                    del self._unreported[task.job_id]
+                self._reported.notify_all()
 
     def _emit(self, task: QuantumTask, what: str) -> None:
         if self._on_event is not None:

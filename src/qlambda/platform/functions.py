@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
-import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +18,10 @@ from typing import Any
 
 import cloudpickle
 
+from qlambda.engine.codepaths import is_library_file
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
 CONTEXT_PARAMETER = "ctx"
-_LIBRARY_DIRS = tuple(
-    str(Path(p).resolve())
-    for p in {
-        sysconfig.get_paths()["purelib"],
-        sysconfig.get_paths()["platlib"],
-        sysconfig.get_paths()["stdlib"],
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -99,7 +91,7 @@ class Function:
     def _serialize(self) -> FunctionPayload:
         if self.callable is not None:
             ship_user_code_by_value(self.callable)
-            blob = cloudpickle.dumps(self.callable)
+            blob = cloudpickle.dumps(ShippedFunction(self.callable, sources_of(self.callable)))
             kind, entrypoint = "pickle", None
             signature = describe_signature(self.callable)
         else:
@@ -115,6 +107,92 @@ class Function:
         # the stored row carries the limits too (a restart runs jobs with them)
         digest.update(f"{self.name}|{self.cpus}|{self.timeout}|{self.memory}".encode())
         return FunctionPayload(digest.hexdigest(), self.name, kind, blob, entrypoint, signature)
+
+
+@dataclass(frozen=True)
+class ShippedFunction:
+    """A callable with where it comes from: its module's file name and source text, so
+    its tracebacks show the user's file and lines wherever it runs (cloudpickle renames
+    the file of code it ships by value to ``<dynamic-code>``)."""
+
+    fn: Callable[..., Any]
+    sources: tuple[tuple[str, str, str | None], ...] = ()  # (module, file, text)
+
+
+MAX_SHIPPED_SOURCE = 1 << 20
+DYNAMIC_CODE = "<dynamic-code>"
+
+
+def sources_of(fn: Callable[..., Any]) -> tuple[tuple[str, str, str | None], ...]:
+    """(module, file, text) of the user's file that defines ``fn``; nothing for libraries."""
+    try:
+        file = inspect.getsourcefile(inspect.unwrap(fn))
+    except (TypeError, ValueError):
+        return ()
+    if file is None or is_library_file(file):
+        return ()
+    module = getattr(fn, "__module__", None) or ""
+    try:
+        path = Path(file)
+        text = (
+            path.read_text(errors="replace") if path.stat().st_size <= MAX_SHIPPED_SOURCE else None
+        )
+    except OSError:
+        text = None
+    return ((module, file, text),)
+
+
+def unship(loaded: Any) -> Callable[..., Any]:
+    """The callable of a loaded function payload, with its file names and source lines
+    back for tracebacks."""
+    if not isinstance(loaded, ShippedFunction):
+        return loaded
+    files = {}
+    for module, file, text in loaded.sources:
+        files[module] = file
+        if text is not None:
+            remember_source(file, text)
+    if files:
+        _restore_file_names(loaded.fn, files, set())
+    return loaded.fn
+
+
+def _restore_file_names(target: Any, files: dict[str, str], seen: set[int]) -> None:
+    """Give functions of the shipped modules (``fn``, and what its globals reach) their
+    file name back."""
+    if id(target) in seen:
+        return
+    seen.add(id(target))
+    if isinstance(target, type):
+        for value in list(vars(target).values()):
+            _restore_file_names(getattr(value, "__func__", value), files, seen)
+        return
+    code = getattr(target, "__code__", None)
+    file = files.get(getattr(target, "__module__", None) or "")
+    if code is None or file is None or code.co_filename != DYNAMIC_CODE:
+        return
+    try:
+        target.__code__ = _renamed(code, file)
+    except (AttributeError, TypeError, ValueError):
+        return
+    for value in list(getattr(target, "__globals__", {}).values()):
+        _restore_file_names(value, files, seen)
+
+
+def _renamed(code: Any, file: str) -> Any:
+    consts = tuple(
+        _renamed(c, file) if isinstance(c, type(code)) and c.co_filename == DYNAMIC_CODE else c
+        for c in code.co_consts
+    )
+    return code.replace(co_filename=file, co_consts=consts)
+
+
+def remember_source(file: str, text: str) -> None:
+    """Let ``linecache`` (and so every traceback) show lines of ``file`` from ``text``."""
+    import linecache
+
+    lines = text.splitlines(keepends=True)
+    linecache.cache[file] = (len(text), None, lines, file)
 
 
 def function(
@@ -221,7 +299,6 @@ def ship_user_code_by_value(fn: Callable[..., Any]) -> None:
     file = getattr(module, "__file__", None)
     if file is None:
         return
-    resolved = str(Path(file).resolve())
-    if resolved.startswith(_LIBRARY_DIRS) or "site-packages" in resolved:
+    if is_library_file(file):
         return
     cloudpickle.register_pickle_by_value(module)

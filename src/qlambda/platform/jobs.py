@@ -85,6 +85,7 @@ class LiveJob:
     quantum_executing: int = 0
     quantum_count: int = 0
     execution_options: list[Any] | None = None
+    cwd: str | None = None  # embedded: the submitter's directory; else the job's own
     started_at: float | None = None
     ended_at: float | None = None
     reason: str | None = None

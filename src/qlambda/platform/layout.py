@@ -5,9 +5,12 @@ A job id is an 11-hex-digit millisecond timestamp followed by 6 random hex digit
 directory, its log and its result (when over 1 MB) are filed under two levels cut
 from that prefix::
 
-    jobs/<id[:5]>/<id[5:7]>/<id>/        # the function's working directory
-    jobs/<id[:5]>/<id[5:7]>/<id>.log     # what it printed (removed when empty)
-    results/<id[:5]>/<id[5:7]>/<id>.pkl  # results over 1 MB
+    jobs/<id[:5]>/<id[5:7]>/<id>/         # the function's working directory
+    jobs/<id[:5]>/<id[5:7]>/<id>.log      # what it printed (removed when empty)
+    results/<id[:5]>/<id[5:7]>/<id>.json  # results over 1 MB (or .pickle)
+
+A sandboxed tenant's jobs go the same way under its own folder, ``jobs/<tenant>/``,
+the only one its workers can write.
 
 The first level changes every 4.7 hours (about 1,900 folders a year), the second
 every 65.5 s (at most 256 per first-level folder), so no folder holds more than the
@@ -19,8 +22,9 @@ working directories are left to the retention policy rather than removed as each
 job ends.
 
 Data directories written before this layout keep their flat ``jobs/<id>/`` folders
-(``output.log`` and ``work/`` inside): their logs are read, their unfinished jobs
-resume in them, and retention deletes them the same way.
+(``jobs/<tenant>/<id>/`` when sandboxed; ``output.log`` and ``work/`` inside): their
+logs are read, their unfinished jobs resume in them, and retention deletes them the
+same way.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from pathlib import Path
 
 JOBS = "jobs"
 RESULTS = "results"
+RESULT_SUFFIXES = (".json", ".pickle", ".pkl")  # a result's format; .pkl: earlier versions
 FLAT_LOG, FLAT_WORK = "output.log", "work"  # inside a job folder of the flat layout
 _SHARDED_ID = re.compile(r"^[0-9a-f]{8,}$")
+_SHARD = re.compile(r"^[0-9a-f]{5}$|^[0-9a-f]{8,}$")  # a shard, or a flat job folder
 OUTER, INNER = 5, 2  # hex digits of each level: 2**20 ms (4.7 h), then 2**12 ms (65.5 s)
 
 
@@ -45,38 +51,39 @@ def shard(job_id: str) -> tuple[str, ...]:
     return job_id[:OUTER], job_id[OUTER : OUTER + INNER]
 
 
-def job_dir(data_dir: Path, job_id: str) -> Path:
+def _jobs(data_dir: Path, tenant: str | None) -> Path:
+    return data_dir / JOBS if tenant is None else data_dir / JOBS / tenant
+
+
+def job_dir(data_dir: Path, job_id: str, tenant: str | None = None) -> Path:
     """A new job's working directory."""
-    return data_dir.joinpath(JOBS, *shard(job_id), job_id)
+    return _jobs(data_dir, tenant).joinpath(*shard(job_id), job_id)
 
 
-def job_log(data_dir: Path, job_id: str) -> Path:
+def job_log(data_dir: Path, job_id: str, tenant: str | None = None) -> Path:
     """A new job's log, beside its working directory."""
-    return data_dir.joinpath(JOBS, *shard(job_id), f"{job_id}.log")
+    return _jobs(data_dir, tenant).joinpath(*shard(job_id), f"{job_id}.log")
 
 
-def flat_job_dir(data_dir: Path, job_id: str) -> Path:
+def flat_job_dir(data_dir: Path, job_id: str, tenant: str | None = None) -> Path:
     """Where data directories of earlier versions kept a job's folder."""
-    return data_dir / JOBS / job_id
+    return _jobs(data_dir, tenant) / job_id
 
 
-def job_paths(data_dir: Path, job_id: str) -> tuple[Path, Path]:
+def job_paths(data_dir: Path, job_id: str, tenant: str | None = None) -> tuple[Path, Path]:
     """(working directory, log) for a job's next attempt: an earlier attempt's folder
     of the flat layout if there is one, else this layout's."""
-    flat = flat_job_dir(data_dir, job_id)
+    flat = flat_job_dir(data_dir, job_id, tenant)
     if flat.is_dir():
         return flat / FLAT_WORK, flat / FLAT_LOG
-    return job_dir(data_dir, job_id), job_log(data_dir, job_id)
+    return job_dir(data_dir, job_id, tenant), job_log(data_dir, job_id, tenant)
 
 
-def log_file(data_dir: Path, job_id: str) -> Path:
-    """The job's log, in whichever layout has it."""
-    flat = flat_job_dir(data_dir, job_id) / FLAT_LOG
-    return flat if flat.is_file() else job_log(data_dir, job_id)
-
-
-def result_file(data_dir: Path, job_id: str) -> Path:
-    return data_dir.joinpath(RESULTS, *shard(job_id), f"{job_id}.pkl")
+def result_dir(data_dir: Path, job_id: str) -> Path:
+    """The folder of a job's large result (``<id>.<format>`` in it); made if missing."""
+    folder = data_dir.joinpath(RESULTS, *shard(job_id))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def drop_if_empty(log: Path) -> None:
@@ -87,21 +94,26 @@ def drop_if_empty(log: Path) -> None:
             log.unlink()
 
 
-def job_files(data_dir: Path, job_id: str, result_path: str | None = None) -> list[Path]:
-    """The files and folders of one job that exist, in either layout, with its result file.
+def job_files(
+    data_dir: Path, job_id: str, result_path: str | None = None, owner: str | None = None
+) -> list[Path]:
+    """The files and folders of one job that exist, in any layout (sandboxed under its
+    ``owner`` or not), with its result file.
 
     Only paths under ``data_dir`` that this layout names for ``job_id`` are ever
     returned, so nothing outside the data directory is deleted whatever a row says."""
-    candidates = [
-        job_dir(data_dir, job_id),
-        job_log(data_dir, job_id),
-        flat_job_dir(data_dir, job_id),
-        result_file(data_dir, job_id),
-        data_dir / RESULTS / f"{job_id}.pkl",
-    ]
+    candidates: list[Path] = []
+    for tenant in (None, owner) if owner else (None,):
+        candidates += [
+            job_dir(data_dir, job_id, tenant),
+            job_log(data_dir, job_id, tenant),
+            flat_job_dir(data_dir, job_id, tenant),
+        ]
+    for folder in (data_dir.joinpath(RESULTS, *shard(job_id)), data_dir / RESULTS):
+        candidates += [folder / f"{job_id}{suffix}" for suffix in RESULT_SUFFIXES]
     if result_path:
         stored = Path(result_path)
-        if stored.name == f"{job_id}.pkl" and _inside(stored, data_dir / RESULTS):
+        if stored.stem == job_id and _inside(stored, data_dir / RESULTS):
             candidates.append(stored)
     return [path for path in dict.fromkeys(candidates) if path.exists()]
 
@@ -142,8 +154,10 @@ def remove_empty_shards(data_dir: Path, before: str) -> int:
     can still be given a folder there (the caller passes the oldest unfinished job's id,
     or a new id); returns how many went."""
     removed = 0
-    for top in (JOBS, RESULTS):
-        root = data_dir / top
+    roots = [data_dir / JOBS, data_dir / RESULTS]
+    if roots[0].is_dir():  # sandboxed tenants' folders hold shards of their own
+        roots += [d for d in roots[0].iterdir() if d.is_dir() and not _SHARD.match(d.name)]
+    for root in roots:
         if not root.is_dir():
             continue
         for outer in sorted(root.iterdir()):

@@ -84,11 +84,14 @@ class Pilot(QuantumAccess):
         calibration: Callable[[str], Any] | None = None,
         selection: Any = None,
         warm_quantum_stack: bool = False,
+        sandbox: Any = None,
+        trusted: bool = True,
     ) -> None:
         """``on_quantum_event`` hears every quantum task queued, started and finished;
         ``calibration`` and ``selection`` go to the QPU dispatcher. A Ray or Dask pilot's
         workers import the quantum stack up front only with ``warm_quantum_stack`` (the
-        platform's do, for its jobs; a pilot's first plain task starts sooner without)."""
+        platform's do, for its jobs; a pilot's first plain task starts sooner without).
+        ``sandbox`` and ``trusted`` go to the engine (``qlambda.engine.registry``)."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
@@ -102,6 +105,8 @@ class Pilot(QuantumAccess):
             preload=None
             if description.engine == "local" or warm_quantum_stack
             else REMOTE_PILOT_PRELOAD,
+            sandbox=sandbox,
+            trusted=trusted,
         )
         self.qpus = load_backends(list(description.qpus)) if description.qpus else []
         self.dispatcher = QPUDispatcher(
@@ -176,7 +181,8 @@ class Pilot(QuantumAccess):
 
     # ------------------------------------------------------------- quantum
     def _send(self, envelope: Any) -> Future:
-        return self.dispatcher.submit(envelope, job_id=self.id).future
+        # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
+        return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
 
     # ------------------------------------------------------------- state
     def cancel(self) -> None:

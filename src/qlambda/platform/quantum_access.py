@@ -21,12 +21,17 @@ class QuantumAccess:
         *,
         default_shots: int = 1024,
         options: Iterable[Any] | None = None,
+        optimization_level: int | None = None,
     ) -> Any:
         """A Qiskit SamplerV2 whose every ``run`` is a quantum task in the platform's queue.
 
+        ``backend``: a name; None runs every unnamed call of a job on one backend, chosen
+        at its first such call; ``"auto"`` chooses for each call.
         ``options``: execution options (``["ddd"]``, see ``qlambda.quantum.pipeline``),
         outermost first; by default the job's ``execution_options`` (those that apply to a
-        sampler). ``[]`` turns them off.
+        sampler). ``[]`` turns them off. ``optimization_level``: 0-3 transpiles circuits not
+        yet written for the device with Qiskit's preset pass manager at that level; None
+        (the default) only lays them out, routes and translates them, cancelling nothing.
         """
         from qlambda.quantum.primitives import PlatformSamplerV2
 
@@ -36,19 +41,22 @@ class QuantumAccess:
             default_shots=default_shots,
             options=self.execution_options if options is None else options,
             strict_options=options is not None,
+            optimization_level=optimization_level,
         )
 
     def estimator(
         self,
         backend: str | None = None,
         *,
-        default_precision: float = 0.015625,
+        default_precision: float | None = None,
         options: Iterable[Any] | None = None,
+        optimization_level: int | None = None,
     ) -> Any:
         """A Qiskit EstimatorV2 whose every ``run`` is a quantum task in the platform's queue.
 
-        ``options``: execution options (``["readout", "zne"]``), outermost first; by default
-        the job's ``execution_options``. ``[]`` turns them off.
+        ``default_precision`` None: exact values on an ideal simulator, 0.015625 (4096
+        shots) on a noisy device. ``backend``, ``options`` and ``optimization_level`` as
+        for :meth:`sampler`; ``options`` by default the job's ``execution_options``.
         """
         from qlambda.quantum.primitives import PlatformEstimatorV2
 
@@ -58,15 +66,22 @@ class QuantumAccess:
             default_precision=default_precision,
             options=self.execution_options if options is None else options,
             strict_options=options is not None,
+            optimization_level=optimization_level,
         )
 
     def cirq_sampler(
-        self, backend: str | None = None, *, options: Iterable[Any] | None = None
+        self,
+        backend: str | None = None,
+        *,
+        options: Iterable[Any] | None = None,
+        optimization_level: int | None = None,
     ) -> Any:
         """A ``cirq.Sampler`` over the platform: ``run``/``run_sweep`` return ``cirq.Result`` s."""
         from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
 
-        return PlatformCirqSampler(self.sampler(backend, options=options))
+        return PlatformCirqSampler(
+            self.sampler(backend, options=options, optimization_level=optimization_level)
+        )
 
     def pennylane_device(
         self,
@@ -75,20 +90,24 @@ class QuantumAccess:
         *,
         shots: int | None = None,
         options: Iterable[Any] | None = None,
+        optimization_level: int | None = None,
     ) -> Any:
         """The ``qlambda.platform`` PennyLane device: QNodes run as platform quantum tasks.
 
         ``qml.expval`` / ``qml.var`` go to an estimator, ``qml.probs`` / ``qml.counts`` /
         ``qml.sample`` (with shots) to a sampler, both on ``backend`` with ``options``.
+        Without shots (analytic mode) expectation values are exact on an ideal simulator;
+        a noisy device, which cannot be exact, takes its default 4096 shots.
         """
         from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
 
+        level = optimization_level
         return QlambdaDevice(
             wires=wires,
             shots=shots,
-            estimator=self.estimator(backend, options=options),
+            estimator=self.estimator(backend, options=options, optimization_level=level),
             # made when a QNode first samples: an option only estimators take fails only then
-            sampler=lambda: self.sampler(backend, options=options),
+            sampler=lambda: self.sampler(backend, options=options, optimization_level=level),
         )
 
     def _submit_quantum(self, request: Any) -> Future:

@@ -393,7 +393,11 @@ class _Pass:
 
     def _clear(self, chosen: list[Any]) -> int:
         """Bytes of the chosen jobs' files, which go unless this is a dry run."""
-        paths = [p for c in chosen for p in layout.job_files(self.data_dir, c.id, c.result_path)]
+        paths = [
+            path
+            for c in chosen
+            for path in layout.job_files(self.data_dir, c.id, c.result_path, c.owner)
+        ]
         work = _measure if self.dry_run else _measure_and_remove
         return sum(self.files.map(work, paths))
 

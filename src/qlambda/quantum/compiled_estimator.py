@@ -12,6 +12,10 @@ the same instructions on the same simulator, summed term by term in the observab
 order. A precision above zero adds Gaussian noise of that standard deviation, as Aer's
 estimator does, but drawn from one generator seeded once: Aer reseeds for every PUB, so
 with a seed every call got the same noise and repeated estimates were not independent.
+
+A circuit's final measurements are removed and the Pauli terms they dephase count 0, as
+Qiskit's estimators measure them (:mod:`qlambda.quantum.estimator_measurements`); a
+mid-circuit measurement has no exact value and is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from qiskit.primitives.containers import DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli
 
+from qlambda.quantum.estimator_measurements import refuse_exact, split_measurements, vanishes
 from qlambda.quantum.transpilation import circuit_token
 
 
@@ -41,7 +46,9 @@ class CompiledEstimator(BaseEstimatorV2):
         self.run_options = dict(run_options or {})
         self._noise = np.random.default_rng(self.run_options.get("seed_simulator"))
         self._capacity = capacity
-        self._instrumented: OrderedDict[Hashable, QuantumCircuit] = OrderedDict()
+        self._instrumented: OrderedDict[Hashable, tuple[QuantumCircuit, frozenset[str]]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()  # an ideal simulator may serve tasks from threads
         self.hits = 0
         self.misses = 0
@@ -57,10 +64,15 @@ class CompiledEstimator(BaseEstimatorV2):
         return job
 
     def _run(self, pubs: list[EstimatorPub]) -> PrimitiveResult[PubResult]:
-        return PrimitiveResult([self._run_pub(pub) for pub in pubs], metadata={"version": 2})
+        return PrimitiveResult(
+            [self._run_pub(pub, index) for index, pub in enumerate(pubs)], metadata={"version": 2}
+        )
 
-    def instrumented(self, circuit: QuantumCircuit, paulis: frozenset[str]) -> QuantumCircuit:
-        """``circuit`` saving the expectation value of each Pauli in ``paulis``, built once."""
+    def instrumented(
+        self, circuit: QuantumCircuit, paulis: frozenset[str], index: int = 0
+    ) -> tuple[QuantumCircuit, frozenset[str]]:
+        """``circuit`` without its final measurements, saving the expectation value of each
+        Pauli in ``paulis`` that they do not dephase, and the Paulis saved; built once."""
         key = (circuit_token(circuit), paulis)
         with self._lock:
             cached = self._instrumented.get(key)
@@ -69,25 +81,29 @@ class CompiledEstimator(BaseEstimatorV2):
                 self._instrumented.move_to_end(key)
                 return cached
             self.misses += 1
-        saving = circuit.copy()
-        for label in sorted(paulis):
+        measured = split_measurements(circuit)
+        if measured.mid_circuit:
+            raise refuse_exact(index)
+        saving = measured.circuit.copy()
+        saved = frozenset(label for label in paulis if not vanishes(label, measured.dephased))
+        for label in sorted(saved):
             saving.save_expectation_value(
                 Pauli(label), qubits=range(saving.num_qubits), label=label
             )
         with self._lock:
-            self._instrumented[key] = saving
+            self._instrumented[key] = (saving, saved)
             if len(self._instrumented) > self._capacity:
                 self._instrumented.popitem(last=False)
-        return saving
+        return saving, saved
 
-    def _run_pub(self, pub: EstimatorPub) -> PubResult:
+    def _run_pub(self, pub: EstimatorPub, index: int = 0) -> PubResult:
         circuit = pub.circuit
         precision = pub.precision or 0.0
         observables = np.asarray(pub.observables)  # object array of {pauli: coeff}
         values = pub.parameter_values
         shape = np.broadcast_shapes(values.shape, observables.shape)
         paulis = frozenset(label for terms in observables.ravel() for label in terms)
-        saving = self.instrumented(circuit, paulis)
+        saving, saved_labels = self.instrumented(circuit, paulis, index)
 
         binds = None
         if circuit.num_parameters:
@@ -99,10 +115,11 @@ class CompiledEstimator(BaseEstimatorV2):
         value_index = np.broadcast_to(np.arange(values.size).reshape(values.shape), shape)
         observable = np.broadcast_to(observables, shape)
         evs = np.zeros(shape, dtype=float)
-        for index in np.ndindex(*shape):
-            saved = result.data(int(value_index[index]))
-            for label, coeff in observable[index].items():
-                evs[index] += saved[label] * coeff
+        for position in np.ndindex(*shape):
+            saved = result.data(int(value_index[position]))
+            for label, coeff in observable[position].items():
+                if label in saved_labels:  # the others are dephased by a final measurement
+                    evs[position] += saved[label] * coeff
         if precision > 0:
             with self._lock:
                 evs = self._noise.normal(evs, precision, evs.shape)

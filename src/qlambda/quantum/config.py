@@ -50,9 +50,11 @@ class BackendConfig:
     seed: int | None = None
     max_parallel_threads: int = 1
     """Threads Aer may use for one task; 1 keeps a QPU slot from starving classical workers."""
-    optimization_level: int = 2
-    """Preset pass manager level for non-ISA circuits on a fake device (2, as Qiskit's default,
-    picks low-error qubits; level 1 keeps a trivial layout even on a bad qubit)."""
+    optimization_level: int | None = None
+    """How circuits not yet written for the backend are transpiled when a call asks for no
+    level: None lays them out on low-error qubits (level 2's noise-aware layout), routes and
+    translates them, never cancelling a gate; 0-3 runs Qiskit's preset pass manager at that
+    level (see :func:`qlambda.quantum.transpilation.device_pass_manager`)."""
     overhead_seconds: float = 2.35
     """Fixed time per task: loading the circuits, control electronics set-up, result return."""
     rep_delay_seconds: float = 250e-6
@@ -177,7 +179,8 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
         )
     for key in ("concurrency", "max_parallel_threads", "estimate_default_shots"):
         _check_int(label, key, getattr(config, key), minimum=1)
-    _check_int(label, "optimization_level", config.optimization_level, minimum=0, maximum=3)
+    if config.optimization_level is not None:
+        _check_int(label, "optimization_level", config.optimization_level, minimum=0, maximum=3)
     _check_type(label, "emulate_qpu_time", config.emulate_qpu_time, bool)
     if config.seed is not None:
         _check_int(label, "seed", config.seed, minimum=0)

@@ -23,7 +23,12 @@ from qiskit.providers import JobStatus
 
 from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.outcome import ExecutionOutcome
-from qlambda.quantum.request import DEFAULT_PRECISION, DEFAULT_SHOTS, QuantumRequest, make_request
+from qlambda.quantum.request import (
+    DEFAULT_SHOTS,
+    QuantumRequest,
+    check_optimization_level,
+    make_request,
+)
 
 Submit = Callable[[QuantumRequest], "Future[PrimitiveResult] | Future[ExecutionOutcome]"]
 
@@ -132,7 +137,11 @@ def _steps_for(
 
 
 class PlatformSamplerV2(BaseSamplerV2):
-    """Qiskit SamplerV2 whose runs execute on a platform backend (by name, or chosen)."""
+    """Qiskit SamplerV2 whose runs execute on a platform backend (by name, or chosen).
+
+    ``optimization_level``: Qiskit's preset level for circuits not yet written for the
+    device (None: the backend's default, which never cancels a gate).
+    """
 
     def __init__(
         self,
@@ -142,8 +151,11 @@ class PlatformSamplerV2(BaseSamplerV2):
         default_shots: int = DEFAULT_SHOTS,
         options: Iterable[Any] | None = None,
         strict_options: bool = True,
+        optimization_level: int | None = None,
     ) -> None:
         _check_submit(submit)
+        check_optimization_level(optimization_level)
+        self.optimization_level = optimization_level
         self.options = _steps_for("sampler", options, strict_options)
         if isinstance(default_shots, bool) or not isinstance(default_shots, int):
             raise TypeError(f"default_shots must be a positive integer, got {default_shots!r}")
@@ -160,31 +172,48 @@ class PlatformSamplerV2(BaseSamplerV2):
             shots=self.default_shots if shots is None else shots,
             backend=self.backend,
             options=self.options,
+            optimization_level=self.optimization_level,
         )
         return PlatformJob(self._submit(request), request)
 
 
 class PlatformEstimatorV2(BaseEstimatorV2):
-    """Qiskit EstimatorV2 whose runs execute on a platform backend (by name, or chosen)."""
+    """Qiskit EstimatorV2 whose runs execute on a platform backend (by name, or chosen).
+
+    ``default_precision`` None (the default) leaves the precision to the backend: exact
+    values on an ideal simulator (as Qiskit's StatevectorEstimator and Aer's EstimatorV2),
+    4096 shots (0.015625) on a noisy device, which cannot be exact. ``optimization_level``
+    as for :class:`PlatformSamplerV2`.
+    """
 
     def __init__(
         self,
         submit: Submit,
         *,
         backend: str | None = None,
-        default_precision: float = DEFAULT_PRECISION,
+        default_precision: float | None = None,
         options: Iterable[Any] | None = None,
         strict_options: bool = True,
+        optimization_level: int | None = None,
     ) -> None:
         _check_submit(submit)
+        check_optimization_level(optimization_level)
+        self.optimization_level = optimization_level
         self.options = _steps_for("estimator", options, strict_options)
-        if isinstance(default_precision, bool) or not isinstance(default_precision, int | float):
-            raise TypeError(f"default_precision must be a number >= 0, got {default_precision!r}")
-        if default_precision < 0:
-            raise ValueError(f"default_precision must be >= 0, got {default_precision}")
+        if default_precision is not None:
+            if isinstance(default_precision, bool) or not isinstance(
+                default_precision, int | float
+            ):
+                raise TypeError(
+                    "default_precision must be a number >= 0, or None for the backend's "
+                    f"default, got {default_precision!r}"
+                )
+            if not default_precision >= 0:
+                raise ValueError(f"default_precision must be >= 0, got {default_precision}")
+            default_precision = float(default_precision)
         self._submit = submit
         self.backend = backend
-        self.default_precision = float(default_precision)
+        self.default_precision = default_precision
 
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
@@ -195,5 +224,6 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             precision=self.default_precision if precision is None else precision,
             backend=self.backend,
             options=self.options,
+            optimization_level=self.optimization_level,
         )
         return PlatformJob(self._submit(request), request)

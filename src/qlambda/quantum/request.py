@@ -28,7 +28,10 @@ PRIMITIVES = ("sampler", "estimator")
 DEFAULT_SHOTS = 1024
 """Shots per PUB when neither the PUB nor run() says (Qiskit's and Aer's SamplerV2 default)."""
 DEFAULT_PRECISION = 0.015625
-"""1 / sqrt(4096): the default of IBM Runtime's and Qiskit's reference EstimatorV2."""
+"""1 / sqrt(4096): IBM Runtime's default, and a noisy device's here when a PUB asks for none
+(an ideal simulator is exact then, as Qiskit's StatevectorEstimator and Aer's EstimatorV2)."""
+OPTIMIZATION_LEVELS = (0, 1, 2, 3)
+"""Qiskit's preset pass manager levels a call may ask for (None: lay out, route, translate)."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +39,13 @@ class QuantumRequest:
     """The PUBs of one ``run()`` call, already coerced and validated in the caller's process.
 
     ``shots`` and ``precision`` are the run-level values the caller passed (or None); each
-    PUB already carries its own resolved shots (sampler) or precision (estimator).
-    ``num_qubits`` is the width of the widest circuit (see :func:`circuit_width`), so the
-    dispatcher can route and reject requests without looking inside the PUBs.
+    PUB already carries its own resolved shots (sampler) or precision (estimator). An
+    estimator PUB's precision may be None: no precision was asked for, so the backend's
+    default applies (exact on an ideal simulator, :data:`DEFAULT_PRECISION` on a noisy
+    device). ``num_qubits`` is the width of the widest circuit (see :func:`circuit_width`),
+    so the dispatcher can route and reject requests without looking inside the PUBs.
+    ``optimization_level``: the Qiskit preset level circuits not yet written for the device
+    are transpiled at (None: the backend's default, see ``docs/backends.md``).
     """
 
     primitive: str
@@ -49,6 +56,16 @@ class QuantumRequest:
     backend: str | None
     options: tuple[Any, ...] = ()
     """Execution-option steps (``qlambda.quantum.pipeline``), outermost first."""
+    optimization_level: int | None = None
+
+    @property
+    def needs_exact(self) -> bool:
+        """Whether a PUB asks for exact values (precision 0), which only an ideal simulator
+        gives."""
+        return self.primitive == "estimator" and any(
+            pub.precision == 0
+            for pub in self.pubs  # type: ignore[union-attr]
+        )
 
     def __reduce__(self) -> tuple:
         from qlambda.quantum.wire import reduce_pub
@@ -56,7 +73,7 @@ class QuantumRequest:
         pubs = tuple(reduce_pub(pub) for pub in self.pubs)
         fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
         steps = _pack_steps(self.options) if self.options else None
-        return (_rebuild_request, (pubs, *fields, steps))
+        return (_rebuild_request, (pubs, *fields, steps, self.optimization_level))
 
 
 def _pack_steps(steps: tuple[Any, ...]) -> bytes:
@@ -87,12 +104,15 @@ def _rebuild_request(
     num_qubits: int,
     backend: str | None,
     steps: bytes | None = None,
+    optimization_level: int | None = None,
 ) -> QuantumRequest:
     from qlambda.quantum.wire import rebuild_pub
 
     rebuilt = tuple(rebuild_pub(state) for state in pubs)
     options = () if steps is None else pickle.loads(steps)
-    return QuantumRequest(primitive, rebuilt, shots, precision, num_qubits, backend, options)
+    return QuantumRequest(
+        primitive, rebuilt, shots, precision, num_qubits, backend, options, optimization_level
+    )
 
 
 def make_request(
@@ -103,15 +123,18 @@ def make_request(
     precision: float | None = None,
     backend: str | None = None,
     options: tuple[Any, ...] = (),
+    optimization_level: int | None = None,
 ) -> QuantumRequest:
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
     Coercion happens here, in the caller's process, so malformed PUBs fail in the user's
     own ``run()`` call with Qiskit's own message instead of in a remote executor. PUBs
-    without their own shots/precision get the run-level value, else the Qiskit default.
+    without their own shots get the run-level value, else Qiskit's default; estimator PUBs
+    without their own precision get the run-level value, else None (the backend's default).
     """
     if primitive not in PRIMITIVES:
         raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
+    check_optimization_level(optimization_level)
     if isinstance(pubs, SamplerPub | EstimatorPub) or hasattr(pubs, "num_qubits"):
         raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
     if primitive == "sampler":
@@ -132,8 +155,7 @@ def make_request(
             or not (precision >= 0 and math.isfinite(precision))
         ):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
-        default_precision = DEFAULT_PRECISION if precision is None else precision
-        coerced = tuple(EstimatorPub.coerce(pub, default_precision) for pub in pubs)
+        coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
     if not coerced:
         raise ValueError("run() needs at least one PUB")
     return QuantumRequest(
@@ -144,6 +166,20 @@ def make_request(
         num_qubits=max(circuit_width(pub.circuit) for pub in coerced),
         backend=backend,
         options=tuple(options),
+        optimization_level=optimization_level,
+    )
+
+
+def check_optimization_level(level: Any) -> None:
+    """Refuse a level Qiskit's preset pass managers do not have, saying what is accepted."""
+    if level is None or (
+        not isinstance(level, bool) and isinstance(level, Integral) and level in OPTIMIZATION_LEVELS
+    ):
+        return
+    raise ValueError(
+        f"optimization_level must be one of {', '.join(map(str, OPTIMIZATION_LEVELS))} "
+        "(Qiskit's preset pass manager levels) or None (the default: lay out, route and "
+        f"translate to the device's gates, never cancel a gate); got {level!r}"
     )
 
 
@@ -169,7 +205,8 @@ def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
 
     An estimator PUB's precision becomes shots as IBM Runtime and Qiskit's
     BackendEstimatorV2 do: ``ceil(1 / precision**2)`` (0.015625 -> 4096). Precision 0
-    means exact on a simulator; a device would still take ``default`` shots.
+    means exact on a simulator and None the backend's default; a device would take
+    ``default`` shots for either.
     """
     if isinstance(pub, SamplerPub):
         return int(pub.shots) if pub.shots else default

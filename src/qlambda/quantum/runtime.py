@@ -7,6 +7,9 @@ through its pipeline: all circuits of the request in one simulator call (a noisy
 ``run()`` costs about the same for one circuit as for three), shots drawn from exact
 probabilities where that is the same distribution. An ideal simulator runs plain
 requests on Aer's sampler and on :class:`CompiledEstimator`.
+
+An estimator PUB that asked for no precision gets the backend's: exact values on an ideal
+simulator, :data:`DEFAULT_PRECISION` (4096 shots) on a noisy device, which cannot be exact.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from qiskit import QuantumCircuit
 from qiskit.primitives import PrimitiveResult
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.transpiler import PassManager, generate_preset_pass_manager
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
@@ -27,16 +31,23 @@ from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 from qlambda.core import CircuitTooWideError
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
+from qlambda.quantum.estimator_measurements import measured_circuit
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.pipeline_backend import PipelineBackend
 from qlambda.quantum.request import (
+    DEFAULT_PRECISION,
     QuantumRequest,
     check_fits,
     estimate_qpu_seconds,
     make_request,
 )
-from qlambda.quantum.transpilation import TranspileCache, is_isa, supports_all
+from qlambda.quantum.transpilation import (
+    TranspileCache,
+    device_pass_manager,
+    is_isa,
+    supports_all,
+)
 
 __all__ = ["BackendRuntime", "ExecutionOutcome", "apply_calibration"]
 
@@ -100,8 +111,8 @@ def _built_on_first_use(
     """A transpile function whose pass manager is built when first needed.
 
     Building a preset pass manager loads every transpiler plugin installed (2-3 s with
-    qiskit-ibm-runtime's); an ideal simulator rarely needs one, so it should not pay that
-    on start-up.
+    qiskit-ibm-runtime's); an ideal simulator rarely needs one, and a level nobody asks
+    for is never built.
     """
     built: list[PassManager] = []
 
@@ -133,11 +144,16 @@ class BackendRuntime:
     An ideal simulator's runtime may serve several tasks at once from threads (its
     ``concurrency``); a noisy device's runtime runs one task at a time, since it swaps
     the simulator's noise model per task.
+
+    Circuits are made runnable by one :class:`TranspileCache` per optimization level in
+    use: the backend's ``optimization_level`` unless a request asks for its own.
     """
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = validate_backend(config)
         options = {"max_parallel_threads": self.config.max_parallel_threads}
+        self._transpilers: dict[int | None, TranspileCache] = {}
+        self._transpilers_lock = threading.Lock()
         if self.config.kind == "fake":
             device = make_fake_device(self.config.device or "")
             self.device: Any = device
@@ -146,22 +162,13 @@ class BackendRuntime:
             model = self.simulator.options.noise_model
             self.noise = RestrictedNoise(model) if model is not None else None
             self._exclusive: AbstractContextManager[object] = threading.RLock()
-            self.transpiler = self._device_transpiler(device)
+            self.transpiler_for(None)  # the default level's pass manager, built at start-up
         else:
             self.simulator = AerSimulator(**options)
             self.device = None
             self.device_qubits = None
             self.noise = None
             self._exclusive = nullcontext()
-            names = frozenset(self.simulator.target.operation_names)
-            self.transpiler = TranspileCache(
-                needs_transpile=lambda circuit: not supports_all(circuit, names),
-                transpile=_built_on_first_use(
-                    lambda: generate_preset_pass_manager(
-                        optimization_level=0, backend=self.simulator, seed_transpiler=config.seed
-                    )
-                ),
-            )
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = CompiledEstimator(self.simulator, run_options)
             self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
@@ -194,22 +201,54 @@ class BackendRuntime:
             model = NoiseModel.from_backend(self.device)
             self.simulator.set_options(noise_model=model)
             self.noise = RestrictedNoise(model)
-            invalidated = len(self.transpiler) > 0
-            self.transpiler = self._device_transpiler(self.device)
+            with self._transpilers_lock:
+                invalidated = any(len(cache) for cache in self._transpilers.values())
+                self._transpilers = {}
+            self.transpiler_for(None)
             if self._pipeline is not None:
                 self._pipeline.recalibrated(calibration)
         return invalidated
 
-    def _device_transpiler(self, device: Any) -> TranspileCache:
-        pass_manager = generate_preset_pass_manager(
-            optimization_level=self.config.optimization_level,
-            backend=device,
-            seed_transpiler=self.config.seed,
-        )
-        target = device.target
+    @property
+    def transpiler(self) -> TranspileCache:
+        """The transpile cache of the backend's default optimization level."""
+        return self.transpiler_for(None)
+
+    def transpiler_for(self, level: int | None) -> TranspileCache:
+        """The transpile cache for requests asking for ``level`` (None: the backend's)."""
+        if level is None:
+            level = self.config.optimization_level
+        with self._transpilers_lock:
+            cache = self._transpilers.get(level)
+            if cache is None:
+                cache = self._transpilers[level] = self._make_transpiler(level)
+        return cache
+
+    def _make_transpiler(self, level: int | None) -> TranspileCache:
+        """A device's circuits are transpiled unless already ISA (never touched then); an
+        ideal simulator's only for gates it lacks, unless a level was asked for."""
+        seed = self.config.seed
+        if self.device is not None:
+            target = self.device.target
+            pass_manager = device_pass_manager(self.device, level, seed)
+            return TranspileCache(
+                needs_transpile=lambda circuit: not is_isa(circuit, target),
+                transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
+            )
+        names = frozenset(self.simulator.target.operation_names)
         return TranspileCache(
-            needs_transpile=lambda circuit: not is_isa(circuit, target),
-            transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
+            needs_transpile=(
+                (lambda circuit: not supports_all(circuit, names))
+                if level is None
+                else (lambda circuit: True)
+            ),
+            transpile=_built_on_first_use(
+                lambda: generate_preset_pass_manager(
+                    optimization_level=0 if level is None else level,
+                    backend=self.simulator,
+                    seed_transpiler=seed,
+                )
+            ),
         )
 
     @property
@@ -220,9 +259,23 @@ class BackendRuntime:
         return self._pipeline
 
     def prepare(self, request: QuantumRequest) -> QuantumRequest:
-        """The request with every PUB made runnable here (transpiled once per structure)."""
-        pubs = tuple(self.transpiler.prepare_pub(pub) for pub in request.pubs)
+        """The request with every PUB made runnable here (transpiled once per structure)
+        and every estimator PUB's precision settled (the backend's default if none)."""
+        transpiler = self.transpiler_for(request.optimization_level)
+        pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
+        if request.primitive == "estimator":
+            pubs = tuple(self._with_precision(pub) for pub in pubs)  # type: ignore[arg-type]
         return dataclasses.replace(request, pubs=pubs)
+
+    def _with_precision(self, pub: EstimatorPub) -> EstimatorPub:
+        """``pub``, or with no precision asked for, with this backend's: exact on an ideal
+        simulator, :data:`DEFAULT_PRECISION` on a noisy device."""
+        if pub.precision is not None:
+            return pub
+        default = DEFAULT_PRECISION if self.device is not None else 0.0
+        return EstimatorPub(
+            pub.circuit, pub.observables, pub.parameter_values, default, validate=False
+        )
 
     def execute(self, request: QuantumRequest) -> ExecutionOutcome:
         """Run ``request``; with QPU time emulation, stay busy as long as the device would."""
@@ -253,16 +306,19 @@ class BackendRuntime:
         request = make_request("sampler", [circuit], shots=4)  # 4 > 2^1: a noisy device's
         started = time.perf_counter()  # shots are drawn from probabilities, warm that too
         self._measure(self.prepare(request))
-        self.transpiler.clear()  # holds user circuits only: a recalibration reports those
+        with self._transpilers_lock:  # hold user circuits only: a recalibration reports those
+            for cache in self._transpilers.values():
+                cache.clear()
         return time.perf_counter() - started
 
     def _measure(self, prepared: QuantumRequest) -> PrimitiveResult:
         """A noisy device measures every request through its pipeline (no options: no
         steps), so plain and mitigated calls are simulated and sampled alike; an ideal
-        simulator runs plain requests on Aer's primitives."""
+        simulator runs plain requests on Aer's primitives, except estimates with shots of
+        a circuit that measures mid-circuit, which only shots can sample."""
         if prepared.primitive == "estimator":
             self._check_precision(prepared)
-        if prepared.options or self.device is not None:
+        if prepared.options or self.device is not None or self._sampled_estimates(prepared):
             return self.pipeline.run(prepared)
         primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
         return _run_here(primitive, list(prepared.pubs))
@@ -279,6 +335,13 @@ class BackendRuntime:
                     f"{self.device_qubits}; send the circuit before transpiling it"
                 )
 
+    def _sampled_estimates(self, request: QuantumRequest) -> bool:
+        memo = self.pipeline.view.memo
+        return request.primitive == "estimator" and any(
+            pub.precision and measured_circuit(pub.circuit, memo).mid_circuit  # type: ignore[union-attr]
+            for pub in request.pubs
+        )
+
     def _check_precision(self, request: QuantumRequest) -> None:
         if self.config.kind != "fake":
             return
@@ -286,5 +349,6 @@ class BackendRuntime:
             if not pub.precision:
                 raise ValueError(
                     f"pub {index} asks for precision 0 (exact), which a noisy device cannot give "
-                    f"(backend {self.config.name!r}); accepted: a precision > 0, e.g. 0.015625"
+                    f"(backend {self.config.name!r}); accepted: a precision > 0, e.g. 0.015625, "
+                    "or no precision (its default, 4096 shots)"
                 )

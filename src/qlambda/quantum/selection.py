@@ -1,6 +1,8 @@
 """Which backend runs a request: the one named, or one chosen automatically.
 
-Automatic choice (no name, or ``"auto"``) follows the platform's :class:`Selection`:
+Only a backend that can serve a request is ever chosen (:func:`why_unfit`): wide enough,
+and an ideal simulator when the request asks for exact values (precision 0). Among those,
+automatic choice (no name, or ``"auto"``) follows the platform's :class:`Selection`:
 
 - ``hardware_threshold``: requests wider than this many qubits go to device backends
   (kind ``fake``), narrower ones to simulators (kind ``aer``), when such backends fit;
@@ -8,8 +10,9 @@ Automatic choice (no name, or ``"auto"``) follows the platform's :class:`Selecti
   (the narrowest ideal simulator that fits, then the least loaded device), or
   ``"earliest-completion"`` (the lowest backlog plus this request's own expected time).
 
-The dispatcher owns the queues and so knows the load and the backlog; this module only
-encodes the rule, so the platform and its tests agree on it.
+The dispatcher owns the queues and so knows the load and the backlog, and keeps a job's
+unnamed calls on the backend its first one got; this module only encodes the rule, so the
+platform and its tests agree on it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qlambda.core import CircuitTooWideError, UnknownBackendError
+from qlambda.core import CircuitTooWideError, NoSuitableBackendError, UnknownBackendError
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import QuantumRequest, check_fits
 
@@ -56,6 +59,24 @@ def find_backend(name: str, backends: Sequence[BackendConfig]) -> BackendConfig:
     raise UnknownBackendError(name, [config.name for config in backends])
 
 
+def why_unfit(request: QuantumRequest, config: BackendConfig) -> str | None:
+    """Why ``config`` cannot serve ``request``, or None when it can.
+
+    ``request`` is a :class:`QuantumRequest` or the envelope the dispatcher holds; both
+    say the width and whether exact values are needed.
+    """
+    if config.num_qubits is not None and request.num_qubits > config.num_qubits:
+        return f"circuit needs {request.num_qubits} qubits, it has {config.num_qubits}"
+    if getattr(request, "needs_exact", False) and config.kind != "aer":
+        return "a noisy device cannot give exact values (precision 0)"
+    return None
+
+
+def _describe(request: QuantumRequest) -> str:
+    exact = ", exact values" if getattr(request, "needs_exact", False) else ""
+    return f"{request.primitive} request ({request.num_qubits} qubits{exact})"
+
+
 def choose_backend(
     request: QuantumRequest,
     backends: Sequence[BackendConfig],
@@ -66,24 +87,39 @@ def choose_backend(
 ) -> BackendConfig:
     """The backend ``request`` should run on.
 
-    A named backend must exist and be wide enough. Without a name (or ``"auto"``), among
-    the backends wide enough, ``selection`` decides (see the module doc); by default the
-    one with the fewest tasks (queued plus running, from ``load``) per concurrent slot
-    wins. Ties go to the backend configured first. ``completion(config)``: seconds until
-    this request would be done there (for ``"earliest-completion"``).
+    A named backend must exist and be able to serve it. Without a name (or ``"auto"``),
+    among the backends that can serve it, ``selection`` decides (see the module doc); by
+    default the one with the fewest tasks (queued plus running, from ``load``) per
+    concurrent slot wins. Ties go to the backend configured first. ``completion(config)``:
+    seconds until this request would be done there (for ``"earliest-completion"``).
+    When none can, the error says why for each backend.
     """
     if request.backend is not None and request.backend != AUTO:
         config = find_backend(request.backend, backends)
         check_fits(request, config)
+        reason = why_unfit(request, config)
+        if reason is not None:
+            raise NoSuitableBackendError(
+                f"backend {config.name!r} cannot serve this {_describe(request)}: {reason}; "
+                "accepted there: a precision > 0, or none (its default, 4096 shots); exact "
+                "values come from ideal simulators: "
+                + (", ".join(c.name for c in backends if c.kind == "aer") or "(none configured)")
+            )
         return config
-    fitting = [c for c in backends if c.num_qubits is None or request.num_qubits <= c.num_qubits]
+    if not backends:
+        raise UnknownBackendError("(any)", [])
+    reasons = {c.name: why_unfit(request, c) for c in backends}
+    fitting = [c for c in backends if reasons[c.name] is None]
     if not fitting:
-        if not backends:
-            raise UnknownBackendError("(any)", [])
-        widest = max(backends, key=lambda c: c.num_qubits or 0)
-        raise CircuitTooWideError(
-            f"circuit needs {request.num_qubits} qubits; the widest backend "
-            f"{widest.name!r} has {widest.num_qubits}"
+        if all(c.num_qubits is not None and request.num_qubits > c.num_qubits for c in backends):
+            widest = max(backends, key=lambda c: c.num_qubits or 0)
+            raise CircuitTooWideError(
+                f"circuit needs {request.num_qubits} qubits; the widest backend "
+                f"{widest.name!r} has {widest.num_qubits}"
+            )
+        raise NoSuitableBackendError(
+            f"no backend can serve this {_describe(request)}: "
+            + "; ".join(f"{name!r}: {reason}" for name, reason in reasons.items())
         )
     load = load or {}
     selection = selection or Selection()

@@ -5,6 +5,11 @@ each iteration. Transpiling it for a 133-qubit device costs tens of milliseconds
 seconds, so the executor transpiles a circuit structure once and keeps the result,
 keyed by :func:`circuit_token`. Parameters stay symbolic through the transpiler, so the
 cached ISA circuit binds each iteration's values directly.
+
+What the transpiler may do to a circuit is the caller's choice (:func:`device_pass_manager`):
+by default it only lays the circuit out, routes it and translates it into the device's
+gates, so the structure a user gave it on purpose (mitiq's unitary folding, echo
+sequences, an ansatz already in the device's gates) reaches the device gate for gate.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import Gate, Instruction, ParameterExpression
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
-from qiskit.transpiler import Target
+from qiskit.transpiler import PassManager, Target, generate_preset_pass_manager
 
 _ALWAYS_SUPPORTED = frozenset({"barrier", "measure", "delay", "reset"})
 
@@ -124,6 +129,29 @@ def _param_key(param: Any) -> Hashable:
     except TypeError:
         return ("repr", repr(param))
     return param
+
+
+def device_pass_manager(backend: Any, level: int | None, seed: int | None) -> PassManager:
+    """How circuits not yet written for ``backend`` are made runnable on it.
+
+    ``level`` 0-3: Qiskit's preset pass manager at that level, as ``transpile`` would.
+    None: the stages of level 2 that place the circuit (noise-aware VF2Layout, else
+    SabreLayout), route it and translate it into the device's gates, without the stages
+    that rewrite it: level 2's ``init`` (InverseCancellation, CommutativeCancellation,
+    RemoveIdentityEquivalent, ElidePermutations, block consolidation) becomes level 0's,
+    which only decomposes gates on three or more qubits, and ``optimization`` goes. A gate
+    and its inverse, written on purpose, both run.
+    """
+    if level is not None:
+        return generate_preset_pass_manager(
+            optimization_level=level, backend=backend, seed_transpiler=seed
+        )
+    keeping = generate_preset_pass_manager(
+        optimization_level=2, backend=backend, seed_transpiler=seed
+    )
+    keeping.init = generate_preset_pass_manager(optimization_level=0, backend=backend).init
+    keeping.optimization = None
+    return keeping
 
 
 def is_isa(circuit: QuantumCircuit, target: Target) -> bool:

@@ -24,6 +24,7 @@ Position = tuple[float, str]  # (ended_at, id): jobs sort by their end, then id
 @dataclass(frozen=True)
 class Candidate:
     id: str
+    owner: str  # a sandboxed tenant's files are in its own folder
     ended_at: float
     result_path: str | None
     stored_bytes: int  # its inline result, arguments and checkpoint in the database
@@ -79,7 +80,9 @@ def candidates(
         + sa.func.coalesce(sa.func.length(checkpoints.c.state), 0)
     )
     statement = (
-        sa.select(jobs.c.id, jobs.c.ended_at, jobs.c.result_path, stored.label("stored"))
+        sa.select(
+            jobs.c.id, jobs.c.owner, jobs.c.ended_at, jobs.c.result_path, stored.label("stored")
+        )
         .select_from(jobs.outerjoin(checkpoints, checkpoints.c.job_id == jobs.c.id))
         .where(*conditions)
         .order_by(jobs.c.ended_at, jobs.c.id)
@@ -87,7 +90,7 @@ def candidates(
     )
     with store.engine.connect() as conn:
         rows = conn.execute(statement).all()
-    return [Candidate(r.id, r.ended_at, r.result_path, r.stored) for r in rows]
+    return [Candidate(r.id, r.owner, r.ended_at, r.result_path, r.stored) for r in rows]
 
 
 def related(store: Any, ids: Sequence[str]) -> dict[str, int]:

@@ -36,12 +36,14 @@ jobs = sa.Table(
     sa.Column("arguments", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),
     sa.Column("result_path", sa.String(500)),
+    sa.Column("result_format", sa.String(16)),  # json | pickle (None: stored before formats)
     sa.Column("log_path", sa.String(500)),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("created_at", sa.Float, nullable=False, index=True),
     sa.Column("started_at", sa.Float),
     sa.Column("ended_at", sa.Float),
     sa.Column("execution_options", sa.JSON),  # default options of the job's primitives
+    sa.Column("cwd", sa.String(1000)),  # where it runs (embedded: the submitter's directory)
     # times the server stopped while the job ran: past a limit it is not run again
     sa.Column("interruptions", sa.Integer, nullable=False, server_default="0"),
     # a retried submission with the same key finds this job instead of storing another
@@ -135,4 +137,14 @@ calibrations = sa.Table(
     sa.Column("device_date", sa.String(64)),  # the device's own calibration timestamp
     sa.Column("step", sa.Integer, nullable=False, default=0),  # drift step (0: as shipped)
     sa.Column("data", sa.JSON, nullable=False),  # Calibration.to_json()
+)
+
+# --- Sandboxed tenants (qlambda.engine.local.sandbox): each runs as a uid of its own ----------
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("uid", sa.Integer, nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
 )

@@ -239,6 +239,24 @@ class Store:
             ).result()
         return ids
 
+    # --------------------------------------------------------------- tenants
+    def tenant_uid(self, name: str, base: int) -> int:
+        """The uid a tenant's sandboxed jobs run as: ``base`` + n, the same for good."""
+        table = schema.tenants
+
+        def assign(conn: sa.Connection) -> int:
+            found = conn.execute(sa.select(table.c.uid).where(table.c.name == name)).scalar()
+            if found is not None:
+                return int(found)
+            highest = conn.execute(
+                sa.select(sa.func.max(table.c.uid)).where(table.c.uid >= base)
+            ).scalar()
+            uid = base + 1 if highest is None else int(highest) + 1
+            conn.execute(table.insert().values(name=name, uid=uid, created_at=time.time()))
+            return uid
+
+        return int(self.writer.submit(assign).result())
+
     # ----------------------------------------------------------- registrations
     def register(self, row: dict[str, Any]) -> Future:
         """Name a stored function for one owner (a newer registration replaces the older)."""

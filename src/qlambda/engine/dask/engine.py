@@ -126,13 +126,14 @@ class DaskEngine(RemoteEngine):
             resources["GPU"] = spec.gpus
         if spec.cpus != 1:
             resources["CPU"] = spec.cpus
+        fn, args, kwargs = spec.call()
         future = self._client.submit(
             self._runner.dask_run_isolated,
             self.channel.address,
             spec.task_id,
-            spec.fn,
-            spec.args,
-            spec.kwargs,
+            fn,
+            args,
+            kwargs,
             options,
             self._preload,
             pure=False,
@@ -144,7 +145,7 @@ class DaskEngine(RemoteEngine):
         return future
 
     def _launch_batch(self, tasks: list[RemoteTask]) -> None:
-        calls = [(t.spec.fn, t.spec.args, t.spec.kwargs) for t in tasks]
+        calls = [t.spec.call() for t in tasks]
         future = self._client.submit(self._runner.dask_run_batch, calls, self._preload, pure=False)
 
         def done(f: Any) -> None:

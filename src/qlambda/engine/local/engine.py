@@ -1,9 +1,17 @@
 """A warm pool of worker processes on this machine.
 
-Workers fork from a forkserver that has already imported the quantum stack, so
-a new or replaced worker is warm within milliseconds and a job never pays an
-interpreter start. One thread per engine watches the workers' pipes and
-sentinels, enforces time and memory limits, and replaces workers that die.
+Workers fork from a zygote that has already imported the quantum stack, so a new
+or replaced worker is warm within milliseconds and a job never pays an
+interpreter start; the zygote never imports the user's ``__main__``. One thread
+per engine watches the workers' sockets and the zygotes, enforces time and
+memory limits, and replaces workers that die. Whatever happens, the engine never
+has more than ``max_workers`` worker processes.
+
+A sandboxed engine keeps one zygote and its workers per tenant (each in its own
+sandbox, see ``qlambda.engine.local.sandbox``); a task runs only on a worker of
+its own tenant. What workers send is read as hostile data
+(``qlambda.engine.protocol``); an engine that does not trust its workers never
+unpickles what they return.
 """
 
 from __future__ import annotations
@@ -12,9 +20,8 @@ import contextlib
 import hashlib
 import heapq
 import itertools
-import multiprocessing
-import multiprocessing.forkserver
 import os
+import pickle
 import selectors
 import signal
 import threading
@@ -23,18 +30,21 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError
+from multiprocessing.connection import Connection
 from typing import Any
 
 import cloudpickle
 import psutil
 
 from qlambda.core.errors import TaskFailedError, TimeLimitError, WorkerDiedError
-from qlambda.engine.base import TaskFuture, TaskMessage, TaskSpec
+from qlambda.engine import protocol
+from qlambda.engine.base import PickledCall, TaskFuture, TaskMessage, TaskSpec
+from qlambda.engine.local.pool import Launcher, PlainLauncher, Pool, ZygoteMessageError
 from qlambda.engine.local.userfault import describe_exit
 from qlambda.engine.local.wire import dumps, loads
-from qlambda.engine.local.worker import THREAD_VARIABLES, worker_main
+from qlambda.engine.local.worker import THREAD_VARIABLES
 
-# Imported once by the forkserver, so every worker starts with them loaded.
+# Imported once by the zygote, so every worker starts with them loaded.
 DEFAULT_PRELOAD: tuple[str, ...] = (
     "numpy",
     "scipy.optimize",
@@ -51,29 +61,8 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
 # What user code in a worker must never see: where the store is, the caller's credentials.
 HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
-_forkserver_lock = threading.Lock()
-
-
-def _ensure_forkserver(preload: Sequence[str]) -> multiprocessing.context.BaseContext:
-    """Start the process-wide forkserver (every worker forks from it, and inherits its
-    environment) with single-threaded BLAS, the preload, and no secrets."""
-    context = multiprocessing.get_context("forkserver")
-    with _forkserver_lock:
-        if multiprocessing.forkserver._forkserver._forkserver_pid is None:
-            context.set_forkserver_preload(list(preload))
-            saved = {v: os.environ.get(v) for v in (*THREAD_VARIABLES, *HIDDEN_VARIABLES)}
-            os.environ.update(dict.fromkeys(THREAD_VARIABLES, "1"))
-            for variable in HIDDEN_VARIABLES:
-                os.environ.pop(variable, None)
-            try:
-                multiprocessing.forkserver.ensure_running()
-            finally:
-                for variable, value in saved.items():
-                    if value is None:
-                        os.environ.pop(variable, None)
-                    else:
-                        os.environ[variable] = value
-    return context
+EXIT_REPORT_GRACE = 1.0  # how long a worker's exit code may lag behind its closed socket
+ZYGOTE_IDLE_TIMEOUT = 600.0  # a tenant's zygote with no workers stops after this
 
 
 class _Task:
@@ -81,6 +70,7 @@ class _Task:
         "arguments",
         "blocked",
         "deadline",
+        "function",
         "future",
         "key",
         "rss_baseline",
@@ -89,9 +79,17 @@ class _Task:
         "started",
     )
 
-    def __init__(self, spec: TaskSpec, future: TaskFuture, seq: int, arguments: bytes) -> None:
+    def __init__(
+        self,
+        spec: TaskSpec,
+        future: TaskFuture,
+        seq: int,
+        function: tuple[str | None, bytes],
+        arguments: bytes,
+    ) -> None:
         self.spec = spec
         self.future = future
+        self.function = function  # (cache key, pickled function)
         self.arguments = arguments  # (args, kwargs), pickled once at submission
         self.seq = seq
         self.key: tuple[float, int] = (-spec.priority, seq)
@@ -105,13 +103,17 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Any, extra: bool):
-        self.process = process
+    def __init__(self, worker_id: int, pool: Pool, conn: Connection) -> None:
+        self.id = worker_id
+        self.pool = pool
         self.conn = conn
-        self.pid: int = process.pid  # type: ignore[assignment]
-        self.extra = extra
+        self.inner_pid: int | None = None  # as the zygote sees it
+        self.pid: int | None = None  # as this process can signal it
         self.ready = False
+        self.connected = True
         self.exited = False
+        self.exit_code: int | None = None
+        self.disconnected_at: float | None = None
         self.tasks: deque[_Task] = deque()
         self.send_lock = threading.Lock()
         self.kill_reason: str | None = None
@@ -122,6 +124,10 @@ class _Worker:
     def send(self, data: bytes) -> None:
         with self.send_lock:
             self.conn.send_bytes(data)
+
+    @property
+    def idle(self) -> bool:
+        return self.ready and self.connected and not self.tasks and self.kill_reason is None
 
 
 class _FunctionBlobs:
@@ -144,12 +150,26 @@ class _FunctionBlobs:
             return cached
 
 
+def worker_environment() -> dict[str, str]:
+    """What a plain (unsandboxed) zygote and its workers see: this process's environment
+    without secrets, with single-threaded BLAS."""
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
+    env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    return env
+
+
 class LocalEngine:
     """Runs tasks on ``cpus`` warm worker processes of this machine.
 
     While tasks wait on blocking requests (a QPU, a fan-out) their cpus are lent
-    out and extra workers start, up to ``max_workers``; extras retire after
-    ``idle_timeout`` seconds without work.
+    out and extra workers start, up to ``max_workers`` worker processes in all;
+    extras retire after ``idle_timeout`` seconds without work.
+
+    ``trusted``: values and exceptions that tasks return are unpickled here (a
+    pilot, the embedded platform); otherwise they stay ``protocol.Encoded`` bytes
+    and exceptions become ``TaskFailedError`` s. ``sandbox``: a factory of
+    launchers, one per tenant (``TaskSpec.tenant``); every task must then name
+    its tenant, and runs only among that tenant's workers.
     """
 
     def __init__(
@@ -164,6 +184,8 @@ class LocalEngine:
         idle_timeout: float = 10.0,
         memory_poll_interval: float = 0.1,
         name: str = "local",
+        trusted: bool = True,
+        sandbox: Callable[[str], Launcher] | None = None,
     ) -> None:
         self._cpus = cpus or os.cpu_count() or 1
         if self._cpus < 1:
@@ -176,12 +198,16 @@ class LocalEngine:
         self._idle_timeout = idle_timeout
         self._memory_poll = memory_poll_interval
         self.name = name
+        self.trusted = trusted
+        self._sandbox = sandbox
         self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
         self._queue: list[_Task] = []
         self._tasks: dict[int, _Task] = {}
-        self._workers: list[_Worker] = []
-        self._starting = 0
-        self._spawn_wanted = 0
+        self._pools: dict[str | None, Pool] = {}
+        self._workers: dict[int, _Worker] = {}
+        self._worker_ids = itertools.count(1)
+        self._spawn_wanted: dict[str | None, int] = {}
         self._free_cpus = self._cpus
         self._seq = itertools.count()
         self._functions = _FunctionBlobs()
@@ -191,22 +217,31 @@ class LocalEngine:
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._init_error: dict[str, Any] | None = None
+        self._closed = False
+        self._init_error: protocol.ErrorInfo | None = None
         self._ready_event = threading.Event()
         self.completed = 0
-        self._context: multiprocessing.context.BaseContext | None = None
+        self.spawned = 0
 
     # ----------------------------------------------------------------- public API
     @property
     def cpus(self) -> int:
         return self._cpus
 
+    @property
+    def max_workers(self) -> int:
+        return self._max_workers
+
     def start(self) -> None:
         if self._thread is not None:
             return
-        self._context = _ensure_forkserver(self._preload)
-        for _ in range(self._cpus):
-            self._spawn(extra=False)
+        if self._sandbox is None:
+            self._pools[None] = Pool(None, self._cpus, PlainLauncher())
+            self._spawn_wanted[None] = self._cpus
+        else:
+            self._ready_event.set()  # tenants' pools start on demand
+        # The loop thread starts every zygote: a process that dies with its parent thread
+        # (PR_SET_PDEATHSIG) must have a parent thread that lives as long as the engine.
         self._thread = threading.Thread(target=self._loop, name=f"qlambda-{self.name}", daemon=True)
         self._thread.start()
 
@@ -223,11 +258,20 @@ class LocalEngine:
             )
         if spec.cpus < 1 or spec.cpus > self._cpus:
             raise ValueError(f"a task may ask for 1 to {self._cpus} cpus here, not {spec.cpus}")
+        if self._sandbox is not None and not spec.tenant:
+            raise ValueError(f"engine {self.name!r} is sandboxed: every task must name its tenant")
         future = TaskFuture(spec.task_id)
-        task = _Task(spec, future, next(self._seq), dumps((spec.args, spec.kwargs)))
+        if isinstance(spec.fn, PickledCall):
+            digest = hashlib.blake2b(spec.fn.function, digest_size=12).hexdigest()
+            function: tuple[str | None, bytes] = (digest, spec.fn.function)
+            arguments = spec.fn.arguments
+        else:
+            function = self._functions.get(spec.fn)
+            arguments = dumps((spec.args, spec.kwargs))
+        task = _Task(spec, future, next(self._seq), function, arguments)
         with self._lock:
             if self._init_error is not None:
-                future.set_exception(self._init_failure())
+                future.set_exception(self._init_failure(self._init_error))
                 return future
             self._tasks[spec.task_id] = task
             heapq.heappush(self._queue, task)
@@ -242,7 +286,7 @@ class LocalEngine:
             if task.future.cancel():  # still queued: the dispatcher skips it
                 self._tasks.pop(task_id, None)
                 return True
-            worker = next((w for w in self._workers if w.tasks and w.tasks[0] is task), None)
+            worker = self._running_on(task)
             if worker is None:
                 return False
             self._kill(worker, reason, CancelledError)
@@ -255,24 +299,30 @@ class LocalEngine:
             self._stopping = True
             queued = [t for t in self._queue if not t.future.done()]
             self._queue.clear()
-            workers = list(self._workers)
+            workers = list(self._workers.values())
         for task in queued:
             task.future.cancel() or task.future.set_exception(CancelledError())
         for worker in workers:
             if worker.tasks:  # what runs is canceled anyway: do not wait for it
                 self._kill(worker, "the engine shut down", CancelledError)
             with contextlib.suppress(OSError):
-                worker.send(dumps(("stop",)))
+                worker.send(pickle.dumps(protocol.Stop()))
         self._wake()
         deadline = time.monotonic() + (5.0 if wait else 0.5)
-        for worker in workers:
-            worker.process.join(max(0.0, deadline - time.monotonic()))
-            if worker.process.is_alive():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(worker.pid, signal.SIGKILL)
-                worker.process.join(1.0)
+        with self._changed:
+            while self._workers and self._thread is not None and self._thread.is_alive():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            leftovers = list(self._workers.values())
+        for worker in leftovers:  # still there past the deadline
+            self._kill(worker, "the engine shut down", CancelledError)
+        with self._lock:
+            self._closed = True
+        self._wake()
         if self._thread is not None and threading.current_thread() is not self._thread:
-            self._thread.join(10.0 if wait else 1.0)
+            self._thread.join(10.0 if wait else 2.0)
         for worker in workers:
             with self._lock:
                 running = list(worker.tasks)
@@ -283,31 +333,66 @@ class LocalEngine:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
+            workers = list(self._workers.values())
             return {
                 "cpus": self._cpus,
-                "workers": len(self._workers),
-                "idle_workers": sum(1 for w in self._workers if w.ready and not w.tasks),
+                "workers": len(workers),
+                "max_workers": self._max_workers,
+                "idle_workers": sum(1 for w in workers if w.idle),
                 "queued": sum(1 for t in self._queue if not t.future.done()),
-                "running": sum(1 for w in self._workers if w.tasks),
-                "blocked": sum(1 for w in self._workers if w.tasks and w.tasks[0].blocked),
+                "running": sum(1 for w in workers if w.tasks),
+                "blocked": sum(1 for w in workers if w.tasks and w.tasks[0].blocked),
                 "free_cpus": self._free_cpus,
                 "completed": self.completed,
+                "spawned": self.spawned,
+                "pools": len(self._pools),
             }
 
     def worker_pids(self) -> list[int]:
         with self._lock:
-            return [w.pid for w in self._workers]
+            return [w.pid for w in self._workers.values() if w.pid is not None]
+
+    def zygote_pids(self) -> list[int]:
+        """The processes workers fork from (in a sandbox: its outermost process)."""
+        with self._lock:
+            return [p.process.pid for p in self._pools.values() if p.process is not None]
 
     # ------------------------------------------------------------- dispatching
+    def _pool_key(self, task: _Task) -> str | None:
+        return None if self._sandbox is None else task.spec.tenant
+
+    def _pool(self, key: str | None) -> Pool:
+        pool = self._pools.get(key)
+        if pool is None:
+            assert self._sandbox is not None and key is not None
+            pool = self._pools[key] = Pool(key, 0, self._sandbox(key))
+        return pool
+
     def _dispatch(self) -> None:
-        """Hand queued tasks to workers. Called with the lock held."""
+        """Hand queued tasks to workers in priority order. Called with the lock held.
+
+        A task whose pool has no free worker asks for one and lets tasks of other
+        pools go by; a task that lacks free cpus stops the queue.
+        """
+        skipped: list[_Task] = []
+        waiting_pools: set[str | None] = set()
         while self._queue:
             task = self._queue[0]
             if task.future.done():
                 heapq.heappop(self._queue)
                 self._tasks.pop(task.spec.task_id, None)
                 continue
-            worker = self._idle_worker() if self._free_cpus >= task.spec.cpus else None
+            key = self._pool_key(task)
+            if key in waiting_pools:
+                skipped.append(heapq.heappop(self._queue))
+                continue
+            pool = self._pool(key)
+            if pool.failed is not None:
+                heapq.heappop(self._queue)
+                self._fail_task(task, pool.failed)
+                continue
+            has_cpus = self._free_cpus >= task.spec.cpus
+            worker = self._idle_worker(pool) if has_cpus else None
             if worker is not None:
                 heapq.heappop(self._queue)
                 if not self._start(task):
@@ -316,29 +401,37 @@ class LocalEngine:
             else:
                 # Small plain tasks may wait in a busy worker's pipe (no round trip lost).
                 if self._prefetch and self._prefetchable(task):
-                    worker = self._prefetch_worker()
+                    worker = self._prefetch_worker(pool)
                 if worker is None:
-                    self._want_more_workers(task)
-                    return
+                    if not has_cpus:
+                        break
+                    self._want_worker(pool)
+                    waiting_pools.add(key)
+                    skipped.append(heapq.heappop(self._queue))
+                    continue
                 heapq.heappop(self._queue)
             worker.tasks.append(task)
             with contextlib.suppress(OSError):  # a dead worker's exit handler sees to its tasks
                 worker.send(self._encode(task, worker))
+        for task in skipped:
+            heapq.heappush(self._queue, task)
 
     @staticmethod
     def _prefetchable(task: _Task) -> bool:
         return not task.spec.isolated and len(task.arguments) <= PREFETCH_MAX_BYTES
 
-    def _idle_worker(self) -> _Worker | None:
-        for worker in self._workers:
-            if worker.ready and not worker.tasks and worker.kill_reason is None:
+    @staticmethod
+    def _idle_worker(pool: Pool) -> _Worker | None:
+        for worker in pool.workers:
+            if worker.idle:
                 return worker
         return None
 
-    def _prefetch_worker(self) -> _Worker | None:
-        for worker in self._workers:
+    def _prefetch_worker(self, pool: Pool) -> _Worker | None:
+        for worker in pool.workers:
             if (
                 worker.ready
+                and worker.connected
                 and 0 < len(worker.tasks) <= self._prefetch
                 and worker.kill_reason is None
                 and not any(t.spec.isolated or t.blocked for t in worker.tasks)
@@ -346,16 +439,28 @@ class LocalEngine:
                 return worker
         return None
 
-    def _want_more_workers(self, task: _Task) -> None:
-        """Lent cpus with no worker to use them: start an extra worker."""
-        if (
-            self._free_cpus >= task.spec.cpus
-            and self._starting + self._spawn_wanted == 0
-            and len(self._workers) + self._starting < self._max_workers
-            and not self._stopping
-        ):
-            self._spawn_wanted += 1
+    def _total_workers(self) -> int:
+        return len(self._workers) + sum(self._spawn_wanted.values())
+
+    def _want_worker(self, pool: Pool) -> None:
+        """A task of ``pool`` has cpus but no worker: start one, within ``max_workers``
+        (making room by retiring an idle worker of another pool if need be)."""
+        if self._stopping or self._init_error is not None:
+            return
+        starting = sum(1 for w in pool.workers if not w.ready and w.connected)
+        if starting or self._spawn_wanted.get(pool.key):
+            return  # one at a time per pool: the first may already be enough
+        if self._total_workers() < self._max_workers:
+            self._spawn_wanted[pool.key] = 1
             self._wake()
+            return
+        for other in self._pools.values():
+            if other is pool:
+                continue
+            idle = self._idle_worker(other)
+            if idle is not None:
+                self._retire(idle)
+                return
 
     def _start(self, task: _Task) -> bool:
         """Mark the task running; False if it was canceled meanwhile."""
@@ -368,40 +473,69 @@ class LocalEngine:
 
     def _encode(self, task: _Task, worker: _Worker) -> bytes:
         spec = task.spec
-        key, blob = self._functions.get(spec.fn)
+        key, blob = task.function
         send_blob = blob if key is None or key not in worker.function_keys else None
         if key is not None:
             worker.function_keys.add(key)
         options = None
         if spec.isolated:
             options = {"workdir": spec.workdir, "log_path": spec.log_path, "cpus": spec.cpus}
-        return dumps(("run", spec.task_id, (key, send_blob), task.arguments, options))
+        message = protocol.RunTask(spec.task_id, key, send_blob, task.arguments, options)
+        return pickle.dumps(message, protocol.PICKLE_PROTOCOL)
+
+    def _running_on(self, task: _Task) -> _Worker | None:
+        for worker in self._workers.values():
+            if worker.tasks and worker.tasks[0] is task:
+                return worker
+        return None
+
+    def _fail_task(self, task: _Task, reason: str) -> None:
+        self._tasks.pop(task.spec.task_id, None)
+        if task.future.set_running_or_notify_cancel():
+            task.future.set_exception(
+                WorkerDiedError(f"workers for this task cannot start: {reason}")
+            )
 
     # ----------------------------------------------------------------- workers
-    def _spawn(self, extra: bool) -> None:
-        assert self._context is not None
-        parent_conn, child_conn = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=worker_main,
-            args=(child_conn, os.getpid(), self._preload, self._initializer, self._initargs),
-            daemon=True,
-            name=f"qlambda-{self.name}-worker",
+    def _spawn(self, pool: Pool) -> None:
+        """Start a worker in ``pool`` (its zygote first, if need be). Loop thread only."""
+        if pool.process is None:
+            env = worker_environment()
+            try:
+                pool.start(self._preload, env)
+            except Exception as exc:
+                with self._lock:
+                    self._pool_failed(pool, f"{type(exc).__name__}: {exc}")
+                return
+            assert pool.control is not None
+            self._selector.register(pool.control, selectors.EVENT_READ, ("zygote", pool))
+        worker_id = next(self._worker_ids)
+        sock = pool.spawn(worker_id)
+        conn = Connection(sock.detach())
+        worker = _Worker(worker_id, pool, conn)
+        start = protocol.WorkerStart(
+            sys_path=_sys_path(), initializer=self._initializer, initargs=self._initargs
         )
-        process.start()
-        child_conn.close()
-        worker = _Worker(process, parent_conn, extra)
+        with contextlib.suppress(OSError):  # buffered until the worker reads it
+            conn.send_bytes(dumps(start))
         with self._lock:
-            self._workers.append(worker)
-            self._starting += 1
-        self._selector.register(parent_conn.fileno(), selectors.EVENT_READ, ("conn", worker))
-        self._selector.register(process.sentinel, selectors.EVENT_READ, ("exit", worker))
+            pool.workers.append(worker)
+            self._workers[worker_id] = worker
+            self.spawned += 1
+        self._selector.register(conn.fileno(), selectors.EVENT_READ, ("conn", worker))
 
     def _kill(self, worker: _Worker, reason: str, error: type[BaseException]) -> None:
         if worker.kill_reason is None:
             worker.kill_reason = reason
             worker.kill_error = error
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(worker.pid, signal.SIGKILL)
+        if worker.pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(worker.pid, signal.SIGKILL)
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.kill_reason = "retired"
+        with contextlib.suppress(OSError):
+            worker.send(pickle.dumps(protocol.Stop()))
 
     def _wake(self) -> None:
         with self._lock:
@@ -422,84 +556,115 @@ class LocalEngine:
         try:
             self._serve()
         finally:
+            for pool in list(self._pools.values()):
+                with contextlib.suppress(Exception):
+                    pool.stop(wait=1.0)
+            for worker in list(self._workers.values()):
+                with contextlib.suppress(OSError):
+                    worker.conn.close()
             self._release_descriptors()
 
     def _serve(self) -> None:
         while True:
-            spawn = 0
             with self._lock:
-                if self._stopping and not self._workers:
+                if self._closed:
                     return
-                spawn, self._spawn_wanted = self._spawn_wanted, 0
-            for _ in range(spawn):
-                if not self._stopping:
-                    self._spawn(extra=True)
+                wanted = self._spawn_wanted
+                self._spawn_wanted = {}
+            for key, count in wanted.items():
+                pool = self._pools.get(key)
+                for _ in range(count):
+                    if pool is None or pool.failed is not None or self._stopping:
+                        break
+                    self._spawn(pool)
             timeout = self._housekeeping()
             for key, _ in self._selector.select(timeout):
-                kind, worker = key.data
+                kind, target = key.data
                 if kind == "wake":
                     with contextlib.suppress(BlockingIOError):
                         os.read(self._wake_r, 4096)
                 elif kind == "conn":
-                    self._read(worker)
+                    self._read(target)
                 else:
-                    self._on_exit(worker)
-            if self._stopping:
-                with self._lock:
-                    if all(w.exited for w in self._workers):
-                        return
+                    self._read_zygote(target)
 
     def _read(self, worker: _Worker) -> None:
         try:
-            while worker.conn.poll():
-                self._handle(worker, loads(worker.conn.recv_bytes()))
+            while worker.connected and worker.conn.poll():
+                data = worker.conn.recv_bytes(protocol.MAX_MESSAGE_BYTES)
+                self._handle(worker, protocol.decode(data))
+        except protocol.ProtocolError as exc:
+            self._kill(
+                worker, f"worker died: it broke the message protocol ({exc})", WorkerDiedError
+            )
+            self._disconnected(worker)
         except (EOFError, OSError):
-            self._on_exit(worker)
+            self._disconnected(worker)
 
-    def _handle(self, worker: _Worker, message: tuple) -> None:
-        kind = message[0]
-        if kind == "done":
-            self._on_done(worker, message[1], message[2], message[3])
-        elif kind == "request":
-            self._on_request(worker, *message[1:])
-        elif kind == "notify":
-            _, task_id, what, payload = message
-            task = self._tasks.get(task_id)
-            if task is not None and task.spec.on_message is not None:
-                task.spec.on_message(TaskMessage(task_id, what, payload))
-        elif kind == "ready":
+    def _handle(self, worker: _Worker, message: Any) -> None:
+        if isinstance(message, protocol.TaskDone):
+            self._on_done(worker, message)
+        elif isinstance(message, protocol.Request):
+            self._on_request(worker, message)
+        elif isinstance(message, protocol.Notify):
+            task = self._current(worker, message.task_id)
+            if task.spec.on_message is not None:
+                task.spec.on_message(TaskMessage(message.task_id, message.kind, message.payload))
+        elif isinstance(message, protocol.Ready):
             with self._lock:
                 worker.ready = True
                 worker.idle_since = time.monotonic()
-                self._starting -= 1
-                if self._starting == 0 and len(self._workers) >= self._cpus:
-                    self._ready_event.set()
+                self._check_ready()
                 self._dispatch()
-        elif kind == "failed":
+        elif isinstance(message, protocol.InitFailed):
             with self._lock:
-                self._init_error = message[1]
-                doomed = [t for t in self._queue if not t.future.done()]
-                self._queue.clear()
-            error = self._init_failure()
-            for task in doomed:
-                if task.future.set_running_or_notify_cancel():
-                    task.future.set_exception(error)
+                self._pool_failed(worker.pool, message.error)
+        else:
+            raise protocol.ProtocolError(f"{type(message).__name__} is not for a local worker")
+
+    def _current(self, worker: _Worker, task_id: int) -> _Task:
+        """The task running on ``worker``, which must be the one the message names: a worker
+        never speaks for another worker's task (in a sandbox, another tenant's)."""
+        if not worker.tasks or worker.tasks[0].spec.task_id != task_id:
+            raise protocol.ProtocolError(f"task {task_id} is not running on this worker")
+        return worker.tasks[0]
+
+    def _check_ready(self) -> None:
+        pool = self._pools.get(None)
+        if pool is not None and sum(1 for w in pool.workers if w.ready) >= pool.base:
             self._ready_event.set()
 
-    def _init_failure(self) -> TaskFailedError:
-        info = self._init_error or {}
+    def _pool_failed(self, pool: Pool, error: protocol.ErrorInfo | str) -> None:
+        """Workers of ``pool`` cannot start: its queued tasks fail with the reason."""
+        if isinstance(error, str):
+            error = protocol.ErrorInfo("RuntimeError", error, "")
+        reason = f"{error.type}: {error.message}"
+        pool.failed = reason
+        if pool.key is None:
+            self._init_error = error
+            self._ready_event.set()
+        doomed = [t for t in self._queue if self._pool_key(t) == pool.key and not t.future.done()]
+        self._queue = [t for t in self._queue if t not in doomed]
+        heapq.heapify(self._queue)
+        failure = self._init_failure(error) if pool.key is None else None
+        for task in doomed:
+            self._tasks.pop(task.spec.task_id, None)
+            if task.future.set_running_or_notify_cancel():
+                task.future.set_exception(
+                    failure or WorkerDiedError(f"the sandbox of {pool.key!r} failed: {reason}")
+                )
+
+    def _init_failure(self, info: protocol.ErrorInfo) -> TaskFailedError:
         return TaskFailedError(
-            f"workers of engine {self.name!r} failed to start: "
-            f"{info.get('type')}: {info.get('message')}",
-            info.get("traceback"),
+            f"workers of engine {self.name!r} failed to start: {info.type}: {info.message}",
+            info.traceback,
         )
 
-    def _on_done(self, worker: _Worker, task_id: int, ok: bool, value: Any) -> None:
+    def _on_done(self, worker: _Worker, message: protocol.TaskDone) -> None:
         with self._lock:
-            if not worker.tasks or worker.tasks[0].spec.task_id != task_id:
-                return
-            task = worker.tasks.popleft()
-            self._tasks.pop(task_id, None)
+            task = self._current(worker, message.task_id)
+            worker.tasks.popleft()
+            self._tasks.pop(message.task_id, None)
             self.completed += 1
             if worker.tasks:  # the prefetched task inherits the cpu slot
                 self._start(worker.tasks[0])
@@ -512,23 +677,28 @@ class LocalEngine:
             self._dispatch()
         if task.future.done():  # canceled while it sat in the worker's pipe
             return
-        if ok:
-            task.future.set_result(value)
-        else:
-            task.future.set_exception(remote_error(value))
-
-    def _on_request(
-        self,
-        worker: _Worker,
-        task_id: int,
-        request_id: int,
-        kind: str,
-        payload: Any,
-        blocking: bool,
-    ) -> None:
-        task = self._tasks.get(task_id)
-        if task is None:
+        if message.error is not None:
+            task.future.set_exception(remote_error(message.error, trusted=self.trusted))
             return
+        value: Any = message.value
+        if (
+            self.trusted
+            and not task.spec.raw_result
+            and value is not None
+            and value.format == "pickle"
+        ):
+            try:
+                value = value.decode(trusted=True)
+            except Exception as exc:
+                task.future.set_exception(
+                    TaskFailedError(f"the task's result could not be read: {exc}", None)
+                )
+                return
+        task.future.set_result(value)
+
+    def _on_request(self, worker: _Worker, message: protocol.Request) -> None:
+        task = self._current(worker, message.task_id)
+        blocking = message.blocking
         if blocking:
             with self._lock:
                 task.blocked += 1
@@ -536,6 +706,7 @@ class LocalEngine:
                     self._free_cpus += task.spec.cpus
                     self._dispatch()
         replied = threading.Event()
+        request_id = message.request_id
 
         def reply(ok: bool, value: Any) -> None:
             if replied.is_set():
@@ -547,76 +718,174 @@ class LocalEngine:
                     if task.blocked == 0 and worker.tasks and worker.tasks[0] is task:
                         self._free_cpus -= task.spec.cpus
             try:
-                data = dumps(("reply", request_id, ok, value))
+                data = dumps(protocol.Reply(request_id, ok, value))
             except Exception as exc:
-                data = dumps(("reply", request_id, False, TypeError(f"reply not sendable: {exc}")))
+                error = TypeError(f"reply not sendable: {exc}")
+                data = dumps(protocol.Reply(request_id, False, error))
             with contextlib.suppress(OSError):
                 worker.send(data)
 
         handler = task.spec.on_message
         if handler is None:
-            reply(False, RuntimeError(f"task {task_id} has no handler for {kind!r} requests"))
+            reply(False, RuntimeError(f"task {message.task_id} has no handler for requests"))
             return
         try:
-            handler(TaskMessage(task_id, kind, payload, reply))
+            handler(TaskMessage(message.task_id, message.kind, message.payload, reply))
         except Exception as exc:
             reply(False, exc)
 
-    def _on_exit(self, worker: _Worker) -> None:
-        if worker.exited:
+    def _read_zygote(self, pool: Pool) -> None:
+        try:
+            event = pool.read()
+        except ZygoteMessageError as exc:
+            event = None
+            reason = f"the zygote broke its protocol: {exc}"
+        else:
+            reason = "its zygote stopped"
+        if event is None:
+            self._zygote_gone(pool, reason)
             return
-        worker.exited = True
-        for fileobj in (worker.conn.fileno(), worker.process.sentinel):
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(fileobj)
-        worker.process.join(1.0)
-        reason = worker.kill_reason or describe_exit(worker.process.exitcode)
         with self._lock:
-            self._workers.remove(worker)
-            if not worker.ready:
-                self._starting -= 1
-            tasks = list(worker.tasks)
-            worker.tasks.clear()
-            running = tasks[0] if tasks else None
-            for task in tasks[1:]:  # prefetched, never started: not their fault
-                if self._stopping:
-                    task.future.cancel()
-                else:
-                    heapq.heappush(self._queue, task)
-            if running is not None:
-                self._tasks.pop(running.spec.task_id, None)
-                if not running.blocked:
-                    self._free_cpus += running.spec.cpus
-            if not self._stopping and self._init_error is None:
-                missing = self._cpus - sum(1 for w in self._workers if not w.extra)
-                if missing > 0:
-                    self._spawn_wanted += missing
-                    self._wake()
-            self._dispatch()
+            if event.op == "ready":
+                pool.on_ready(event.pid)
+            elif event.op == "spawned":
+                worker = self._workers.get(event.id)
+                if worker is not None and worker.pool is pool:
+                    worker.inner_pid = event.pid
+                    worker.pid = pool.outer_pid(event.pid)
+                    if worker.kill_reason is not None and worker.kill_reason != "retired":
+                        self._kill(worker, worker.kill_reason, worker.kill_error)
+            elif event.op == "exited":
+                worker = next((w for w in pool.workers if w.inner_pid == event.pid), None)
+                if worker is not None:
+                    worker.exit_code = event.code
+                    worker.exited = True
+                    if worker.connected:  # a process it forked may still hold its socket
+                        self._disconnected(worker)
+                    else:
+                        self._settle(worker)
+            elif event.op == "failed":
+                self._pool_failed(pool, event.error)
+                self._zygote_gone(pool, event.error)
+
+    def _zygote_gone(self, pool: Pool, reason: str) -> None:
+        """Without its zygote a pool's workers are dead (they die with it) or dying."""
+        with contextlib.suppress(KeyError, ValueError):
+            if pool.control is not None:
+                self._selector.unregister(pool.control)
+        pool.kill()
+        pool.stop(wait=0)
+        with self._lock:
+            for worker in list(pool.workers):
+                worker.exited = True
+                if worker.connected:
+                    self._kill(
+                        worker, worker.kill_reason or f"worker died: {reason}", worker.kill_error
+                    )
+                self._settle(worker)
+            pool.process = None
+            pool.control = None
+            pool.ready = False
+            if pool.key is not None and not pool.workers:
+                self._pools.pop(pool.key, None)
+            elif pool.key is None and not self._stopping and pool.failed is None:
+                self._replenish(pool)
+
+    def _disconnected(self, worker: _Worker) -> None:
+        """Its socket closed: the worker died or left. Its running task fails once we know why."""
+        if not worker.connected:
+            return
+        worker.connected = False
+        worker.disconnected_at = time.monotonic()
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(worker.conn.fileno())
+        with self._lock:
+            self._settle(worker)
+
+    def _settle(self, worker: _Worker) -> None:
+        """Fail or requeue a gone worker's tasks once the reason is known; forget the worker
+        once its process has exited too. Lock held."""
+        if worker.connected:
+            return
+        known = (
+            worker.kill_reason is not None
+            or worker.exited
+            or (
+                worker.disconnected_at is not None
+                and time.monotonic() - worker.disconnected_at >= EXIT_REPORT_GRACE
+            )
+        )
+        if worker.tasks and known:
+            self._fail_tasks(worker)
+        if worker.exited and not worker.tasks:
+            self._forget(worker)
+
+    def _fail_tasks(self, worker: _Worker) -> None:
+        tasks = list(worker.tasks)
+        worker.tasks.clear()
+        running = tasks[0]
+        for task in tasks[1:]:  # prefetched, never started: not their fault
+            if self._stopping:
+                task.future.cancel()
+            else:
+                heapq.heappush(self._queue, task)
+        self._tasks.pop(running.spec.task_id, None)
+        if not running.blocked:
+            self._free_cpus += running.spec.cpus
+        reason = worker.kill_reason
+        if reason is None or reason == "retired":
+            reason = describe_exit(worker.exit_code)
+        if not running.future.done():
+            running.future.set_exception(worker.kill_error(reason))
+        self._dispatch()
+
+    def _forget(self, worker: _Worker) -> None:
+        if self._workers.pop(worker.id, None) is None:
+            return
+        with contextlib.suppress(ValueError):
+            worker.pool.workers.remove(worker)
         with contextlib.suppress(OSError):
             worker.conn.close()
-        if running is not None and not running.future.done():
-            running.future.set_exception(worker.kill_error(reason))
+        pool = worker.pool
+        pool.idle_since = time.monotonic()
+        if not self._stopping and pool.failed is None:
+            self._replenish(pool)
+        self._dispatch()
+        self._changed.notify_all()
+
+    def _replenish(self, pool: Pool) -> None:
+        """Keep a pool's base workers, within ``max_workers``. Lock held."""
+        missing = pool.base - len(pool.workers) - self._spawn_wanted.get(pool.key, 0)
+        room = self._max_workers - self._total_workers()
+        if missing > 0 and room > 0:
+            self._spawn_wanted[pool.key] = self._spawn_wanted.get(pool.key, 0) + min(missing, room)
+            self._wake()
 
     def _housekeeping(self) -> float | None:
-        """Enforce time and memory limits, retire idle extras; return the next wake-up."""
+        """Enforce time and memory limits, retire idle extras and zygotes, settle workers
+        whose exit is overdue; return the next wake-up."""
         now = time.monotonic()
         timeout: float | None = None
         with self._lock:
-            workers = list(self._workers)
+            workers = list(self._workers.values())
+            pools = list(self._pools.values())
+        retiring: dict[str | None, int] = {}
         for worker in workers:
+            if not worker.connected:
+                if not worker.exited:
+                    with self._lock:
+                        self._settle(worker)
+                    timeout = _earliest(timeout, EXIT_REPORT_GRACE / 4)
+                continue
             if not worker.tasks:
-                if (
-                    worker.extra
-                    and worker.ready
-                    and now - worker.idle_since > self._idle_timeout
-                    and worker.kill_reason is None
-                ):
-                    worker.kill_reason = "retired"
-                    with contextlib.suppress(OSError):
-                        worker.send(dumps(("stop",)))
-                elif worker.extra:
-                    timeout = _earliest(timeout, self._idle_timeout)
+                pool = worker.pool
+                extras = len(pool.workers) - pool.base - retiring.get(pool.key, 0)
+                if extras > 0 and worker.idle:
+                    if now - worker.idle_since > self._idle_timeout:
+                        retiring[pool.key] = retiring.get(pool.key, 0) + 1
+                        self._retire(worker)
+                    else:
+                        timeout = _earliest(timeout, self._idle_timeout)
                 continue
             task = worker.tasks[0]
             if task.deadline is not None:
@@ -631,9 +900,25 @@ class LocalEngine:
             if task.spec.memory_mb is not None and worker.kill_reason is None:
                 self._check_memory(worker, task)
                 timeout = _earliest(timeout, self._memory_poll)
+        for pool in pools:
+            if pool.key is not None and not pool.workers and pool.process is not None:
+                if now - pool.idle_since > ZYGOTE_IDLE_TIMEOUT:
+                    self._stop_pool(pool)
+                else:
+                    timeout = _earliest(timeout, ZYGOTE_IDLE_TIMEOUT)
         return timeout
 
+    def _stop_pool(self, pool: Pool) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            if pool.control is not None:
+                self._selector.unregister(pool.control)
+        pool.stop()
+        with self._lock:
+            self._pools.pop(pool.key, None)
+
     def _check_memory(self, worker: _Worker, task: _Task) -> None:
+        if worker.pid is None:
+            return
         try:
             rss = psutil.Process(worker.pid).memory_info().rss
         except psutil.Error:
@@ -656,6 +941,12 @@ def _earliest(current: float | None, candidate: float) -> float:
     return candidate if current is None else min(current, candidate)
 
 
+def _sys_path() -> list[str]:
+    import sys
+
+    return [p for p in sys.path if p]
+
+
 class RemoteTraceback(Exception):
     def __init__(self, text: str) -> None:
         super().__init__(text)
@@ -665,14 +956,17 @@ class RemoteTraceback(Exception):
         return f"\n\nTraceback in the worker:\n{self.text}"
 
 
-def remote_error(info: dict[str, Any]) -> BaseException:
-    """The task's own exception when it survives the pipe, else a TaskFailedError."""
+def remote_error(info: protocol.ErrorInfo, *, trusted: bool = True) -> BaseException:
+    """The task's own exception when it survives the trip and we trust the worker,
+    else a ``TaskFailedError`` that says what it was."""
     exc: BaseException | None = None
-    if info.get("exception") is not None:
+    if trusted and info.exception is not None:
         with contextlib.suppress(Exception):
-            exc = loads(info["exception"])
+            exc = loads(info.exception)
+        if not isinstance(exc, BaseException):
+            exc = None
     if exc is None:
-        exc = TaskFailedError(f"{info['type']}: {info['message']}", info["traceback"])
-    exc.__cause__ = RemoteTraceback(info["traceback"])
+        exc = TaskFailedError(f"{info.type}: {info.message}", info.traceback)
+    exc.__cause__ = RemoteTraceback(info.traceback)
     exc.remote_info = info  # type: ignore[attr-defined]
     return exc

@@ -5,9 +5,9 @@ from __future__ import annotations
 import signal
 import traceback
 from pathlib import Path
-from typing import Any
 
 import qlambda
+from qlambda.engine.protocol import ErrorInfo
 
 _OWN_CODE = str(Path(qlambda.__file__).parent)
 
@@ -27,19 +27,22 @@ def format_user_traceback(exc: BaseException) -> str:
     return "".join(lines)
 
 
-def error_info(exc: BaseException) -> dict[str, Any]:
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Why a task failed, as text, with the exception pickled for engines that trust it."""
     from qlambda.engine.local.wire import dumps
 
     try:
         pickled: bytes | None = dumps(exc)
     except Exception:
         pickled = None
-    return {
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": format_user_traceback(exc),
-        "exception": pickled,
-    }
+    return ErrorInfo(type(exc).__name__, _message(exc), format_user_traceback(exc), pickled)
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a user's __str__ may raise too
+        return f"<{type(exc).__name__} whose message could not be read>"
 
 
 def describe_exit(exitcode: int | None) -> str:

@@ -1,15 +1,17 @@
-"""The worker process: imports the heavy stack once, then runs task after task.
+"""The worker process: forked warm from the zygote, then runs task after task.
 
 Per task it can change directory, send stdout and stderr (file descriptors 1 and
 2, so C extensions are captured too) to the task's log file, and limit BLAS/OpenMP
-threads. Code in a task reaches its submitter through ``current_channel()``.
+threads; what a task changes in the process (its directory, ``sys.path``, the
+environment) is put back before the next one. Code in a task reaches its
+submitter through ``current_channel()``. Everything the worker sends is a
+message of ``qlambda.engine.protocol``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import importlib
 import itertools
 import os
 import signal
@@ -22,7 +24,9 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
+from qlambda.engine import protocol
 from qlambda.engine.channel import set_current_channel
+from qlambda.engine.codepaths import is_library_file
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.wire import dumps, loads
 
@@ -30,7 +34,7 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 
 
 class _ReplyFuture(Future):
-    """Waiting on it reads the pipe, since this process has no reader thread."""
+    """Waiting on it reads the connection, since this process has no reader thread."""
 
     def __init__(self, channel: WorkerChannel) -> None:
         super().__init__()
@@ -46,19 +50,19 @@ class _ReplyFuture(Future):
 
 
 class WorkerChannel:
-    """The task's line to its submitter, over the worker's pipe."""
+    """The task's line to its submitter: protocol messages out, the engine's commands in."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.task_id = 0
-        self.inbox: deque[tuple] = deque()  # tasks that arrived while a task waited
+        self.inbox: deque[Any] = deque()  # tasks that arrived while a task waited
         self._request_ids = itertools.count(1)
         self._waiting: dict[int, Future] = {}
         self._send_lock = threading.Lock()
         self._pump_lock = threading.Lock()
 
-    def send(self, message: tuple) -> None:
-        data = dumps(message)
+    def send(self, message: Any) -> None:
+        data = protocol.encode(message)
         with self._send_lock:
             self.conn.send_bytes(data)
 
@@ -66,11 +70,14 @@ class WorkerChannel:
         future = _ReplyFuture(self)
         request_id = next(self._request_ids)
         self._waiting[request_id] = future
-        self.send(("request", self.task_id, request_id, kind, payload, blocking))
+        self.send(protocol.Request(self.task_id, request_id, kind, payload, blocking))
         return future
 
     def notify(self, kind: str, payload: Any) -> None:
-        self.send(("notify", self.task_id, kind, payload))
+        self.send(protocol.Notify(self.task_id, kind, payload))
+
+    def receive(self) -> Any:
+        return loads(self.conn.recv_bytes())
 
     def pump_until(self, future: Future, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -86,28 +93,31 @@ class WorkerChannel:
                 if deadline is not None:
                     wait = max(0.0, min(wait, deadline - time.monotonic()))
                 if self.conn.poll(wait):
-                    self.handle(loads(self.conn.recv_bytes()))
+                    self.handle(self.receive())
             finally:
                 self._pump_lock.release()
 
-    def handle(self, message: tuple) -> None:
-        if message[0] == "reply":
-            _, request_id, ok, value = message
-            future = self._waiting.pop(request_id, None)
+    def handle(self, message: Any) -> None:
+        if isinstance(message, protocol.Reply):
+            future = self._waiting.pop(message.request_id, None)
             if future is None:
                 return
-            if ok:
-                future.set_result(value)
+            if message.ok:
+                future.set_result(message.value)
             else:
-                future.set_exception(value)
+                future.set_exception(message.value)
         else:
             self.inbox.append(message)
 
 
 @contextlib.contextmanager
 def isolation(options: dict[str, Any]) -> Iterator[None]:
-    """Own directory, captured output and thread limits for one task."""
+    """Own directory, captured output and thread limits for one task; what the task
+    changes in the process (directory, ``sys.path``, environment) does not outlive it."""
     previous_dir = os.getcwd()
+    saved_path = list(sys.path)
+    saved_environ = dict(os.environ)
+    saved_modules = set(sys.modules)
     saved_fds: tuple[int, int] | None = None
     limits = None
     workdir = options.get("workdir")
@@ -118,6 +128,7 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.makedirs(workdir, exist_ok=True)
             os.chdir(workdir)
         if log_path:
+            os.makedirs(os.path.dirname(log_path), exist_ok=True)
             sys.stdout.flush()
             sys.stderr.flush()
             saved_fds = (os.dup(1), os.dup(2))
@@ -125,8 +136,8 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
-            sys.stdout.reconfigure(line_buffering=True)
-            sys.stderr.reconfigure(line_buffering=True)
+            sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+            sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         if cpus != 1:
             from threadpoolctl import threadpool_limits
 
@@ -143,45 +154,41 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.dup2(saved_fds[1], 2)
             os.close(saved_fds[0])
             os.close(saved_fds[1])
-        os.chdir(previous_dir)
+        sys.path[:] = saved_path
+        _forget_user_modules(saved_modules)
+        if os.environ != saved_environ:
+            os.environ.clear()
+            os.environ.update(saved_environ)
+        with contextlib.suppress(OSError):
+            os.chdir(previous_dir)
 
 
-def _watch_parent(parent_pid: int) -> None:
-    """Leave when the engine's process is gone, even in the middle of a task."""
-    while True:
-        time.sleep(1.0)
-        if os.getppid() == 1 or not _alive(parent_pid):
-            os._exit(70)
+def _forget_user_modules(before: set[str]) -> None:
+    """Modules of the user's own code that a task imported go with it (their state
+    would leak into the next task); libraries it imported stay, warm."""
+    for name in set(sys.modules) - before:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if not file or not is_library_file(file):
+            sys.modules.pop(name, None)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def worker_main(
-    conn: Connection,
-    parent_pid: int,
-    preload: tuple[str, ...],
-    initializer: Callable[..., Any] | None,
-    initargs: tuple[Any, ...],
-) -> None:
+def worker_main(fd: int) -> None:
+    """Run in a process forked by the zygote; ``fd`` is its socket to the engine."""
+    conn = Connection(fd)
     for variable in THREAD_VARIABLES:
         os.environ[variable] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the user's process
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     try:
-        for module in preload:
-            importlib.import_module(module)
-        if initializer is not None:
-            initializer(*initargs)
+        start: protocol.WorkerStart = loads(conn.recv_bytes())
+        sys.path[:] = start.sys_path
+        if start.initializer is not None:
+            start.initializer(*start.initargs)
+    except (EOFError, OSError):
+        return
     except BaseException as exc:
-        conn.send_bytes(dumps(("failed", error_info(exc))))
+        with contextlib.suppress(OSError):
+            conn.send_bytes(protocol.encode(protocol.InitFailed(error_info(exc))))
         return
     # What is built so far lives as long as the worker: keep the collector's full passes
     # off it. They walk every tracked object; in a QPU executor holding FakeTorino (Aer
@@ -191,44 +198,52 @@ def worker_main(
     channel = WorkerChannel(conn)
     set_current_channel(channel)
     functions: dict[str, Callable[..., Any]] = {}
-    conn.send_bytes(dumps(("ready", os.getpid())))
+    channel.send(protocol.Ready())
     while True:
         try:
-            message = channel.inbox.popleft() if channel.inbox else loads(conn.recv_bytes())
+            message = channel.inbox.popleft() if channel.inbox else channel.receive()
         except (EOFError, OSError):
             return
-        kind = message[0]
-        if kind == "run":
+        if isinstance(message, protocol.RunTask):
             _run(channel, functions, message)
-        elif kind == "stop":
+        elif isinstance(message, protocol.Stop):
             return
         # a reply that arrives after its task ended has no one to read it
 
 
-def _run(channel: WorkerChannel, functions: dict[str, Callable[..., Any]], message: tuple) -> None:
-    _, task_id, (key, blob), arguments, options = message
-    channel.task_id = task_id
+def _run(
+    channel: WorkerChannel, functions: dict[str, Callable[..., Any]], task: protocol.RunTask
+) -> None:
+    channel.task_id = task.task_id
     try:
-        args, kwargs = loads(arguments)
-        fn = functions.get(key) if key is not None else None
+        args, kwargs = loads(task.arguments)
+        fn = functions.get(task.function_key) if task.function_key is not None else None
         if fn is None:
-            fn = loads(blob)
-            if key is not None:
-                functions[key] = fn
-        if options:
-            with isolation(options):
+            if task.function is None:
+                raise RuntimeError("the engine sent no function for this task")
+            fn = loads(task.function)
+            if task.function_key is not None:
+                functions[task.function_key] = fn
+        if task.options:
+            with isolation(task.options):
                 value = fn(*args, **kwargs)
         else:
             value = fn(*args, **kwargs)
-        try:
-            data = dumps(("done", task_id, True, value))
-        except Exception as exc:
-            raise TypeError(
-                f"the return value of type {type(value).__name__} cannot be sent back: {exc}"
-            ) from exc
+        message = protocol.TaskDone(task.task_id, encode_value(value), None)
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             exc = RuntimeError(f"the function called sys.exit({exc.code!r})")
-        data = dumps(("done", task_id, False, error_info(exc)))
-    with channel._send_lock:
-        channel.conn.send_bytes(data)
+        message = protocol.TaskDone(task.task_id, None, error_info(exc))
+    channel.send(message)
+
+
+def encode_value(value: Any) -> protocol.Encoded:
+    """A task's return value as it crosses: an ``Encoded`` it made itself stays as it is."""
+    if isinstance(value, protocol.Encoded):
+        return value
+    try:
+        return protocol.Encoded("pickle", dumps(value))
+    except Exception as exc:
+        raise TypeError(
+            f"the return value of type {type(value).__name__} cannot be sent back: {exc}"
+        ) from exc

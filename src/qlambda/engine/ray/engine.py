@@ -109,14 +109,15 @@ class RayEngine(RemoteEngine):
             ray_options["memory"] = int(spec.memory_mb * 2**20)
         if spec.resources:
             ray_options["resources"] = dict(spec.resources)
+        fn, args, kwargs = spec.call()
         ref = self._runner.ray_run_isolated.options(**ray_options).remote(
-            self.channel.address, spec.task_id, spec.fn, spec.args, spec.kwargs, options
+            self.channel.address, spec.task_id, fn, args, kwargs, options
         )
         ref.future().add_done_callback(lambda f: self._isolated_done(task, _outcome(f)))
         return ref
 
     def _launch_batch(self, tasks: list[RemoteTask]) -> None:
-        calls = [(t.spec.fn, t.spec.args, t.spec.kwargs) for t in tasks]
+        calls = [t.spec.call() for t in tasks]
         ref = self._runner.ray_run_batch.options(max_retries=self._max_retries).remote(calls)
 
         def done(future: Future) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from qlambda.core.errors import ConfigurationError, TimeLimitError, WorkerDiedError
+from qlambda.engine import protocol
 from qlambda.engine.base import TaskFuture, TaskMessage, TaskSpec
 from qlambda.engine.local.engine import remote_error
 from qlambda.engine.remote.server import ChannelServer, default_host
@@ -284,30 +285,26 @@ class RemoteEngine:
             task.future.set_exception(error(reason))
 
     # ---------------------------------------------------------------- the channel
-    def _on_message(self, task_id: int, message: tuple, send: Callable[[tuple], None]) -> None:
+    def _on_message(self, task_id: int, message: Any, send: Callable[[Any], None]) -> None:
         task = self._tasks.get(task_id)
         if task is None:
             return
-        kind = message[0]
-        if kind == "hello":  # the task starts (again, after a retry)
+        if isinstance(message, protocol.Hello):  # the task starts (again, after a retry)
             with self._lock:
-                task.where = message[2].get("node")
+                task.where = message.node
                 task.started = time.monotonic()
                 if task.spec.timeout_s is not None:
                     task.deadline = task.started + task.spec.timeout_s
                     self._lock.notify_all()
-        elif kind == "request":
-            _, _, request_id, what, payload, _blocking = message
-            self._on_request(task, request_id, what, payload, send)
-        elif kind == "notify":
-            _, _, what, payload = message
-            if what == "__log__":
-                self._append_log(task, payload)
-            elif what == "__limit__":
-                task.kill = (WorkerDiedError, payload)
-                self._stop_and_fail(task)
-            elif task.spec.on_message is not None:
-                task.spec.on_message(TaskMessage(task_id, what, payload))
+        elif isinstance(message, protocol.Request):
+            self._on_request(task, message.request_id, message.kind, message.payload, send)
+        elif isinstance(message, protocol.Output):
+            self._append_log(task, message.chunk)
+        elif isinstance(message, protocol.LimitExceeded):
+            task.kill = (WorkerDiedError, message.reason)
+            self._stop_and_fail(task)
+        elif isinstance(message, protocol.Notify) and task.spec.on_message is not None:
+            task.spec.on_message(TaskMessage(task_id, message.kind, message.payload))
 
     def _on_request(
         self,
@@ -315,7 +312,7 @@ class RemoteEngine:
         request_id: int,
         kind: str,
         payload: Any,
-        send: Callable[[tuple], None],
+        send: Callable[[Any], None],
     ) -> None:
         replied = threading.Event()
 
@@ -324,9 +321,9 @@ class RemoteEngine:
                 return
             replied.set()
             try:
-                send(("reply", request_id, ok, value))
+                send(protocol.Reply(request_id, ok, value))
             except Exception as exc:  # the value does not pickle
-                send(("reply", request_id, False, TypeError(f"reply not sendable: {exc}")))
+                send(protocol.Reply(request_id, False, TypeError(f"reply not sendable: {exc}")))
 
         handler = task.spec.on_message
         if handler is None:

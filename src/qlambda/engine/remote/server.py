@@ -17,11 +17,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, Listener
+from typing import Any
 
-from qlambda.engine.local.wire import dumps, loads
+from qlambda.engine import protocol
+from qlambda.engine.local.wire import dumps
 
 # (task_id, message, send) -> None; ``send`` writes one message back to the task
-MessageHandler = Callable[[int, tuple, Callable[[tuple], None]], None]
+MessageHandler = Callable[[int, Any, Callable[[Any], None]], None]
 
 
 @dataclass(frozen=True)
@@ -93,20 +95,23 @@ class ChannelServer:
     def _serve(self, connection: Connection) -> None:
         send_lock = threading.Lock()
 
-        def send(message: tuple) -> None:
+        def send(message: Any) -> None:
             data = dumps(message)
             with send_lock, contextlib.suppress(OSError):
                 connection.send_bytes(data)
 
         try:
-            hello = loads(connection.recv_bytes())
-            if hello[0] != "hello":
+            hello = protocol.decode(connection.recv_bytes(protocol.MAX_MESSAGE_BYTES))
+            if not isinstance(hello, protocol.Hello):
                 return
-            task_id = hello[1]
+            task_id = hello.task_id
             self._handler(task_id, hello, send)
             while True:
-                self._handler(task_id, loads(connection.recv_bytes()), send)
-        except (EOFError, OSError):
+                message = protocol.decode(connection.recv_bytes(protocol.MAX_MESSAGE_BYTES))
+                if getattr(message, "task_id", task_id) != task_id:
+                    return  # a connection speaks for the task that said hello, only
+                self._handler(task_id, message, send)
+        except (EOFError, OSError, protocol.ProtocolError):
             pass
         finally:
             with self._lock:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import pickle
 import sys
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from concurrent.futures import Future
 from multiprocessing.connection import Client
 from typing import Any
 
+from qlambda.engine import protocol
 from qlambda.engine.channel import set_current_channel
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.worker import THREAD_VARIABLES, WorkerChannel
@@ -66,9 +68,10 @@ class RemoteChannel(WorkerChannel):
     def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future:
         if kind == "map" and self._local_map is not None:
             future: Future = Future()
-            fn, items = payload
-            try:
-                future.set_result(self._local_map(fn, list(items)))
+            try:  # the job's own pickles (``JobContext.map``), read where they were made
+                fn = pickle.loads(payload["function"])
+                items = [pickle.loads(item)[0][0] for item in payload["items"]]
+                future.set_result(self._local_map(fn, items))
             except BaseException as exc:
                 future.set_exception(exc)
             return future
@@ -104,7 +107,7 @@ def run_isolated(
     warm_up()
     conn = Client((address.host, address.port), family="AF_INET", authkey=address.authkey)
     channel = RemoteChannel(conn, task_id, local_map)
-    channel.send(("hello", task_id, {"pid": os.getpid(), "node": options.get("node")}))
+    channel.send(protocol.Hello(task_id, os.getpid(), options.get("node")))
     set_current_channel(channel)
     try:
         with _isolation(channel, options):
@@ -176,7 +179,7 @@ def _stream_output(channel: RemoteChannel) -> Iterator[None]:
             if not chunk:
                 return
             with contextlib.suppress(OSError):
-                channel.notify("__log__", chunk)
+                channel.send(protocol.Output(channel.task_id, chunk))
 
     reader = threading.Thread(target=pump, name="qlambda-log", daemon=True)
     reader.start()
@@ -212,7 +215,7 @@ def _memory_watch(channel: RemoteChannel, limit_mb: float) -> Iterator[None]:
                     f"memory limit of {limit_mb:g} MB exceeded (the task grew to {used_mb:.0f} MB)"
                 )
                 with contextlib.suppress(OSError):
-                    channel.notify("__limit__", reason)
+                    channel.send(protocol.LimitExceeded(channel.task_id, reason))
                 time.sleep(5.0)  # the submitter stops the worker; if it cannot, leave
                 os._exit(137)
 

@@ -26,6 +26,7 @@ class Execution:
 
     ``mitigate_readout`` asks the measurement stage to weight every shot with the inverse of
     the backend's calibrated readout confusion matrix (set by the ``readout`` step).
+    ``shots`` 0 with an observable asks for its exact value (on an ideal simulator only).
     """
 
     circuit: QuantumCircuit

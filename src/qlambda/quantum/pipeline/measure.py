@@ -97,7 +97,9 @@ class _Group:
 
 def _basis_circuit(
     circuit: QuantumCircuit, basis: dict[int, str], backend: BackendView
-) -> QuantumCircuit:
+) -> tuple[QuantumCircuit, str]:
+    """``circuit`` rotated into ``basis`` and measured, and the name of the register the
+    rotated qubits are measured into."""
     from qlambda.quantum.transpilation import circuit_token
 
     # a batch measured again (the scale factors of ZNE, repeats) is not rebuilt and rebased
@@ -105,9 +107,20 @@ def _basis_circuit(
     return backend.memo.get(key, lambda: _rotated_and_measured(circuit, basis, backend))
 
 
+def _free_register_name(circuit: QuantumCircuit) -> str:
+    """``meas``, or a variant no register of ``circuit`` has (one that measures
+    mid-circuit keeps its own registers, ``meas`` among them after ``measure_all``)."""
+    taken = {register.name for register in circuit.cregs}
+    name, number = "meas", 0
+    while name in taken:
+        number += 1
+        name = f"meas_{number}"
+    return name
+
+
 def _rotated_and_measured(
     circuit: QuantumCircuit, basis: dict[int, str], backend: BackendView
-) -> QuantumCircuit:
+) -> tuple[QuantumCircuit, str]:
     measured = circuit.copy()
     qubits = sorted(basis)
     for qubit in qubits:
@@ -116,10 +129,10 @@ def _rotated_and_measured(
         elif basis[qubit] == "Y":
             measured.sdg(qubit)
             measured.h(qubit)
-    register = ClassicalRegister(len(qubits), "meas")
+    register = ClassicalRegister(len(qubits), _free_register_name(circuit))
     measured.add_register(register)
     measured.measure(qubits, register)
-    return backend.rebase(measured)
+    return backend.rebase(measured), register.name
 
 
 def _groups(
@@ -164,9 +177,12 @@ def measure_batch(
             continue
         groups, bases, constant = _groups(index, execution.observable)
         first = len(batch)
+        registers = []
         for basis in bases:
-            batch.append((_basis_circuit(execution.circuit, basis, backend), execution.shots))
-        plan.append(("value", (first, groups, constant)))
+            measured, register = _basis_circuit(execution.circuit, basis, backend)
+            batch.append((measured, execution.shots))
+            registers.append(register)
+        plan.append(("value", (first, groups, constant, registers)))
     data = run(batch) if batch else []
     outcomes = []
     for execution, (kind, detail) in zip(executions, plan, strict=True):
@@ -186,10 +202,10 @@ def measure_batch(
                 }
             outcomes.append(Outcome(bits=bits, metadata=metadata))
             continue
-        first, groups, constant = detail  # type: ignore[misc]
+        first, groups, constant, registers = detail  # type: ignore[misc]
         value, variance = float(np.real(constant)), 0.0
         for offset, group in enumerate(groups):
-            shots = data[first + offset]["meas"].to_bool_array(order="little")
+            shots = data[first + offset][registers[offset]].to_bool_array(order="little")
             weights = [
                 shot_weights(backend.readout_errors.get(q) if execution.mitigate_readout else None)
                 for q in group.qubits

@@ -4,6 +4,10 @@ Each PUB is flattened into one :class:`Execution` per element of its broadcast s
 steps run over all of them together (so every circuit of the request, including all the
 circuits steps add, is measured in one batched call), and the outcomes are folded back
 into the PUB's shape: ``evs``/``stds`` for an estimator, ``BitArray`` s for a sampler.
+
+An estimator's circuit runs without its final measurements, the terms they dephase
+dropped (:mod:`qlambda.quantum.estimator_measurements`); one measuring mid-circuit runs
+as written, its measurements sampled with the rest.
 """
 
 from __future__ import annotations
@@ -36,21 +40,38 @@ def _bound(pub: EstimatorPub | SamplerPub, index: tuple[int, ...]) -> object:
     return pub.parameter_values.bind(pub.circuit, index)
 
 
-def _estimator_executions(pub: EstimatorPub) -> list[Execution]:
-    shots = math.ceil(1.0 / pub.precision**2)
+def _estimator_executions(pub: EstimatorPub, backend: BackendView) -> list[Execution]:
+    from qlambda.quantum.estimator_measurements import dephase, measured_circuit
+
+    shots = _shots(pub)
+    measured = measured_circuit(pub.circuit, backend.memo)
+    runs = EstimatorPub(
+        measured.circuit,
+        pub.observables,
+        pub.parameter_values,
+        pub.precision,
+        validate=False,
+    )
     param_shape = pub.parameter_values.shape
     param_index = np.fromiter(np.ndindex(param_shape), dtype=object).reshape(param_shape)
     indices, observables = np.broadcast_arrays(param_index, pub.observables)
     bound: dict[tuple[int, ...], object] = {}
     executions = []
+    identity = "I" * pub.circuit.num_qubits
     for position in np.ndindex(*pub.shape):
         where = indices[position]
         if where not in bound:
-            bound[where] = _bound(pub, where)
-        terms = observables[position]
+            bound[where] = _bound(runs, where)
+        terms = dephase(observables[position], measured.dephased) or {identity: 0.0}
         observable = SparsePauliOp.from_list(list(terms.items()))
         executions.append(Execution(bound[where], shots, observable))  # type: ignore[arg-type]
     return executions
+
+
+def _shots(pub: EstimatorPub) -> int:
+    """Shots per execution as Qiskit's BackendEstimatorV2 counts them; 0 for precision 0,
+    exact values (only an ideal simulator serves those)."""
+    return math.ceil(1.0 / pub.precision**2) if pub.precision else 0
 
 
 def _sampler_executions(pub: SamplerPub) -> list[Execution]:
@@ -67,7 +88,7 @@ def _estimator_result(
     stds = np.array([o.std for o in outcomes], dtype=float).reshape(pub.shape)
     metadata = {
         "target_precision": pub.precision,
-        "shots": math.ceil(1.0 / pub.precision**2),
+        "shots": _shots(pub),
         "execution_options": names,
         "outcomes": [o.metadata for o in outcomes if o.metadata],
     }
@@ -98,8 +119,10 @@ def run_request(
 ) -> PrimitiveResult:
     """Run a prepared request (circuits runnable on the backend) through ``steps``."""
     names = [getattr(step, "name", type(step).__name__) for step in steps]
-    flatten = _estimator_executions if request.primitive == "estimator" else _sampler_executions
-    per_pub = [flatten(pub) for pub in request.pubs]  # type: ignore[arg-type]
+    if request.primitive == "estimator":
+        per_pub = [_estimator_executions(pub, backend) for pub in request.pubs]  # type: ignore[arg-type]
+    else:
+        per_pub = [_sampler_executions(pub) for pub in request.pubs]  # type: ignore[arg-type]
     executions = [execution for group in per_pub for execution in group]
     outcomes = run_steps(steps, executions, backend, measure)
     results = []

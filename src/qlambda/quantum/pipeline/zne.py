@@ -60,12 +60,19 @@ class ZeroNoiseExtrapolation:
 
     def _fold(self, circuit: Any, factor: float) -> Any:
         from mitiq.zne.scaling import fold_gates_at_random, fold_global
+        from mitiq.zne.scaling.folding import UnfoldableCircuitError
 
         if factor == 1.0:
             return circuit
-        if self.folding == "global":
-            return fold_global(circuit, factor)
-        return fold_gates_at_random(circuit, factor, seed=self.seed)
+        try:
+            if self.folding == "global":
+                return fold_global(circuit, factor)
+            return fold_gates_at_random(circuit, factor, seed=self.seed)
+        except UnfoldableCircuitError as exc:
+            raise ValueError(
+                f"execution option 'zne' cannot fold this circuit (mitiq: {exc}); accepted: "
+                "circuits whose measurements all come last"
+            ) from None
 
     def _fold_all(self, circuit: Any, backend: BackendView) -> list[Any]:
         """The circuit at every scale factor, folded on its active qubits, back in the

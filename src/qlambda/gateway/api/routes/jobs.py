@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 from typing import Annotated, Any
 
-import cloudpickle
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -145,17 +143,15 @@ def _result_answer(platform: Platform, settings: GatewaySettings, job_id: str) -
     if row["status"] == JobStatus.DONE.value:
         try:
             _check_result_size(row, settings.max_result_bytes)
-            blob = platform.result_bytes(row)
+            encoded = platform.stored_result(row)
         except ResultDeletedError as exc:
             raise ApiError(410, str(exc)) from None
-        answer["pickle"] = base64.b64encode(blob).decode() if blob is not None else None
-        value = None if blob is None else cloudpickle.loads(blob)
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            answer["is_json"] = False
-        else:
-            answer["value"], answer["is_json"] = value, True
+        if encoded is None:
+            answer["value"], answer["is_json"] = None, True
+        elif encoded.format == "json":
+            answer["value"], answer["is_json"] = encoded.decode(trusted=False), True
+        else:  # opaque here: only the owner's client unpickles it
+            answer["pickle"], answer["is_json"] = base64.b64encode(encoded.data).decode(), False
     return answer
 
 
