@@ -16,9 +16,8 @@ from qlambda.platform.config import PlatformConfig
 from qlambda.store import Store, schema
 
 
-def prints_and_writes(text):
+def prints(text):
     print(text)
-    Path("note.txt").write_text(text)
     return text
 
 
@@ -32,18 +31,17 @@ def big_result(n):
 
 def test_job_folders_are_sharded_by_time_and_keep_only_what_has_content(client):
     data_dir = client.platform.data_dir
-    writer = client.run(prints_and_writes, text="hello")
+    writer = client.run(prints, text="hello")
     quiet = client.run(silent, x=1)
     large = client.run(big_result, n=2 << 20)
     assert writer.result(60) == "hello" and quiet.result(60) == 1
     assert len(large.result(60)) == 2 << 20
     shard = data_dir / "jobs" / writer.id[:5] / writer.id[5:7]
-    assert (shard / writer.id / "note.txt").read_text() == "hello"  # its working directory
-    assert sorted(p.name for p in (shard / writer.id).iterdir()) == ["note.txt"]
-    assert (shard / f"{writer.id}.log").read_text() == "hello\n"  # beside it, not in it
+    assert (shard / f"{writer.id}.log").read_text() == "hello\n"
     assert writer.logs() == "hello\n"
-    # printed nothing: only its (empty) working directory is left, one inode
-    assert layout.job_files(data_dir, quiet.id) == [layout.job_dir(data_dir, quiet.id)]
+    # embedded jobs run in the submitter's directory: no working directory of their own
+    assert layout.job_files(data_dir, writer.id) == [shard / f"{writer.id}.log"]
+    assert layout.job_files(data_dir, quiet.id) == []  # printed nothing: nothing left
     assert quiet.logs() == ""
     result_file = data_dir / "results" / large.id[:5] / large.id[5:7] / f"{large.id}.pickle"
     assert result_file.is_file()  # bytes are not JSON: a pickle
@@ -60,8 +58,7 @@ def says_attempt(ctx, pause):
 def _to_flat_layout(data_dir: Path, job_id: str) -> None:
     """Move a job's files where versions before the sharded layout kept them."""
     flat = layout.flat_job_dir(data_dir, job_id)
-    flat.mkdir()
-    shutil.move(layout.job_dir(data_dir, job_id), flat / layout.FLAT_WORK)
+    (flat / layout.FLAT_WORK).mkdir(parents=True)
     shutil.move(layout.job_log(data_dir, job_id), flat / layout.FLAT_LOG)
     store = Store.open(data_dir)
     try:
@@ -80,7 +77,7 @@ def _to_flat_layout(data_dir: Path, job_id: str) -> None:
 def test_a_data_dir_with_flat_job_folders_keeps_its_logs_and_resumes_in_them(tmp_path):
     first = qlambda.Client(data_dir=tmp_path, workers=1)
     try:
-        ended = first.run(prints_and_writes, text="from before")
+        ended = first.run(prints, text="from before")
         assert ended.result(60) == "from before"
         running = first.run(says_attempt, pause=120)
         deadline = time.monotonic() + 60
@@ -121,7 +118,7 @@ def test_the_embedded_platform_keeps_everything_unless_given_a_policy(tmp_path):
     assert PlatformConfig().retention is None
     retention = {"interval": "1s", "DONE": {"output_max_age": 0}, "ERROR": {"max_age": 0}}
     with qlambda.Client(data_dir=tmp_path, workers=1, retention=retention) as client:
-        kept = client.run(prints_and_writes, text="kept")
+        kept = client.run(prints, text="kept")
         failed = client.run(fails, message="boom")
         assert kept.wait(60) and failed.wait(60)
         deadline = time.monotonic() + 60
@@ -144,21 +141,20 @@ def test_the_embedded_platform_keeps_everything_unless_given_a_policy(tmp_path):
         assert left == [kept.id]
 
 
-def works_in_its_folder(ctx, seconds):
-    """Fails (ends ERROR) if anything of its own vanished while it ran."""
-    Path("state.txt").write_text("mine")
+def keeps_its_state(ctx, seconds):
+    """Fails (ends ERROR) if its checkpoint vanished while it ran."""
     print("started", flush=True)
     ctx.checkpoint({"step": 1})
     time.sleep(seconds)
-    if Path("state.txt").read_text() != "mine" or ctx.restore() != {"step": 1}:
-        raise RuntimeError("its files or checkpoint were deleted while it ran")
+    if ctx.restore() != {"step": 1}:
+        raise RuntimeError("its checkpoint was deleted while it ran")
     return "intact"
 
 
 def test_retention_running_beside_jobs_never_touches_what_they_use(tmp_path):
     retention = {"interval": "1s", "DONE": {"max_jobs": 0}}  # ended DONE jobs go at once
     with qlambda.Client(data_dir=tmp_path, workers=2, retention=retention) as client:
-        long = client.run(works_in_its_folder, seconds=4)
+        long = client.run(keeps_its_state, seconds=4)
         for i in range(20):  # each is deleted soon after it ends
             client.run(silent, x=i)
         assert long.wait(60)
@@ -180,7 +176,7 @@ def test_a_result_read_while_retention_deletes_it_is_reported_deleted_not_lost(t
         policy = RetentionPolicy({"DONE": Rule(output_max_age=0)})
         assert apply_policy(platform.store, tmp_path, policy).statuses["DONE"].outputs == 2
         with pytest.raises(ResultDeletedError):
-            platform.result_bytes(read_before)
+            platform.load_result(read_before)
         # a result file lost some other way is a fault, not a deletion
         other = client.run(big_result, n=2 << 20)
         assert other.wait(60)
