@@ -26,10 +26,12 @@ from typing import Any
 
 import cloudpickle
 
+from qlambda.core.errors import ResultDeletedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskSpec
-from qlambda.platform import results
+from qlambda.engine.protocol import Encoded
+from qlambda.platform import layout, results
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
@@ -41,6 +43,7 @@ from qlambda.platform.output_caps import ResultTooLargeError, check_result_size,
 from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.platform.quantum_journal import QuantumJournal
 from qlambda.platform.quotas import OwnerQuotas, QueuedRun
+from qlambda.platform.retention import RetentionRunner
 from qlambda.platform.tenants import tenant_sandboxes
 from qlambda.store import Store
 
@@ -130,6 +133,7 @@ class Platform:
         self._listeners: list[JobListener] = []
         self._closing = False
         self._started = False
+        self.retention: RetentionRunner | None = None
 
     def tenant_dir(self, owner: str) -> Path:
         """Where a tenant's jobs keep their folders."""
@@ -141,6 +145,11 @@ class Platform:
             self._started = True
             self.calibration.start()
             self._recover()
+            policy = self.config.retention
+            if policy is not None and policy.interval is not None and not policy.keeps_everything:
+                self.retention = RetentionRunner(
+                    self.store, self.data_dir, policy, live=self._live_ids
+                ).start()
         return self
 
     def wait_ready(self, timeout: float | None = 120) -> bool:
@@ -152,10 +161,17 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
+        if self.retention is not None:
+            self.retention.stop()
         self.calibration.stop()
         self.pilot.cancel()
         self.store.close()
         self._dir_lock.release()
+
+    def _live_ids(self) -> set[str]:
+        """Jobs still finishing here: retention leaves them for its next pass."""
+        with self._lock:
+            return set(self._live)
 
     # -------------------------------------------------------------- submitting
     def register(self, function: Function) -> FunctionPayload:
@@ -275,6 +291,8 @@ class Platform:
             execution_options=options,
             cwd=cwd,
         )
+        job.workdir = layout.job_dir(self.data_dir, job.id, self._tenant(job))
+        job.log_path = layout.job_log(self.data_dir, job.id, self._tenant(job))
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
             # Counted only when limited: each count walks every live job or queue.
@@ -346,7 +364,7 @@ class Platform:
             "status": job.status.value,
             "reason": job.reason,
             "arguments": packed,
-            "log_path": str(self._job_dir(job) / "output.log"),
+            "log_path": str(job.log_path),
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
@@ -354,11 +372,9 @@ class Platform:
             "cwd": job.cwd,
         }
 
-    def _job_dir(self, job: LiveJob) -> Path:
+    def _tenant(self, job: LiveJob) -> str | None:
         """A sandboxed tenant's jobs live in its own folder, the only one it can write."""
-        if self.config.sandboxed:
-            return self.tenant_dir(job.owner) / job.id
-        return self.data_dir / "jobs" / job.id
+        return job.owner if self.config.sandboxed else None
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -383,7 +399,6 @@ class Platform:
         """Hand a job to the engine (its owner's quota allowing)."""
         job, payload, packed, limits = run.job, run.payload, run.arguments, run.limits
         job.attempts += 1
-        directory = self._job_dir(job)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -404,8 +419,8 @@ class Platform:
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=job.cwd or str(directory / "work"),
-            log_path=str(directory / "output.log"),
+            workdir=job.cwd or str(job.workdir),  # the worker makes it, off this thread
+            log_path=str(job.log_path),
             priority=job.priority,
             on_message=functools.partial(self.requests.handle, job),
             name=job.function_name,
@@ -431,6 +446,8 @@ class Platform:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
             self.quotas.release(job.owner)
+            if job.log_path is not None:  # its worker is done, or dead: no more output
+                layout.drop_if_empty(job.log_path)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
         error = None if future.cancelled() else future.exception()
@@ -444,7 +461,8 @@ class Platform:
             try:
                 encoded = results.check_encoded(future.result())
                 check_result_size(len(encoded.data), self.config.max_result_bytes)
-                fields.update(results.stored_fields(job.id, encoded, self.data_dir / "results"))
+                folder = layout.result_dir(self.data_dir, job.id)
+                fields.update(results.stored_fields(job.id, encoded, folder))
             except ResultTooLargeError as exc:
                 status, reason = JobStatus.ERROR, str(exc)
             except Exception as exc:
@@ -496,6 +514,8 @@ class Platform:
                 execution_options=row.get("execution_options"),
                 cwd=row.get("cwd"),
             )
+            # where its earlier attempts ran: this layout, or the flat one of earlier versions
+            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
             now = time.time()
             self.store.update_job(
                 job.id,
@@ -565,7 +585,23 @@ class Platform:
 
     def load_result(self, row: dict[str, Any]) -> Any:
         """The value of a DONE job's row, decoded: the embedded platform's user owns it."""
-        return results.decode_result(row)
+        encoded = self.stored_result(row)
+        return None if encoded is None else encoded.decode(trusted=True)
+
+    def stored_result(self, row: dict[str, Any]) -> Encoded | None:
+        """The encoded result of a DONE job's row; ``ResultDeletedError`` once the
+        retention policy has deleted it."""
+        if row.get("output_deleted_at") is not None:
+            raise ResultDeletedError(row["id"], row["output_deleted_at"])
+        try:
+            return results.stored_result(row)
+        except FileNotFoundError:
+            again = self.store.get_job(row["id"])  # retention may have just deleted it
+            if again is None or again.get("output_deleted_at") is not None:
+                raise ResultDeletedError(
+                    row["id"], again and again.get("output_deleted_at")
+                ) from None
+            raise  # lost some other way: a fault
 
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
