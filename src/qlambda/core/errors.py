@@ -84,7 +84,7 @@ class ResultDeletedError(QlambdaError, LookupError):
             "(its status, reason and events are kept)"
         )
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Self], tuple[str, float | None]]:
         return (type(self), (self.job_id, self.deleted_at))
 
 

@@ -599,7 +599,7 @@ class Platform:
             again = self.store.get_job(row["id"])  # retention may have just deleted it
             if again is None or again.get("output_deleted_at") is not None:
                 raise ResultDeletedError(
-                    row["id"], again and again.get("output_deleted_at")
+                    row["id"], None if again is None else again.get("output_deleted_at")
                 ) from None
             raise  # lost some other way: a fault
 
