@@ -26,6 +26,8 @@ test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts examples stubs
 	# the type checker (configured in pyproject.toml: strict, over src/qlambda)
 	$(BIN)/mypy
+	# the sandbox of a shared server's jobs needs bubblewrap (installed here if missing)
+	$(BIN)/python scripts/bubblewrap.py
 	$(BIN)/python -m pytest -m "not cluster"
 	# multi-node clusters start in a fresh process, with the machine to themselves
 	$(BIN)/python -m pytest -m cluster
