@@ -244,3 +244,29 @@ def test_an_installed_option_whose_arguments_are_not_json_crosses_only_by_value(
     with pytest.raises(QuantumRequestError, match="'zne' is code of the job's own"):
         round_trip(request)
     assert round_trip(request, RequestLimits(max_qubits=8, allow_code=True)).options
+
+
+def test_a_circuit_that_expands_past_the_operation_limit_is_refused():
+    from qiskit.circuit import Gate
+
+    inner = QuantumCircuit(1)
+    inner.h(0)
+    gate = Gate("g0", 1, [])
+    gate.definition = inner
+    for level in range(1, 12):  # 2048 operations once expanded
+        body = QuantumCircuit(1)
+        body.append(gate, [0])
+        body.append(gate, [0])
+        gate = Gate(f"g{level}", 1, [])
+        gate.definition = body
+    circuit = QuantumCircuit(1, 1)
+    circuit.append(gate, [0])
+    circuit.measure(0, 0)
+    with pytest.raises(QuantumRequestError, match="expands to more than 1000 operations"):
+        round_trip(make_request("sampler", [circuit]), RequestLimits(max_operations=1000))
+    assert round_trip(make_request("sampler", [circuit]), RequestLimits(max_operations=3000))
+    looped = QuantumCircuit(1, 1)
+    with looped.for_loop(range(10**7)):
+        looped.h(0)
+    with pytest.raises(QuantumRequestError, match="expands to more than"):
+        round_trip(make_request("sampler", [looped]), RequestLimits(max_operations=10**6))

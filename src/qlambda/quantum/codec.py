@@ -44,8 +44,15 @@ from qiskit.primitives.containers.sampler_pub_result import SamplerPubResult
 from qiskit.quantum_info import SparseObservable
 
 from qlambda.engine.protocol import ProtocolError, pack_data, unpack_data
+from qlambda.quantum.qasm import QasmLimitError, operation_count
 from qlambda.quantum.request import QuantumRequest, check_optimization_level, circuit_width
-from qlambda.quantum.wire import CircuitEncodingError, content_hash, decode_circuit, encode_circuit
+from qlambda.quantum.wire import (
+    CircuitEncodingError,
+    content_hash,
+    content_key,
+    decode_circuit,
+    encode_circuit,
+)
 
 FORMAT_VERSION = 1
 MAX_SHOTS = 10_000_000
@@ -71,6 +78,8 @@ class RequestLimits:
     max_observables: int = 1 << 16
     """Observables per estimator PUB."""
     max_shots: int = MAX_SHOTS
+    max_operations: int = 10_000_000
+    """Operations of a circuit once its gate definitions and loops are expanded."""
     allow_code: bool = False
     """Execution-option steps carried by value are accepted (the embedded platform only)."""
 
@@ -308,11 +317,13 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
     circuits = []
     for position, blob in enumerate(blobs):
         try:
-            circuits.append(
-                decode_circuit(blob, max_qubits=limits.max_qubits, max_clbits=limits.max_clbits)
+            circuit = decode_circuit(
+                blob, max_qubits=limits.max_qubits, max_clbits=limits.max_clbits
             )
-        except CircuitEncodingError as exc:
+            _check_operations(circuit, limits.max_operations)
+        except (CircuitEncodingError, QasmLimitError) as exc:
             raise QuantumRequestError(f"circuits[{position}]: {exc}") from None
+        circuits.append(circuit)
     pubs = []
     for position, entry in enumerate(entries):
         where = f"pubs[{position}]"
@@ -360,6 +371,30 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         options=_unpack_steps(fields["options"], limits),
         optimization_level=level,
     )
+
+
+_counted: dict[tuple[bytes, int], int] = {}
+
+
+def _check_operations(circuit: Any, limit: int) -> None:
+    """A circuit's expanded size, worked out once per content (nested gate definitions and
+    loops can stand for billions of operations, which a transpiler would unroll)."""
+    content = content_key(circuit)
+    key = None if content is None else (content, limit)  # a count stops past its limit
+    count = _counted.get(key) if key is not None else None
+    if count is None:
+        count = operation_count(circuit, limit)
+        if key is not None:
+            if len(_counted) > 4096:
+                _counted.clear()
+            _counted[key] = count
+    if count > limit:
+        raise QasmLimitError(
+            f"the circuit expands to more than {limit} operations (gate definitions and "
+            "loops unrolled)",
+            "operations",
+            count,
+        )
 
 
 def _unpack_bindings(value: Any, where: str, limits: RequestLimits) -> Any:

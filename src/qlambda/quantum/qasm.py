@@ -369,4 +369,4 @@ def _standard(operation: Any) -> bool:
     """Qiskit's own gates: their definitions are small and known."""
     if getattr(operation, "_standard_gate", None) is not None:
         return True
-    return (type(operation).__module__ or "").startswith("qiskit.circuit")
+    return (type(operation).__module__ or "").startswith("qiskit.circuit.library")
