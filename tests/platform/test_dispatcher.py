@@ -141,7 +141,9 @@ def test_a_task_past_its_backend_s_time_limit_is_stopped_and_the_qpu_serves_the_
         assert dispatcher.wait_ready(120)
         slow = dispatcher.submit(long_request(), job_id="slow")
         after = dispatcher.submit(request(), job_id="other")
-        with pytest.raises(TimeLimitError, match=r"backend 'q' allows \(task_timeout_seconds = 0.5"):
+        with pytest.raises(
+            TimeLimitError, match=r"backend 'q' allows \(task_timeout_seconds = 0.5"
+        ):
             slow.future.result(60)
         assert after.future.result(120).open()[0].data.meas.num_shots == 10
         assert [(t.job_id, t.outcome) for t in finished] == [("slow", "error"), ("other", "done")]

@@ -196,14 +196,18 @@ def test_malformed_observables_are_refused():
 
 def test_circuits_wider_than_the_backend_are_refused_before_they_are_parsed():
     request = make_request("sampler", [QuantumCircuit(9, 1)])
-    with pytest.raises(QuantumRequestError, match=r"circuits\[0\]: a circuit of 9 qubits; at most 8"):
+    with pytest.raises(
+        QuantumRequestError, match=r"circuits\[0\]: a circuit of 9 qubits; at most 8"
+    ):
         round_trip(request)
 
 
 def test_the_facts_a_request_was_routed_by_must_match_its_content():
     envelope = seal(make_request("sampler", [ghz()]))
     narrower = RequestEnvelope(**{**envelope.__dict__, "num_qubits": 1})
-    with pytest.raises(QuantumRequestError, match="routed as 1 qubits wide but its circuits need 3"):
+    with pytest.raises(
+        QuantumRequestError, match="routed as 1 qubits wide but its circuits need 3"
+    ):
         narrower.open(LIMITS)
     other = RequestEnvelope(**{**envelope.__dict__, "primitive": "estimator"})
     with pytest.raises(QuantumRequestError, match="routed as a estimator request"):

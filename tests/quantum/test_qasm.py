@@ -65,13 +65,17 @@ def test_only_the_standard_libraries_may_be_included_and_no_file_is_read(include
 
 
 def test_what_a_comment_says_is_not_a_declaration_nor_an_include():
-    program = V3 + '// include "/etc/passwd"; qubit[1000000000] x;\n/* qreg y[99999999]; */\nqubit[2] q;'
+    program = (
+        V3 + '// include "/etc/passwd"; qubit[1000000000] x;\n/* qreg y[99999999]; */\nqubit[2] q;'
+    )
     assert scan(program) == 3
     assert parse(program).num_qubits == 2
 
 
 def test_programs_within_the_limits_parse():
-    assert parse(V2 + "qreg q[2]; creg c[2]; h q[0]; cx q[0], q[1]; measure q -> c;").num_qubits == 2
+    assert (
+        parse(V2 + "qreg q[2]; creg c[2]; h q[0]; cx q[0], q[1]; measure q -> c;").num_qubits == 2
+    )
     circuit = parse(loop(10, "h q[0];"))
     assert circuit.data[0].operation.name == "for_loop"
     assert scan(V3 + "qubit q; for uint i in {1, 3, 5} { h q; }") == 3

@@ -100,5 +100,5 @@ def test_declared_widths_are_refused_before_the_bytes_are_parsed():
 def test_a_circuit_qpy_cannot_express_is_refused_saying_why():
     circuit = QuantumCircuit(1)
     circuit.append(Instruction("mine", 1, 0, [{"a": 1}]), [0])  # a parameter QPY cannot hold
-    with pytest.raises(wire.CircuitEncodingError, match="circuits cross as QPY.*type_key"):
+    with pytest.raises(wire.CircuitEncodingError, match=r"circuits cross as QPY.*type_key"):
         wire.encode_circuit(circuit)

@@ -196,9 +196,7 @@ def test_a_forged_cache_key_cannot_make_another_tenant_s_circuit_count_wrong(ser
         assert answer.startswith("refused: QuantumRequestError"), answer
     # her own circuit, sent as it should be, runs and leaves nothing under bob's name
     assert server.mallory.run(send_raw, envelope=as_argument(sealed)).result(120) == "accepted"
-    assert server.bob.run(bobs_counts, backend="qpu", name=name + "-2").result(180) == {
-        "11": SHOTS
-    }
+    assert server.bob.run(bobs_counts, backend="qpu", name=name + "-2").result(180) == {"11": SHOTS}
     assert_bob_intact(server)
 
 

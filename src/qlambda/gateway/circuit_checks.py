@@ -23,7 +23,13 @@ CHECK_TIMEOUT = 30.0
 """Seconds one run's programs may take to scan, parse and check."""
 CHECK_MEMORY_MB = 1024
 """How much a checking worker may grow while it checks one run."""
-PRELOAD = ("qiskit", "qiskit.qasm2", "qiskit.qasm3", "qlambda.quantum.qasm", "qlambda.apps.circuits")
+PRELOAD = (
+    "qiskit",
+    "qiskit.qasm2",
+    "qiskit.qasm3",
+    "qlambda.quantum.qasm",
+    "qlambda.apps.circuits",
+)
 
 
 def limit_address_space(extra_mb: int) -> None:

@@ -207,19 +207,21 @@ def _pack_bindings(bindings: Any) -> dict[str, Any]:
 
 def _pack_observables(observables: Any) -> bytes:
     elements = observables.sparse_observables_array()
-    return pack_data({
-        "shape": list(elements.shape),
-        "num_qubits": int(observables.num_qubits),
-        "terms": [
-            {
-                "coeffs": pack_array(np.asarray(item.coeffs, dtype=np.complex128)),
-                "bit_terms": np.asarray(item.bit_terms, dtype=np.uint8).tobytes(),
-                "indices": pack_array(np.asarray(item.indices, dtype=np.uint32)),
-                "boundaries": pack_array(np.asarray(item.boundaries, dtype=np.uint64)),
-            }
-            for item in elements.reshape(-1)
-        ],
-    })
+    return pack_data(
+        {
+            "shape": list(elements.shape),
+            "num_qubits": int(observables.num_qubits),
+            "terms": [
+                {
+                    "coeffs": pack_array(np.asarray(item.coeffs, dtype=np.complex128)),
+                    "bit_terms": np.asarray(item.bit_terms, dtype=np.uint8).tobytes(),
+                    "indices": pack_array(np.asarray(item.indices, dtype=np.uint32)),
+                    "boundaries": pack_array(np.asarray(item.boundaries, dtype=np.uint64)),
+                }
+                for item in elements.reshape(-1)
+            ],
+        }
+    )
 
 
 def _pack_step(step: Any) -> dict[str, Any]:
@@ -290,9 +292,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         )
     primitive = fields["primitive"]
     if primitive not in ("sampler", "estimator"):
-        raise QuantumRequestError(
-            f"primitive {primitive!r}; accepted: sampler, estimator"
-        )
+        raise QuantumRequestError(f"primitive {primitive!r}; accepted: sampler, estimator")
     shots = fields["shots"]
     if shots is not None:
         _integer(shots, "shots", 1, limits.max_shots)
@@ -327,8 +327,10 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
     pubs = []
     for position, entry in enumerate(entries):
         where = f"pubs[{position}]"
-        keys = ("circuit", "values", "shots") if primitive == "sampler" else (
-            "circuit", "observables", "values", "precision"
+        keys = (
+            ("circuit", "values", "shots")
+            if primitive == "sampler"
+            else ("circuit", "observables", "values", "precision")
         )
         entry = _record(entry, keys, where)
         circuit = circuits[_integer(entry["circuit"], f"{where}.circuit", 0, len(circuits) - 1)]
@@ -547,7 +549,7 @@ def encode_result(result: Any) -> bytes:
                 encoded = {
                     "bits": value.array.tobytes(),
                     "num_bits": int(value.num_bits),
-                    "shape": list(value.shape) + [int(value.num_shots)],
+                    "shape": [*value.shape, int(value.num_shots)],
                 }
             else:
                 encoded = pack_array(np.asarray(value))
@@ -641,4 +643,3 @@ def check_routing(request: Any, primitive: str, declared: int, needs_exact: bool
             "the request was routed with needs_exact="
             f"{needs_exact} but its PUBs say {request.needs_exact}"
         )
-

@@ -172,8 +172,7 @@ def _declared_bits(tokens: list[str], limits: QasmLimits) -> tuple[int, int]:
             number = int(token[1:])
             if number >= limits.max_qubits:
                 raise QasmLimitError(
-                    f"the program uses hardware qubit {token}; at most {limits.max_qubits} "
-                    "qubits",
+                    f"the program uses hardware qubit {token}; at most {limits.max_qubits} qubits",
                     "qubits",
                     number + 1,
                 )

@@ -1,8 +1,9 @@
 """Turn a circuit written with any supported SDK into a Qiskit circuit.
 
 Accepted: ``qiskit.QuantumCircuit``; an OpenQASM 2 or 3 program as a string (the version
-line decides; bounded as :mod:`qlambda.quantum.qasm` says); a ``cirq.Circuit`` (through Cirq's OpenQASM 2 output, so its parameters
-must be resolved first: ``cirq.resolve_parameters``). PennyLane tapes reach the platform
+line decides; bounded as :mod:`qlambda.quantum.qasm` says); a ``cirq.Circuit`` (through
+Cirq's OpenQASM 2 output, so its parameters must be resolved first:
+``cirq.resolve_parameters``). PennyLane tapes reach the platform
 through the ``qlambda.platform`` device instead.
 """
 
