@@ -274,3 +274,9 @@ def test_a_circuit_that_expands_past_the_operation_limit_is_refused():
         looped.h(0)
     with pytest.raises(QuantumRequestError, match="expands to more than"):
         round_trip(make_request("sampler", [looped]), RequestLimits(max_operations=10**6))
+
+
+def test_numpy_numbers_in_a_request_cross_as_plain_numbers():
+    request = make_request("sampler", [ghz()], shots=np.int64(50), optimization_level=np.int64(1))
+    copy = round_trip(request)
+    assert (copy.shots, copy.optimization_level, copy.pubs[0].shots) == (50, 1, 50)

@@ -44,7 +44,7 @@ from qiskit.primitives.containers.sampler_pub_result import SamplerPubResult
 from qiskit.quantum_info import SparseObservable
 
 from qlambda.engine.protocol import ProtocolError, pack_data, unpack_data
-from qlambda.quantum.qasm import QasmLimitError, operation_count
+from qlambda.quantum.qasm import QasmLimitError, check_operations, operation_count
 from qlambda.quantum.request import QuantumRequest, check_optimization_level, circuit_width
 from qlambda.quantum.wire import (
     CircuitEncodingError,
@@ -87,9 +87,8 @@ class RequestLimits:
 # ------------------------------------------------------------------------- arrays
 _ARRAY_DTYPES = frozenset(
     np.dtype(name).str
-    for name in ("float64", "float32", "complex128", "int64", "int32", "uint8", "uint32", "bool")
-)
-_ARRAY_DTYPES |= {np.dtype("uint64").str}
+    for name in ("float64", "float32", "complex128", "int64", "int32", "uint64", "uint32")
+) | {np.dtype("uint8").str, np.dtype("bool").str}
 _MAX_NDIM = 32
 
 
@@ -187,15 +186,19 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
         {
             "version": FORMAT_VERSION,
             "primitive": request.primitive,
-            "shots": request.shots,
+            "shots": _plain_int(request.shots),
             "precision": None if request.precision is None else float(request.precision),
             "backend": request.backend,
-            "optimization_level": request.optimization_level,
+            "optimization_level": _plain_int(request.optimization_level),
             "options": [_pack_step(step) for step in request.options],
             "circuits": circuits,
             "pubs": pubs,
         }
     )
+
+
+def _plain_int(value: Any) -> int | None:
+    return None if value is None else int(value)  # numpy integers are not msgpack's
 
 
 def _pack_bindings(bindings: Any) -> dict[str, Any]:
@@ -390,13 +393,7 @@ def _check_operations(circuit: Any, limit: int) -> None:
             if len(_counted) > 4096:
                 _counted.clear()
             _counted[key] = count
-    if count > limit:
-        raise QasmLimitError(
-            f"the circuit expands to more than {limit} operations (gate definitions and "
-            "loops unrolled)",
-            "operations",
-            count,
-        )
+    check_operations(circuit, limit, count)
 
 
 def _unpack_bindings(value: Any, where: str, limits: RequestLimits) -> Any:

@@ -310,10 +310,11 @@ def parse(program: str, limits: QasmLimits | None = None) -> Any:
     return circuit
 
 
-def check_operations(circuit: Any, limit: int) -> None:
+def check_operations(circuit: Any, limit: int, count: int | None = None) -> None:
     """Refuse a circuit of more than ``limit`` operations once every gate definition and
-    loop is expanded (each definition counted once, however often it is used)."""
-    count = operation_count(circuit, limit)
+    loop is expanded (``count``: that number, where the caller has it already)."""
+    if count is None:
+        count = operation_count(circuit, limit)
     if count > limit:
         raise QasmLimitError(
             f"the circuit expands to more than {limit} operations (gate definitions and "
