@@ -33,6 +33,7 @@ from qlambda.platform.output_caps import megabytes
 from qlambda.platform.results import stored_result
 
 MAX_WAIT_SECONDS = 600.0
+MAX_OFFSET = 2**31  # past any store's integer range, a page offset is refused, not a fault
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -72,7 +73,7 @@ def list_jobs(
     function: str | None = None,
     owner: Annotated[str | None, Query(description="admins only")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
     """The newest jobs first, filtered, a page at a time."""
     try:
@@ -159,7 +160,7 @@ def job_logs(
     job_id: str,
     user: CurrentUser,
     platform: PlatformDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """What the function printed (stdout and stderr), from character ``offset`` on; a log
     stops at the platform's ``max_log_bytes`` (``truncated`` says it did)."""
