@@ -264,8 +264,9 @@ class QPUDispatcher:
     def end_job(self, job_id: str, timeout: float = 10.0) -> None:
         """``job_id`` ended (whatever its status): forget its pin, once every task whose
         result it got has been reported "finished" (so a job's end is recorded after all
-        its tasks). Its tasks already queued are left to :meth:`cancel_job`; those still
-        running are reported when they finish."""
+        its tasks). Its tasks still queued or running are left to :meth:`cancel_job`
+        (the platform calls it for a job that did not end DONE); a task left running is
+        reported when it finishes."""
         with self._reported:
             self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
             self._pins.pop(job_id, None)
