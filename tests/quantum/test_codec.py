@@ -280,3 +280,20 @@ def test_numpy_numbers_in_a_request_cross_as_plain_numbers():
     request = make_request("sampler", [ghz()], shots=np.int64(50), optimization_level=np.int64(1))
     copy = round_trip(request)
     assert (copy.shots, copy.optimization_level, copy.pubs[0].shots) == (50, 1, 50)
+
+
+def test_the_shots_of_a_sampler_request_are_bounded_in_all():
+    values = np.zeros((1000, 2))
+    request = make_request("sampler", [(measured(), values, 200_000)])
+    with pytest.raises(QuantumRequestError, match="200000000 shots in all"):
+        round_trip(request)
+    assert round_trip(request, RequestLimits(max_total_shots=200_000_000)).pubs[0].shots == 200_000
+
+
+def test_the_control_plane_queues_no_request_larger_than_an_executor_takes():
+    from qlambda.quantum.envelope import MAX_REQUEST_BYTES
+
+    data = seal(make_request("sampler", [ghz()])).to_data()
+    data["payload"] = b"\0" * (MAX_REQUEST_BYTES + 1)
+    with pytest.raises(ValueError, match="bytes; at most 268435456"):
+        RequestEnvelope.from_data(data)

@@ -78,6 +78,9 @@ class RequestLimits:
     max_observables: int = 1 << 16
     """Observables per estimator PUB."""
     max_shots: int = MAX_SHOTS
+    max_total_shots: int = 100_000_000
+    """Shots of all a sampler request's PUBs and parameter-value sets together (each one
+    is a bit string of the result)."""
     max_operations: int = 10_000_000
     """Operations of a circuit once its gate definitions and loops are expanded."""
     allow_code: bool = False
@@ -328,6 +331,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
             raise QuantumRequestError(f"circuits[{position}]: {exc}") from None
         circuits.append(circuit)
     pubs = []
+    total_shots = 0
     for position, entry in enumerate(entries):
         where = f"pubs[{position}]"
         keys = (
@@ -346,6 +350,12 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         try:  # the parts are checked here: Qiskit's own validation would repeat it
             if primitive == "sampler":
                 pub_shots = _integer(entry["shots"], f"{where}.shots", 1, limits.max_shots)
+                total_shots += pub_shots * max(values.size, 1)
+                if total_shots > limits.max_total_shots:
+                    raise QuantumRequestError(
+                        f"{where}: the request asks for {total_shots} shots in all (shots "
+                        f"times parameter-value sets); at most {limits.max_total_shots}"
+                    )
                 pubs.append(SamplerPub(circuit, values, pub_shots, validate=False))
             else:
                 observables = _unpack_observables(

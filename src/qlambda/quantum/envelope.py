@@ -35,6 +35,9 @@ from qlambda.quantum.request import (
     request_workload,
 )
 
+MAX_REQUEST_BYTES = RequestLimits.max_bytes
+"""The largest sealed request the control plane queues (what an executor would accept)."""
+
 
 @dataclass(frozen=True)
 class RequestEnvelope:
@@ -84,6 +87,10 @@ class RequestEnvelope:
             raise ValueError("a quantum request's num_qubits must be a whole number")
         if not isinstance(data["payload"], bytes):
             raise ValueError("a quantum request's payload must be bytes")
+        if len(data["payload"]) > MAX_REQUEST_BYTES:
+            raise ValueError(
+                f"a quantum request of {len(data['payload'])} bytes; at most {MAX_REQUEST_BYTES}"
+            )
         if not isinstance(data["needs_exact"], bool):
             raise ValueError("a quantum request's needs_exact must be true or false")
         workload = data["workload"]
