@@ -228,6 +228,26 @@ def test_a_quantum_task_past_its_backend_s_time_limit_ends_the_job_and_the_qpu_s
         assert client.run(samples, shots=10).result(120) == {"1": 10}
 
 
+def catches_a_value_error(ctx):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    circuit.h(0)  # measured mid-circuit: it has no exact value
+    try:
+        ctx.estimator("aer").run([(circuit, "Z")]).result()
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error"
+
+
+def test_an_executor_s_error_reaches_the_function_as_its_own_type(client):
+    answer = client.run(catches_a_value_error).result(60)
+    assert answer.startswith("MidCircuitMeasurementError: ")
+    assert "precision" in answer
+
+
 def shows_progress(ctx, calls):
     from qiskit import QuantumCircuit
 

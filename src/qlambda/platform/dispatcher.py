@@ -40,6 +40,10 @@ from qlambda.platform import qpu
 from qlambda.policy import Policy, make_policy
 from qlambda.quantum.codec import QuantumRequestError
 from qlambda.quantum.envelope import ResultEnvelope
+from qlambda.quantum.estimator_measurements import MidCircuitMeasurementError
+from qlambda.quantum.pipeline.registry import UnknownOptionError
+from qlambda.quantum.qasm import QasmLimitError
+from qlambda.quantum.wire import CircuitEncodingError
 
 _task_numbers = itertools.count(1)
 
@@ -457,6 +461,10 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
         CircuitTooWideError,
         NoSuitableBackendError,
         QuantumRequestError,
+        MidCircuitMeasurementError,
+        UnknownOptionError,
+        QasmLimitError,
+        CircuitEncodingError,
     )
 }
 """Errors of an executor that reach the job as their own type (with their message)."""
