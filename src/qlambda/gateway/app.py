@@ -53,7 +53,6 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
         streams = JobStreams(asyncio.get_running_loop())
         app.state.streams = streams
         platform.add_listener(streams.on_transition)
-        app.state.circuit_checks.start()  # its worker warms up in the background
         try:
             yield
         finally:

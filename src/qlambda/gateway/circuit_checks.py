@@ -6,8 +6,9 @@ each program against its limits (``qlambda.quantum.qasm``), parses it and checks
 against the backends (``qlambda.apps.circuits.check_circuit_run``), with a memory
 ceiling (an address-space rlimit and the engine's memory limit) and a time limit.
 Past either, that worker is replaced and the run is refused; the server is unharmed.
-The engine starts with the server, in the background, and trusts nothing its workers
-send back: a refusal crosses as the error's type and message.
+The engine starts at the first ``POST /circuits`` (a server that gets none runs no
+such process) and trusts nothing its workers send back: a refusal crosses as the
+error's type and message.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def limit_address_space(extra_mb: int) -> None:
 
 
 class CircuitChecks:
-    """The checking engine: one warm worker, started on first use or by :meth:`start`."""
+    """The checking engine: one warm worker, started on first use."""
 
     def __init__(self, timeout: float = CHECK_TIMEOUT, memory_mb: int = CHECK_MEMORY_MB) -> None:
         self.timeout = timeout
@@ -56,9 +57,6 @@ class CircuitChecks:
         self._engine: Any = None
         self._lock = threading.Lock()
         self._closed = False
-
-    def start(self) -> None:
-        self._get()
 
     def _get(self) -> Any:
         from qlambda.engine.local import LocalEngine
