@@ -23,6 +23,7 @@ from qlambda.gateway.api.main import api_router
 from qlambda.gateway.api.routes.functions import register
 from qlambda.gateway.auth import Authenticator
 from qlambda.gateway.catalog import Catalog
+from qlambda.gateway.circuit_checks import CircuitChecks
 from qlambda.gateway.models import Fault, Problem
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
@@ -56,6 +57,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             yield
         finally:
             platform.remove_listener(streams.on_transition)
+            app.state.circuit_checks.close()
 
     app = FastAPI(
         title="qlambda",
@@ -75,6 +77,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     app.state.submissions = Submissions(platform, settings)
     app.state.catalog = Catalog(platform)
     app.state.wait_slots = WaitSlots(settings.max_waits_per_user)
+    app.state.circuit_checks = CircuitChecks()
     app.state.query_names = {}
     app.include_router(api_router)
     return app
