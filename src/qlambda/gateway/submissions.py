@@ -5,6 +5,11 @@ find the job already stored instead of storing another.
 A key is stored in the job's row with a digest of the request, so a retry after a
 server restart still finds it. Retries of one key wait for each other here: only
 one server process uses a data directory (``qlambda.platform.lock``).
+
+While the database cannot be reached a submission is refused at once (503 with
+``Retry-After``); one already waiting for its row when the database went away is given
+up after ``PATIENCE`` seconds if its row was not being written (503: it is never
+stored, so it never runs), and otherwise answered once its row is committed.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from qlambda.gateway.errors import ApiError
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import JobInfo, Platform
 from qlambda.platform.functions import FunctionPayload
+from qlambda.store import PendingWrite
+from qlambda.store.store import PATIENCE
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -125,6 +132,7 @@ class Submissions:
         priority: float,
         idempotency: tuple[str, str] | None,
     ) -> JSONResponse:
+        self.platform.store.check_available()  # refused at once rather than queued
         check_active_limit(self.platform, user, self.settings)
         apply_running_limit(self.platform, user, self.settings)
         try:
@@ -138,8 +146,22 @@ class Submissions:
             )
         except (TypeError, ValueError) as exc:
             raise ApiError(422, str(exc)) from None
-        await asyncio.wrap_future(stored)
+        await self._committed(stored)
         return JSONResponse(job_out(self.platform.info(job_id)), status_code=201)
+
+    async def _committed(self, stored: PendingWrite) -> None:
+        """Wait for the job's row on the event loop (``Store.committed``'s rules)."""
+        store = self.platform.store
+        waiting = asyncio.wrap_future(stored)
+        started = asyncio.get_running_loop().time()
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=0.25)
+            if done:
+                waiting.result()
+                return
+            late = asyncio.get_running_loop().time() - started >= PATIENCE
+            if late and not store.available and stored.withdraw():
+                raise store.health.unavailable()
 
     @asynccontextmanager
     async def _one_at_a_time(self, user: str, key: str) -> AsyncIterator[None]:
