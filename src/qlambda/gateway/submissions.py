@@ -31,7 +31,7 @@ from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import JobInfo, Platform
 from qlambda.platform.functions import FunctionPayload
 from qlambda.store import PendingWrite
-from qlambda.store.store import PATIENCE
+from qlambda.store.writer import PATIENCE
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -15,7 +15,6 @@ import secrets
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from qlambda.store.faults import (
     check_psycopg_connection,
     is_connection_error,
 )
-from qlambda.store.writer import PendingWrite, StoreWriter
+from qlambda.store.writer import PATIENCE, PendingWrite, StoreWriter
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 ROLES = ("user", "admin")
@@ -37,7 +36,6 @@ TOKEN_PREFIX = "qlk_"
 TOKEN_ID_LENGTH = 12
 USER_LIMITS = ("max_priority", "max_active_jobs", "max_running_jobs")
 CONNECT_TIMEOUT = 5  # seconds: an unreachable PostgreSQL host fails a request, not hangs it
-PATIENCE = 3.0  # seconds a write waits for an unreachable database before it is given up
 PROBE_INTERVAL = 1.0  # seconds between two readiness checks that reach the database
 
 
@@ -114,17 +112,10 @@ class Store:
             raise self.health.unavailable()
 
     def committed(self, stored: PendingWrite, patience: float = PATIENCE) -> Any:
-        """The write's result once committed. While the database cannot be reached, a
-        write not yet attempted is given up after ``patience`` seconds and
-        ``StoreUnavailableError`` raised: it is then never committed."""
-        started = time.monotonic()
-        while True:
-            try:
-                return stored.result(timeout=0.25)
-            except FutureTimeout:
-                late = time.monotonic() - started >= patience
-                if late and not self.available and stored.withdraw():
-                    raise self.health.unavailable() from None
+        """The write's result once committed (``StoreWriter.committed``: while the
+        database cannot be reached, a write not yet attempted is given up after
+        ``patience`` seconds and ``StoreUnavailableError`` raised)."""
+        return self.writer.committed(stored, patience)
 
     def probe(self) -> bool:
         """Whether the database answers now (asked at most once a ``PROBE_INTERVAL``;

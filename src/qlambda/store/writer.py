@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -40,6 +41,7 @@ _STOP = object()
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 2.0
 CLOSE_GRACE = 5.0  # how long ``close`` waits for an unreachable database
+PATIENCE = 3.0  # seconds a write waits for an unreachable database before it is given up
 
 
 class PendingWrite(Future):
@@ -208,8 +210,22 @@ class StoreWriter:
         return future
 
     def flush(self) -> None:
-        """Wait until everything queued so far is committed."""
-        self.submit(None).result()
+        """Wait until everything queued so far is committed (``committed``'s rules: while
+        the database cannot be reached, ``StoreUnavailableError`` after ``PATIENCE``)."""
+        self.committed(self.submit(None))
+
+    def committed(self, stored: PendingWrite, patience: float = PATIENCE) -> Any:
+        """The write's result once committed. While the database cannot be reached, a
+        write not yet attempted is given up after ``patience`` seconds and
+        ``StoreUnavailableError`` raised: it is then never committed."""
+        started = time.monotonic()
+        while True:
+            try:
+                return stored.result(timeout=0.25)
+            except FutureTimeout:
+                late = time.monotonic() - started >= patience
+                if late and not self.health.available and stored.withdraw():
+                    raise self.health.unavailable() from None
 
     def close(self) -> None:
         """Commit what is queued and stop; if the database cannot be reached, give up
@@ -254,12 +270,11 @@ class StoreWriter:
         """The next write; while the database is away and nothing is queued, try it
         now and then, so that its return is noticed without a write to notice it."""
         while True:
-            if self.health.available:
-                return self._queue.get()
-            try:
-                return self._queue.get(timeout=self._backoff)
+            try:  # a read may find the database away while this thread waits here
+                return self._queue.get(timeout=self._backoff if not self.health.available else 1)
             except queue.Empty:
-                self._probe()
+                if not self.health.available:
+                    self._probe()
 
     def _probe(self) -> None:
         try:
