@@ -22,12 +22,11 @@ def bell_counts(ctx, backend: str | None = None) -> dict:
     return sampler.run([circuit], shots=1000).result()[0].data.meas.get_counts()
 
 
-if __name__ == "__main__":
-    client = qlambda.Client(backends=CONFIG)
-    ideal = client.run(bell_counts).result(timeout=300)
-    noisy = client.run(bell_counts, backend="torino").result(timeout=300)
-    print("ideal (aer):      ", dict(sorted(ideal.items())))
-    print("noisy (FakeTorino):", dict(sorted(noisy.items())))
-    for backend in client.backends():
-        print(f"{backend['backend']}: {backend['completed']} tasks")
-    client.close()
+client = qlambda.Client(backends=CONFIG)
+ideal = client.run(bell_counts).result(timeout=300)
+noisy = client.run(bell_counts, backend="torino").result(timeout=300)
+print("ideal (aer):      ", dict(sorted(ideal.items())))
+print("noisy (FakeTorino):", dict(sorted(noisy.items())))
+for backend in client.backends():
+    print(f"{backend['backend']}: {backend['completed']} tasks")
+client.close()

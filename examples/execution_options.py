@@ -23,13 +23,12 @@ def ghz_parity(ctx, options: list) -> float:
     return float(estimator.run([(circuit, SparsePauliOp("ZZZZ"))]).result()[0].data.evs)
 
 
-if __name__ == "__main__":
-    client = qlambda.Client(backends=CONFIG, seed=1)
-    for options in ([], ["readout"], ["readout", {"zne": {"extrapolation": "linear"}}]):
-        value = client.run(ghz_parity, options=options).result(timeout=600)
-        label = " + ".join(o if isinstance(o, str) else str(o) for o in options) or "raw"
-        print(f"{label:50s} <ZZZZ> = {value:.3f} (ideal 1)")
-    # options stored with the job are the default of its primitives
-    job = client.run(ghz_parity, options=None, execution_options=["readout"])
-    print(f"{'readout, as the job execution_options':50s} <ZZZZ> = {job.result(600):.3f}")
-    client.close()
+client = qlambda.Client(backends=CONFIG, seed=1)
+for options in ([], ["readout"], ["readout", {"zne": {"extrapolation": "linear"}}]):
+    value = client.run(ghz_parity, options=options).result(timeout=600)
+    label = " + ".join(o if isinstance(o, str) else str(o) for o in options) or "raw"
+    print(f"{label:50s} <ZZZZ> = {value:.3f} (ideal 1)")
+# options stored with the job are the default of its primitives
+job = client.run(ghz_parity, options=None, execution_options=["readout"])
+print(f"{'readout, as the job execution_options':50s} <ZZZZ> = {job.result(600):.3f}")
+client.close()

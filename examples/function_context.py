@@ -31,9 +31,8 @@ def vqe(ctx, steps: int, qubits: int = 4):
     return sum(ctx.map(post_process, chunks))  # fan out onto the pilot's workers
 
 
-if __name__ == "__main__":
-    client = qlambda.Client()
-    job = client.run(vqe, steps=5)
-    print("result:", round(job.result(timeout=300), 4))
-    print("attempt:", job.info().attempts, "log:", job.logs().strip())
-    client.close()
+client = qlambda.Client()
+job = client.run(vqe, steps=5)
+print("result:", round(job.result(timeout=300), 4))
+print("attempt:", job.info().attempts, "log:", job.logs().strip())
+client.close()

@@ -23,10 +23,9 @@ def my_function(ctx, n: int) -> dict:
     return {"distinct": len(counts)}
 
 
-if __name__ == "__main__":
-    client = qlambda.Client(os.environ["QLAMBDA_URL"], token=os.environ["QLAMBDA_TOKEN"])
-    job = client.run(my_function, priority=2, n=8)  # arguments are JSON values
-    print("job", job.id)
-    print("result:", job.result(timeout=300))  # Server-Sent Events, no polling
-    print("log:", job.logs().strip())
-    client.close()
+client = qlambda.Client(os.environ["QLAMBDA_URL"], token=os.environ["QLAMBDA_TOKEN"])
+job = client.run(my_function, priority=2, n=8)  # arguments are JSON values
+print("job", job.id)
+print("result:", job.result(timeout=300))  # Server-Sent Events, no polling
+print("log:", job.logs().strip())
+client.close()

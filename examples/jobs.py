@@ -22,12 +22,11 @@ def energy(ctx, nodes: int, reps: int = 1):
     return {"energy": -value * reps, "nodes": nodes}
 
 
-if __name__ == "__main__":
-    client = qlambda.Client()  # no server, no configuration: data in ./.qlambda/
-    job = client.run(energy, priority=2, nodes=8)  # returns once the job is stored
-    print("submitted job", job.id, "status", job.status().value)
-    print("result:", job.result(timeout=300))  # returns the moment the job ends
-    print("log:", job.logs().strip())
-    print("events:", ", ".join(event.kind.value for event in job.events()))
-    print("done jobs stored:", len(client.jobs(status="DONE")))
-    client.close()  # unfinished jobs would stay stored and resume at the next start
+client = qlambda.Client()  # no server, no configuration: data in ./.qlambda/
+job = client.run(energy, priority=2, nodes=8)  # returns once the job is stored
+print("submitted job", job.id, "status", job.status().value)
+print("result:", job.result(timeout=300))  # returns the moment the job ends
+print("log:", job.logs().strip())
+print("events:", ", ".join(event.kind.value for event in job.events()))
+print("done jobs stored:", len(client.jobs(status="DONE")))
+client.close()  # unfinished jobs would stay stored and resume at the next start

@@ -15,23 +15,20 @@ def simulate_chunk(seed: int) -> float:
     return float(np.random.default_rng(seed).normal(size=10_000).mean())
 
 
-if __name__ == "__main__":
-    circuit = QuantumCircuit(2)
-    circuit.h(0)
-    circuit.cx(0, 1)
-    circuit.measure_all()
-    with PilotManager() as manager:
-        description = PilotDescription(
-            engine="local", cores=2, qpus=[{"name": "aer", "kind": "aer"}]
-        )
-        pilot = manager.create_pilot(description)
-        future = pilot.submit(
-            simulate_chunk, 3, resources={"cpus": 1, "timeout": "30s", "memory": "1GB"}
-        )
-        print(f"one task: {future.result(60):+.4f}")
-        results = list(pilot.map(simulate_chunk, range(100)))
-        print("map over 100 items:", len(results), "results, in order")
-        result = pilot.sampler().run([circuit]).result()  # the pilot's QPUs
-        print("Bell counts:", result[0].data.meas.get_counts())
-        print(f"on the least loaded pilot: {manager.submit(simulate_chunk, 4).result(60):+.4f}")
-        pilot.cancel()  # queued tasks canceled, running ones stopped
+circuit = QuantumCircuit(2)
+circuit.h(0)
+circuit.cx(0, 1)
+circuit.measure_all()
+with PilotManager() as manager:
+    description = PilotDescription(engine="local", cores=2, qpus=[{"name": "aer", "kind": "aer"}])
+    pilot = manager.create_pilot(description)
+    future = pilot.submit(
+        simulate_chunk, 3, resources={"cpus": 1, "timeout": "30s", "memory": "1GB"}
+    )
+    print(f"one task: {future.result(60):+.4f}")
+    results = list(pilot.map(simulate_chunk, range(100)))
+    print("map over 100 items:", len(results), "results, in order")
+    result = pilot.sampler().run([circuit]).result()  # the pilot's QPUs
+    print("Bell counts:", result[0].data.meas.get_counts())
+    print(f"on the least loaded pilot: {manager.submit(simulate_chunk, 4).result(60):+.4f}")
+    pilot.cancel()  # queued tasks canceled, running ones stopped

@@ -21,6 +21,7 @@ _EXPORTS = {
     "JobFailedError": "qlambda.core",
     "JobCanceledError": "qlambda.core",
     "JobDroppedError": "qlambda.core",
+    "ResultDeletedError": "qlambda.core",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

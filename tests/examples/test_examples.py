@@ -120,3 +120,10 @@ def test_every_example_is_run_here_and_named_in_the_readme():
         assert f"examples/{name}" in readme, f"README.md does not point at examples/{name}"
     for mentioned in set(re.findall(r"examples/[\w./]+\.(?:py|sh|toml)", readme)):
         assert (ROOT / mentioned).is_file(), f"README.md names {mentioned}, which is missing"
+
+
+def test_retention(tmp_path):
+    out = run_example("retention.py", tmp_path)
+    assert "result: 49 | log: squaring 7" in out
+    assert re.search(r"a few seconds later: the result of job \w{17} was deleted on ", out)
+    assert "still listed: DONE | log now: ''" in out

@@ -384,3 +384,11 @@ def test_jobs_are_listed_with_filters_and_pages(server):
         following = [j.id for j in client.jobs(limit=3, offset=3, function="sleeps")]
     assert newest == ids[::-1][:3]
     assert following[:2] == ids[::-1][3:5]
+
+
+def test_page_offsets_past_any_integer_range_are_refused_not_a_fault(server):
+    with server.http(server.tokens["alice"]) as http:
+        answer = http.get("/jobs", params={"offset": 2**70})
+        assert answer.status_code == 422 and "offset" in answer.text
+        logs = http.get("/jobs/nope/logs", params={"offset": 2**70})
+        assert logs.status_code == 422

@@ -117,7 +117,7 @@ def test_an_unexpected_fault_is_a_500_with_an_error_id_and_no_internals(new_serv
         assert alice.get(f"/jobs/{job}/result", params={"wait": 60}).status_code == 200
         bobs = bob.post("/jobs", json={"function": "big", "arguments": {"n": 10}}).json()["id"]
         # a result file lost under the server (a disk fault, an operator's mistake)
-        (stored,) = (server.data_dir / "results").glob(f"{job}.*")
+        (stored,) = (server.data_dir / "results").rglob(f"{job}.*")
         stored.unlink()
         answer = alice.get(f"/jobs/{job}/result")
         assert answer.status_code == 500

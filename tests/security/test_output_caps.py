@@ -54,7 +54,7 @@ def test_results_and_logs_past_their_caps_are_refused_with_clear_errors(new_serv
         assert logs["truncated"] is True
         assert logs["logs"].startswith("line 00000000 ")
         assert "the log reached its limit" in logs["logs"] and "the end" not in logs["logs"]
-        (log_file,) = (server.data_dir / "jobs").glob(f"**/{job}/output.log")
+        (log_file,) = (server.data_dir / "jobs").rglob(f"{job}.log")
         on_disk = log_file.stat().st_size
         assert 100_000 <= on_disk < 100_000 + 200  # the cap and a one-line notice
         # a short log is whole

@@ -188,3 +188,71 @@ def test_a_worker_that_breaks_the_protocol_is_stopped_alone(shared_server, attac
         job.result(60)
     assert bystander.result(60) == "bob's own answer"
     assert_bob_intact(server, bob)
+
+
+def forks_and_writes(limit_mb):
+    """A fork bomb and an oversized file: how far each gets."""
+    import errno
+
+    children, refused = [], None
+    for _ in range(400):
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            refused = errno.errorcode.get(exc.errno, str(exc.errno))
+            break
+        if pid == 0:
+            time.sleep(30)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    written, failure = 0, None
+    try:
+        with open("big.bin", "wb") as handle:
+            for _ in range(limit_mb * 4):
+                handle.write(b"x" * 2**19)
+                written += 2**19
+    except OSError as exc:
+        failure = errno.errorcode.get(exc.errno, str(exc.errno))
+    return {"forked": len(children), "refused": refused, "written": written, "failure": failure}
+
+
+def test_processes_and_file_sizes_are_bounded_per_tenant(new_server, tmp_path):
+    config = tmp_path / "server.toml"
+    config.write_text("[sandbox]\nmax_processes = 48\nmax_file_mb = 4\n")
+    server = new_server("--config", str(config), users=("bob", "mallory"), admin=None)
+    with qlambda.Client(server.url, token=server.tokens["mallory"]) as mallory:
+        found = mallory.run(forks_and_writes, limit_mb=4).result(120)
+    assert found["refused"] == "EAGAIN" and found["forked"] < 48
+    assert found["failure"] == "EFBIG" and found["written"] <= 4 * 2**20
+    assert server.process.poll() is None
+    with qlambda.Client(server.url, token=server.tokens["bob"]) as bob:
+        assert bob.run(bobs_job, secret=SECRET).result(120) == {"result": SECRET}
+
+
+def test_a_sandboxed_server_refuses_engines_it_cannot_sandbox(tmp_path):
+    import subprocess
+    import sys
+
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qlambda.cli",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--engine",
+            "dask",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert finished.returncode != 0
+    assert "sandboxed jobs need the local engine" in finished.stderr
+    assert "--sandbox none" in finished.stderr

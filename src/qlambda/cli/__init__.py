@@ -21,6 +21,7 @@ COMMAND_MODULES: dict[str, str] = {
     "run": "qlambda.cli.run",
     "logs": "qlambda.cli.logs",
     "cancel": "qlambda.cli.cancel",
+    "retention": "qlambda.cli.retention",
 }
 
 

@@ -88,6 +88,8 @@ class Client:
     "dask"; with ``engine_address`` they join that cluster, without it a private local
     instance starts. ``backends`` is a list of backend configurations (mappings or
     BackendConfig) or a TOML file; ``config`` a platform TOML file; keywords override both.
+    ``retention`` (a ``[retention]`` table as a dict) deletes ended jobs by age and count;
+    without it the embedded platform keeps every job.
     """
 
     def __new__(cls, target: str | None = None, **options: Any) -> Any:
@@ -118,6 +120,7 @@ class Client:
         seed: int | None = None,
         c_max: int | None = None,
         q_max: int | None = None,
+        retention: Mapping[str, Any] | None = None,
     ) -> None:
         settings = PlatformConfig.build(
             config,
@@ -130,6 +133,7 @@ class Client:
             seed=seed,
             c_max=c_max,
             q_max=q_max,
+            retention=retention,
         )
         if backends is not None:
             settings = settings.with_backends(

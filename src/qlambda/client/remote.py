@@ -34,6 +34,7 @@ from qlambda.core.errors import (
     JobDroppedError,
     JobFailedError,
     LimitExceededError,
+    ResultDeletedError,
     ServiceError,
 )
 from qlambda.core.events import Event, EventKind
@@ -322,7 +323,12 @@ class RemoteJob:
         """
         if not self.wait(timeout):
             raise TimeoutError(f"job {self.id} has not ended within {timeout} s")
-        row = self._client.request("GET", f"/jobs/{self.id}/result")
+        try:
+            row = self._client.request("GET", f"/jobs/{self.id}/result")
+        except ServiceError as exc:
+            if exc.status == 410:  # the retention policy deleted it
+                raise ResultDeletedError(self.id) from None
+            raise
         status = JobStatus(row["status"])
         if status is JobStatus.DONE:
             if row.get("pickle") is None:

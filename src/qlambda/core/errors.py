@@ -66,6 +66,26 @@ class JobDroppedError(JobError):
     """Admission control refused the job."""
 
 
+class ResultDeletedError(QlambdaError, LookupError):
+    """The job's result (and logs) were deleted by the retention policy; its row stays."""
+
+    def __init__(self, job_id: str, deleted_at: float | None = None) -> None:
+        self.job_id = job_id
+        self.deleted_at = deleted_at
+        when = ""
+        if deleted_at is not None:
+            import time
+
+            when = time.strftime(" on %Y-%m-%d at %H:%M:%S", time.localtime(deleted_at))
+        super().__init__(
+            f"the result of job {job_id} was deleted{when} by the retention policy "
+            "(its status, reason and events are kept)"
+        )
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.job_id, self.deleted_at))
+
+
 class TaskFailedError(QlambdaError):
     """A pilot task raised; carries the remote traceback as text."""
 

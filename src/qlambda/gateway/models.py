@@ -98,6 +98,9 @@ class JobOut(BaseModel):
     ended_at: float | None = None
     reason: str | None = None
     attempts: int = 0
+    output_deleted_at: float | None = Field(
+        None, description="when the retention policy deleted its result and logs"
+    )
 
 
 class ResultOut(BaseModel):

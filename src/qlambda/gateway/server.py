@@ -4,7 +4,9 @@ The platform is created on the main thread, which also runs uvicorn's event loop
 for the life of the server (the quantum stack's native allocator must not first
 be used from a short-lived thread).
 
-A server configuration file may hold, beside ``[platform]`` and ``[[backend]]``:
+A server applies the retention policy ``SERVER_DEFAULT`` (qlambda.platform.retention)
+unless its ``[retention]`` table changes it. A configuration file may hold, beside
+``[platform]``, ``[[backend]]`` and ``[retention]``:
 
 ```toml
 [gateway]                  # the defaults; an admin can set a user's own limits
@@ -44,6 +46,7 @@ from qlambda.gateway.errors import ApiError, describe_validation
 from qlambda.gateway.models import FunctionRegistration
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import Platform, PlatformConfig
+from qlambda.platform.retention import server_policy
 
 FUNCTION_KEYS = {
     "name",
@@ -85,6 +88,7 @@ def load_server_config(
         settings = GatewaySettings(**gateway)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(f"[gateway]: {exc}") from None
+    data["retention"] = server_policy(data.get("retention"))
     platform = PlatformConfig.build(data, **platform_overrides)
     return platform, settings, [_function_entry(f, base) for f in functions]
 

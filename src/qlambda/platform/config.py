@@ -19,6 +19,11 @@ max_interruptions = 3               # a job the server stopped under 3 times end
 [[backend]]          # the quantum backends (see docs/backends.md)
 name = "aer"
 kind = "aer"
+
+[retention]          # how long ended jobs are kept (qlambda.platform.retention);
+interval = "10m"     # embedded, everything is kept unless this table is given
+[retention.DONE]
+max_age = "7d"
 ```
 """
 
@@ -57,6 +62,7 @@ class PlatformConfig:
     max_log_bytes: int | None = 10 * 1024 * 1024  # a job's log stops growing there
     max_interruptions: int = 3  # a job the server stopped under this often is not run again
     sandbox: Any = None  # SandboxSettings: tenants' jobs isolated (qlambda serve); None: not
+    retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
 
     def __post_init__(self) -> None:
         from qlambda.engine.registry import ENGINES
@@ -94,6 +100,10 @@ class PlatformConfig:
             AdmissionControl(self.c_max, self.q_max)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+        if self.retention is not None:
+            from qlambda.platform.retention import RetentionPolicy
+
+            object.__setattr__(self, "retention", RetentionPolicy.from_mapping(self.retention))
 
     @property
     def selection(self) -> Any:
@@ -127,17 +137,19 @@ class PlatformConfig:
                 raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
         elif source is not None:
             data = dict(source)
-        unknown_sections = set(data) - {"platform", "backend", "sandbox"}
+        unknown_sections = set(data) - {"platform", "backend", "sandbox", "retention"}
         if unknown_sections:
             raise ConfigurationError(
                 f"unknown configuration section(s) {sorted(unknown_sections)}; "
-                "accepted: [platform], [[backend]], [sandbox]"
+                "accepted: [platform], [[backend]], [sandbox], [retention]"
             )
         settings = dict(data.get("platform", {}))
         if "backend" in data:
             settings["backends"] = data["backend"]
         if "sandbox" in data:
             settings["sandbox"] = sandbox_settings(data["sandbox"])
+        if "retention" in data:
+            settings["retention"] = data["retention"]
         settings.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = set(settings) - known

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import heapq
-import itertools
 import logging
 import math
 import os
@@ -19,7 +17,6 @@ import random
 import secrets
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
@@ -28,26 +25,29 @@ from typing import Any
 
 import cloudpickle
 
-from qlambda.core.errors import TimeLimitError, WorkerDiedError
+from qlambda.core.errors import ResultDeletedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
-from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
-from qlambda.platform import results
+from qlambda.engine.base import TaskSpec
+from qlambda.engine.protocol import Encoded
+from qlambda.platform import layout, results
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
-from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
+from qlambda.platform.job_requests import JobRequests
 from qlambda.platform.jobs import JobInfo, LiveJob
 from qlambda.platform.lock import DataDirLock
 from qlambda.platform.output_caps import ResultTooLargeError, check_result_size, read_log
 from qlambda.platform.pilot import Pilot, PilotDescription
-from qlambda.quantum.envelope import RequestEnvelope
+from qlambda.platform.quantum_journal import QuantumJournal
+from qlambda.platform.quotas import OwnerQuotas, QueuedRun
+from qlambda.platform.retention import RetentionRunner
+from qlambda.platform.tenants import tenant_sandboxes
 from qlambda.store import Store
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
-FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 MAX_PRIORITY = 1000.0  # a job's priority is in (0, MAX_PRIORITY]: far below fan-out's
 
 
@@ -75,6 +75,13 @@ def new_job_id() -> str:
 
 
 class Platform:
+    """One control plane: its store, its pilot (workers and QPUs), its live jobs.
+
+    Its parts live in modules of their own: what jobs' workers ask (``job_requests``),
+    the record of quantum tasks (``quantum_journal``), per-owner quotas (``quotas``),
+    how results are stored (``results``).
+    """
+
     def __init__(self, config: PlatformConfig | None = None) -> None:
         self.config = config or PlatformConfig()
         self.data_dir = Path(self.config.data_dir).resolve()
@@ -93,6 +100,8 @@ class Platform:
         self.store = Store.open(self.data_dir)
         self.backends = self.config.resolved_backends()
         self.calibration = CalibrationManager(self.store, self.backends)
+        self._live: dict[str, LiveJob] = {}
+        self.journal = QuantumJournal(self.store, self._live)
         # The serverless jobs run on a pilot: its workers and its QPUs.
         self.pilot = Pilot(
             PilotDescription(
@@ -104,65 +113,29 @@ class Platform:
                 policy=self.config.policy,
                 seed=self.config.seed,
             ),
-            on_quantum_event=self._on_quantum_event,
+            on_quantum_event=self.journal,
             calibration=self.calibration.current,
             selection=self.config.selection,
             warm_quantum_stack=True,
-            sandbox=self._sandbox() if self.config.sandboxed else None,
+            sandbox=tenant_sandboxes(self) if self.config.sandboxed else None,
             # a shared server never unpickles what user code sends back
             trusted=not self.config.sandboxed,
         )
+        self.journal.pilot_id = self.pilot.id
         self.engine = self.pilot.engine
         self.dispatcher = self.pilot.dispatcher
         self.admission = self.config.admission
-        self._live: dict[str, LiveJob] = {}
+        self.requests = JobRequests(self.store, self.dispatcher, self.engine, self._started_running)
+        self.quotas = OwnerQuotas(self._run)
         self._functions: dict[str, FunctionPayload] = {}
         self._lock = threading.RLock()
         self._listeners: list[JobListener] = []
-        # Per-owner running limit: jobs handed to the engine per owner, and the jobs
-        # of owners at their limit, waiting by priority then arrival.
-        self.max_running_per_owner: int | None = None  # set with limit_running_per_owner
-        self._owner_running_limits: dict[str, int | None] = {}  # per owner, over the above
-        self._active_per_owner: Counter[str] = Counter()  # live jobs: checked per submission
-        self._dispatched: Counter[str] = Counter()
-        self._held: dict[str, list[tuple[float, int, LiveJob, FunctionPayload, bytes, Limits]]] = {}
-        self._held_order = itertools.count()
         self._closing = False
         self._started = False
+        self.retention: RetentionRunner | None = None
 
-    def _sandbox(self) -> Any:
-        """Each tenant's workers in a sandbox of their own (``engine.local.sandbox``): its
-        job folders writable, the rest of the data directory hidden."""
-        from qlambda.engine.local.sandbox import sandbox_factory
-
-        settings = self.config.sandbox
-
-        def uid_of(tenant: str) -> int:
-            return self.store.tenant_uid(tenant, settings.uid_base)
-
-        def writable(tenant: str) -> list[Path]:
-            folder = self._tenant_dir(tenant)
-            folder.mkdir(parents=True, exist_ok=True)
-            if os.getuid() == 0:
-                uid = uid_of(tenant)
-                os.chown(folder, uid, uid)
-            folder.chmod(0o700)
-            return [folder]
-
-        def readable(tenant: str) -> list[Path]:
-            uploads = self.data_dir / "functions" / tenant  # its registered files
-            uploads.mkdir(parents=True, exist_ok=True)
-            return [uploads]
-
-        hidden = [self.data_dir]
-        database = getattr(self.store.engine.url, "database", None)
-        if self.store.engine.dialect.name == "sqlite" and database:
-            hidden.append(Path(database).resolve().parent)
-        return sandbox_factory(
-            settings, writable=writable, readable=readable, hidden=hidden, uid_of=uid_of
-        )
-
-    def _tenant_dir(self, owner: str) -> Path:
+    def tenant_dir(self, owner: str) -> Path:
+        """Where a tenant's jobs keep their folders."""
         return self.data_dir / "jobs" / owner
 
     # ------------------------------------------------------------ life cycle
@@ -171,6 +144,11 @@ class Platform:
             self._started = True
             self.calibration.start()
             self._recover()
+            policy = self.config.retention
+            if policy is not None and policy.interval is not None and not policy.keeps_everything:
+                self.retention = RetentionRunner(
+                    self.store, self.data_dir, policy, live=self._live_ids
+                ).start()
         return self
 
     def wait_ready(self, timeout: float | None = 120) -> bool:
@@ -182,10 +160,17 @@ class Platform:
             if self._closing:
                 return
             self._closing = True
+        if self.retention is not None:
+            self.retention.stop()
         self.calibration.stop()
         self.pilot.cancel()
         self.store.close()
         self._dir_lock.release()
+
+    def _live_ids(self) -> set[str]:
+        """Jobs still finishing here: retention leaves them for its next pass."""
+        with self._lock:
+            return set(self._live)
 
     # -------------------------------------------------------------- submitting
     def register(self, function: Function) -> FunctionPayload:
@@ -305,6 +290,8 @@ class Platform:
             execution_options=options,
             cwd=cwd,
         )
+        job.workdir = layout.job_dir(self.data_dir, job.id, self._tenant(job))
+        job.log_path = layout.job_log(self.data_dir, job.id, self._tenant(job))
         events = [Event(job.id, now, EventKind.SUBMITTED, {"priority": job.priority})]
         with self._lock:
             # Counted only when limited: each count walks every live job or queue.
@@ -321,7 +308,7 @@ class Platform:
             else:
                 events.append(Event(job.id, now, EventKind.ADMITTED))
                 self._live[job.id] = job
-                self._active_per_owner[job.owner] += 1
+                self.quotas.added(job.owner)
 
         def acknowledged(future: Future) -> None:
             if future.exception() is None:
@@ -335,7 +322,7 @@ class Platform:
         stored = self.store.insert_job(row, *events)
         stored.add_done_callback(acknowledged)  # before the job can start: news in order
         if job.status is JobStatus.QUEUED:
-            self._run_or_hold(job, payload, packed, Limits.of(limits))
+            self.quotas.run_or_hold(QueuedRun(job, payload, packed, Limits.of(limits)))
         return job.id, stored
 
     # ----------------------------------------------------------- listeners
@@ -358,7 +345,7 @@ class Platform:
 
     def owner_active(self, owner: str) -> int:
         """The owner's jobs not ended (queued or running), without walking every job."""
-        return self._active_per_owner[owner]
+        return self.quotas.active(owner)
 
     def owner_counts(self, owner: str) -> tuple[int, int]:
         """(active, running) jobs of one owner: what per-user limits are checked against."""
@@ -376,7 +363,7 @@ class Platform:
             "status": job.status.value,
             "reason": job.reason,
             "arguments": packed,
-            "log_path": str(self._job_dir(job) / "output.log"),
+            "log_path": str(job.log_path),
             "attempts": 0,
             "created_at": job.created_at,
             "ended_at": job.ended_at,
@@ -384,11 +371,9 @@ class Platform:
             "cwd": job.cwd,
         }
 
-    def _job_dir(self, job: LiveJob) -> Path:
+    def _tenant(self, job: LiveJob) -> str | None:
         """A sandboxed tenant's jobs live in its own folder, the only one it can write."""
-        if self.config.sandboxed:
-            return self._tenant_dir(job.owner) / job.id
-        return self.data_dir / "jobs" / job.id
+        return job.owner if self.config.sandboxed else None
 
     def _active_classical(self) -> int:
         return sum(1 for job in self._live.values() if job.is_classical)
@@ -399,87 +384,20 @@ class Platform:
         """At most ``limit`` jobs of one owner run (or wait for a worker) at a time; their
         later jobs stay queued until one ends, while other owners' jobs go on (None: no limit).
         ``owners`` sets the limits of some owners instead (a None value: back to ``limit``)."""
-        for value in [limit, *(owners or {}).values()]:
-            if value is not None and (isinstance(value, bool) or value < 1):
-                raise ValueError(
-                    f"the running limit must be a positive integer or None, not {value!r}"
-                )
-        with self._lock:
-            if owners is None:
-                self.max_running_per_owner = limit
-            else:
-                for owner, value in owners.items():
-                    if value is None:
-                        self._owner_running_limits.pop(owner, None)
-                    else:
-                        self._owner_running_limits[owner] = value
-            waiting = list(self._held)
-        for owner in waiting:  # a higher limit lets waiting jobs start now
-            while self._start_held(owner):
-                pass
-
-    # ---------------------------------------------------------------- running
-    def _run_or_hold(
-        self, job: LiveJob, payload: FunctionPayload, packed: bytes, limits: Limits
-    ) -> None:
-        """Hand the job to the engine, or keep it queued here while its owner has
-        ``max_running_per_owner`` jobs in the engine, so that one user's backlog
-        never stands in front of other users' jobs."""
-        with self._lock:
-            limit = self.running_limit(job.owner)
-            if limit is not None and self._dispatched[job.owner] >= limit:
-                entry = (-job.priority, next(self._held_order), job, payload, packed, limits)
-                heapq.heappush(self._held.setdefault(job.owner, []), entry)
-                return
-            self._dispatched[job.owner] += 1
-        self._run(job, payload, packed, limits)
-
-    def _release(self, owner: str) -> None:
-        """One of ``owner``'s jobs left the engine: start their next held job, if any."""
-        with self._lock:
-            self._dispatched[owner] -= 1
-            if self._dispatched[owner] <= 0:
-                del self._dispatched[owner]
-        self._start_held(owner)
-
-    def _start_held(self, owner: str) -> bool:
-        with self._lock:
-            held = self._held.get(owner)
-            limit = self.running_limit(owner)
-            if not held or (limit is not None and self._dispatched[owner] >= limit):
-                return False
-            _, _, job, payload, packed, limits = heapq.heappop(held)
-            if not held:
-                del self._held[owner]
-            self._dispatched[owner] += 1
-        self._run(job, payload, packed, limits)
-        return True
+        self.quotas.set_limits(limit, owners)
 
     def running_limit(self, owner: str) -> int | None:
-        return self._owner_running_limits.get(owner, self.max_running_per_owner)
+        return self.quotas.limit(owner)
 
-    def _unhold(self, job: LiveJob) -> bool:
-        """Take a held job off its owner's waiting list; False if it is not held."""
-        with self._lock:
-            held = self._held.get(job.owner, [])
-            for index, entry in enumerate(held):
-                if entry[2] is job:
-                    held.pop(index)
-                    heapq.heapify(held)
-                    if not held:
-                        del self._held[job.owner]
-                    return True
-        return False
+    @property
+    def max_running_per_owner(self) -> int | None:
+        return self.quotas.default_limit
 
-    def _run(
-        self,
-        job: LiveJob,
-        payload: FunctionPayload,
-        packed: bytes,
-        limits: Limits,
-    ) -> None:
+    # ---------------------------------------------------------------- running
+    def _run(self, run: QueuedRun) -> None:
+        """Hand a job to the engine (its owner's quota allowing)."""
+        job, payload, packed, limits = run.job, run.payload, run.arguments, run.limits
         job.attempts += 1
-        directory = self._job_dir(job)  # the worker makes it, off this thread
         spec = TaskSpec(
             execute_job,
             (
@@ -500,10 +418,10 @@ class Platform:
             cpus=limits.cpus,
             memory_mb=limits.memory_mb,
             timeout_s=limits.timeout_s,
-            workdir=job.cwd or str(directory / "work"),
-            log_path=str(directory / "output.log"),
+            workdir=job.cwd or str(job.workdir),  # the worker makes it, off this thread
+            log_path=str(job.log_path),
             priority=job.priority,
-            on_message=lambda message, job=job: self._on_message(job, message),
+            on_message=lambda message, job=job: self.requests.handle(job, message),
             name=job.function_name,
             tenant=job.owner,
             raw_result=True,  # the worker encoded it; the platform stores it as it is
@@ -511,33 +429,6 @@ class Platform:
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
         future.add_done_callback(lambda f, job=job: self._finish(job, f))
-
-    def _on_message(self, job: LiveJob, message: TaskMessage) -> None:
-        """A request or notice of a job's worker. Its payload is data from user code:
-        each kind's payload is checked before anything acts on it."""
-        kind, payload = message.kind, message.payload
-        try:
-            if kind == "started" and type(payload) is int:
-                self._started_running(job, payload)
-            elif kind == "status" and isinstance(payload, str):
-                job.user_status = payload[:200]
-                self.store.add_events(
-                    [Event(job.id, time.time(), EventKind.SUB_STATUS, {"status": job.user_status})]
-                )
-            elif kind == "quantum":
-                self._quantum(job, message, RequestEnvelope.from_data(payload))
-            elif kind == "checkpoint" and isinstance(payload, bytes):
-                saved = self.store.save_checkpoint(job.id, time.time(), payload)
-                saved.add_done_callback(lambda f: _reply_from(message, f))
-            elif kind == "restore" and payload is None and message.reply is not None:
-                message.reply(True, self.store.load_checkpoint(job.id))
-            elif kind == "map":
-                self._fan_out(job, message, _fan_out_calls(payload))
-            else:
-                raise ValueError(f"unknown request {kind!r} from a job, or a malformed one")
-        except ValueError as exc:
-            if message.reply is not None:
-                message.reply(False, ValueError(str(exc)))
 
     def _started_running(self, job: LiveJob, attempt: int) -> None:
         now = time.time()
@@ -548,158 +439,28 @@ class Platform:
             Event(job.id, now, EventKind.STARTED, {"attempt": attempt}),
         ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
-    def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
-        assert message.reply is not None
-        try:
-            task = self.dispatcher.submit(envelope, job_id=job.id, priority=job.priority)
-        except Exception as exc:
-            message.reply(False, exc)
-            return
-        task.future.add_done_callback(lambda f: _reply_from(message, f))
-
-    def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
-        assert message.reply is not None
-        if not items:
-            message.reply(True, [])
-            return
-        results: list[Any] = [None] * len(items)
-        remaining = [len(items)]
-        lock = threading.Lock()
-        futures: list[Future] = []
-
-        def collect(index: int, future: Future) -> None:
-            error = None if future.cancelled() else future.exception()
-            with lock:
-                if remaining[0] <= 0:
-                    return
-                if future.cancelled() or error is not None:
-                    remaining[0] = 0
-                else:
-                    results[index] = future.result()
-                    remaining[0] -= 1
-                    if remaining[0]:
-                        return
-            if future.cancelled() or error is not None:
-                for other in futures:
-                    other.cancel()
-                message.reply(False, error or CancelledError("a fan-out task was canceled"))
-            else:
-                message.reply(True, results)
-
-        for item in items:
-            spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
-            futures.append(self.engine.submit(spec))
-        for index, future in enumerate(futures):
-            future.add_done_callback(lambda f, i=index: collect(i, f))
-
-    def _on_quantum_event(self, task: QuantumTask, what: str) -> None:
-        if task.job_id == self.pilot.id:
-            return  # the pilot's own quantum task: no job row to record it against
-        job = self._live.get(task.job_id)
-        now = time.time()
-        if what == "queued":
-            if job is not None:
-                job.quantum_waiting += 1
-                job.quantum_count += 1
-            data = {
-                "task": task.number,
-                "backend": task.backend,
-                "num_qubits": task.request.num_qubits,
-                "estimated_seconds": task.estimated_duration,
-            }
-            self.store.add_events([Event(task.job_id, task.queued_at, EventKind.QPU_QUEUED, data)])
-        elif what == "recompiled":
-            self.store.add_events(
-                [
-                    Event(
-                        task.job_id,
-                        task.started_at or now,
-                        EventKind.RECOMPILED,
-                        {
-                            "task": task.number,
-                            "backend": task.backend,
-                            "calibration": task.calibration,
-                            "reason": "the backend's calibration changed",
-                        },
-                    )
-                ]
-            )
-        elif what == "started":
-            if job is not None:
-                job.quantum_waiting -= 1
-                job.quantum_executing += 1
-            self.store.add_events(
-                [
-                    Event(
-                        task.job_id,
-                        task.started_at or now,
-                        EventKind.QPU_STARTED,
-                        {"task": task.number, "backend": task.backend},
-                    )
-                ]
-            )
-        else:
-            if job is not None:
-                if task.started_at is None:
-                    job.quantum_waiting -= 1
-                else:
-                    job.quantum_executing -= 1
-            self._record_quantum_task(task)
-
-    def _record_quantum_task(self, task: QuantumTask) -> None:
-        """Every task of a job is stored, also when the job ended first (its function may
-        return the moment it has its last result)."""
-        self.store.add_events(
-            [
-                Event(
-                    task.job_id,
-                    task.finished_at or time.time(),
-                    EventKind.QPU_FINISHED,
-                    {
-                        "task": task.number,
-                        "backend": task.backend,
-                        "outcome": task.outcome,
-                        "busy_seconds": task.busy_seconds,
-                    },
-                )
-            ]
-        )
-        self.store.add_quantum_task(
-            {
-                "job_id": task.job_id,
-                "seq": task.number,
-                "backend": task.backend,
-                "primitive": task.request.primitive,
-                "num_qubits": task.request.num_qubits,
-                "estimated_seconds": task.estimated_duration,
-                "queued_at": task.queued_at,
-                "started_at": task.started_at,
-                "finished_at": task.finished_at,
-                "busy_seconds": task.busy_seconds,
-                "simulated_seconds": task.simulated_seconds,
-                "outcome": task.outcome,
-            }
-        )
-
     # ----------------------------------------------------------------- ending
     def _finish(self, job: LiveJob, future: Future) -> None:
         if self._closing:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
-            self._release(job.owner)
+            self.quotas.release(job.owner)
+            if job.log_path is not None:  # its worker is done, or dead: no more output
+                layout.drop_if_empty(job.log_path)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
         if future.cancelled() or isinstance(future.exception(), CancelledError):
             status, reason = JobStatus.CANCELED, "canceled by the user"
         elif future.exception() is not None:
             status = JobStatus.ERROR
-            reason, job.traceback = _describe_failure(future.exception())
+            reason, job.traceback = results.describe_failure(future.exception())
         else:
             status, reason = JobStatus.DONE, None
             try:
                 encoded = results.check_encoded(future.result())
                 check_result_size(len(encoded.data), self.config.max_result_bytes)
-                fields.update(results.stored_fields(job.id, encoded, self.data_dir / "results"))
+                folder = layout.result_dir(self.data_dir, job.id)
+                fields.update(results.stored_fields(job.id, encoded, folder))
             except ResultTooLargeError as exc:
                 status, reason = JobStatus.ERROR, str(exc)
             except Exception as exc:
@@ -715,9 +476,7 @@ class Platform:
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
                 if self._live.pop(job.id, None) is not None:
-                    self._active_per_owner[job.owner] -= 1
-                    if self._active_per_owner[job.owner] <= 0:
-                        del self._active_per_owner[job.owner]
+                    self.quotas.ended(job.owner)
             job.ended.set()
             self._notify(job, "ended")
 
@@ -753,6 +512,8 @@ class Platform:
                 execution_options=row.get("execution_options"),
                 cwd=row.get("cwd"),
             )
+            # where its earlier attempts ran: this layout, or the flat one of earlier versions
+            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
             now = time.time()
             self.store.update_job(
                 job.id,
@@ -766,8 +527,8 @@ class Platform:
             )
             with self._lock:
                 self._live[job.id] = job
-                self._active_per_owner[job.owner] += 1
-            self._run_or_hold(job, payload, row["arguments"], Limits.of(function))
+                self.quotas.added(job.owner)
+            self.quotas.run_or_hold(QueuedRun(job, payload, row["arguments"], Limits.of(function)))
 
     def _interrupted_too_often(self, row: dict[str, Any]) -> bool:
         """Count a stop of the server under a running job; end it ERROR at the limit."""
@@ -822,7 +583,23 @@ class Platform:
 
     def load_result(self, row: dict[str, Any]) -> Any:
         """The value of a DONE job's row, decoded: the embedded platform's user owns it."""
-        return results.decode_result(row)
+        encoded = self.stored_result(row)
+        return None if encoded is None else encoded.decode(trusted=True)
+
+    def stored_result(self, row: dict[str, Any]) -> Encoded | None:
+        """The encoded result of a DONE job's row; ``ResultDeletedError`` once the
+        retention policy has deleted it."""
+        if row.get("output_deleted_at") is not None:
+            raise ResultDeletedError(row["id"], row["output_deleted_at"])
+        try:
+            return results.stored_result(row)
+        except FileNotFoundError:
+            again = self.store.get_job(row["id"])  # retention may have just deleted it
+            if again is None or again.get("output_deleted_at") is not None:
+                raise ResultDeletedError(
+                    row["id"], again and again.get("output_deleted_at")
+                ) from None
+            raise  # lost some other way: a fault
 
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
@@ -830,7 +607,7 @@ class Platform:
             self.info(job_id)  # unknown ids raise
             return False
         job.cancel_requested = True
-        if self._unhold(job):
+        if self.quotas.unhold(job):
             never_started: Future = Future()
             never_started.cancel()
             self._finish(job, never_started)
@@ -888,37 +665,3 @@ def _check_priority(priority: float) -> None:
             f"priority must be a positive number of at most {MAX_PRIORITY:g} "
             f"(1 is the default), got {priority!r}"
         )
-
-
-def _fan_out_calls(payload: Any) -> list[PickledCall]:
-    """A fan-out request: a pickled function and pickled arguments per item, forwarded
-    to workers as they are."""
-    if (
-        not isinstance(payload, dict)
-        or set(payload) != {"function", "items"}
-        or not isinstance(payload["function"], bytes)
-        or not isinstance(payload["items"], list)
-        or not all(isinstance(item, bytes) for item in payload["items"])
-    ):
-        raise ValueError("a fan-out request must be {function: bytes, items: [bytes, ...]}")
-    return [PickledCall(payload["function"], item) for item in payload["items"]]
-
-
-def _reply_from(message: TaskMessage, future: Future) -> None:
-    assert message.reply is not None
-    if future.cancelled():
-        message.reply(False, CancelledError("the quantum task was canceled"))
-    elif future.exception() is not None:
-        message.reply(False, future.exception())
-    else:
-        message.reply(True, future.result())
-
-
-def _describe_failure(error: BaseException) -> tuple[str, str | None]:
-    """One line saying why, and the function's own traceback when it raised."""
-    if isinstance(error, TimeLimitError | WorkerDiedError):
-        return str(error).split("\n\n", 1)[0], None
-    info = getattr(error, "remote_info", None)
-    if info is not None:
-        return (f"{info.type}: {info.message}" if info.message else info.type), info.traceback
-    return f"{type(error).__name__}: {error}", None

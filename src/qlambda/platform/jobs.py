@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from qlambda.core.states import JobStatus, SubStatus
@@ -28,6 +29,8 @@ class JobInfo:
     """While waiting for a QPU: about when the job's next quantum task starts."""
     done_in_seconds: float | None = None
     """While waiting for or executing on a QPU: about when its quantum tasks are done."""
+    output_deleted_at: float | None = None
+    """When the retention policy deleted its result and logs (its row stays)."""
 
     @property
     def status_text(self) -> str:
@@ -57,6 +60,7 @@ class JobInfo:
             ended_at=row.get("ended_at"),
             reason=row.get("reason"),
             attempts=row.get("attempts") or 0,
+            output_deleted_at=row.get("output_deleted_at"),
         )
 
 
@@ -87,6 +91,8 @@ class LiveJob:
     reason: str | None = None
     traceback: str | None = None
     task_id: int | None = None
+    workdir: Path | None = None  # where it runs (see qlambda.platform.layout)
+    log_path: Path | None = None
     cancel_requested: bool = False
     ended: threading.Event = field(default_factory=threading.Event)
 

@@ -1,4 +1,4 @@
-"""A job's result as it is stored and handed out.
+"""A job's result as it is stored and handed out, or why there is none.
 
 The worker encodes the return value itself: as JSON when JSON holds it exactly
 (dicts with string keys, lists, strings, finite numbers, booleans, None), else
@@ -83,3 +83,15 @@ def decode_result(row: dict[str, Any]) -> Any:
     """The value itself, for its owner (the embedded platform runs as its only user)."""
     encoded = stored_result(row)
     return None if encoded is None else encoded.decode(trusted=True)
+
+
+def describe_failure(error: BaseException) -> tuple[str, str | None]:
+    """Why a job failed in one line, and the function's own traceback when it raised."""
+    from qlambda.core.errors import TimeLimitError, WorkerDiedError
+
+    if isinstance(error, TimeLimitError | WorkerDiedError):
+        return str(error).split("\n\n", 1)[0], None
+    info = getattr(error, "remote_info", None)
+    if info is not None:
+        return (f"{info.type}: {info.message}" if info.message else info.type), info.traceback
+    return f"{type(error).__name__}: {error}", None

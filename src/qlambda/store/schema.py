@@ -50,6 +50,9 @@ jobs = sa.Table(
     sa.Column("idempotency_key", sa.String(200)),
     sa.Column("request_digest", sa.String(64)),  # sha256 of what was asked with that key
     sa.Index("ix_jobs_owner_idempotency_key", "owner", "idempotency_key", unique=True),
+    sa.Column("output_deleted_at", sa.Float),  # when retention deleted its result and logs
+    # retention walks one status's ended jobs from the oldest on
+    sa.Index("ix_jobs_status_ended", "status", "ended_at", "id"),
 )
 
 events = sa.Table(

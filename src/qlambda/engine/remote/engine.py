@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError
+from pathlib import Path
 from typing import Any
 
 from qlambda.core.errors import ConfigurationError, TimeLimitError, WorkerDiedError
@@ -337,7 +338,9 @@ class RemoteEngine:
         if task.spec.log_path is None:
             return
         if task.log is None:
-            task.log = open(task.spec.log_path, "ab", buffering=0)  # noqa: SIM115
+            path = Path(task.spec.log_path)
+            path.parent.mkdir(parents=True, exist_ok=True)  # the node may not share our disk
+            task.log = open(path, "ab", buffering=0)  # noqa: SIM115
         task.log.write(chunk)
 
     # ------------------------------------------------------------ batches, limits

@@ -66,6 +66,8 @@ class ChannelServer:
             self._closed = True
             connections = list(self._connections)
         for connection in connections:
+            with contextlib.suppress(OSError):  # wakes a reader blocked on it, sends FIN
+                socket.socket(fileno=os.dup(connection.fileno())).shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(OSError):
                 connection.close()
         # unblock accept() by connecting once; the listener then closes

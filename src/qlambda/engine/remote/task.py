@@ -14,6 +14,8 @@ import contextlib
 import importlib
 import os
 import pickle
+import select
+import socket
 import sys
 import tempfile
 import threading
@@ -30,6 +32,8 @@ from qlambda.engine.local.worker import THREAD_VARIABLES, WorkerChannel
 from qlambda.engine.remote.server import ChannelAddress
 
 LOG_CHUNK = 64 * 1024
+OWNER_POLL_SECONDS = 0.2
+OWNER_GONE_EXIT = 75  # the task's owner (a control plane) is gone
 MEMORY_POLL_SECONDS = 0.1
 # A fan-out run by the worker itself (nested engine tasks): (fn, items) -> results
 LocalMap = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
@@ -109,6 +113,7 @@ def run_isolated(
     channel = RemoteChannel(conn, task_id, local_map)
     channel.send(protocol.Hello(task_id, os.getpid(), options.get("node")))
     set_current_channel(channel)
+    watchdog = _OwnerWatch(conn)
     try:
         with _isolation(channel, options):
             value = fn(*args, **kwargs)
@@ -116,9 +121,41 @@ def run_isolated(
     except BaseException as exc:
         return False, error_info(_plain(exc))
     finally:
+        watchdog.stop()
         set_current_channel(None)
         with contextlib.suppress(OSError):
             conn.close()
+
+
+class _OwnerWatch:
+    """Stops this worker's process when the control plane that owns the task is gone (its
+    end of the channel closed): a job never finishes behind a dead owner's back, which
+    would run its side effects twice once another control plane runs it again."""
+
+    def __init__(self, conn: Any) -> None:
+        self._socket = socket.socket(fileno=os.dup(conn.fileno()))
+        self._stopped = threading.Event()
+        threading.Thread(target=self._watch, name="qlambda-owner-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stopped.is_set():
+            readable, _, _ = select.select([self._socket], [], [], OWNER_POLL_SECONDS)
+            if not readable or self._stopped.is_set():
+                continue
+            try:
+                pending = self._socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:
+                pending = b""
+            if not pending and not self._stopped.is_set():
+                os._exit(OWNER_GONE_EXIT)
+            time.sleep(OWNER_POLL_SECONDS)  # a reply waits for the task's thread to read it
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._socket.close()
 
 
 def _plain(exc: BaseException) -> BaseException:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from qlambda.core.errors import ResultDeletedError
 from qlambda.core.states import JobStatus, parse_status
 from qlambda.gateway import parameters
 from qlambda.gateway.api.deps import (
@@ -25,16 +26,24 @@ from qlambda.gateway.api.deps import (
     registered,
 )
 from qlambda.gateway.errors import ApiError
-from qlambda.gateway.models import CancelOut, EventOut, JobOut, JobRequest, LogsOut, ResultOut
+from qlambda.gateway.models import (
+    CancelOut,
+    EventOut,
+    JobOut,
+    JobRequest,
+    LogsOut,
+    Problem,
+    ResultOut,
+)
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
 from qlambda.gateway.submissions import job_out
 from qlambda.gateway.waits import WaitSlots
 from qlambda.platform import Platform
 from qlambda.platform.output_caps import megabytes
-from qlambda.platform.results import stored_result
 
 MAX_WAIT_SECONDS = 600.0
+MAX_OFFSET = 2**31  # past any store's integer range, a page offset is refused, not a fault
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -74,7 +83,7 @@ def list_jobs(
     function: str | None = None,
     owner: Annotated[str | None, Query(description="admins only")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> list[dict[str, Any]]:
     """The newest jobs first, filtered, a page at a time."""
     try:
@@ -123,7 +132,11 @@ async def _wait_for_end(
         )
 
 
-@router.get("/{job_id}/result", response_model=ResultOut)
+@router.get(
+    "/{job_id}/result",
+    response_model=ResultOut,
+    responses={410: {"model": Problem, "description": "deleted by the retention policy"}},
+)
 async def job_result(
     job_id: str,
     user: CurrentUser,
@@ -157,8 +170,11 @@ def _result_answer(platform: Platform, settings: GatewaySettings, job_id: str) -
         "traceback": row["traceback"],
     }
     if row["status"] == JobStatus.DONE.value:
-        _check_result_size(row, settings.max_result_bytes)
-        encoded = stored_result(row)
+        try:
+            _check_result_size(row, settings.max_result_bytes)
+            encoded = platform.stored_result(row)
+        except ResultDeletedError as exc:
+            raise ApiError(410, str(exc)) from None
         if encoded is None:
             answer["value"], answer["is_json"] = None, True
         elif encoded.format == "json":
@@ -170,8 +186,13 @@ def _result_answer(platform: Platform, settings: GatewaySettings, job_id: str) -
 
 def _check_result_size(row: dict[str, Any], limit: int) -> None:
     """A stored result past the gateway's cap is refused before it is read."""
+    if row.get("output_deleted_at") is not None:
+        raise ResultDeletedError(row["id"], row["output_deleted_at"])
     if row.get("result_path"):
-        size = os.stat(row["result_path"]).st_size
+        try:
+            size = os.stat(row["result_path"]).st_size
+        except FileNotFoundError:
+            return  # reading it tells whether retention deleted it or it was lost
     else:
         size = len(row["result"] or b"")
     if size > limit:
@@ -187,7 +208,7 @@ def job_logs(
     job_id: str,
     user: CurrentUser,
     platform: PlatformDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """What the function printed (stdout and stderr), from character ``offset`` on; a log
     stops at the platform's ``max_log_bytes`` (``truncated`` says it did)."""

@@ -1,0 +1,140 @@
+"""What a running job asks of the control plane, over its worker's channel.
+
+A job's worker runs user code, so each request's payload is hostile data: it is
+checked for its kind before anything acts on it (``qlambda.engine.protocol``
+checks the message around it). The kinds:
+
+* ``started`` (attempt number), ``status`` (text, shown as the sub-status);
+* ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
+* ``checkpoint`` (bytes, stored as they are) and ``restore``;
+* ``map``: a fan-out, a pickled function and pickled arguments per item, which the
+  control plane forwards to the owner's workers without reading.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from typing import Any
+
+from qlambda.core.events import Event, EventKind
+from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
+from qlambda.platform.jobs import LiveJob
+from qlambda.quantum.envelope import RequestEnvelope
+from qlambda.store import Store
+
+FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
+STATUS_LENGTH = 200
+
+
+class JobRequests:
+    """Answers the requests of jobs' workers. ``on_started(job, attempt)`` is told when a
+    job's function starts."""
+
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Any,
+        engine: Any,
+        on_started: Callable[[LiveJob, int], None],
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._engine = engine
+        self._on_started = on_started
+
+    def handle(self, job: LiveJob, message: TaskMessage) -> None:
+        kind, payload = message.kind, message.payload
+        try:
+            if kind == "started" and type(payload) is int:
+                self._on_started(job, payload)
+            elif kind == "status" and isinstance(payload, str):
+                job.user_status = payload[:STATUS_LENGTH]
+                data = {"status": job.user_status}
+                self._store.add_events([Event(job.id, time.time(), EventKind.SUB_STATUS, data)])
+            elif kind == "quantum":
+                self._quantum(job, message, RequestEnvelope.from_data(payload))
+            elif kind == "checkpoint" and isinstance(payload, bytes):
+                saved = self._store.save_checkpoint(job.id, time.time(), payload)
+                saved.add_done_callback(lambda f: reply_from(message, f))
+            elif kind == "restore" and payload is None and message.reply is not None:
+                message.reply(True, self._store.load_checkpoint(job.id))
+            elif kind == "map":
+                self._fan_out(job, message, fan_out_calls(payload))
+            else:
+                raise ValueError(f"unknown request {kind!r} from a job, or a malformed one")
+        except ValueError as exc:
+            if message.reply is not None:
+                message.reply(False, ValueError(str(exc)))
+
+    def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
+        assert message.reply is not None
+        try:
+            task = self._dispatcher.submit(envelope, job_id=job.id, priority=job.priority)
+        except Exception as exc:
+            message.reply(False, exc)
+            return
+        task.future.add_done_callback(lambda f: reply_from(message, f))
+
+    def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
+        """Every item on the owner's workers; one answer, in order, or the first error."""
+        assert message.reply is not None
+        if not items:
+            message.reply(True, [])
+            return
+        values: list[Any] = [None] * len(items)
+        remaining = [len(items)]
+        lock = threading.Lock()
+        futures: list[Future] = []
+
+        def collect(index: int, future: Future) -> None:
+            error = None if future.cancelled() else future.exception()
+            with lock:
+                if remaining[0] <= 0:
+                    return
+                if future.cancelled() or error is not None:
+                    remaining[0] = 0
+                else:
+                    values[index] = future.result()
+                    remaining[0] -= 1
+                    if remaining[0]:
+                        return
+            assert message.reply is not None
+            if future.cancelled() or error is not None:
+                for other in futures:
+                    other.cancel()
+                message.reply(False, error or CancelledError("a fan-out task was canceled"))
+            else:
+                message.reply(True, values)
+
+        for item in items:
+            spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
+            futures.append(self._engine.submit(spec))
+        for index, future in enumerate(futures):
+            future.add_done_callback(lambda f, i=index: collect(i, f))
+
+
+def fan_out_calls(payload: Any) -> list[PickledCall]:
+    """A fan-out request: a pickled function and pickled arguments per item."""
+    if (
+        not isinstance(payload, dict)
+        or set(payload) != {"function", "items"}
+        or not isinstance(payload["function"], bytes)
+        or not isinstance(payload["items"], list)
+        or not all(isinstance(item, bytes) for item in payload["items"])
+    ):
+        raise ValueError("a fan-out request must be {function: bytes, items: [bytes, ...]}")
+    return [PickledCall(payload["function"], item) for item in payload["items"]]
+
+
+def reply_from(message: TaskMessage, future: Future) -> None:
+    """Answer a request with the outcome of ``future``."""
+    assert message.reply is not None
+    if future.cancelled():
+        message.reply(False, CancelledError("the quantum task was canceled"))
+    elif future.exception() is not None:
+        message.reply(False, future.exception())
+    else:
+        message.reply(True, future.result())

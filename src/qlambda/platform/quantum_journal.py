@@ -1,0 +1,92 @@
+"""The quantum journal: every quantum task of a job, as events and as a row.
+
+The dispatcher reports each task queued, started, recompiled and finished; the
+journal keeps the job's counts of waiting and executing tasks (its sub-status)
+and stores what traces are made of. A task is recorded whatever state its job is
+in: a function may return the moment it has its last result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+from qlambda.core.events import Event, EventKind
+from qlambda.platform.dispatcher import QuantumTask
+from qlambda.platform.jobs import LiveJob
+from qlambda.store import Store
+
+
+class QuantumJournal:
+    """The dispatcher's event sink for a platform's jobs."""
+
+    def __init__(self, store: Store, live: Mapping[str, LiveJob]) -> None:
+        self._store = store
+        self._live = live
+        self.pilot_id: str | None = None  # its own tasks have no job row to record against
+
+    def __call__(self, task: QuantumTask, what: str) -> None:
+        if task.job_id == self.pilot_id:
+            return
+        job = self._live.get(task.job_id)
+        now = time.time()
+        if what == "queued":
+            if job is not None:
+                job.quantum_waiting += 1
+                job.quantum_count += 1
+            data = {
+                "task": task.number,
+                "backend": task.backend,
+                "num_qubits": task.request.num_qubits,
+                "estimated_seconds": task.estimated_duration,
+            }
+            self._event(task, task.queued_at, EventKind.QPU_QUEUED, data)
+        elif what == "recompiled":
+            data = {
+                "task": task.number,
+                "backend": task.backend,
+                "calibration": task.calibration,
+                "reason": "the backend's calibration changed",
+            }
+            self._event(task, task.started_at or now, EventKind.RECOMPILED, data)
+        elif what == "started":
+            if job is not None:
+                job.quantum_waiting -= 1
+                job.quantum_executing += 1
+            data = {"task": task.number, "backend": task.backend}
+            self._event(task, task.started_at or now, EventKind.QPU_STARTED, data)
+        else:
+            if job is not None:
+                if task.started_at is None:
+                    job.quantum_waiting -= 1
+                else:
+                    job.quantum_executing -= 1
+            self._record(task)
+
+    def _event(self, task: QuantumTask, ts: float, kind: EventKind, data: dict) -> None:
+        self._store.add_events([Event(task.job_id, ts, kind, data)])
+
+    def _record(self, task: QuantumTask) -> None:
+        data = {
+            "task": task.number,
+            "backend": task.backend,
+            "outcome": task.outcome,
+            "busy_seconds": task.busy_seconds,
+        }
+        self._event(task, task.finished_at or time.time(), EventKind.QPU_FINISHED, data)
+        self._store.add_quantum_task(
+            {
+                "job_id": task.job_id,
+                "seq": task.number,
+                "backend": task.backend,
+                "primitive": task.request.primitive,
+                "num_qubits": task.request.num_qubits,
+                "estimated_seconds": task.estimated_duration,
+                "queued_at": task.queued_at,
+                "started_at": task.started_at,
+                "finished_at": task.finished_at,
+                "busy_seconds": task.busy_seconds,
+                "simulated_seconds": task.simulated_seconds,
+                "outcome": task.outcome,
+            }
+        )
