@@ -1,7 +1,8 @@
 """Submissions of a trivial function through HTTP on each store, SQLite and PostgreSQL,
 from a load generator in a separate process, at 4 and 16 connections, against the same
 server's cheapest authenticated request (``GET /me``) measured in the same run. Each
-submission is answered only once the job is stored.
+submission carries an ``Idempotency-Key`` of its own (as the Python client's do) and is
+answered only once the job is stored.
 
 ``cpu ms`` is the server process's CPU time (user + system; the job workers are child
 processes, not counted) per request. Two kinds of submission are measured:
@@ -131,6 +132,7 @@ def measure(
         body,
         concurrency=connections,
         duration=seconds,
+        keys=method == "POST",  # as the Python client sends them
     )
     if "run" in label:
         drain(server)  # the jobs' runs are part of their cost

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,6 +102,7 @@ async def _drive(
     concurrency: int,
     duration: float | None,
     count: int | None,
+    keys: bool = False,
 ) -> dict[str, Any]:
     """``concurrency`` keep-alive HTTP/1.1 connections, each sending a request as soon
     as the previous answer is in (a closed loop: the server sets the pace)."""
@@ -110,7 +112,8 @@ async def _drive(
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
         lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    head = "\r\n".join(lines).encode()
+    request = head + b"\r\n\r\n" + payload
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     answers: list[Any] = []
@@ -131,7 +134,11 @@ async def _drive(
                         return
                     sent += 1
                 began = time.perf_counter()
-                writer.write(request)
+                if keys:  # a fresh Idempotency-Key per request, as the Python client sends
+                    key = uuid.uuid4().hex.encode()
+                    writer.write(head + b"\r\nIdempotency-Key: " + key + b"\r\n\r\n" + payload)
+                else:
+                    writer.write(request)
                 try:
                     status, answer = await _read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -183,13 +190,15 @@ def load(
     concurrency: int = 8,
     duration: float | None = None,
     count: int | None = None,
+    keys: bool = False,
 ) -> dict[str, Any]:
-    """Run the load in a separate process; returns its measurements."""
+    """Run the load in a separate process; returns its measurements. ``keys``: each
+    request with an ``Idempotency-Key`` of its own."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(
         target=_child,
-        args=(queue, (url, headers, method, path, body, concurrency, duration, count)),
+        args=(queue, (url, headers, method, path, body, concurrency, duration, count, keys)),
     )
     process.start()
     result = queue.get()

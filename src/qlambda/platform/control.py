@@ -423,8 +423,11 @@ class Platform:
     def _start_committed(self, run: QueuedRun) -> None:
         try:
             self.quotas.run_or_hold(run)
-        except Exception:
+        except Exception as exc:  # the engine refused it: the job ends saying why
             log.exception("job %s could not be started", run.job.id)
+            failed: Future = Future()
+            failed.set_exception(exc)
+            self._finish(run.job, failed)
 
     def _run(self, run: QueuedRun) -> None:
         """Hand a job to the engine (its owner's quota allowing)."""

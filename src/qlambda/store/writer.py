@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from qlambda.store.faults import Health, StoreUnavailableError, is_connection_error
+from qlambda.store.faults import Health, StoreUnavailableError, describe, is_connection_error
 
 log = logging.getLogger(__name__)
 
@@ -338,7 +338,10 @@ class StoreWriter:
                         if self._wait_for_database(exc, [write]):
                             continue
                         break
-                    log.exception("store write failed")
+                    if isinstance(exc, sa.exc.IntegrityError):  # told to whoever waits
+                        log.info("a store write was refused: %s", describe(exc))
+                    else:
+                        log.exception("store write failed")
                     write.future.set_exception(exc)
                 else:
                     self._recovered()
