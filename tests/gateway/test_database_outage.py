@@ -89,6 +89,7 @@ def test_a_database_outage_under_load_loses_nothing_and_runs_nothing_refused(
 
     readiness: list[tuple[float, int]] = []
     reads: list[tuple[int, str | None]] = []
+    liveness: set[int] = set()
     watching = threading.Event()
 
     def watch() -> None:
@@ -96,6 +97,7 @@ def test_a_database_outage_under_load_loses_nothing_and_runs_nothing_refused(
             authorized = {"Authorization": f"Bearer {token}"}
             while not watching.is_set():
                 readiness.append((time.monotonic(), http.get("/ready").status_code))
+                liveness.add(http.get("/health").status_code)
                 read = http.get(f"/jobs/{finished.id}/events", headers=authorized)
                 reads.append((read.status_code, read.headers.get("retry-after")))
                 time.sleep(0.2)
@@ -133,6 +135,7 @@ def test_a_database_outage_under_load_loses_nothing_and_runs_nothing_refused(
     # /ready flipped to 503 during the outage and back to 200 after it
     assert any(status == 503 for at, status in readiness if down_at < at < up_at)
     assert readiness[-1][1] == 200
+    assert liveness == {200}  # alive all along
     assert (503, "2") in reads and not any(status >= 500 and status != 503 for status, _ in reads)
 
     with qlambda.Client(server.url, token=token) as client:

@@ -282,7 +282,7 @@ class StoreWriter:
                 conn.exec_driver_sql("SELECT 1")
         except Exception as exc:
             if not is_connection_error(exc):
-                raise
+                log.exception("the database answered the writer's check with an error")
             self.health.down(exc)
             self._backoff = min(MAX_BACKOFF, self._backoff * 2)
         else:
@@ -351,13 +351,12 @@ class StoreWriter:
     def _attempt(self, writes: list[_Write]) -> list[Any]:
         """One transaction: the writes' results, once committed. A connection lost during
         COMMIT is resolved here: the results if it committed, else the error."""
-        while True:
-            try:
-                return self._transaction(writes)
-            except _InDoubt as doubt:
-                if self._committed(doubt):
-                    return doubt.results
-                raise doubt.cause from None
+        try:
+            return self._transaction(writes)
+        except _InDoubt as doubt:
+            if self._committed(doubt):
+                return doubt.results
+            raise doubt.cause from None
 
     def _transaction(self, writes: list[_Write]) -> list[Any]:
         with self._engine.connect() as conn:
