@@ -1,10 +1,12 @@
 """The HTTP API: functions, jobs, results, logs, events, backends, users.
 
-Every endpoint needs a bearer token. Users see and cancel only their own
-functions and jobs; admins see everyone's. Submissions are answered only once
-the job is stored (the platform's ``submit_payload`` Future), from the event
-loop, without a thread hop. The routes live in ``qlambda.gateway.api.routes``,
-one module per resource; this module builds the application around them.
+Every endpoint needs a bearer token (but ``/health`` and ``/ready``). Users see and
+cancel only their own functions and jobs; admins see everyone's. While the database
+cannot be reached, requests that need it are answered 503 with ``Retry-After``.
+Submissions are answered only once the job is stored (the platform's
+``submit_payload`` Future), from the event loop, without a thread hop. The routes
+live in ``qlambda.gateway.api.routes``, one module per resource; this module builds
+the application around them.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ BODY_OVERHEAD = 64 * 1024  # JSON around a base64 upload
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **{code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)},
     500: {"model": Fault, "description": "an unexpected error, logged under its error_id"},
+    503: {
+        "model": Problem,
+        "description": "the database cannot be reached: nothing was done; retry after "
+        "the Retry-After header's seconds",
+    },
 }
 
 

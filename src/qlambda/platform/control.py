@@ -19,7 +19,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,8 @@ from qlambda.platform.quantum_journal import QuantumJournal
 from qlambda.platform.quotas import OwnerQuotas, QueuedRun
 from qlambda.platform.retention import RetentionRunner
 from qlambda.platform.tenants import tenant_sandboxes
-from qlambda.store import Store
+from qlambda.store import Store, StoreUnavailableError
+from qlambda.store.writer import PendingWrite
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
@@ -128,6 +129,9 @@ class Platform:
         self.admission = self.config.admission
         self.requests = JobRequests(self.store, self.dispatcher, self.engine, self._started_running)
         self.quotas = OwnerQuotas(self._run)
+        # Jobs whose rows just committed go to their workers from this thread, in order:
+        # not from the store's own thread, which starting a worker may have to wait for.
+        self._dispatch = ThreadPoolExecutor(1, thread_name_prefix="qlambda-dispatch")
         self._functions: dict[str, FunctionPayload] = {}
         self._lock = threading.RLock()
         self._listeners: list[JobListener] = []
@@ -164,6 +168,7 @@ class Platform:
         if self.retention is not None:
             self.retention.stop()
         self.calibration.stop()
+        self._dispatch.shutdown(wait=True, cancel_futures=True)
         self.pilot.cancel()
         self.store.close()
         self._dir_lock.release()
@@ -254,7 +259,7 @@ class Platform:
         execution_options: list[Any] | None = None,
         cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
-    ) -> tuple[str, Future[Any]]:
+    ) -> tuple[str, PendingWrite]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
@@ -311,19 +316,34 @@ class Platform:
                 self._live[job.id] = job
                 self.quotas.added(job.owner)
 
+        run = QueuedRun(job, payload, packed, Limits.of(limits))
+
         def acknowledged(future: Future[Any]) -> None:
-            if future.exception() is None:
-                if job.status.is_final:
-                    job.ended.set()
-                self._notify(job, "submitted")
+            """The row is committed (the job may run now), or it never will be (the
+            submission was refused: the job is forgotten, it never ran)."""
+            if future.cancelled() or future.exception() is not None:
+                with self._lock:
+                    if self._live.pop(job.id, None) is not None:
+                        self.quotas.ended(job.owner)
+                return
+            if job.status.is_final:
+                job.ended.set()
+            self._notify(job, "submitted")  # before the job can start: news in order
+            if job.status is JobStatus.QUEUED:
+                if job.cancel_requested:  # canceled before its row was committed
+                    never_started: Future[Any] = Future()
+                    never_started.cancel()
+                    self._finish(job, never_started)
+                else:
+                    self._dispatch_later(run)
 
         row = self._row(job, packed, limits)
         if idempotency is not None:
             row["idempotency_key"], row["request_digest"] = idempotency
         stored = self.store.insert_job(row, *events)
-        stored.add_done_callback(acknowledged)  # before the job can start: news in order
-        if job.status is JobStatus.QUEUED:
-            self.quotas.run_or_hold(QueuedRun(job, payload, packed, Limits.of(limits)))
+        # a worker gets the job only once its row is committed: a submission refused
+        # meanwhile (the database away, the write given up) never runs
+        stored.add_done_callback(acknowledged)
         return job.id, stored
 
     # ----------------------------------------------------------- listeners
@@ -395,6 +415,22 @@ class Platform:
         return self.quotas.default_limit
 
     # ---------------------------------------------------------------- running
+    def _dispatch_later(self, run: QueuedRun) -> None:
+        """Start (or hold) a job whose row is committed, off the store's thread."""
+        if self._closing:
+            return  # it stays stored as queued and runs at the next start
+        with contextlib.suppress(RuntimeError):  # the platform closed meanwhile
+            self._dispatch.submit(self._start_committed, run)
+
+    def _start_committed(self, run: QueuedRun) -> None:
+        try:
+            self.quotas.run_or_hold(run)
+        except Exception as exc:  # the engine refused it: the job ends saying why
+            log.exception("job %s could not be started", run.job.id)
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            self._finish(run.job, failed)
+
     def _run(self, run: QueuedRun) -> None:
         """Hand a job to the engine (its owner's quota allowing)."""
         job, payload, packed, limits = run.job, run.payload, run.arguments, run.limits
@@ -471,10 +507,46 @@ class Platform:
             self.dispatcher.cancel_job(job.id)
         self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
+        self._store_end(job, status, reason, now, fields)
+
+    def _store_end(
+        self,
+        job: LiveJob,
+        status: JobStatus,
+        reason: str | None,
+        now: float,
+        fields: dict[str, Any],
+        last_try: bool = False,
+    ) -> None:
+        """Store the job's end; it leaves memory (and is told ended) only once that is
+        committed. The store retries while the database is away; an end it refuses for
+        good (bad data) is stored as ERROR without the result instead."""
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)
 
-        def ended(_: Future[Any]) -> None:
+        def ended(stored: Future[Any]) -> None:
+            error = CancelledError() if stored.cancelled() else stored.exception()
+            if error is not None:
+                if self._closing or isinstance(error, StoreUnavailableError) or last_try:
+                    # stays stored as unfinished: it resumes at the next start
+                    log.error("the end of job %s could not be stored: %s", job.id, error)
+                    return
+                why = f"the job's end could not be stored: {type(error).__name__}: {error}"
+                self._store_end(
+                    job,
+                    JobStatus.ERROR,
+                    why[:2000],
+                    now,
+                    {
+                        "ended_at": now,
+                        "sub_status": None,
+                        "status": JobStatus.ERROR.value,
+                        "reason": why[:2000],
+                        "traceback": job.traceback,
+                    },
+                    last_try=True,
+                )
+                return
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
                 if self._live.pop(job.id, None) is not None:
@@ -517,6 +589,11 @@ class Platform:
             # where its earlier attempts ran: this layout, or the flat one of earlier versions
             job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
             now = time.time()
+            with self._lock:
+                self._live[job.id] = job
+                self.quotas.added(job.owner)
+            run = QueuedRun(job, payload, row["arguments"], Limits.of(function))
+            # it runs again once that is stored (else it stays as it was, for next time)
             self.store.update_job(
                 job.id,
                 {"status": JobStatus.QUEUED.value},
@@ -526,11 +603,15 @@ class Platform:
                     EventKind.REQUEUED,
                     {"reason": "the platform restarted", "was": row["status"]},
                 ),
-            )
-            with self._lock:
-                self._live[job.id] = job
-                self.quotas.added(job.owner)
-            self.quotas.run_or_hold(QueuedRun(job, payload, row["arguments"], Limits.of(function)))
+            ).add_done_callback(functools.partial(self._requeued, run))
+
+    def _requeued(self, run: QueuedRun, stored: Future[Any]) -> None:
+        if not stored.cancelled() and stored.exception() is None:
+            self._dispatch_later(run)
+            return
+        with self._lock:
+            if self._live.pop(run.job.id, None) is not None:
+                self.quotas.ended(run.job.owner)
 
     def _interrupted_too_often(self, row: dict[str, Any]) -> bool:
         """Count a stop of the server under a running job; end it ERROR at the limit."""
