@@ -183,6 +183,7 @@ class StoreWriter:
         self.health = health or Health()
         self._postgres = engine.dialect.name == "postgresql"
         self._stopping = threading.Event()
+        self._wake = threading.Event()  # set by an urgent write: commit now
         self._stop_deadline: float | None = None
         self._backoff = FIRST_BACKOFF
         self._thread = threading.Thread(target=self._loop, name="qlambda-store", daemon=True)
@@ -207,6 +208,8 @@ class StoreWriter:
         """
         future = PendingWrite()
         self._queue.put(_Write(operation, inserted, updated, appended, future, urgent))
+        if urgent:
+            self._wake.set()
         return future
 
     def flush(self) -> None:
@@ -233,36 +236,31 @@ class StoreWriter:
         self._stop_deadline = time.monotonic() + CLOSE_GRACE
         self._stopping.set()
         self._queue.put(_STOP)
+        self._wake.set()
         self._thread.join()
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
         while True:
-            batch: list[_Write] = []
-            stop = urgent = False
-            deadline = None
             item = self._next_or_probe()
-            while True:
+            if item is _STOP:
+                return
+            if not item.urgent and self._queue.qsize() < self._max_batch:
+                # Writes nobody waits for keep company for ``linger``: they queue without
+                # waking this thread (each wake-up would take the GIL from the threads on
+                # a job's path); only an urgent write or close cuts the wait short.
+                self._wake.wait(self._linger)
+            self._wake.clear()
+            batch, stop = [item], False
+            while len(batch) < self._max_batch:
+                item = self._drain_one()
+                if item is None:
+                    break
                 if item is _STOP:
                     stop = True
                     break
                 batch.append(item)
-                urgent = urgent or item.urgent
-                if len(batch) >= self._max_batch:
-                    break
-                if urgent:  # someone waits: take what is queued and commit now
-                    item = self._drain_one()
-                    if item is None:
-                        break
-                    continue
-                if deadline is None:
-                    deadline = time.monotonic() + self._linger
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-            if batch:
-                self._commit(batch)
+            self._commit(batch)
             if stop:
                 return
 

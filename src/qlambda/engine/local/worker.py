@@ -14,6 +14,7 @@ import contextlib
 import gc
 import itertools
 import os
+import select
 import signal
 import sys
 import threading
@@ -60,6 +61,9 @@ class WorkerChannel:
         self._waiting: dict[int, Future[Any]] = {}
         self._send_lock = threading.Lock()
         self._pump_lock = threading.Lock()
+        # one poll object for good: Connection.poll builds a selector per call
+        self._poller = select.poll()
+        self._poller.register(conn.fileno(), select.POLLIN)
 
     def send(self, message: Any) -> None:
         data = protocol.encode(message)
@@ -92,7 +96,7 @@ class WorkerChannel:
                 wait = 0.05
                 if deadline is not None:
                     wait = max(0.0, min(wait, deadline - time.monotonic()))
-                if self.conn.poll(wait):
+                if self._poller.poll(wait * 1000):
                     self.handle(self.receive())
             finally:
                 self._pump_lock.release()
