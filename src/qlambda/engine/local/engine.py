@@ -479,7 +479,10 @@ class LocalEngine:
         if key is not None:
             worker.function_keys.add(key)
         options = None
-        if spec.isolated:
+        # Only a task with a directory, a log or cpus of its own is set up and put back
+        # (a job); one with only limits (a QPU executor's) skips that bookkeeping, which
+        # costs 0.15 ms a task with Qiskit's modules loaded.
+        if spec.workdir is not None or spec.log_path is not None or spec.cpus != 1:
             options = {"workdir": spec.workdir, "log_path": spec.log_path, "cpus": spec.cpus}
         message = protocol.RunTask(spec.task_id, key, send_blob, task.arguments, options)
         return pickle.dumps(message, protocol.PICKLE_PROTOCOL)
