@@ -85,6 +85,16 @@ def test_a_dying_worker_fails_its_task_and_is_replaced(engine, crash, expected):
     assert engine.submit(TaskSpec(square, (7,))).result(60) == 49
 
 
+def test_a_limit_longer_than_the_loops_sleep_is_kept_without_waking_it(engine):
+    """A task whose limit lies beyond the engine loop's next look (a QPU task's) does not
+    wake the loop when it starts; the loop still stops it once the limit has passed."""
+    engine.submit(TaskSpec(square, (2,))).result(60)  # the loop asleep, nothing to watch
+    future = engine.submit(TaskSpec(sleep_then, (60, "late"), timeout_s=2.5))
+    with pytest.raises(TimeLimitError, match=r"time limit of 2\.5 s exceeded"):
+        future.result(40)
+    assert engine.submit(TaskSpec(square, (3,))).result(60) == 9
+
+
 def test_time_limit_stops_the_task(engine):
     started = time.monotonic()
     future = engine.submit(TaskSpec(sleep_then, (60, "late"), timeout_s=0.5))

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import heapq
 import itertools
+import math
 import os
 import pickle
 import selectors
@@ -63,6 +64,7 @@ PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not cl
 HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
 EXIT_REPORT_GRACE = 1.0  # how long a worker's exit code may lag behind its closed socket
 ZYGOTE_IDLE_TIMEOUT = 600.0  # a tenant's zygote with no workers stops after this
+LONGEST_SLEEP = 1.0  # the loop looks at its limits at least this often
 
 
 class _Task:
@@ -216,6 +218,7 @@ class LocalEngine:
         os.set_blocking(self._wake_w, False)
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._thread: threading.Thread | None = None
+        self._sleeping_until = math.inf  # when the loop next looks at limits unwoken
         self._stopping = False
         self._closed = False
         self._init_error: protocol.ErrorInfo | None = None
@@ -466,10 +469,17 @@ class LocalEngine:
     def _start(self, task: _Task) -> bool:
         """Mark the task running; False if it was canceled meanwhile."""
         task.started = time.monotonic()
+        watch_at = math.inf  # when the loop must first look at this task's limits
         if task.spec.timeout_s is not None:
             task.deadline = task.started + task.spec.timeout_s
-        if task.spec.timeout_s is not None or task.spec.memory_mb is not None:
-            self._wake()  # the loop may be asleep with no limit to watch
+            watch_at = task.deadline
+        if task.spec.memory_mb is not None:
+            watch_at = task.started
+        if watch_at < self._sleeping_until:
+            # The loop would look too late. A task with a longer limit (a QPU task's)
+            # wakes nobody: the loop looks within LONGEST_SLEEP, and a wake-up here
+            # would sit between the task and the pipe it is about to be sent down.
+            self._wake()
         return task.future.set_running_or_notify_cancel()
 
     def _encode(self, task: _Task, worker: _Worker) -> bytes:
@@ -581,7 +591,9 @@ class LocalEngine:
                     if pool is None or pool.failed is not None or self._stopping:
                         break
                     self._spawn(pool)
-            timeout = self._housekeeping()
+            self._sleeping_until = math.inf  # awake: a task started now must wake it
+            timeout = _earliest(self._housekeeping(), LONGEST_SLEEP)
+            self._sleeping_until = time.monotonic() + timeout
             for selected, _ in self._selector.select(timeout):
                 kind, target = selected.data
                 if kind == "wake":
