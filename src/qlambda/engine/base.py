@@ -29,12 +29,15 @@ class TaskMessage:
 
     ``reply`` is set for requests: call it exactly once, from any thread, with
     ``(ok, value)``; ``ok=False`` makes the request raise ``value`` in the task.
+    ``route``: where an executor may answer the request directly (a local engine's
+    ``routes.Route``); whoever did replies ``routes.ANSWERED``.
     """
 
     task_id: int
     kind: str
     payload: Any
     reply: Callable[[bool, Any], None] | None = None
+    route: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class TaskSpec:
     name: str = ""
     tenant: str | None = None
     raw_result: bool = False  # hand back the task's ``protocol.Encoded`` value undecoded
+    route: Any = None  # a ``routes.Route`` the task answers over (local engine only)
     task_id: int = field(default_factory=lambda: next(_task_ids))
 
     def call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:

@@ -149,18 +149,21 @@ class WorkerStart:
     sys_path: list[str]
     initializer: Any = None
     initargs: tuple[Any, ...] = ()
+    reply_route: bool = False  # the worker's end of its reply route follows (``routes``)
 
 
 @dataclass(frozen=True, slots=True)
 class RunTask:
     """Run ``function`` (a pickle, or the one cached under ``function_key``) on ``arguments``
-    (a pickled ``(args, kwargs)``), with ``options`` for isolation (directory, log, cpus)."""
+    (a pickled ``(args, kwargs)``), with ``options`` for isolation (directory, log, cpus).
+    ``route``: the key of a reply route whose sending end follows (``routes``)."""
 
     task_id: int
     function_key: str | None
     function: bytes | None
     arguments: bytes
     options: dict[str, Any] | None
+    route: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,9 +71,11 @@ class QuantumTask:
     simulated_seconds: float | None = None
     calibration: str | None = None
     recompiled: bool = False
+    direct: bool = False  # the executor answered the job's worker itself
     outcome: str = "pending"
     future: Future[Any] = field(default_factory=Future)
     engine_task: int | None = None  # the executor engine's id of the running task
+    route: Any = field(default=None, repr=False)  # where the executor may answer directly
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -210,13 +212,21 @@ class QPUDispatcher:
 
     # ------------------------------------------------------------ submitting
     def submit(
-        self, request: RequestEnvelope, *, job_id: str, priority: float = 1.0, pin: bool = True
+        self,
+        request: RequestEnvelope,
+        *,
+        job_id: str,
+        priority: float = 1.0,
+        pin: bool = True,
+        route: Any = None,
     ) -> QuantumTask:
         """Queue a sealed request (``RequestEnvelope``); the task's ``future`` resolves to
         the executor's ``ResultEnvelope``.
 
         ``pin``: a request naming no backend runs where ``job_id``'s first such request
-        ran (False: chosen per request, as for a pilot's own tasks).
+        ran (False: chosen per request, as for a pilot's own tasks). ``route``: the
+        requesting worker's reply route (``engine.local.routes``); the executor then
+        answers it directly and the future's envelope says ``delivered``.
         """
         with self._lock:
             backend = self._choose(request, job_id if pin else None)
@@ -228,6 +238,7 @@ class QPUDispatcher:
                 config=backend.config,
                 arrival=time.monotonic(),
                 queued_at=time.time(),
+                route=route,
             )
             backend.pending.append(task)
             # A free QPU starts before anything is logged; events are emitted under the
@@ -346,11 +357,17 @@ class QPUDispatcher:
             task.started_at = time.time()
             if backend.first_start is None:
                 backend.first_start = task.started_at
+            route = task.route
             spec = TaskSpec(
                 qpu.execute,
-                (task.request, self._calibration_for(backend)),
+                (
+                    task.request,
+                    self._calibration_for(backend),
+                    None if route is None else route.address,
+                ),
                 timeout_s=backend.config.task_timeout_seconds,
                 name=f"quantum task {task.number}",
+                route=route,
             )
             task.engine_task = spec.task_id
             future = backend.engine.submit(spec)
@@ -397,6 +414,7 @@ class QPUDispatcher:
                 task.simulated_seconds = outcome.simulated_seconds
                 task.calibration = getattr(outcome, "calibration", None)
                 task.recompiled = getattr(outcome, "recompiled", False)
+                task.direct = outcome.delivered
                 if task.calibration != backend.sent_calibration:
                     backend.sent_calibration = None  # a restarted executor: send it in full
                 backend.busy_seconds += outcome.busy_seconds

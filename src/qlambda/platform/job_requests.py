@@ -22,8 +22,9 @@ from typing import Any
 
 from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
+from qlambda.engine.local.routes import ANSWERED
 from qlambda.platform.jobs import LiveJob
-from qlambda.quantum.envelope import RequestEnvelope
+from qlambda.quantum.envelope import RequestEnvelope, ResultEnvelope
 from qlambda.store import Store
 
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
@@ -73,7 +74,9 @@ class JobRequests:
     def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         assert message.reply is not None
         try:
-            task = self._dispatcher.submit(envelope, job_id=job.id, priority=job.priority)
+            task = self._dispatcher.submit(
+                envelope, job_id=job.id, priority=job.priority, route=message.route
+            )
         except Exception as exc:
             message.reply(False, exc)
             return
@@ -138,4 +141,7 @@ def reply_from(message: TaskMessage, future: Future[Any]) -> None:
     elif future.exception() is not None:
         message.reply(False, future.exception())
     else:
-        message.reply(True, future.result())
+        value = future.result()
+        if isinstance(value, ResultEnvelope) and value.delivered:
+            value = ANSWERED  # the executor answered the worker directly
+        message.reply(True, value)

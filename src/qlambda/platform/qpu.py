@@ -29,15 +29,18 @@ def open_device(config: Any, allow_code: bool = False) -> None:
     _runtime.warm_up()
 
 
-def execute(envelope: Any, calibration: Any = None) -> Any:
+def execute(envelope: Any, calibration: Any = None, reply_to: Any = None) -> Any:
     """Run one sealed quantum task on this process's device; the result goes back as data
     (a ``protocol.Encoded``).
 
     ``calibration``: the backend's current snapshot when it changed since the last task
-    sent here, else its id (or None for a backend without calibration).
+    sent here, else its id (or None for a backend without calibration). ``reply_to``:
+    the requesting worker's route and request (``engine.local.routes``): the result goes
+    there directly, and the control plane gets its timings only, marked ``delivered``.
     """
     import dataclasses
 
+    from qlambda.engine.local import routes
     from qlambda.quantum.envelope import seal_outcome
 
     recompiled = False
@@ -50,4 +53,8 @@ def execute(envelope: Any, calibration: Any = None) -> Any:
         calibration=None if current is None else current.id,
         recompiled=recompiled,
     )
-    return seal_outcome(outcome).to_encoded()
+    sealed = seal_outcome(outcome)
+    answer = sealed.to_encoded()
+    if reply_to is not None and routes.deliver(reply_to, answer.data):
+        return dataclasses.replace(sealed, payload=b"", delivered=True).to_encoded()
+    return answer

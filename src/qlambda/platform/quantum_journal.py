@@ -73,6 +73,7 @@ class QuantumJournal:
             "backend": task.backend,
             "outcome": task.outcome,
             "busy_seconds": task.busy_seconds,
+            "direct": task.direct,  # answered by the executor over the worker's route
         }
         self._event(task, task.finished_at or time.time(), EventKind.QPU_FINISHED, data)
         self._store.add_quantum_task(

@@ -144,6 +144,7 @@ class ResultEnvelope:
     payload: bytes
     calibration: str | None = None
     recompiled: bool = False
+    delivered: bool = False  # the executor sent the result to the worker itself (no payload)
 
     def open(self) -> Any:
         return decode_result(self.payload)
@@ -160,6 +161,7 @@ class ResultEnvelope:
                     "payload": self.payload,
                     "calibration": self.calibration,
                     "recompiled": self.recompiled,
+                    "delivered": self.delivered,
                 }
             ),
         )
@@ -183,6 +185,7 @@ class ResultEnvelope:
             or not isinstance(data["payload"], bytes)
             or not (data["calibration"] is None or isinstance(data["calibration"], str))
             or not isinstance(data["recompiled"], bool)
+            or not isinstance(data["delivered"], bool)
         ):
             raise QuantumRequestError("a QPU executor's answer has fields of the wrong types")
         return cls(**data)
@@ -195,6 +198,7 @@ _RESULT_FIELDS = {
     "payload",
     "calibration",
     "recompiled",
+    "delivered",
 }
 
 

@@ -21,6 +21,7 @@ from qiskit.primitives.base.base_primitive_job import BasePrimitiveJob
 from qiskit.primitives.containers import EstimatorPubLike, SamplerPubLike
 from qiskit.providers import JobStatus
 
+from qlambda.engine.protocol import Encoded
 from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.request import (
@@ -47,7 +48,7 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
         """Block until the backend has run the request; re-raises its error if it failed."""
-        value = self.future.result(timeout)
+        value = _opened(self.future.result(timeout))
         if isinstance(value, ResultEnvelope):
             if self._opened is None:
                 self._opened = value.open()
@@ -59,7 +60,7 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
 
         Blocks until the request has run, like :meth:`result`.
         """
-        value = self.future.result()
+        value = _opened(self.future.result())
         if not isinstance(value, ExecutionOutcome | ResultEnvelope):
             return {}
         return {
@@ -92,6 +93,13 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     def cancel(self) -> bool:
         """Withdraw the request if it has not started on a backend yet."""
         return self.future.cancel()
+
+
+def _opened(value: Any) -> Any:
+    """An answer an executor sent straight to this worker arrives as data."""
+    if isinstance(value, Encoded):
+        return ResultEnvelope.from_encoded(value)
+    return value
 
 
 def _check_submit(submit: object) -> None:

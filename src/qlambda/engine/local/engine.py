@@ -40,7 +40,9 @@ import psutil
 from qlambda.core.errors import TaskFailedError, TimeLimitError, WorkerDiedError
 from qlambda.engine import protocol
 from qlambda.engine.base import PickledCall, TaskFuture, TaskMessage, TaskSpec
+from qlambda.engine.local import routes
 from qlambda.engine.local.pool import Launcher, PlainLauncher, Pool, ZygoteMessageError
+from qlambda.engine.local.routes import Route
 from qlambda.engine.local.userfault import describe_exit
 from qlambda.engine.local.wire import dumps, loads
 from qlambda.engine.local.worker import THREAD_VARIABLES
@@ -122,6 +124,8 @@ class _Worker:
         self.kill_error: type[BaseException] = WorkerDiedError
         self.function_keys: set[str] = set()
         self.idle_since = time.monotonic()
+        self.route: Route | None = None  # answers to its requests may come this way
+        self.routes_held: set[str] = set()  # routes passed to it (an executor)
 
     def send(self, data: bytes) -> None:
         with self.send_lock:
@@ -416,7 +420,7 @@ class LocalEngine:
                 heapq.heappop(self._queue)
             worker.tasks.append(task)
             with contextlib.suppress(OSError):  # a dead worker's exit handler sees to its tasks
-                worker.send(self._encode(task, worker))
+                self._send_task(task, worker)
         for task in skipped:
             heapq.heappush(self._queue, task)
 
@@ -482,7 +486,18 @@ class LocalEngine:
             self._wake()
         return task.future.set_running_or_notify_cancel()
 
-    def _encode(self, task: _Task, worker: _Worker) -> bytes:
+    def _send_task(self, task: _Task, worker: _Worker) -> None:
+        """The task to its worker; with it, the first time, the route it answers over."""
+        route: Route | None = task.spec.route
+        if route is None or route.key in worker.routes_held:
+            worker.send(self._encode(task, worker))
+            return
+        with worker.send_lock:  # the route's fd right behind the task that announces it
+            worker.conn.send_bytes(self._encode(task, worker, route.key))
+            routes.send_fd(worker.conn.fileno(), route.sock.fileno())
+        worker.routes_held.add(route.key)
+
+    def _encode(self, task: _Task, worker: _Worker, route: str | None = None) -> bytes:
         spec = task.spec
         key, blob = task.function
         send_blob = blob if key is None or key not in worker.function_keys else None
@@ -494,7 +509,7 @@ class LocalEngine:
         # costs 0.15 ms a task with Qiskit's modules loaded.
         if spec.workdir is not None or spec.log_path is not None or spec.cpus != 1:
             options = {"workdir": spec.workdir, "log_path": spec.log_path, "cpus": spec.cpus}
-        message = protocol.RunTask(spec.task_id, key, send_blob, task.arguments, options)
+        message = protocol.RunTask(spec.task_id, key, send_blob, task.arguments, options, route)
         return pickle.dumps(message, protocol.PICKLE_PROTOCOL)
 
     def _running_on(self, task: _Task) -> _Worker | None:
@@ -528,10 +543,19 @@ class LocalEngine:
         conn = Connection(sock.detach())
         worker = _Worker(worker_id, pool, conn)
         start = protocol.WorkerStart(
-            sys_path=_sys_path(), initializer=self._initializer, initargs=self._initargs
+            sys_path=_sys_path(),
+            initializer=self._initializer,
+            initargs=self._initargs,
+            reply_route=True,
         )
+        key, ours, theirs = routes.new_route()
         with contextlib.suppress(OSError):  # buffered until the worker reads it
             conn.send_bytes(dumps(start))
+            routes.send_fd(conn.fileno(), theirs.fileno())
+            worker.route = Route(key, ours, 0)
+        theirs.close()
+        if worker.route is None:
+            ours.close()
         with self._lock:
             pool.workers.append(worker)
             self._workers[worker_id] = worker
@@ -576,6 +600,8 @@ class LocalEngine:
             for worker in list(self._workers.values()):
                 with contextlib.suppress(OSError):
                     worker.conn.close()
+                if worker.route is not None:
+                    routes.close_quietly(worker.route.sock)
             self._release_descriptors()
 
     def _serve(self) -> None:
@@ -736,6 +762,8 @@ class LocalEngine:
                     task.blocked -= 1
                     if task.blocked == 0 and worker.tasks and worker.tasks[0] is task:
                         self._free_cpus -= task.spec.cpus
+            if value is routes.ANSWERED:
+                return  # an executor answered the worker over its route
             try:
                 data = dumps(protocol.Reply(request_id, ok, value))
             except Exception as exc:
@@ -748,8 +776,11 @@ class LocalEngine:
         if handler is None:
             reply(False, RuntimeError(f"task {message.task_id} has no handler for requests"))
             return
+        route = None
+        if worker.route is not None:
+            route = Route(worker.route.key, worker.route.sock, request_id)
         try:
-            handler(TaskMessage(message.task_id, message.kind, message.payload, reply))
+            handler(TaskMessage(message.task_id, message.kind, message.payload, reply, route))
         except Exception as exc:
             reply(False, exc)
 
@@ -865,6 +896,8 @@ class LocalEngine:
             worker.pool.workers.remove(worker)
         with contextlib.suppress(OSError):
             worker.conn.close()
+        if worker.route is not None:
+            routes.close_quietly(worker.route.sock)
         pool = worker.pool
         pool.idle_since = time.monotonic()
         if not self._stopping and pool.failed is None:

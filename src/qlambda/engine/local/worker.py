@@ -16,6 +16,7 @@ import itertools
 import os
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -28,6 +29,7 @@ from typing import Any
 from qlambda.engine import protocol
 from qlambda.engine.channel import set_current_channel
 from qlambda.engine.codepaths import is_library_file
+from qlambda.engine.local import routes
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.wire import dumps, loads
 
@@ -53,8 +55,9 @@ class _ReplyFuture(Future[Any]):
 class WorkerChannel:
     """The task's line to its submitter: protocol messages out, the engine's commands in."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, route: socket.socket | None = None) -> None:
         self.conn = conn
+        self.route = route  # answers an executor sends straight here (``routes``)
         self.task_id = 0
         self.inbox: deque[Any] = deque()  # tasks that arrived while a task waited
         self._request_ids = itertools.count(1)
@@ -64,6 +67,8 @@ class WorkerChannel:
         # one poll object for good: Connection.poll builds a selector per call
         self._poller = select.poll()
         self._poller.register(conn.fileno(), select.POLLIN)
+        if route is not None:
+            self._poller.register(route.fileno(), select.POLLIN)
 
     def send(self, message: Any) -> None:
         data = protocol.encode(message)
@@ -96,10 +101,26 @@ class WorkerChannel:
                 wait = 0.05
                 if deadline is not None:
                     wait = max(0.0, min(wait, deadline - time.monotonic()))
-                if self._poller.poll(wait * 1000):
-                    self.handle(self.receive())
+                for fd, _ in self._poller.poll(wait * 1000):
+                    if self.route is not None and fd == self.route.fileno():
+                        self._read_route()
+                    else:
+                        self.handle(self.receive())
             finally:
                 self._pump_lock.release()
+
+    def _read_route(self) -> None:
+        assert self.route is not None
+        answer = routes.read_answer(self.route)
+        if answer is None:  # the engine has gone; its connection says so too
+            self._poller.unregister(self.route.fileno())
+            self.route.close()
+            self.route = None
+            return
+        request_id, data = answer
+        future = self._waiting.pop(request_id, None)
+        if future is not None:
+            future.set_result(protocol.Encoded("data", data))
 
     def handle(self, message: Any) -> None:
         if isinstance(message, protocol.Reply):
@@ -186,6 +207,9 @@ def worker_main(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the user's process
     try:
         start: protocol.WorkerStart = loads(conn.recv_bytes())
+        route = None
+        if start.reply_route:
+            route = socket.socket(fileno=routes.receive_fd(fd))
         sys.path[:] = start.sys_path
         if start.initializer is not None:
             start.initializer(*start.initargs)
@@ -200,7 +224,7 @@ def worker_main(fd: int) -> None:
     # allocates heavily per call) that was a 450 ms pause every four or five tasks.
     gc.collect()
     gc.freeze()
-    channel = WorkerChannel(conn)
+    channel = WorkerChannel(conn, route)
     set_current_channel(channel)
     functions: dict[str, Callable[..., Any]] = {}
     channel.send(protocol.Ready())
@@ -221,6 +245,8 @@ def _run(
 ) -> None:
     channel.task_id = task.task_id
     try:
+        if task.route is not None:  # an executor: answers to a worker go this way too
+            routes.keep(task.route, routes.receive_fd(channel.conn.fileno()))
         args, kwargs = loads(task.arguments)
         fn = functions.get(task.function_key) if task.function_key is not None else None
         if fn is None:
