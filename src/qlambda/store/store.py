@@ -107,6 +107,17 @@ class Store:
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
+    def set_sub_status(self, job_id: str, text: str, event: Event) -> Future:
+        """A running job's own status text, in its row (replicas read it there)."""
+        table = schema.jobs
+        return self.writer.submit(
+            lambda conn: conn.execute(
+                table.update().where(table.c.id == job_id).values(sub_status=text)
+            ),
+            urgent=False,
+            appended=(schema.events, [_event_row(event)]),
+        )
+
     def add_events(self, events: Sequence[Event]) -> Future:
         """Record events; they may wait a few milliseconds to share a commit."""
         return self.writer.submit(
@@ -342,6 +353,15 @@ class Store:
             )
         )
         return rows[0] if rows else None
+
+    def active_count(self, owner: str) -> int:
+        """The owner's jobs not ended, whichever control plane runs them."""
+        table = schema.jobs
+        statement = sa.select(sa.func.count()).where(
+            table.c.owner == owner, table.c.status.in_(UNFINISHED)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(statement).scalar_one())
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         table = schema.jobs
