@@ -139,7 +139,11 @@ def command(
             ready_file=str(ready_file) if ready_file else None,
         )
     except LeaseLostError as exc:
+        import os
+        import sys
+
         click.echo(f"Error: {exc}", err=True)
-        raise SystemExit(LEASE_LOST_EXIT) from None
+        sys.stderr.flush()
+        os._exit(LEASE_LOST_EXIT)  # threads may wait on a database that does not answer
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None

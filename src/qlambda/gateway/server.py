@@ -50,6 +50,7 @@ from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import Platform, PlatformConfig
 from qlambda.platform.retention import server_policy
 
+FENCED_CLOSE_SECONDS = 5.0
 FUNCTION_KEYS = {
     "name",
     "owner",
@@ -180,7 +181,12 @@ def serve(
         _stop_when_fenced(server, platform)
         server.run()
     finally:
-        platform.close()
+        if platform.fenced_reason is None:
+            platform.close()
+        else:  # its workers are stopped; the database may not answer: do not wait for it
+            closing = threading.Thread(target=platform.close, name="qlambda-close", daemon=True)
+            closing.start()
+            closing.join(FENCED_CLOSE_SECONDS)
     if platform.fenced_reason is not None:
         raise LeaseLostError(
             f"control plane {platform.controller.id} stopped its jobs and exits: "
