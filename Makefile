@@ -23,17 +23,22 @@ demo: $(STAMP)
 	$(BIN)/qlambda demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts examples
+	$(BIN)/ruff check src tests benchmarks scripts examples stubs
+	# the type checker (configured in pyproject.toml: strict, over src/qlambda)
+	$(BIN)/mypy
+	# the sandbox of a shared server's jobs needs bubblewrap (installed here if missing)
+	$(BIN)/python scripts/bubblewrap.py
 	$(BIN)/python -m pytest -m "not cluster"
 	# multi-node clusters start in a fresh process, with the machine to themselves
 	$(BIN)/python -m pytest -m cluster
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks scripts examples
-	$(BIN)/ruff format --check src tests benchmarks scripts examples
+	$(BIN)/ruff check src tests benchmarks scripts examples stubs
+	$(BIN)/ruff format --check src tests benchmarks scripts examples stubs
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache .mypy_cache

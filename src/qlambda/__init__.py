@@ -6,7 +6,20 @@ The names below load on first use, so ``import qlambda.sim`` stays light.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see of the names loaded on first use
+    from qlambda.client import Client as Client
+    from qlambda.client import Job as Job
+    from qlambda.core import JobCanceledError as JobCanceledError
+    from qlambda.core import JobDroppedError as JobDroppedError
+    from qlambda.core import JobError as JobError
+    from qlambda.core import JobFailedError as JobFailedError
+    from qlambda.core import JobStatus as JobStatus
+    from qlambda.core import ResultDeletedError as ResultDeletedError
+    from qlambda.core import SubStatus as SubStatus
+    from qlambda.platform.functions import Function as Function
+    from qlambda.platform.functions import function as function
 
 __version__ = "0.1.0"
 

@@ -124,7 +124,9 @@ def test_the_embedded_platform_keeps_everything_unless_given_a_policy(tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             gone = [j.id for j in client.jobs()]
-            if kept.info().output_deleted_at is not None and failed.id not in gone:
+            # rows are marked first, their files deleted after: wait for both
+            marked = kept.info().output_deleted_at is not None and failed.id not in gone
+            if marked and not layout.job_files(tmp_path, kept.id):
                 break
             time.sleep(0.2)
         assert kept.status() is qlambda.JobStatus.DONE  # the row stays

@@ -21,7 +21,7 @@ BRUTE_FORCE_MAX_NODES = 24
 """Enumeration enumerates 2**(n-1) cuts; past this it takes too long to be a check."""
 
 
-def random_regular_graph(nodes: int, degree: int = 3, seed: int | None = None) -> nx.Graph:
+def random_regular_graph(nodes: int, degree: int = 3, seed: int | None = None) -> nx.Graph[int]:
     """A uniformly random ``degree``-regular graph, the instances HamLib's MaxCut set uses."""
     check_positive_int("nodes", nodes)
     check_positive_int("degree", degree)
@@ -34,10 +34,11 @@ def random_regular_graph(nodes: int, degree: int = 3, seed: int | None = None) -
             f"a {degree}-regular graph on {nodes} nodes does not exist: nodes * degree must be "
             f"even, got {nodes} * {degree} = {nodes * degree}; use an even number of nodes"
         )
-    return nx.random_regular_graph(degree, nodes, seed=seed)
+    graph: nx.Graph[int] = nx.random_regular_graph(degree, nodes, seed=seed)
+    return graph
 
 
-def maxcut_hamiltonian(graph: nx.Graph) -> SparsePauliOp:
+def maxcut_hamiltonian(graph: nx.Graph[int]) -> SparsePauliOp:
     """The cost Hamiltonian ``sum 0.5 * (Z_i Z_j - 1)`` whose ground energy is ``-max cut``."""
     nodes = _node_count(graph)
     edges = list(graph.edges())
@@ -48,7 +49,7 @@ def maxcut_hamiltonian(graph: nx.Graph) -> SparsePauliOp:
     return SparsePauliOp.from_sparse_list(terms, num_qubits=nodes).simplify()
 
 
-def cut_value(graph: nx.Graph, bitstring: str) -> int:
+def cut_value(graph: nx.Graph[int], bitstring: str) -> int:
     """Number of edges whose ends the bitstring (Qiskit order) puts on different sides."""
     nodes = _node_count(graph)
     if len(bitstring) != nodes or set(bitstring) - {"0", "1"}:
@@ -58,7 +59,7 @@ def cut_value(graph: nx.Graph, bitstring: str) -> int:
     return sum(bitstring[-1 - i] != bitstring[-1 - j] for i, j in graph.edges())
 
 
-def brute_force_maxcut(graph: nx.Graph) -> int:
+def brute_force_maxcut(graph: nx.Graph[int]) -> int:
     """The exact maximum cut, by enumerating every cut (vectorised; fine up to ~20 nodes)."""
     nodes = _node_count(graph)
     if nodes > BRUTE_FORCE_MAX_NODES:
@@ -76,7 +77,7 @@ def brute_force_maxcut(graph: nx.Graph) -> int:
     return int(sizes.max())
 
 
-def _node_count(graph: nx.Graph) -> int:
+def _node_count(graph: nx.Graph[int]) -> int:
     """Check the labelling every other function relies on (node i is qubit i)."""
     nodes = graph.number_of_nodes()
     if set(graph.nodes()) != set(range(nodes)):

@@ -38,6 +38,7 @@ from qlambda.apps.maxcut_problem import (
     maxcut_hamiltonian,
     random_regular_graph,
 )
+from qlambda.core.arrays import FloatArray
 
 __all__ = [
     "ANSATZES",
@@ -64,7 +65,7 @@ OPTIMUM_MAX_NODES = 20
 DEFAULT_SHOTS = 1024
 
 
-def qaoa_ansatz_for(graph: nx.Graph, reps: int = 1) -> QuantumCircuit:
+def qaoa_ansatz_for(graph: nx.Graph[int], reps: int = 1) -> QuantumCircuit:
     """QAOA with ``reps`` layers of ``exp(-i γ sum Z_i Z_j)`` then ``exp(-i β sum X_i)``.
 
     The cost layer uses the ZZ terms only: the constant part of the Hamiltonian
@@ -89,7 +90,7 @@ def efficient_su2_ansatz(num_qubits: int, reps: int = 1) -> QuantumCircuit:
     return efficient_su2(num_qubits, reps=reps)
 
 
-def build_ansatz(name: str, graph: nx.Graph, reps: int = 1) -> QuantumCircuit:
+def build_ansatz(name: str, graph: nx.Graph[int], reps: int = 1) -> QuantumCircuit:
     """The parametrised circuit called ``name`` (one of :data:`ANSATZES`) for ``graph``."""
     check_ansatz_name(name)
     if name == "qaoa":
@@ -102,7 +103,7 @@ def check_ansatz_name(name: object) -> None:
         raise ValueError(f"unknown ansatz {name!r}; accepted: {', '.join(ANSATZES)}")
 
 
-def initial_parameters(ansatz: str, num_parameters: int, seed: int | None) -> np.ndarray:
+def initial_parameters(ansatz: str, num_parameters: int, seed: int | None) -> FloatArray:
     """Random starting angles, as in [1].
 
     QAOA angles start in ``[0, π/2)``: the energy repeats with period π/2 in β and
@@ -200,7 +201,7 @@ OnIteration = Callable[[MaxCutProgress], None]
 
 
 def solve_maxcut(
-    graph: nx.Graph,
+    graph: nx.Graph[int],
     estimator: BaseEstimatorV2,
     sampler: BaseSamplerV2 | None = None,
     *,
@@ -240,7 +241,7 @@ def solve_maxcut(
         tracker = _Tracker.resume(initial_state)
     resumed_from = tracker.iteration
 
-    def energy_of(parameters: np.ndarray) -> float:
+    def energy_of(parameters: FloatArray) -> float:
         pub_result = estimator.run([(circuit, hamiltonian, parameters)]).result()[0]
         energy = float(pub_result.data.evs)
         progress = tracker.record(energy, parameters)
@@ -283,11 +284,12 @@ def solve_maxcut(
 
 
 def _sample(
-    circuit: QuantumCircuit, parameters: np.ndarray, sampler: BaseSamplerV2, shots: int
+    circuit: QuantumCircuit, parameters: FloatArray, sampler: BaseSamplerV2, shots: int
 ) -> dict[str, int]:
     measured = circuit.measure_all(inplace=False)
     pub_result = sampler.run([(measured, parameters)], shots=shots).result()[0]
-    return pub_result.join_data().get_counts()
+    counts: dict[str, int] = pub_result.join_data().get_counts()
+    return counts
 
 
 class _Tracker:
@@ -310,7 +312,7 @@ class _Tracker:
     def iteration(self) -> int:
         return len(self.history)
 
-    def record(self, energy: float, parameters: np.ndarray) -> MaxCutProgress:
+    def record(self, energy: float, parameters: FloatArray) -> MaxCutProgress:
         values = tuple(float(v) for v in parameters)
         self.history.append(energy)
         if energy < self.best_energy:
@@ -328,7 +330,9 @@ class _Tracker:
 class FunctionContext(Protocol):
     """What :func:`run` uses of the platform's function context."""
 
-    def estimator(self, backend: str | None = None) -> BaseEstimatorV2: ...
+    def estimator(
+        self, backend: str | None = None, *, default_precision: float | None = None
+    ) -> BaseEstimatorV2: ...
     def sampler(self, backend: str | None = None) -> BaseSamplerV2: ...
     def status(self, text: str) -> None: ...
     def log(self, message: str) -> None: ...

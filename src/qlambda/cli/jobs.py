@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from qlambda.cli.common import (
     service_call,
 )
 from qlambda.core.states import JobStatus
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 @click.command(name="jobs")
@@ -69,7 +72,7 @@ def command(
             console.print(f"{row['id']} {row['status']}: {row['reason']}", highlight=False)
 
 
-def jobs_table(rows: list[dict]) -> Any:
+def jobs_table(rows: list[dict[str, Any]]) -> Table:
     """Whole ids (they are what logs and cancel take); function names fold to fit."""
     from rich import box
     from rich.table import Table
@@ -104,7 +107,7 @@ def _remote_rows(
     limit: int,
     offset: int,
     function: str | None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     import dataclasses
 
     with remote_client(url, token) as client:

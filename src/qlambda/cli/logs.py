@@ -43,6 +43,8 @@ def command(
             row = store.get_job(job_id)
         finally:
             store.close()
+        if row is None:  # removed since its id was resolved
+            raise click.ClickException(f"no job {job_id}")
         log = Path(row["log_path"] or "")
         text = log.read_text(errors="replace") if log.is_file() else ""
     if as_json:

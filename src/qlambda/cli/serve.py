@@ -117,13 +117,15 @@ def command(
             platform = dataclasses.replace(
                 platform, sandbox=dataclasses.replace(chosen, mode=sandbox)
             )
-        limits = {
-            "max_active_jobs": max_active_jobs,
-            "max_running_jobs": max_running_jobs,
-            "max_priority": max_priority,
-        }
-        settings = dataclasses.replace(
-            settings, **{k: v for k, v in limits.items() if v is not None}
+        settings = dataclasses.replace(  # a limit not given keeps the configured one
+            settings,
+            max_active_jobs=settings.max_active_jobs
+            if max_active_jobs is None
+            else max_active_jobs,
+            max_running_jobs=(
+                settings.max_running_jobs if max_running_jobs is None else max_running_jobs
+            ),
+            max_priority=settings.max_priority if max_priority is None else max_priority,
         )
     except (ConfigurationError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

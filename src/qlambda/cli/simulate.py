@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from qlambda.core import ConfigurationError
 from qlambda.policy import POLICIES
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from qlambda.sim.runner import SimResult
 
 PRESET_NAMES = ("small", "big-q", "big-c", "replay")
 
@@ -118,7 +124,7 @@ def command(
             "replay needs --traces DIR: a folder written by qlambda traces export or qlambda demo"
         )
     try:
-        if preset_name == "replay":
+        if preset_name == "replay" and traces is not None:  # checked above: it is given
             scenario = replay_scenario(traces, assignments)
         else:
             scenario = preset(preset_name).override(assignments)
@@ -145,7 +151,7 @@ def command(
         written = result.save(out, fmt) if out is not None else []
     except ConfigurationError as error:
         raise click.UsageError(str(error)) from None
-    if plots:
+    if plots and out is not None:  # checked above: --plots comes with --out
         from qlambda.sim.plots import plot_result
 
         written += plot_result(result.replications, result.jobs, out / "plots")
@@ -170,7 +176,7 @@ def command(
         click.echo(f"wrote {path}")
 
 
-def _print_summary(result, summary, wall: float, events: int) -> None:
+def _print_summary(result: SimResult, summary: pd.DataFrame, wall: float, events: int) -> None:
     """The summary as a table that reads at 80 columns: what every row shares goes above it."""
     from rich import box
     from rich.console import Console

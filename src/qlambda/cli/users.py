@@ -216,7 +216,7 @@ def set_limits(
         "max_active_jobs": max_active_jobs,
         "max_running_jobs": max_running_jobs,
     }
-    changes = {k: v for k, v in given.items() if v is not None}
+    changes: dict[str, float | None] = {k: v for k, v in given.items() if v is not None}
     changes.update({d.replace("-", "_"): None for d in defaults})
     if not changes:
         raise click.UsageError("give a limit to change (--max-priority ...) or --default NAME")

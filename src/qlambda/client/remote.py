@@ -127,7 +127,7 @@ class RemoteClient:
                 content=base64.b64encode(file.read_bytes()).decode(),
                 entrypoint=f"{file.name}:{attribute}",
             )
-        described = self.request("POST", "/functions", json=body)
+        described: dict[str, Any] = self.request("POST", "/functions", json=body)
         self._registered[function.name] = payload.id
         return described
 
@@ -168,7 +168,8 @@ class RemoteClient:
                     raise
             else:
                 if response.status_code != 503 or attempt == SUBMIT_ATTEMPTS:
-                    return _answer(response)
+                    stored: dict[str, Any] = _answer(response)
+                    return stored
             time.sleep(RECONNECT_PAUSE * attempt)
         raise AssertionError("unreachable")
 
@@ -211,7 +212,8 @@ class RemoteClient:
 
     def backends(self) -> list[dict[str, Any]]:
         """The quantum backends with their queues and utilization."""
-        return self.request("GET", "/backends")
+        backends: list[dict[str, Any]] = self.request("GET", "/backends")
+        return backends
 
 
 class RemoteJob:
@@ -291,11 +293,13 @@ class RemoteJob:
 
     def logs(self) -> str:
         """Everything the function wrote to stdout and stderr, in order."""
-        return self._client.request("GET", f"/jobs/{self.id}/logs")["logs"]
+        logs: str = self._client.request("GET", f"/jobs/{self.id}/logs")["logs"]
+        return logs
 
     def cancel(self) -> bool:
         """Cancel it if it has not ended; True if this call canceled it."""
-        return self._client.request("POST", f"/jobs/{self.id}/cancel")["canceled"]
+        canceled: bool = self._client.request("POST", f"/jobs/{self.id}/cancel")["canceled"]
+        return canceled
 
     def events(self) -> list[Event]:
         """Timestamped transitions: submitted, admitted, started, quantum tasks, end."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 
 class QlambdaError(Exception):
     """Base of every error qlambda raises on purpose."""
@@ -20,7 +22,7 @@ class UnknownBackendError(QlambdaError, ValueError):
         listed = ", ".join(self.available) if self.available else "(none configured)"
         super().__init__(f"unknown backend {name!r}; available: {listed}")
 
-    def __reduce__(self) -> tuple:  # errors cross process boundaries
+    def __reduce__(self) -> tuple[type[Self], tuple[str, list[str]]]:  # cross processes
         return (type(self), (self.name, self.available))
 
 
@@ -50,7 +52,7 @@ class JobError(QlambdaError):
             message += f"\n\nTraceback in the function (most recent call last):\n{remote_traceback}"
         super().__init__(message)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Self], tuple[str, str, str, str | None]]:
         return (type(self), (self.job_id, self.status, self.reason, self.remote_traceback))
 
 
@@ -82,7 +84,7 @@ class ResultDeletedError(QlambdaError, LookupError):
             "(its status, reason and events are kept)"
         )
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Self], tuple[str, float | None]]:
         return (type(self), (self.job_id, self.deleted_at))
 
 
@@ -96,7 +98,7 @@ class TaskFailedError(QlambdaError):
             message = f"{message}\n\nRemote traceback:\n{remote_traceback}"
         super().__init__(message)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[type[Self], tuple[str, str | None]]:
         return (type(self), (self._message, self.remote_traceback))
 
 

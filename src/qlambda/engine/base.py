@@ -101,7 +101,7 @@ class TaskSpec:
         )
 
 
-class TaskFuture(Future):
+class TaskFuture(Future[Any]):
     """A Future that knows its task id (for ``Engine.cancel``)."""
 
     def __init__(self, task_id: int) -> None:
@@ -116,6 +116,10 @@ class Engine(Protocol):
     def cpus(self) -> int: ...
 
     def start(self) -> None: ...
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the workers have started; False if ``timeout`` came first."""
+        ...
 
     def submit(self, spec: TaskSpec) -> TaskFuture: ...
 

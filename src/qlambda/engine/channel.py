@@ -9,7 +9,7 @@ from typing import Any, Protocol
 class Channel(Protocol):
     task_id: int
 
-    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future:
+    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future[Any]:
         """Send a request; the Future resolves with the submitter's answer."""
         ...
 

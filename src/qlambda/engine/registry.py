@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qlambda.core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from qlambda.engine.base import Engine
 
 ENGINES = ("local", "ray", "dask")
 
@@ -19,7 +22,7 @@ def create_engine(
     preload: tuple[str, ...] | None = None,
     sandbox: Any = None,
     trusted: bool = True,
-) -> Any:
+) -> Engine:
     """``local``: warm processes here; ``ray`` / ``dask``: a private local instance of the
     framework, or the cluster at ``address``. ``preload``: modules each worker imports
     before its first task (default: the quantum stack). ``sandbox`` (local only): a

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,7 +30,7 @@ class ApiError(Exception):
         self.detail = detail
 
 
-def describe_validation(errors: list[dict[str, Any]]) -> str:
+def describe_validation(errors: Sequence[Mapping[str, Any]]) -> str:
     parts = []
     for error in errors[:10]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"

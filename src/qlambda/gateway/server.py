@@ -110,6 +110,7 @@ def _function_entry(entry: Mapping[str, Any], base: Path) -> dict[str, Any]:
             f"function {entry['name']!r}: give exactly one of source = 'file.py' "
             "(with function = 'name') or zip = 'folder.zip' (with entrypoint = 'main.py:name')"
         )
+    entrypoint: str | None  # a zip without one is refused when the function is registered
     if "source" in entry:
         file = base / entry["source"]
         kind, entrypoint = "source", f"{file.name}:{entry.get('function', entry['name'])}"

@@ -30,7 +30,7 @@ class Subscription:
 
     def wants(self, transition: Transition) -> bool:
         if self.job_id is not None:
-            return transition["id"] == self.job_id
+            return bool(transition["id"] == self.job_id)
         return self.everyone or transition["owner"] == self.owner
 
 

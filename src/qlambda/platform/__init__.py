@@ -7,7 +7,14 @@ import the store and the engine's parent side.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what type checkers see of the names loaded on first use
+    from qlambda.platform.config import PlatformConfig as PlatformConfig
+    from qlambda.platform.control import Platform as Platform
+    from qlambda.platform.functions import Function as Function
+    from qlambda.platform.functions import function as function
+    from qlambda.platform.jobs import JobInfo as JobInfo
 
 _EXPORTS = {
     "Function": "qlambda.platform.functions",

@@ -66,7 +66,7 @@ class JobContext(QuantumAccess):
         self._channel = channel
         self.execution_options = execution_options
 
-    def _send(self, envelope: Any) -> Future:
+    def _send(self, envelope: Any) -> Future[Any]:
         return self._channel.request("quantum", envelope.to_data())
 
     # -- classical fan-out --------------------------------------------------
@@ -156,7 +156,7 @@ def _load_source(payload: JobPayload) -> Callable[..., Any]:
     sys.modules[module.__name__] = module
     remember_source(module.__file__, source.decode(errors="replace"))
     exec(compile(source, module.__file__, "exec"), module.__dict__)
-    fn = module.__dict__.get(attribute)
+    fn: object = module.__dict__.get(attribute)
     if not callable(fn):
         defined = sorted(
             name

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -44,6 +45,7 @@ from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.controller import Controller
+from qlambda.platform.dispatcher import QPUDispatcher
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.job_requests import JobRequests
 from qlambda.platform.jobs import JobInfo, LiveJob
@@ -103,7 +105,6 @@ class Platform:
         (self.data_dir / "jobs").mkdir(parents=True, exist_ok=True)
         (self.data_dir / "results").mkdir(parents=True, exist_ok=True)
         self._dir_lock = DataDirLock(self.data_dir).acquire()
-        self._db_lock: SQLiteLock | None = None
         try:
             self._set_up()
         except BaseException:
@@ -113,8 +114,9 @@ class Platform:
                 self.controller.stop()
             if hasattr(self, "store"):
                 self.store.close()
-            if self._db_lock is not None:
-                self._db_lock.release()
+            db_lock: SQLiteLock | None = getattr(self, "_db_lock", None)
+            if db_lock is not None:
+                db_lock.release()
             self._dir_lock.release()  # a failed start leaves the directory free
             raise
 
@@ -122,7 +124,7 @@ class Platform:
         self.store = Store.open(self.data_dir)
         self._lock = threading.RLock()
         self.shared = self.config.replica
-        self._db_lock = self._lock_database()
+        self._db_lock: SQLiteLock | None = self._lock_database()
         self._closing = False
         self._closed = False
         self.fenced = threading.Event()
@@ -161,7 +163,7 @@ class Platform:
         )
         self.journal.pilot_id = self.pilot.id
         self.engine = self.pilot.engine
-        self.dispatcher: Any = self.pilot.dispatcher
+        self.dispatcher: QPUDispatcher | SharedDispatcher = self.pilot.dispatcher
         self.bus: Bus | None = None
         self._logs: LogShipper | None = None
         if self.shared:
@@ -364,7 +366,7 @@ class Platform:
         execution_options: list[Any] | None = None,
         cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
-    ) -> tuple[str, Future]:
+    ) -> tuple[str, Future[Any]]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
@@ -421,7 +423,7 @@ class Platform:
                 self._live[job.id] = job
                 self.quotas.added(job.owner)
 
-        def acknowledged(future: Future) -> None:
+        def acknowledged(future: Future[Any]) -> None:
             if future.exception() is None:
                 if job.status.is_final:
                     job.ended.set()
@@ -536,14 +538,14 @@ class Platform:
             workdir=job.cwd or str(job.workdir),  # the worker makes it, off this thread
             log_path=str(job.log_path),
             priority=job.priority,
-            on_message=lambda message, job=job: self.requests.handle(job, message),
+            on_message=functools.partial(self.requests.handle, job),
             name=job.function_name,
             tenant=job.owner,
             raw_result=True,  # the worker encoded it; the platform stores it as it is
         )
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
-        future.add_done_callback(lambda f, job=job: self._finish(job, f))
+        future.add_done_callback(functools.partial(self._finish, job))
 
     def _started_running(self, job: LiveJob, attempt: int) -> None:
         now = time.time()
@@ -555,7 +557,7 @@ class Platform:
         ).add_done_callback(lambda _: self._notify(job, "started"))  # after "submitted"
 
     # ----------------------------------------------------------------- ending
-    def _finish(self, job: LiveJob, future: Future) -> None:
+    def _finish(self, job: LiveJob, future: Future[Any]) -> None:
         if self._closing:
             return  # the job stays stored as unfinished and resumes at the next start
         if job.task_id is not None:  # it was in the engine (a held job never was)
@@ -564,11 +566,12 @@ class Platform:
                 layout.drop_if_empty(job.log_path)
         now = time.time()
         fields: dict[str, Any] = {"ended_at": now, "sub_status": None}
-        if future.cancelled() or isinstance(future.exception(), CancelledError):
+        error = None if future.cancelled() else future.exception()
+        if future.cancelled() or isinstance(error, CancelledError):
             status, reason = JobStatus.CANCELED, "canceled by the user"
-        elif future.exception() is not None:
+        elif error is not None:
             status = JobStatus.ERROR
-            reason, job.traceback = results.describe_failure(future.exception())
+            reason, job.traceback = results.describe_failure(error)
         else:
             status, reason = JobStatus.DONE, None
             try:
@@ -588,7 +591,7 @@ class Platform:
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)
 
-        def ended(stored: Future) -> None:
+        def ended(stored: Future[Any]) -> None:
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
                 if self._live.pop(job.id, None) is not None:
@@ -606,7 +609,7 @@ class Platform:
 
         self._store_end(job, fields, event).add_done_callback(ended)
 
-    def _store_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future:
+    def _store_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future[Any]:
         """A job's end; with replicas, stored only while this control plane owns the job,
         and after the rest of its log."""
         if not self.shared:
@@ -645,7 +648,7 @@ class Platform:
         """Replicas: claim the jobs of a replica whose lease expired, soon after it did
         (and at once when one stops cleanly: it says so)."""
         period = self.config.lease_seconds / 4
-        while not self._closing:
+        while True:
             self._takeover_wake.wait(period)
             self._takeover_wake.clear()
             if self._closing:
@@ -864,7 +867,7 @@ class Platform:
             again = self.store.get_job(row["id"])  # retention may have just deleted it
             if again is None or again.get("output_deleted_at") is not None:
                 raise ResultDeletedError(
-                    row["id"], again and again.get("output_deleted_at")
+                    row["id"], None if again is None else again.get("output_deleted_at")
                 ) from None
             raise  # lost some other way: a fault
 
@@ -877,7 +880,7 @@ class Platform:
             return False
         job.cancel_requested = True
         if self.quotas.unhold(job):
-            never_started: Future = Future()
+            never_started: Future[Any] = Future()
             never_started.cancel()
             self._finish(job, never_started)
             return True

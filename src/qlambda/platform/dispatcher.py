@@ -12,6 +12,7 @@ for a choice per request instead.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 import threading
@@ -20,13 +21,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from qlambda.core.errors import NoSuitableBackendError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
 from qlambda.platform import qpu
 from qlambda.policy import Policy, make_policy
+
+if TYPE_CHECKING:
+    from qlambda.quantum.config import BackendConfig
+    from qlambda.quantum.envelope import RequestEnvelope
 
 _task_numbers = itertools.count(1)
 
@@ -35,11 +40,11 @@ _task_numbers = itertools.count(1)
 class QuantumTask:
     """A quantum task; also the read-only view policies select from."""
 
-    request: Any
+    request: RequestEnvelope
     job_id: str
     priority: float
     backend: str
-    config: Any = field(repr=False)
+    config: BackendConfig = field(repr=False)
     arrival: float  # monotonic, for the policy
     queued_at: float  # wall clock, for events and traces
     number: int = field(default_factory=lambda: next(_task_numbers))
@@ -50,7 +55,7 @@ class QuantumTask:
     calibration: str | None = None
     recompiled: bool = False
     outcome: str = "pending"
-    future: Future = field(default_factory=Future)
+    future: Future[Any] = field(default_factory=Future)
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -61,12 +66,19 @@ class QuantumTask:
         return self._estimate
 
 
+class JobEstimates(TypedDict):
+    """The fields of :class:`~qlambda.platform.jobs.JobInfo` the dispatcher knows."""
+
+    starts_in_seconds: float | None
+    done_in_seconds: float | None
+
+
 # what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
 EventSink = Callable[[QuantumTask, str], None]
 
 
 class _Backend:
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: BackendConfig) -> None:
         self.config = config
         self.name: str = config.name
         self.slots: int = config.concurrency
@@ -118,7 +130,7 @@ class _Backend:
 class QPUDispatcher:
     def __init__(
         self,
-        backends: Sequence[Any],
+        backends: Sequence[BackendConfig],
         *,
         policy: str | Policy = "fifo",
         seed: int | None = None,
@@ -171,13 +183,13 @@ class QPUDispatcher:
     def backend_names(self) -> list[str]:
         return list(self._backends)
 
-    def configs(self) -> list[Any]:
+    def configs(self) -> list[BackendConfig]:
         return [b.config for b in self._backends.values()]
 
     # ------------------------------------------------------------ submitting
     def submit(
         self,
-        request: Any,
+        request: RequestEnvelope,
         *,
         job_id: str,
         priority: float = 1.0,
@@ -200,7 +212,7 @@ class QPUDispatcher:
 
     def choose(
         self,
-        request: Any,
+        request: RequestEnvelope,
         *,
         job_id: str,
         load: dict[str, float] | None = None,
@@ -211,7 +223,9 @@ class QPUDispatcher:
         with self._lock:
             return self._choose(request, job_id if pin else None, load).name
 
-    def _queue(self, backend: _Backend, request: Any, job_id: str, priority: float) -> QuantumTask:
+    def _queue(
+        self, backend: _Backend, request: RequestEnvelope, job_id: str, priority: float
+    ) -> QuantumTask:
         """Lock held."""
         task = QuantumTask(
             request=request,
@@ -232,15 +246,15 @@ class QPUDispatcher:
         return task
 
     def _choose(
-        self, request: Any, pin_key: str | None, load: dict[str, float] | None = None
+        self, request: RequestEnvelope, pin_key: str | None, load: dict[str, float] | None = None
     ) -> _Backend:
         """The backend for ``request``; lock held. ``pin_key``: whose pin an unnamed
         request follows (and sets, at its first such request)."""
         from qlambda.quantum.selection import choose_backend, why_unfit
 
-        pinned = pin_key is not None and request.backend is None
-        if pinned and pin_key in self._pins:
-            backend = self._backends[self._pins[pin_key]]
+        pin = pin_key if request.backend is None else None  # the pin it follows, if any
+        if pin is not None and pin in self._pins:
+            backend = self._backends[self._pins[pin]]
             reason = why_unfit(request, backend.config)
             if reason is not None:
                 raise NoSuitableBackendError(
@@ -253,7 +267,7 @@ class QPUDispatcher:
             load = {name: backend.load for name, backend in self._backends.items()}
         now = time.time()
 
-        def completion(config: Any) -> float:
+        def completion(config: BackendConfig) -> float:
             backend = self._backends[config.name]
             return backend.backlog(now) + backend.expected_seconds(request.estimate_seconds(config))
 
@@ -264,8 +278,8 @@ class QPUDispatcher:
             selection=self._selection,
             completion=completion,
         )
-        if pinned:
-            self._pins[pin_key] = config.name  # type: ignore[index]
+        if pin is not None:
+            self._pins[pin] = config.name
         return self._backends[config.name]
 
     def load(self, backend: str) -> float:
@@ -287,7 +301,7 @@ class QPUDispatcher:
             self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
             self._pins.pop(job_id, None)
 
-    def job_estimates(self, job_id: str) -> dict[str, float | None]:
+    def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
         waiting one starts, and the last one is done (None when it has none)."""
         now = time.time()
@@ -336,9 +350,7 @@ class QPUDispatcher:
             future = backend.engine.submit(
                 TaskSpec(qpu.execute, (task.request, self._calibration_for(backend)))
             )
-            future.add_done_callback(
-                lambda f, b=backend, t=task: self._finished(b, t, f)  # type: ignore[misc]
-            )
+            future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
 
@@ -354,7 +366,7 @@ class QPUDispatcher:
         backend.sent_calibration = snapshot.id
         return snapshot
 
-    def _finished(self, backend: _Backend, task: QuantumTask, future: Future) -> None:
+    def _finished(self, backend: _Backend, task: QuantumTask, future: Future[Any]) -> None:
         task.finished_at = time.time()
         error = future.exception()
         with self._lock:
@@ -428,5 +440,5 @@ class QPUDispatcher:
             return rows
 
 
-def _width(config: Any) -> int:
+def _width(config: BackendConfig) -> int:
     return int(config.num_qubits or 0)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cloudpickle
 
@@ -48,9 +48,22 @@ class Function:
     callable: Callable[..., Any] | None = None
     entrypoint: str | None = None
     cpus: int = 1
-    timeout: float | str | None = None
-    memory: float | str | None = None
+    timeout: float | None = None
+    memory: float | None = None
     _payload: list[FunctionPayload] = field(default_factory=list, repr=False, compare=False)
+
+    if TYPE_CHECKING:
+        # What the generated __init__ accepts: __post_init__ reads a text timeout or memory
+        def __init__(
+            self,
+            name: str,
+            callable: Callable[..., Any] | None = ...,
+            entrypoint: str | None = ...,
+            cpus: int = ...,
+            timeout: float | str | None = ...,
+            memory: float | str | None = ...,
+            _payload: list[FunctionPayload] = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -76,11 +89,11 @@ class Function:
 
     @property
     def timeout_s(self) -> float | None:
-        return self.timeout  # type: ignore[return-value]
+        return self.timeout
 
     @property
     def memory_mb(self) -> float | None:
-        return self.memory  # type: ignore[return-value]
+        return self.memory
 
     def payload(self) -> FunctionPayload:
         """Serialize once; the same Function object always ships the same bytes."""
@@ -146,7 +159,8 @@ def unship(loaded: Any) -> Callable[..., Any]:
     """The callable of a loaded function payload, with its file names and source lines
     back for tracebacks."""
     if not isinstance(loaded, ShippedFunction):
-        return loaded
+        plain: Callable[..., Any] = loaded
+        return plain
     files = {}
     for module, file, text in loaded.sources:
         files[module] = file

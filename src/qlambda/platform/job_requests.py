@@ -13,6 +13,7 @@ checks the message around it). The kinds:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -95,9 +96,9 @@ class JobRequests:
         values: list[Any] = [None] * len(items)
         remaining = [len(items)]
         lock = threading.Lock()
-        futures: list[Future] = []
+        futures: list[Future[Any]] = []
 
-        def collect(index: int, future: Future) -> None:
+        def collect(index: int, future: Future[Any]) -> None:
             error = None if future.cancelled() else future.exception()
             with lock:
                 if remaining[0] <= 0:
@@ -121,7 +122,7 @@ class JobRequests:
             spec = TaskSpec(item, priority=FAN_OUT_PRIORITY, tenant=job.owner)
             futures.append(self._engine.submit(spec))
         for index, future in enumerate(futures):
-            future.add_done_callback(lambda f, i=index: collect(i, f))
+            future.add_done_callback(functools.partial(collect, index))
 
 
 def fan_out_calls(payload: Any) -> list[PickledCall]:
@@ -137,7 +138,7 @@ def fan_out_calls(payload: Any) -> list[PickledCall]:
     return [PickledCall(payload["function"], item) for item in payload["items"]]
 
 
-def reply_from(message: TaskMessage, future: Future) -> None:
+def reply_from(message: TaskMessage, future: Future[Any]) -> None:
     """Answer a request with the outcome of ``future``."""
     assert message.reply is not None
     if future.cancelled():

@@ -111,6 +111,6 @@ def read_log(path: str | Path, limit: int | None) -> tuple[str, bool]:
         return "", False
     truncated = limit is not None and size > limit
     text = data.decode(errors="replace")
-    if truncated:  # the copier's own notice lies past the limit: not read
+    if truncated and limit is not None:  # the copier's own notice lies past the limit
         text += LOG_NOTICE.format(limit=megabytes(limit))
     return text, truncated

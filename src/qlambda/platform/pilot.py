@@ -139,7 +139,7 @@ class Pilot(QuantumAccess):
         *args: Any,
         resources: Mapping[str, Any] | None = None,
         **kwargs: Any,
-    ) -> Future:
+    ) -> Future[Any]:
         """Run ``fn(*args, **kwargs)`` on a worker of this pilot.
 
         ``resources``: ``cpus`` (int), ``memory`` (MB or "2GB"), ``timeout`` (s or "5m"),
@@ -174,13 +174,13 @@ class Pilot(QuantumAccess):
 
         return results()
 
-    def cancel_task(self, future: Future) -> bool:
+    def cancel_task(self, future: Future[Any]) -> bool:
         """Cancel one task, stopping it if it already runs."""
         task_id = getattr(future, "task_id", None)
         return task_id is not None and self.engine.cancel(task_id)
 
     # ------------------------------------------------------------- quantum
-    def _send(self, envelope: Any) -> Future:
+    def _send(self, envelope: Any) -> Future[Any]:
         # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
 
@@ -218,7 +218,7 @@ class PilotManager:
         with self._lock:
             return [p for p in self._pilots if not p.canceled]
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         """Run on the pilot with the least queued work per core."""
         pilots = self.pilots()
         if not pilots:
@@ -226,7 +226,8 @@ class PilotManager:
 
         def load(pilot: Pilot) -> float:
             stats = pilot.engine.stats()
-            return (stats["queued"] + stats["running"]) / stats["cpus"]
+            share: float = (stats["queued"] + stats["running"]) / stats["cpus"]
+            return share
 
         return min(pilots, key=load).submit(fn, *args, **kwargs)
 

@@ -110,11 +110,11 @@ class QuantumAccess:
             sampler=lambda: self.sampler(backend, options=options, optimization_level=level),
         )
 
-    def _submit_quantum(self, request: Any) -> Future:
+    def _submit_quantum(self, request: Any) -> Future[Any]:
         from qlambda.quantum.envelope import seal
 
         return self._send(seal(request))
 
-    def _send(self, envelope: Any) -> Future:
+    def _send(self, envelope: Any) -> Future[Any]:
         """Hand a sealed request to the dispatcher; the Future resolves to its result."""
         raise NotImplementedError

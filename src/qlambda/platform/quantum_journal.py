@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from qlambda.core.events import Event, EventKind
 from qlambda.platform.dispatcher import QuantumTask
@@ -65,7 +66,7 @@ class QuantumJournal:
                     job.quantum_executing -= 1
             self._record(task)
 
-    def _event(self, task: QuantumTask, ts: float, kind: EventKind, data: dict) -> None:
+    def _event(self, task: QuantumTask, ts: float, kind: EventKind, data: dict[str, Any]) -> None:
         self._store.add_events([Event(task.job_id, ts, kind, data)])
 
     def _record(self, task: QuantumTask) -> None:

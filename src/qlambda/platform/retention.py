@@ -175,7 +175,7 @@ class RetentionPolicy:
         rules = dict(base.rules)
         for status, rule in by_status.items():
             rules[status] = Rule.from_mapping(status, rule)
-        interval = base.interval if base.interval is not None else DEFAULT_INTERVAL
+        interval: float | None = base.interval if base.interval is not None else DEFAULT_INTERVAL
         if "interval" in table:
             try:
                 interval = _age(table["interval"], "interval") or None

@@ -15,6 +15,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -75,13 +76,14 @@ class LogShipper:
                 if source != str(path):
                     source, done = str(path), 0
                 chunks = _read_from(path, done, self._room(done))
-                rows = [
+                rows: list[dict[str, Any]] = [
                     {"job_id": job_id, "source": source, "file_offset": offset, "data": data}
                     for offset, data in chunks
                 ]
                 if rows:  # appended rows: in the batch's commit, after its updates
                     self._store.writer.submit(None, urgent=False, appended=(schema.job_logs, rows))
-                    done = rows[-1]["file_offset"] + len(rows[-1]["data"])
+                    offset, data = chunks[-1]
+                    done = offset + len(data)
                 self._shipped[job_id] = (source, done)
             if final:
                 self._shipped.pop(job_id, None)

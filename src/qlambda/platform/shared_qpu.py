@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+import functools
 import logging
 import queue
 import threading
@@ -39,7 +40,7 @@ from qlambda.core import errors as qlambda_errors
 from qlambda.engine.protocol import pack_data, unpack_data
 from qlambda.platform.bus import Bus
 from qlambda.platform.controller import Controller
-from qlambda.platform.dispatcher import QPUDispatcher, QuantumTask
+from qlambda.platform.dispatcher import JobEstimates, QPUDispatcher, QuantumTask
 from qlambda.quantum.envelope import RequestEnvelope, ResultEnvelope
 from qlambda.store import Store, ownership, schema
 
@@ -59,7 +60,7 @@ class Requested:
 
     job_id: str
     backend: str
-    future: Future = field(default_factory=Future)
+    future: Future[ResultEnvelope] = field(default_factory=Future)
     id: int | None = None
     started: bool = False
     asked_at: float = field(default_factory=time.monotonic)
@@ -154,22 +155,23 @@ class SharedDispatcher:
         stored.add_done_callback(lambda f: self._inserted(item, f))
         return item
 
-    def _inserted(self, item: Requested, stored: Future) -> None:
+    def _inserted(self, item: Requested, stored: Future[int]) -> None:
+        early: list[str] | None = None
         with self._lock:
             self._inflight.remove(item)
             error = stored.exception()
             if error is None:
-                item.id = stored.result()
+                row = item.id = stored.result()
                 if not item.future.done():  # else its job was canceled meanwhile
-                    self._requested[item.id] = item
-                early = self._early.pop(item.id, None)
+                    self._requested[row] = item
+                early = self._early.pop(row, None)
         if error is not None:
             self._count(item.job_id, -1, 0, False)
             if not item.future.done():
                 item.future.set_exception(error)
             return
         if item.future.done():
-            self._cancel_rows([item.id])
+            self._cancel_rows([stored.result()])
         elif early is not None:
             self._actions.put(("note", early))
 
@@ -208,7 +210,7 @@ class SharedDispatcher:
     def end_job(self, job_id: str, timeout: float = 10.0) -> None:
         self.local.end_job(job_id, timeout)
 
-    def job_estimates(self, job_id: str) -> dict[str, float | None]:
+    def job_estimates(self, job_id: str) -> JobEstimates:
         return self.local.job_estimates(job_id)
 
     def pending_count(self) -> int:
@@ -426,7 +428,7 @@ class SharedDispatcher:
             self._row_of[task.number] = row
             if task.started_at is not None:
                 self._mark_running(row)
-            task.future.add_done_callback(lambda f, row=row: self._executed(row, f))
+            task.future.add_done_callback(functools.partial(self._executed, row))
 
     def is_shared(self, task: QuantumTask) -> bool:
         """Whether ``task`` came from another replica's row (the quantum journal records
@@ -451,7 +453,7 @@ class SharedDispatcher:
             urgent=False,
         )
 
-    def _executed(self, row: int, future: Future) -> None:
+    def _executed(self, row: int, future: Future[ResultEnvelope]) -> None:
         task = self._loaded.pop(row, None)
         if task is not None:
             self._row_of.pop(task.number, None)

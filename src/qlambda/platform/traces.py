@@ -45,7 +45,8 @@ def job_traces(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         if event.kind is EventKind.STARTED:
             starts[event.job_id] = event.ts  # the last attempt counts
     tasks = pd.DataFrame(store.quantum_tasks())
-    job_rows, task_rows = [], []
+    job_rows: list[dict[str, Any]] = []
+    task_rows: list[dict[str, Any]] = []
     for job in jobs:
         started = starts.get(job["id"])
         if started is None or tasks.empty:

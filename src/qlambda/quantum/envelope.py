@@ -32,7 +32,8 @@ class RequestEnvelope:
     needs_exact: bool = False  # a PUB asks for precision 0: ideal simulators only
 
     def open(self) -> QuantumRequest:
-        return pickle.loads(self.payload)
+        request: QuantumRequest = pickle.loads(self.payload)
+        return request
 
     def estimate_seconds(self, config: BackendConfig) -> float:
         return estimate_from_workload(self.workload, config)
@@ -75,7 +76,7 @@ class RequestEnvelope:
             primitive=primitive,
             backend=backend,
             num_qubits=width,
-            workload=tuple(tuple(item) for item in workload),  # type: ignore[misc]
+            workload=tuple(tuple(item) for item in workload),
             payload=data["payload"],
             needs_exact=data["needs_exact"],
         )

@@ -64,7 +64,8 @@ def measured_circuit(circuit: QuantumCircuit, memo: LRUMemo[Any]) -> MeasuredCir
     from qlambda.quantum.transpilation import circuit_token
 
     key = ("estimator-circuit", circuit_token(circuit))
-    return memo.get(key, lambda: split_measurements(circuit))
+    measured: MeasuredCircuit = memo.get(key, lambda: split_measurements(circuit))
+    return measured
 
 
 def vanishes(label: str, dephased: frozenset[int]) -> bool:

@@ -16,6 +16,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit_aer.noise import NoiseModel
 
+from qlambda.core.arrays import FloatArray
+
 _NOT_ACTING = frozenset({"barrier", "delay"})
 
 
@@ -53,7 +55,7 @@ def restrict_noise_model(model: NoiseModel, qubits: frozenset[int]) -> NoiseMode
     return restricted
 
 
-def readout_matrices(model: NoiseModel) -> dict[int, np.ndarray]:
+def readout_matrices(model: NoiseModel) -> dict[int, FloatArray]:
     """Per qubit, the 2x2 readout confusion matrix ``[prepared, read]`` of ``model``
     (single-qubit readout errors; a default one is not expanded)."""
     return {

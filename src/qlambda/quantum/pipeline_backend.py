@@ -4,6 +4,7 @@ for exact values are computed exactly instead)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -109,7 +110,7 @@ class PipelineBackend:
         )
         return result
 
-    def measure(self, executions: list[Execution]) -> list[Outcome]:
+    def measure(self, executions: Sequence[Execution]) -> list[Outcome]:
         exact = [e.observable is not None and e.shots == 0 for e in executions]
         if not any(exact):
             return measure_batch(executions, self.view, self._run_batch)
@@ -126,7 +127,7 @@ class PipelineBackend:
         estimator = self.runtime._estimator
         plans = []
         for execution in executions:
-            observable = execution.observable
+            observable = execution.observable  # an exact execution has one (see measure)
             terms = dict(zip(observable.paulis.to_labels(), observable.coeffs, strict=True))  # type: ignore[union-attr]
             saving, saved = estimator.instrumented(execution.circuit, frozenset(terms))
             plans.append((saving, saved, terms))
@@ -146,7 +147,7 @@ class PipelineBackend:
             outcomes.append(Outcome(value=float(value), std=0.0))
         return outcomes
 
-    def _run_batch(self, batch: list[tuple[QuantumCircuit, int]]) -> list[dict]:
+    def _run_batch(self, batch: list[tuple[QuantumCircuit, int]]) -> list[dict[str, Any]]:
         """Per circuit, its registers' shots: drawn from exact probabilities where that is
         the same distribution (see :mod:`qlambda.quantum.sampling`), else sampled by Aer."""
         runtime = self.runtime
@@ -156,17 +157,18 @@ class PipelineBackend:
         splits = [
             self._exact_split(shape, shots) for shape, (_, shots) in zip(shapes, batch, strict=True)
         ]
-        drawn = [index for index, split in enumerate(splits) if split is not None]
+        drawn = [(index, split) for index, split in enumerate(splits) if split is not None]
         self._drawn += len(drawn)
         sampled = [index for index, split in enumerate(splits) if split is None]
-        registers: list[dict] = [{} for _ in batch]
+        registers: list[dict[str, Any]] = [{} for _ in batch]
+        result: Any = None  # Aer's result for the drawn ones
         self._calls += bool(drawn) + bool(sampled)  # Aer runs: drawn ones, sampled ones
         with runtime._exclusive:
             if runtime.noise is not None:
                 active = frozenset().union(*(qubits for qubits, _ in shapes))
                 runtime.simulator.set_options(noise_model=runtime.noise.for_qubits(active))
             if drawn:
-                saving = [splits[index].saving_probabilities for index in drawn]  # type: ignore[union-attr]
+                saving = [split.saving_probabilities for _, split in drawn]
                 result = runtime.simulator.run(
                     saving, shots=1, method="density_matrix", seed_simulator=seed
                 ).result()
@@ -178,10 +180,9 @@ class PipelineBackend:
         if drawn:
             rng = np.random.default_rng(seed)
             readout = runtime.noise.readout if runtime.noise is not None else {}
-            for position, index in enumerate(drawn):
-                split = splits[index]
+            for position, (index, split) in enumerate(drawn):
                 saved = result.data(position).get("probabilities", np.ones(1))
-                registers[index] = draw_shots(split, saved, batch[index][1], readout, rng)  # type: ignore[arg-type]
+                registers[index] = draw_shots(split, saved, batch[index][1], readout, rng)
         return registers
 
     def _shape(self, circuit: QuantumCircuit) -> tuple[frozenset[int], FinalMeasurements | None]:
@@ -189,10 +190,11 @@ class PipelineBackend:
         worked out once per circuit content."""
         from qlambda.quantum.transpilation import circuit_token
 
-        return self.view.memo.get(
+        shape: tuple[frozenset[int], FinalMeasurements | None] = self.view.memo.get(
             ("shape", circuit_token(circuit)),
             lambda: (active_qubits([circuit]), final_measurements(circuit)),
         )
+        return shape
 
     def _exact_split(
         self, shape: tuple[frozenset[int], FinalMeasurements | None], shots: int

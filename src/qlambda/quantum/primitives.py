@@ -30,13 +30,16 @@ from qlambda.quantum.request import (
     make_request,
 )
 
-Submit = Callable[[QuantumRequest], "Future[PrimitiveResult] | Future[ExecutionOutcome]"]
+# What a request's future resolves to: the result, or the result with the backend's timings,
+# or either still sealed as it crossed from the control plane.
+Answer = Future[PrimitiveResult] | Future[ExecutionOutcome] | Future[ResultEnvelope]
+Submit = Callable[[QuantumRequest], Answer]
 
 
 class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     """A primitive job backed by the platform's future for one quantum request."""
 
-    def __init__(self, future: Future, request: QuantumRequest) -> None:
+    def __init__(self, future: Answer, request: QuantumRequest) -> None:
         super().__init__(str(uuid.uuid4()))
         self.future = future
         self.request = request

@@ -10,10 +10,10 @@ from __future__ import annotations
 import functools
 import math
 import pickle
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, Protocol
 
 from qiskit import QuantumCircuit
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
@@ -32,6 +32,20 @@ DEFAULT_PRECISION = 0.015625
 (an ideal simulator is exact then, as Qiskit's StatevectorEstimator and Aer's EstimatorV2)."""
 OPTIMIZATION_LEVELS = (0, 1, 2, 3)
 """Qiskit's preset pass manager levels a call may ask for (None: lay out, route, translate)."""
+
+
+class Routable(Protocol):
+    """What routing reads of a request: a :class:`QuantumRequest`, or the envelope that
+    stands for it in the dispatcher."""
+
+    @property
+    def primitive(self) -> str: ...
+    @property
+    def backend(self) -> str | None: ...
+    @property
+    def num_qubits(self) -> int: ...
+    @property
+    def needs_exact(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -62,12 +76,9 @@ class QuantumRequest:
     def needs_exact(self) -> bool:
         """Whether a PUB asks for exact values (precision 0), which only an ideal simulator
         gives."""
-        return self.primitive == "estimator" and any(
-            pub.precision == 0
-            for pub in self.pubs  # type: ignore[union-attr]
-        )
+        return self.primitive == "estimator" and any(pub.precision == 0 for pub in self.pubs)
 
-    def __reduce__(self) -> tuple:
+    def __reduce__(self) -> tuple[Callable[..., QuantumRequest], tuple[Any, ...]]:
         from qlambda.quantum.wire import reduce_pub
 
         pubs = tuple(reduce_pub(pub) for pub in self.pubs)
@@ -97,7 +108,7 @@ def _pack_steps(steps: tuple[Any, ...]) -> bytes:
 
 
 def _rebuild_request(
-    pubs: tuple,
+    pubs: tuple[Any, ...],
     primitive: str,
     shots: int | None,
     precision: float | None,
@@ -140,20 +151,14 @@ def make_request(
     if primitive == "sampler":
         if precision is not None:
             raise ValueError("a sampler request takes shots, not precision")
-        if shots is not None and (
-            isinstance(shots, bool) or not isinstance(shots, Integral) or shots < 1
-        ):
+        if shots is not None and not _is_positive_integer(shots):
             raise ValueError(f"shots must be a positive integer, got {shots!r}")
         default_shots = DEFAULT_SHOTS if shots is None else shots
         coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, default_shots) for pub in pubs)
     else:
         if shots is not None:
             raise ValueError("an estimator request takes precision, not shots")
-        if precision is not None and (
-            isinstance(precision, bool)
-            or not isinstance(precision, Real)
-            or not (precision >= 0 and math.isfinite(precision))
-        ):
+        if precision is not None and not _is_finite_non_negative(precision):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
         coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
     if not coerced:
@@ -167,6 +172,22 @@ def make_request(
         backend=backend,
         options=tuple(options),
         optimization_level=optimization_level,
+    )
+
+
+# numpy's numbers are welcome (they are registered as numbers.Integral and numbers.Real),
+# bools are not. The value is an ``object`` here: type checkers do not know that int is an
+# Integral.
+def _is_positive_integer(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, Integral) and not value < 1
+
+
+def _is_finite_non_negative(value: object) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, Real)
+        and not value < 0
+        and math.isfinite(value)
     )
 
 
@@ -188,10 +209,11 @@ def circuit_width(circuit: QuantumCircuit) -> int:
     qubits it was written for (the device's idle qubits cost a simulator nothing)."""
     if circuit.layout is not None:
         return len(circuit.layout.final_index_layout())
-    return circuit.num_qubits
+    width: int = circuit.num_qubits
+    return width
 
 
-def check_fits(request: QuantumRequest, config: BackendConfig) -> None:
+def check_fits(request: Routable, config: BackendConfig) -> None:
     """Raise :class:`CircuitTooWideError` if the request's widest circuit exceeds the backend."""
     width = config.num_qubits
     if width is not None and request.num_qubits > width:
@@ -210,8 +232,9 @@ def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
     """
     if isinstance(pub, SamplerPub):
         return int(pub.shots) if pub.shots else default
-    if pub.precision:
-        return math.ceil(1.0 / pub.precision**2)
+    precision: float | None = pub.precision
+    if precision:
+        return math.ceil(1.0 / precision**2)
     return default
 
 
@@ -221,7 +244,7 @@ _MEASUREMENT_BASIS = str.maketrans("01+-rl", "ZZXXYY")
 
 def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
     """Circuits a device runs for this PUB: bindings x measurement bases (estimator)."""
-    bindings = max(pub.parameter_values.size, 1)
+    bindings: int = max(pub.parameter_values.size, 1)
     if isinstance(pub, SamplerPub):
         return bindings
     labels = {

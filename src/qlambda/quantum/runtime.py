@@ -264,7 +264,7 @@ class BackendRuntime:
         transpiler = self.transpiler_for(request.optimization_level)
         pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
         if request.primitive == "estimator":
-            pubs = tuple(self._with_precision(pub) for pub in pubs)  # type: ignore[arg-type]
+            pubs = tuple(self._with_precision(pub) for pub in pubs)
         return dataclasses.replace(request, pubs=pubs)
 
     def _with_precision(self, pub: EstimatorPub) -> EstimatorPub:
@@ -338,7 +338,7 @@ class BackendRuntime:
     def _sampled_estimates(self, request: QuantumRequest) -> bool:
         memo = self.pipeline.view.memo
         return request.primitive == "estimator" and any(
-            pub.precision and measured_circuit(pub.circuit, memo).mid_circuit  # type: ignore[union-attr]
+            pub.precision and measured_circuit(pub.circuit, memo).mid_circuit
             for pub in request.pubs
         )
 

@@ -20,6 +20,8 @@ import numpy as np
 from qiskit import QuantumCircuit
 from qiskit.primitives import BitArray
 
+from qlambda.core.arrays import FloatArray
+
 _PASSIVE = frozenset({"barrier"})
 
 DENSITY_MATRIX_MAX_QUBITS = 10
@@ -76,9 +78,9 @@ def final_measurements(circuit: QuantumCircuit) -> FinalMeasurements | None:
 
 def draw_shots(
     split: FinalMeasurements,
-    probabilities: np.ndarray,
+    probabilities: FloatArray,
     shots: int,
-    readout: dict[int, np.ndarray],
+    readout: dict[int, FloatArray],
     rng: np.random.Generator,
 ) -> dict[str, BitArray]:
     """``shots`` draws per register: outcomes from ``probabilities`` (qubit ``split.qubits[0]``

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from qlambda.core import CircuitTooWideError, NoSuitableBackendError, UnknownBackendError
 from qlambda.quantum.config import BackendConfig
-from qlambda.quantum.request import QuantumRequest, check_fits
+from qlambda.quantum.request import Routable, check_fits
 
 AUTO = "auto"
 SELECTION_MODES = ("least-loaded", "smallest-simulator", "earliest-completion")
@@ -59,26 +59,26 @@ def find_backend(name: str, backends: Sequence[BackendConfig]) -> BackendConfig:
     raise UnknownBackendError(name, [config.name for config in backends])
 
 
-def why_unfit(request: QuantumRequest, config: BackendConfig) -> str | None:
+def why_unfit(request: Routable, config: BackendConfig) -> str | None:
     """Why ``config`` cannot serve ``request``, or None when it can.
 
-    ``request`` is a :class:`QuantumRequest` or the envelope the dispatcher holds; both
-    say the width and whether exact values are needed.
+    ``request`` is a :class:`~qlambda.quantum.request.QuantumRequest` or the envelope the
+    dispatcher holds; both say the width and whether exact values are needed.
     """
     if config.num_qubits is not None and request.num_qubits > config.num_qubits:
         return f"circuit needs {request.num_qubits} qubits, it has {config.num_qubits}"
-    if getattr(request, "needs_exact", False) and config.kind != "aer":
+    if request.needs_exact and config.kind != "aer":
         return "a noisy device cannot give exact values (precision 0)"
     return None
 
 
-def _describe(request: QuantumRequest) -> str:
-    exact = ", exact values" if getattr(request, "needs_exact", False) else ""
+def _describe(request: Routable) -> str:
+    exact = ", exact values" if request.needs_exact else ""
     return f"{request.primitive} request ({request.num_qubits} qubits{exact})"
 
 
 def choose_backend(
-    request: QuantumRequest,
+    request: Routable,
     backends: Sequence[BackendConfig],
     load: Mapping[str, float] | None = None,
     *,

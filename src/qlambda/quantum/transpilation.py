@@ -55,7 +55,7 @@ def circuit_key(circuit: QuantumCircuit) -> Hashable:
 
 def unchanged(circuit: QuantumCircuit, snapshot: QuantumCircuit) -> bool:
     """Whether ``circuit`` still equals ``snapshot`` (a copy taken earlier)."""
-    return (
+    same: bool = (
         circuit._data == snapshot._data  # compared in Rust: tens of microseconds
         and circuit.global_phase == snapshot.global_phase
         and circuit.qregs == snapshot.qregs
@@ -64,10 +64,11 @@ def unchanged(circuit: QuantumCircuit, snapshot: QuantumCircuit) -> bool:
         and circuit.metadata == snapshot.metadata
         and circuit.layout == snapshot.layout
     )
+    return same
 
 
 _tokens: dict[Hashable, int] = {}
-_token_of: dict[int, tuple[weakref.ref, QuantumCircuit, int]] = {}
+_token_of: dict[int, tuple[weakref.ref[QuantumCircuit], QuantumCircuit, int]] = {}
 _next_token = itertools.count(1)
 _tokens_lock = threading.Lock()
 TOKEN_CAPACITY = 4096
@@ -117,7 +118,7 @@ def _operation_key(operation: Any) -> Hashable:
     return key
 
 
-def _param_key(param: Any) -> Hashable:
+def _param_key(param: object) -> Hashable:
     if isinstance(param, ParameterExpression | int | float | complex | str):
         return param
     if isinstance(param, np.ndarray):

@@ -28,7 +28,9 @@ _lock = threading.Lock()
 _decoded: OrderedDict[bytes, tuple[QuantumCircuit, bytes, str]] = OrderedDict()
 # id(circuit) -> (ref, key, blob, format, snapshot). A user's circuit keeps a snapshot:
 # it is re-encoded only if it no longer equals the snapshot (the user changed it).
-_encoded: dict[int, tuple[weakref.ref, bytes, bytes, str, QuantumCircuit | None]] = {}
+_encoded: dict[
+    int, tuple[weakref.ref[QuantumCircuit], bytes, bytes, str, QuantumCircuit | None]
+] = {}
 
 
 def encode_circuit(circuit: QuantumCircuit) -> tuple[bytes, bytes, str]:
@@ -95,7 +97,7 @@ def circuit_depth(circuit: QuantumCircuit) -> int:
     return depth
 
 
-def reduce_pub(pub: Any) -> tuple:
+def reduce_pub(pub: Any) -> tuple[Any, ...]:
     """What travels for a SamplerPub or EstimatorPub."""
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
 
@@ -105,7 +107,7 @@ def reduce_pub(pub: Any) -> tuple:
     return ("sampler", encoded, pub.parameter_values, pub.shots)
 
 
-def rebuild_pub(state: tuple) -> Any:
+def rebuild_pub(state: tuple[Any, ...]) -> Any:
     from qiskit.primitives.containers.estimator_pub import EstimatorPub
     from qiskit.primitives.containers.sampler_pub import SamplerPub
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from qlambda.core.arrays import FloatArray, IntArray
 from qlambda.sim.model import Outcome, Platform
 from qlambda.sim.workload import Workload
 
@@ -31,19 +32,28 @@ _COMPLETED_T, _IN_FLIGHT, _EVENTS = 6, 7, 8
 
 
 @njit(cache=True)
-def _before(tag, seq, i, j):
-    return tag[i] < tag[j] or (tag[i] == tag[j] and seq[i] < seq[j])
+def _before(tag: FloatArray, seq: IntArray, i: int, j: int) -> bool:
+    before: bool = tag[i] < tag[j] or (tag[i] == tag[j] and seq[i] < seq[j])
+    return before
 
 
 @njit(cache=True)
-def _swap(tag, seq, job, i, j):
+def _swap(tag: FloatArray, seq: IntArray, job: IntArray, i: int, j: int) -> None:
     tag[i], tag[j] = tag[j], tag[i]
     seq[i], seq[j] = seq[j], seq[i]
     job[i], job[j] = job[j], job[i]
 
 
 @njit(cache=True)
-def _heap_push(tag, seq, job, size, new_tag, new_seq, new_job):
+def _heap_push(
+    tag: FloatArray,
+    seq: IntArray,
+    job: IntArray,
+    size: int,
+    new_tag: float,
+    new_seq: int,
+    new_job: int,
+) -> int:
     i = size
     tag[i], seq[i], job[i] = new_tag, new_seq, new_job
     while i > 0:
@@ -56,7 +66,7 @@ def _heap_push(tag, seq, job, size, new_tag, new_seq, new_job):
 
 
 @njit(cache=True)
-def _heap_pop(tag, seq, job, size):
+def _heap_pop(tag: FloatArray, seq: IntArray, job: IntArray, size: int) -> int:
     size -= 1
     _swap(tag, seq, job, 0, size)
     i = 0
@@ -73,7 +83,9 @@ def _heap_pop(tag, seq, job, size):
 
 
 @njit(cache=True)
-def _select(code, arrival, priority, count, rng):
+def _select(
+    code: int, arrival: FloatArray, priority: FloatArray, count: int, rng: np.random.Generator
+) -> int:
     if code == 0:
         best = 0
         for i in range(1, count):
@@ -112,28 +124,28 @@ def _select(code, arrival, priority, count, rng):
 
 @njit(cache=True)
 def _kernel(
-    arrival,
-    priority,
-    iterations,
-    pre_ops,
-    classical_ops,
-    quantum_time,
-    post_ops,
-    iter_offset,
-    iter_classical_ops,
-    iter_quantum_time,
-    per_iteration,
-    C,
-    S,
-    Q,
-    c_max,
-    q_max,
-    duration,
-    warmup,
-    code,
-    swap_remove,
-    rng,
-):
+    arrival: FloatArray,
+    priority: FloatArray,
+    iterations: IntArray,
+    pre_ops: FloatArray,
+    classical_ops: FloatArray,
+    quantum_time: FloatArray,
+    post_ops: FloatArray,
+    iter_offset: IntArray,
+    iter_classical_ops: FloatArray,
+    iter_quantum_time: FloatArray,
+    per_iteration: bool,
+    C: float,
+    S: float,
+    Q: int,
+    c_max: int,
+    q_max: int,
+    duration: float,
+    warmup: float,
+    code: int,
+    swap_remove: bool,
+    rng: np.random.Generator,
+) -> tuple[IntArray, FloatArray, IntArray, float, float]:
     n = arrival.shape[0]
     stage = np.zeros(n, np.int8)
     done_iterations = np.zeros(n, np.int64)

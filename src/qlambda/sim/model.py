@@ -9,9 +9,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
-import numpy as np
-
 from qlambda.core import ConfigurationError
+from qlambda.core.arrays import FloatArray, IntArray
 from qlambda.policy import POLICIES
 
 HOUR = 3600.0
@@ -39,7 +38,7 @@ class Platform:
     def __post_init__(self) -> None:
         for name in ("C", "Q", "c_max", "q_max"):  # numpy integers are welcome too
             value = getattr(self, name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            if not isinstance(value, bool) and isinstance(value, numbers.Integral):
                 object.__setattr__(self, name, int(value))
         if not isinstance(self.C, int) or self.C < 1:
             raise ConfigurationError(f"C must be a positive integer, got {self.C!r}")
@@ -71,8 +70,8 @@ class Outcome:
     active classical tasks and of quantum tasks (executing + pending).
     """
 
-    completed_jobs: np.ndarray  # job indices, completion order, completions >= warmup
-    completion_times: np.ndarray
+    completed_jobs: IntArray  # job indices, completion order, completions >= warmup
+    completion_times: FloatArray
     arrived: int = 0
     accepted: int = 0
     dropped: int = 0

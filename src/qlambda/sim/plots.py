@@ -11,6 +11,7 @@ without saving it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import matplotlib
 
@@ -18,7 +19,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from qlambda.core.arrays import AnyArray
 
 POLICY_NAMES = {
     "fifo": "FIFO",
@@ -31,7 +36,10 @@ HOUR = 3600.0
 COMPAT_NOTE = "reference_compat (FIFO and drop count as published)"
 
 
-def _load(interarrival: pd.Series | float) -> pd.Series | float:
+_Gaps = TypeVar("_Gaps", "pd.Series[float]", AnyArray, float)
+
+
+def _load(interarrival: _Gaps) -> _Gaps:
     """Jobs per hour offered, the load axis of [1]."""
     return HOUR / interarrival
 
@@ -73,7 +81,7 @@ def _loads_note(table: pd.DataFrame) -> str:
     return f"; all {len(loads)} loads pooled ({', '.join(f'{v:.3g}' for v in loads)} jobs/h)"
 
 
-def _grouped_boxes(ax, jobs: pd.DataFrame, group: str, label: str) -> None:
+def _grouped_boxes(ax: Axes, jobs: pd.DataFrame, group: str, label: str) -> None:
     policies = list(dict.fromkeys(jobs["policy"]))
     groups = sorted(jobs[group].unique())
     width = 0.8 / len(groups)
@@ -110,7 +118,7 @@ def _grouped_boxes(ax, jobs: pd.DataFrame, group: str, label: str) -> None:
     ax.grid(axis="y", alpha=0.3)
 
 
-def job_times_figure(jobs: pd.DataFrame, compat: bool = False) -> plt.Figure:
+def job_times_figure(jobs: pd.DataFrame, compat: bool = False) -> Figure:
     """Fig. 10: job time per policy, grouped by qubits (left) and by priority (right).
 
     ``compat``: the run reproduced the published implementation (``reference_compat``).
@@ -130,7 +138,7 @@ def plot_job_times(jobs: pd.DataFrame, path: str | Path, compat: bool = False) -
     return _save(job_times_figure(jobs, compat), path)
 
 
-def drop_heatmap_figure(replications: pd.DataFrame, axis: str) -> plt.Figure:
+def drop_heatmap_figure(replications: pd.DataFrame, axis: str) -> Figure:
     """Figs. 11-12: mean drop probability over load (jobs/h) x ``axis`` (``Q`` or ``C``)."""
     table = replications.assign(load=_load(replications["interarrival"]))
     grid = table.pivot_table(index="load", columns=axis, values="drop_probability", aggfunc="mean")
@@ -163,7 +171,7 @@ def plot_drop_heatmap(replications: pd.DataFrame, axis: str, path: str | Path) -
     return _save(drop_heatmap_figure(replications, axis), path)
 
 
-def average_tasks_figure(replications: pd.DataFrame) -> plt.Figure:
+def average_tasks_figure(replications: pd.DataFrame) -> Figure:
     """Fig. 13: mean active classical (left) and quantum (right) tasks vs C, every load."""
     table = replications.assign(load=_load(replications["interarrival"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
@@ -188,7 +196,7 @@ def plot_average_tasks(replications: pd.DataFrame, path: str | Path) -> Path:
     return _save(average_tasks_figure(replications), path)
 
 
-def job_time_vs_c_figure(jobs: pd.DataFrame, interarrival: float) -> plt.Figure:
+def job_time_vs_c_figure(jobs: pd.DataFrame, interarrival: float) -> Figure:
     """Fig. 14: job time vs C at one load of the sweep."""
     chosen = jobs[np.isclose(jobs["interarrival"], interarrival)]
     values = sorted(chosen["C"].unique())
@@ -248,7 +256,7 @@ def plot_result(
     return written
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def _save(fig: Figure, path: str | Path) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=110)

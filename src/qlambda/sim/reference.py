@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -34,13 +35,13 @@ class WaitingTask:
     arrival: float
     priority: float
     job_id: int
-    estimated_duration: float | None
+    estimated_duration: float
 
 
 class SlotZeroFIFO:
     """FIFO as the published implementation does it: take slot 0 of the pending vector."""
 
-    name = "fifo"
+    name: ClassVar[str] = "fifo"
 
     def select(self, pending: Sequence[PendingTask], rng: RandomSource) -> int:
         if not pending:
@@ -99,10 +100,10 @@ def simulate_reference(
             finish = now + max(left, 0.0) / rate
             if finish < t_classical:
                 t_classical, classical_job = finish, job
-        t_quantum, qpu_done = math.inf, -1
+        t_quantum, qpu_done, quantum_job = math.inf, -1, -1
         for qpu, slot in enumerate(running):
             if slot is not None and slot[0] < t_quantum:
-                t_quantum, qpu_done = slot[0], qpu
+                (t_quantum, quantum_job), qpu_done = slot, qpu
         t_arrival = workload.arrival[next_job] if next_job < workload.size else math.inf
         t_next = min(t_quantum, t_classical, t_arrival)
         if t_next > end:
@@ -118,7 +119,7 @@ def simulate_reference(
         out.events += 1
 
         if t_quantum == t_next:
-            job = running[qpu_done][1]
+            job = quantum_job
             running[qpu_done] = None
             if pending:
                 chosen = pending_pop(pending, policy.select(pending, policy_rng), platform)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from qlambda.core import ConfigurationError
+from qlambda.core.arrays import AnyArray
 from qlambda.sim.model import Outcome, Platform
 from qlambda.sim.scenario import IBM_TARGETS, Point, Scenario
 from qlambda.sim.traces import (
@@ -40,6 +41,9 @@ from qlambda.sim.workload import (
 
 ENGINES = ("fast", "reference")
 POINT_COLUMNS = ["policy", "seed", "C", "Q", "S", "interarrival"]
+
+# One replication: its row of the replications table, and its completed jobs' columns.
+Replication = tuple[dict[str, Any], dict[str, AnyArray]]
 
 
 @dataclass(frozen=True)
@@ -128,7 +132,7 @@ def engine_function(engine: str) -> Callable[..., Outcome]:
 
 def replicate(
     scenario: Scenario, source: WorkloadSource, point: Point, seed: int, engine: str = "fast"
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+) -> Replication:
     """One replication: its row of the replications table and its completed jobs."""
     started = time.perf_counter()
     workload, streams = make_workload(scenario, source, point.interarrival, seed)
@@ -175,7 +179,7 @@ def replication_row(point: Point, seed: int, out: Outcome, wall: float) -> dict[
     }
 
 
-def job_columns(workload: Workload, out: Outcome) -> dict[str, np.ndarray]:
+def job_columns(workload: Workload, out: Outcome) -> dict[str, AnyArray]:
     jobs = out.completed_jobs
     arrival = workload.arrival[jobs]
     return {
@@ -257,7 +261,7 @@ def _init_worker(scenario: Scenario, source: WorkloadSource, engine: str) -> Non
     _WORKER_STATE.update(scenario=scenario, source=source, engine=engine)
 
 
-def _work(point: Point, seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _work(point: Point, seed: int) -> Replication:
     state = _WORKER_STATE
     return replicate(state["scenario"], state["source"], point, seed, state["engine"])
 
@@ -287,7 +291,7 @@ def run(
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
     if workers < 1:
         raise ConfigurationError(f"jobs must be >= 1, got {workers}")
-    results: list[tuple[dict[str, Any], dict[str, np.ndarray]] | None] = [None] * len(tasks)
+    results: list[Replication | None] = [None] * len(tasks)
     with _progress(progress, len(tasks), scenario.name) as advance:
         if workers == 1 or len(tasks) == 1:
             for i, (point, s) in enumerate(tasks):
@@ -303,11 +307,14 @@ def run(
                 for future in as_completed(futures):
                     results[futures[future]] = future.result()
                     advance()
-    return _gather(scenario, results, source.mean_work(scenario.qubits))
+    done = [result for result in results if result is not None]  # every one, by now
+    return _gather(scenario, done, source.mean_work(scenario.qubits))
 
 
 def _gather(
-    scenario: Scenario, results: list, mean_work: tuple[float, float] | None = None
+    scenario: Scenario,
+    results: Sequence[Replication],
+    mean_work: tuple[float, float] | None = None,
 ) -> SimResult:
     rows = [row for row, _ in results]
     frames = []

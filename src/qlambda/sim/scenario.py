@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qlambda.core import ConfigurationError
 from qlambda.policy import POLICIES
@@ -27,7 +27,7 @@ IBM_TARGETS = "ibm"  # the IBM estimates file of the trace dataset
 SWEEPABLE = ("C", "Q", "S", "interarrival", "policies")
 
 
-def _as_tuple(value: Any) -> tuple:
+def _as_tuple(value: object) -> tuple[object, ...]:
     if isinstance(value, str | bytes) or not isinstance(value, Iterable):
         return (value,)
     return tuple(value)
@@ -52,17 +52,17 @@ class Scenario:
     """
 
     name: str = "custom"
-    C: tuple[int, ...] | int = 1
-    Q: tuple[int, ...] | int = 4
-    S: tuple[float, ...] | float = 1e9
-    interarrival: tuple[float, ...] | float = 600.0
-    policies: tuple[str, ...] | str = ("fifo", "lifo", "random", "weighted")
+    C: tuple[int, ...] = (1,)
+    Q: tuple[int, ...] = (4,)
+    S: tuple[float, ...] = (1e9,)
+    interarrival: tuple[float, ...] = (600.0,)
+    policies: tuple[str, ...] = ("fifo", "lifo", "random", "weighted")
     C_max: int | None = 40
     Q_max: int | None = 40
     duration: float = 7 * DAY
     warmup: float = 12 * HOUR
-    qubits: tuple[int, ...] | int = (4, 6, 8, 10)
-    priorities: tuple[float, ...] | float = (1.0, 2.0, 4.0)
+    qubits: tuple[int, ...] = (4, 6, 8, 10)
+    priorities: tuple[float, ...] = (1.0, 2.0, 4.0)
     reps: int = 100
     seed: int = 0
     traces: str | None = None
@@ -72,6 +72,34 @@ class Scenario:
     redraw_per_iteration: bool = False
     reference_compat: bool = False
     notes: str = field(default="", compare=False)
+
+    if TYPE_CHECKING:
+        # What the generated __init__ accepts: a single value where a sweepable field
+        # takes a tuple (__post_init__ makes it one).
+        def __init__(
+            self,
+            name: str = ...,
+            C: Iterable[int] | int = ...,
+            Q: Iterable[int] | int = ...,
+            S: Iterable[float] | float = ...,
+            interarrival: Iterable[float] | float = ...,
+            policies: Iterable[str] | str = ...,
+            C_max: int | None = ...,
+            Q_max: int | None = ...,
+            duration: float = ...,
+            warmup: float = ...,
+            qubits: Iterable[int] | int = ...,
+            priorities: Iterable[float] | float = ...,
+            reps: int = ...,
+            seed: int = ...,
+            traces: str | None = ...,
+            target_means: str | None = ...,
+            allow_unscaled: bool = ...,
+            synthetic: SyntheticWorkload | None = ...,
+            redraw_per_iteration: bool = ...,
+            reference_compat: bool = ...,
+            notes: str = ...,
+        ) -> None: ...
 
     def __post_init__(self) -> None:
         for name in ("C", "Q", "S", "interarrival", "policies", "qubits", "priorities"):
@@ -211,9 +239,9 @@ def parse_seconds(text: str) -> float:
         raise ConfigurationError(f"cannot read a time from {text!r}") from None
 
 
-def _numbers(text: str, kind: type) -> tuple:
+def _numbers(text: str, kind: type[int] | type[float]) -> tuple[float, ...]:
     """``1,2,3``, a range ``1..6`` or ``150..900..150`` (inclusive)."""
-    values: list = []
+    values: list[float] = []
     for part in filter(None, (p.strip() for p in text.split(","))):
         if ".." in part:
             bounds = part.split("..")

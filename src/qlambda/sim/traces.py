@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from qlambda.core import ConfigurationError
+from qlambda.core.arrays import FloatArray
 
 TRACE_FILES: dict[str, str] = {
     "pre": "pre.csv",
@@ -57,7 +58,7 @@ def default_traces_dir() -> Path:
     return BUNDLED_DATASET
 
 
-def read_samples(path: Path) -> dict[int, np.ndarray]:
+def read_samples(path: Path) -> dict[int, FloatArray]:
     """``{n_qubits: samples}`` from a two-column CSV whose first column is ``n_qubits``."""
     if not path.is_file():
         raise ConfigurationError(f"trace file {path} does not exist")
@@ -115,11 +116,11 @@ def read_target_means(path: Path) -> dict[int, float]:
 class TraceSet:
     """Samples per qubit count for each of the five job quantities (seconds, counts)."""
 
-    pre: Mapping[int, np.ndarray]
-    classical: Mapping[int, np.ndarray]
-    post: Mapping[int, np.ndarray]
-    iterations: Mapping[int, np.ndarray]
-    quantum: Mapping[int, np.ndarray]
+    pre: Mapping[int, FloatArray]
+    classical: Mapping[int, FloatArray]
+    post: Mapping[int, FloatArray]
+    iterations: Mapping[int, FloatArray]
+    quantum: Mapping[int, FloatArray]
     source: str = ""
 
     def sizes(self) -> list[int]:
@@ -136,7 +137,7 @@ class TraceSet:
                 f"{missing} qubits; available: {available}"
             )
 
-    def with_quantum(self, quantum: Mapping[int, np.ndarray]) -> TraceSet:
+    def with_quantum(self, quantum: Mapping[int, FloatArray]) -> TraceSet:
         return TraceSet(self.pre, self.classical, self.post, self.iterations, quantum, self.source)
 
 
@@ -176,7 +177,7 @@ def normalise_quantum(
     only 4..10-qubit circuit timings were recorded.
     """
     measured = sorted(traces.quantum)
-    quantum: dict[int, np.ndarray] = dict(traces.quantum)
+    quantum: dict[int, FloatArray] = dict(traces.quantum)
     for size in sorted(set(qubits)):
         if size not in target_means:
             if allow_unscaled and size in traces.quantum:

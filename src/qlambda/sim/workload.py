@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qlambda.core import ConfigurationError
+from qlambda.core.arrays import FloatArray, IntArray
 from qlambda.sim.traces import TraceSet
 
 # Classical work in operations = trace seconds x this (the traces were timed at 1e9 ops/s).
@@ -56,7 +57,7 @@ class Distribution:
     def mean(self) -> float:
         return self.a if self.kind != "uniform" else (self.a + self.b) / 2
 
-    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+    def draw(self, rng: np.random.Generator, size: int) -> FloatArray:
         if self.kind == "const":
             return np.full(size, self.a)
         if self.kind == "exp":
@@ -103,17 +104,17 @@ class Workload:
     every iteration reuses the job's ``classical_ops`` and ``quantum_time``.
     """
 
-    arrival: np.ndarray
-    qubits: np.ndarray
-    priority: np.ndarray
-    iterations: np.ndarray
-    pre_ops: np.ndarray
-    classical_ops: np.ndarray
-    quantum_time: np.ndarray
-    post_ops: np.ndarray
-    iter_offset: np.ndarray
-    iter_classical_ops: np.ndarray
-    iter_quantum_time: np.ndarray
+    arrival: FloatArray
+    qubits: IntArray
+    priority: FloatArray
+    iterations: IntArray
+    pre_ops: FloatArray
+    classical_ops: FloatArray
+    quantum_time: FloatArray
+    post_ops: FloatArray
+    iter_offset: IntArray
+    iter_classical_ops: FloatArray
+    iter_quantum_time: FloatArray
 
     @property
     def size(self) -> int:
@@ -149,11 +150,11 @@ class Streams:
         return cls(*(np.random.default_rng(child) for child in children))
 
 
-def poisson_arrivals(rng: np.random.Generator, interarrival: float, horizon: float) -> np.ndarray:
+def poisson_arrivals(rng: np.random.Generator, interarrival: float, horizon: float) -> FloatArray:
     """Arrival times in ``[0, horizon)`` of a Poisson process with the given mean gap."""
     if interarrival <= 0:
         raise ConfigurationError(f"interarrival must be > 0 seconds, got {interarrival}")
-    chunks: list[np.ndarray] = []
+    chunks: list[FloatArray] = []
     last = 0.0
     chunk = int(horizon / interarrival * 1.1) + 16
     while last < horizon:
@@ -164,7 +165,7 @@ def poisson_arrivals(rng: np.random.Generator, interarrival: float, horizon: flo
     return arrivals[arrivals < horizon]
 
 
-def _pick(rng: np.random.Generator, samples: np.ndarray, count: int) -> np.ndarray:
+def _pick(rng: np.random.Generator, samples: FloatArray, count: int) -> FloatArray:
     return samples[rng.integers(0, len(samples), count)]
 
 
@@ -204,9 +205,9 @@ def draw_workload(
             for name in fields:
                 fields[name][mask] = _pick(rng, getattr(traces, name)[q], count)
     iterations = np.rint(fields["iterations"]).astype(np.int64)
-    offset = np.empty(0, dtype=np.int64)
-    iter_classical = np.empty(0)
-    iter_quantum = np.empty(0)
+    offset: IntArray = np.empty(0, dtype=np.int64)
+    iter_classical: FloatArray = np.empty(0)
+    iter_quantum: FloatArray = np.empty(0)
     if per_iteration:
         offset = np.concatenate(([0], np.cumsum(iterations))).astype(np.int64)
         owner = np.repeat(np.arange(n), iterations)
@@ -216,7 +217,7 @@ def draw_workload(
         if synthetic is not None:
             iter_classical = synthetic.classical.draw(irng, len(owner))
             iter_quantum = synthetic.quantum.draw(irng, len(owner))
-        else:
+        elif traces is not None:  # always: exactly one of the two was given
             owner_size = size[owner]
             for q in sorted(set(qubits)):
                 mask = owner_size == q

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -129,12 +129,17 @@ def delete_jobs(store: Any, ids: Sequence[str]) -> dict[str, int]:
     return store.writer.submit(write).result() if ids else {"jobs": 0}
 
 
-def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]:
+class DeletedOutputs(TypedDict):
+    outputs: int  # rows whose outputs were dropped
+    ids: list[str]  # their job ids
+
+
+def delete_outputs(store: Any, ids: Sequence[str], now: float) -> DeletedOutputs:
     """Keep these ended jobs' rows, events and quantum tasks; drop their inline result,
     arguments and checkpoint, and mark when (so that ``result()`` says so from now on,
     before their files go). Returns the ``ids`` of those it marked."""
 
-    def write(conn: sa.Connection) -> dict[str, Any]:
+    def write(conn: sa.Connection) -> DeletedOutputs:
         ended = _ended(conn, ids)
         if not ended:
             return {"outputs": 0, "ids": []}
@@ -148,15 +153,19 @@ def delete_outputs(store: Any, ids: Sequence[str], now: float) -> dict[str, int]
         ).rowcount
         return {"outputs": updated, "ids": ended}
 
-    return store.writer.submit(write).result() if ids else {"outputs": 0, "ids": []}
+    if not ids:
+        return {"outputs": 0, "ids": []}
+    deleted: DeletedOutputs = store.writer.submit(write).result()
+    return deleted
 
 
 def oldest_unfinished_id(store: Any) -> str | None:
     jobs = schema.jobs
     with store.engine.connect() as conn:
-        return conn.execute(
+        oldest: str | None = conn.execute(
             sa.select(sa.func.min(jobs.c.id)).where(jobs.c.status.not_in(FINAL))
         ).scalar_one_or_none()
+        return oldest
 
 
 def _ended(conn: sa.Connection, ids: Sequence[str]) -> list[str]:

@@ -81,7 +81,7 @@ class Store:
         self.engine.dispose()
 
     # ----------------------------------------------------------------- writes
-    def put_function(self, row: dict[str, Any]) -> Future:
+    def put_function(self, row: dict[str, Any]) -> Future[Any]:
         def write(conn: sa.Connection) -> None:
             exists = conn.execute(
                 sa.select(schema.functions.c.id).where(schema.functions.c.id == row["id"])
@@ -91,14 +91,14 @@ class Store:
 
         return self.writer.submit(write)
 
-    def insert_job(self, row: dict[str, Any], *events: Event) -> Future:
+    def insert_job(self, row: dict[str, Any], *events: Event) -> Future[Any]:
         """Store a new job with its first events; the Future resolves once committed."""
         return self.writer.submit(
             lambda conn: conn.execute(schema.jobs.insert(), [row]),
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
-    def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future:
+    def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future[Any]:
         def write(conn: sa.Connection) -> None:
             conn.execute(schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields))
 
@@ -107,7 +107,7 @@ class Store:
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
-    def set_sub_status(self, job_id: str, text: str, event: Event) -> Future:
+    def set_sub_status(self, job_id: str, text: str, event: Event) -> Future[Any]:
         """A running job's own status text, in its row (replicas read it there)."""
         table = schema.jobs
         return self.writer.submit(
@@ -118,16 +118,16 @@ class Store:
             appended=(schema.events, [_event_row(event)]),
         )
 
-    def add_events(self, events: Sequence[Event]) -> Future:
+    def add_events(self, events: Sequence[Event]) -> Future[Any]:
         """Record events; they may wait a few milliseconds to share a commit."""
         return self.writer.submit(
             None, urgent=False, appended=(schema.events, [_event_row(e) for e in events])
         )
 
-    def add_quantum_task(self, row: dict[str, Any]) -> Future:
+    def add_quantum_task(self, row: dict[str, Any]) -> Future[Any]:
         return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
 
-    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future:
+    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future[Any]:
         def write(conn: sa.Connection) -> None:
             table = schema.checkpoints
             done = conn.execute(
@@ -232,8 +232,8 @@ class Store:
                 raise ValueError("give at least 6 characters of the token's id")
             known = [row for row in self.tokens(user) if row["id"].startswith(wanted.lower())]
             if not known:
-                ids = ", ".join(row["id"] for row in live) or "none"
-                raise ValueError(f"user {user!r} has no token {token!r}; live tokens: {ids}")
+                listed = ", ".join(row["id"] for row in live) or "none"
+                raise ValueError(f"user {user!r} has no token {token!r}; live tokens: {listed}")
             if len(known) > 1:
                 raise ValueError(f"{token!r} matches {len(known)} tokens; give more of the id")
             live = [row for row in known if row["revoked_at"] is None]
@@ -269,7 +269,7 @@ class Store:
         return int(self.writer.submit(assign).result())
 
     # ----------------------------------------------------------- registrations
-    def register(self, row: dict[str, Any]) -> Future:
+    def register(self, row: dict[str, Any]) -> Future[Any]:
         """Name a stored function for one owner (a newer registration replaces the older)."""
         table = schema.registrations
 
@@ -392,7 +392,7 @@ class Store:
         return rows[0]["state"] if rows else None
 
     # ----------------------------------------------------------- calibrations
-    def add_calibration(self, row: dict[str, Any]) -> Future:
+    def add_calibration(self, row: dict[str, Any]) -> Future[Any]:
         return self.writer.submit(
             lambda conn: conn.execute(schema.calibrations.insert(), [row]), urgent=False
         )

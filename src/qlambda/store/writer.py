@@ -62,14 +62,14 @@ class StoreWriter:
         *,
         urgent: bool = True,
         appended: Appended | None = None,
-    ) -> Future:
+    ) -> Future[Any]:
         """Queue a write. An urgent one is committed at once, with whatever else is queued.
 
         ``appended``: (table, rows) inserts that only add rows others never update
         (events, quantum tasks). They run after the batch's operations, one
         multi-row insert per table for the whole batch, in the same commit.
         """
-        future: Future = Future()
+        future: Future[Any] = Future()
         self._queue.put((_Write(operation, appended), future, urgent))
         return future
 
@@ -83,7 +83,7 @@ class StoreWriter:
 
     def _loop(self) -> None:
         while True:
-            batch: list[tuple[_Write, Future, bool]] = []
+            batch: list[tuple[_Write, Future[Any], bool]] = []
             stop = urgent = False
             deadline = None
             item = self._queue.get()
@@ -117,7 +117,7 @@ class StoreWriter:
         except queue.Empty:
             return None
 
-    def _commit(self, batch: list[tuple[_Write, Future, bool]]) -> None:
+    def _commit(self, batch: list[tuple[_Write, Future[Any], bool]]) -> None:
         try:
             with self._engine.begin() as conn:
                 results = [write.run(conn) for write, _, _ in batch]

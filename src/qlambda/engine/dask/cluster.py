@@ -26,7 +26,7 @@ from qlambda.engine.remote.processes import free_port, kill_tree, stop_tree, tre
 @dataclass
 class DaskProcess:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
 
     def tree(self) -> list[psutil.Process]:
         return tree(self.process)

@@ -7,10 +7,12 @@ from typing import Any
 
 from qlambda.engine.local.engine import remote_error
 from qlambda.engine.remote.server import ChannelAddress
-from qlambda.engine.remote.task import run_batch, run_isolated, warm_up
+from qlambda.engine.remote.task import Call, run_batch, run_isolated, warm_up
 
 
-def dask_run_batch(calls: list, preload: tuple[str, ...]) -> tuple[list[tuple[bool, Any]], float]:
+def dask_run_batch(
+    calls: list[Call], preload: tuple[str, ...]
+) -> tuple[list[tuple[bool, Any]], float]:
     warm_up(preload)
     return run_batch(calls)
 
@@ -19,8 +21,8 @@ def dask_run_isolated(
     address: ChannelAddress,
     task_id: int,
     fn: Callable[..., Any],
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     options: dict[str, Any],
     preload: tuple[str, ...],
 ) -> tuple[bool, Any]:

@@ -103,7 +103,7 @@ class _Task:
 
 
 class _Worker:
-    def __init__(self, worker_id: int, pool: Pool, conn: Connection) -> None:
+    def __init__(self, worker_id: int, pool: Pool[_Worker], conn: Connection) -> None:
         self.id = worker_id
         self.pool = pool
         self.conn = conn
@@ -204,7 +204,7 @@ class LocalEngine:
         self._changed = threading.Condition(self._lock)
         self._queue: list[_Task] = []
         self._tasks: dict[int, _Task] = {}
-        self._pools: dict[str | None, Pool] = {}
+        self._pools: dict[str | None, Pool[_Worker]] = {}
         self._workers: dict[int, _Worker] = {}
         self._worker_ids = itertools.count(1)
         self._spawn_wanted: dict[str | None, int] = {}
@@ -301,7 +301,8 @@ class LocalEngine:
             self._queue.clear()
             workers = list(self._workers.values())
         for task in queued:
-            task.future.cancel() or task.future.set_exception(CancelledError())
+            if not task.future.cancel():
+                task.future.set_exception(CancelledError())
         for worker in workers:
             if worker.tasks:  # what runs is canceled anyway: do not wait for it
                 self._kill(worker, "the engine shut down", CancelledError)
@@ -361,7 +362,7 @@ class LocalEngine:
     def _pool_key(self, task: _Task) -> str | None:
         return None if self._sandbox is None else task.spec.tenant
 
-    def _pool(self, key: str | None) -> Pool:
+    def _pool(self, key: str | None) -> Pool[_Worker]:
         pool = self._pools.get(key)
         if pool is None:
             assert self._sandbox is not None and key is not None
@@ -421,13 +422,13 @@ class LocalEngine:
         return not task.spec.isolated and len(task.arguments) <= PREFETCH_MAX_BYTES
 
     @staticmethod
-    def _idle_worker(pool: Pool) -> _Worker | None:
+    def _idle_worker(pool: Pool[_Worker]) -> _Worker | None:
         for worker in pool.workers:
             if worker.idle:
                 return worker
         return None
 
-    def _prefetch_worker(self, pool: Pool) -> _Worker | None:
+    def _prefetch_worker(self, pool: Pool[_Worker]) -> _Worker | None:
         for worker in pool.workers:
             if (
                 worker.ready
@@ -442,7 +443,7 @@ class LocalEngine:
     def _total_workers(self) -> int:
         return len(self._workers) + sum(self._spawn_wanted.values())
 
-    def _want_worker(self, pool: Pool) -> None:
+    def _want_worker(self, pool: Pool[_Worker]) -> None:
         """A task of ``pool`` has cpus but no worker: start one, within ``max_workers``
         (making room by retiring an idle worker of another pool if need be)."""
         if self._stopping or self._init_error is not None:
@@ -497,7 +498,7 @@ class LocalEngine:
             )
 
     # ----------------------------------------------------------------- workers
-    def _spawn(self, pool: Pool) -> None:
+    def _spawn(self, pool: Pool[_Worker]) -> None:
         """Start a worker in ``pool`` (its zygote first, if need be). Loop thread only."""
         if pool.process is None:
             env = worker_environment()
@@ -578,8 +579,8 @@ class LocalEngine:
                         break
                     self._spawn(pool)
             timeout = self._housekeeping()
-            for key, _ in self._selector.select(timeout):
-                kind, target = key.data
+            for selected, _ in self._selector.select(timeout):
+                kind, target = selected.data
                 if kind == "wake":
                     with contextlib.suppress(BlockingIOError):
                         os.read(self._wake_r, 4096)
@@ -634,7 +635,7 @@ class LocalEngine:
         if pool is not None and sum(1 for w in pool.workers if w.ready) >= pool.base:
             self._ready_event.set()
 
-    def _pool_failed(self, pool: Pool, error: protocol.ErrorInfo | str) -> None:
+    def _pool_failed(self, pool: Pool[_Worker], error: protocol.ErrorInfo | str) -> None:
         """Workers of ``pool`` cannot start: its queued tasks fail with the reason."""
         if isinstance(error, str):
             error = protocol.ErrorInfo("RuntimeError", error, "")
@@ -734,7 +735,7 @@ class LocalEngine:
         except Exception as exc:
             reply(False, exc)
 
-    def _read_zygote(self, pool: Pool) -> None:
+    def _read_zygote(self, pool: Pool[_Worker]) -> None:
         try:
             event = pool.read()
         except ZygoteMessageError as exc:
@@ -768,7 +769,7 @@ class LocalEngine:
                 self._pool_failed(pool, event.error)
                 self._zygote_gone(pool, event.error)
 
-    def _zygote_gone(self, pool: Pool, reason: str) -> None:
+    def _zygote_gone(self, pool: Pool[_Worker], reason: str) -> None:
         """Without its zygote a pool's workers are dead (they die with it) or dying."""
         with contextlib.suppress(KeyError, ValueError):
             if pool.control is not None:
@@ -853,7 +854,7 @@ class LocalEngine:
         self._dispatch()
         self._changed.notify_all()
 
-    def _replenish(self, pool: Pool) -> None:
+    def _replenish(self, pool: Pool[_Worker]) -> None:
         """Keep a pool's base workers, within ``max_workers``. Lock held."""
         missing = pool.base - len(pool.workers) - self._spawn_wanted.get(pool.key, 0)
         room = self._max_workers - self._total_workers()
@@ -908,7 +909,7 @@ class LocalEngine:
                     timeout = _earliest(timeout, ZYGOTE_IDLE_TIMEOUT)
         return timeout
 
-    def _stop_pool(self, pool: Pool) -> None:
+    def _stop_pool(self, pool: Pool[_Worker]) -> None:
         with contextlib.suppress(KeyError, ValueError):
             if pool.control is not None:
                 self._selector.unregister(pool.control)
@@ -968,5 +969,6 @@ def remote_error(info: protocol.ErrorInfo, *, trusted: bool = True) -> BaseExcep
     if exc is None:
         exc = TaskFailedError(f"{info.type}: {info.message}", info.traceback)
     exc.__cause__ = RemoteTraceback(info.traceback)
+    # any exception may come back: the worker's account of it rides along as an attribute
     exc.remote_info = info  # type: ignore[attr-defined]
     return exc

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Generic, Protocol, TypeVar
 
 import msgpack
 
@@ -43,7 +43,7 @@ class Launcher(Protocol):
         """rlimits for the zygote and its workers: ``nproc``, ``fsize`` (bytes)."""
         ...
 
-    def prepare(self, process: subprocess.Popen) -> None:
+    def prepare(self, process: subprocess.Popen[bytes]) -> None:
         """Called once the sandbox's outer process exists (e.g. to put it in a cgroup)."""
         ...
 
@@ -67,7 +67,7 @@ class PlainLauncher:
     def command(self, argv: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         return argv, env
 
-    def prepare(self, process: subprocess.Popen) -> None:
+    def prepare(self, process: subprocess.Popen[bytes]) -> None:
         pass
 
     def release(self) -> None:
@@ -86,6 +86,8 @@ class ZygoteEvent:
     code: int = 0
     error: str = ""
 
+
+WorkerT = TypeVar("WorkerT")
 
 _EVENT_FIELDS = {"ready": ("pid",), "spawned": ("id", "pid"), "exited": ("pid", "code")}
 
@@ -109,24 +111,27 @@ def parse_zygote_message(data: bytes) -> ZygoteEvent:
     names = _EVENT_FIELDS.get(op)
     if names is None:
         raise ZygoteMessageError(f"unknown zygote message {op!r}")
-    values = {}
+    values: dict[str, int] = {}
     for name in names:
         value = message.get(name)
         if type(value) is not int:
             raise ZygoteMessageError(f"zygote message {op!r}: {name} is not an integer")
         values[name] = value
-    return ZygoteEvent(op, **values)
+    return ZygoteEvent(
+        op, pid=values.get("pid", 0), id=values.get("id", 0), code=values.get("code", 0)
+    )
 
 
 @dataclass
-class Pool:
-    """One zygote and the bookkeeping of the workers forked from it."""
+class Pool(Generic[WorkerT]):
+    """One zygote and the bookkeeping of the workers forked from it (``WorkerT``: the
+    engine's record of a worker)."""
 
     key: str | None
     base: int  # workers kept even when idle (replaced when they die)
     launcher: Launcher
-    workers: list[Any] = field(default_factory=list)  # the engine's _Worker objects
-    process: subprocess.Popen | None = None
+    workers: list[WorkerT] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
     control: socket.socket | None = None
     ready: bool = False
     failed: str | None = None

@@ -177,7 +177,7 @@ class TenantSandbox:
         args += ["--chdir", "/tmp", "--"]
         return args + argv, sandbox_environment(env)
 
-    def prepare(self, process: subprocess.Popen) -> None:
+    def prepare(self, process: subprocess.Popen[bytes]) -> None:
         self.cgroups = _join_cgroups(self.tenant, process.pid, self.settings)
 
     def release(self) -> None:

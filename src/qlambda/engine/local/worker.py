@@ -33,7 +33,7 @@ from qlambda.engine.local.wire import dumps, loads
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-class _ReplyFuture(Future):
+class _ReplyFuture(Future[Any]):
     """Waiting on it reads the connection, since this process has no reader thread."""
 
     def __init__(self, channel: WorkerChannel) -> None:
@@ -57,7 +57,7 @@ class WorkerChannel:
         self.task_id = 0
         self.inbox: deque[Any] = deque()  # tasks that arrived while a task waited
         self._request_ids = itertools.count(1)
-        self._waiting: dict[int, Future] = {}
+        self._waiting: dict[int, Future[Any]] = {}
         self._send_lock = threading.Lock()
         self._pump_lock = threading.Lock()
 
@@ -66,7 +66,7 @@ class WorkerChannel:
         with self._send_lock:
             self.conn.send_bytes(data)
 
-    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future:
+    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future[Any]:
         future = _ReplyFuture(self)
         request_id = next(self._request_ids)
         self._waiting[request_id] = future
@@ -79,7 +79,7 @@ class WorkerChannel:
     def receive(self) -> Any:
         return loads(self.conn.recv_bytes())
 
-    def pump_until(self, future: Future, timeout: float | None) -> None:
+    def pump_until(self, future: Future[Any], timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         while not future.done():
             if deadline is not None and time.monotonic() >= deadline:
@@ -136,6 +136,7 @@ def isolation(options: dict[str, Any]) -> Iterator[None]:
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
+            # the streams are TextIOWrappers here; typeshed declares them as plain TextIO
             sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
             sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         if cpus != 1:

@@ -39,7 +39,7 @@ FAST_FAILURE_DETECTION = {
 @dataclass
 class RayNode:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     temp_dir: str
     resources: dict[str, float] = field(default_factory=dict)
 

@@ -125,7 +125,8 @@ def ensure_token() -> str:
     os.environ["RAY_AUTH_MODE"] = "token"
     token = os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(24))
     if "ray" in sys.modules:  # Ray read its settings at import: have it read them again
-        from ray._raylet import Config
+        # Config is in Ray's compiled module, but not in the stub Ray ships beside it
+        from ray._raylet import Config  # type: ignore[attr-defined]
 
         Config.initialize("")
     return token

@@ -120,7 +120,7 @@ class RayEngine(RemoteEngine):
         calls = [t.spec.call() for t in tasks]
         ref = self._runner.ray_run_batch.options(max_retries=self._max_retries).remote(calls)
 
-        def done(future: Future) -> None:
+        def done(future: Future[Any]) -> None:
             outcome = _outcome(future)
             if isinstance(outcome, BaseException):
                 self._batch_done(tasks, outcome)
@@ -173,10 +173,11 @@ def _is_custom(name: str) -> bool:
 def _own_ip() -> str:
     import ray
 
-    return ray.util.get_node_ip_address()
+    address: str = ray.util.get_node_ip_address()
+    return address
 
 
-def _outcome(future: Future) -> Any:
+def _outcome(future: Future[Any]) -> Any:
     """The remote function's return value, or the error to give the task's future."""
     import ray.exceptions as rex
 

@@ -9,11 +9,11 @@ import ray
 
 from qlambda.engine.local.engine import remote_error
 from qlambda.engine.remote.server import ChannelAddress
-from qlambda.engine.remote.task import run_batch, run_isolated
+from qlambda.engine.remote.task import Call, run_batch, run_isolated
 
 
 @ray.remote
-def ray_run_batch(calls: list) -> tuple[list[tuple[bool, Any]], float]:
+def ray_run_batch(calls: list[Call]) -> tuple[list[tuple[bool, Any]], float]:
     return run_batch(calls)
 
 
@@ -22,8 +22,8 @@ def ray_run_isolated(
     address: ChannelAddress,
     task_id: int,
     fn: Callable[..., Any],
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     options: dict[str, Any],
 ) -> tuple[bool, Any]:
     return run_isolated(address, task_id, fn, args, kwargs, options, local_map=ray_map)

@@ -14,10 +14,11 @@ import psutil
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
-def tree(process: subprocess.Popen) -> list[psutil.Process]:
+def tree(process: subprocess.Popen[bytes]) -> list[psutil.Process]:
     """The process and everything it started."""
     try:
         root = psutil.Process(process.pid)
@@ -45,7 +46,7 @@ def wait_gone(processes: list[psutil.Process], timeout: float) -> list[psutil.Pr
     return alive
 
 
-def kill_tree(process: subprocess.Popen) -> None:
+def kill_tree(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the whole tree at once, as when its machine fails."""
     processes = tree(process)
     for member in processes:
@@ -56,7 +57,7 @@ def kill_tree(process: subprocess.Popen) -> None:
     wait_gone(processes, 10.0)
 
 
-def stop_tree(process: subprocess.Popen, timeout: float = 10.0) -> None:
+def stop_tree(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
     """SIGTERM the tree, SIGKILL what is left after ``timeout``."""
     processes = tree(process)
     for member in processes:

@@ -52,7 +52,9 @@ class ChannelServer:
         self._handler = handler
         self._listener = Listener((host, 0), family="AF_INET", authkey=secrets.token_bytes(32))
         bound_host, port = self._listener.address
-        self.address = ChannelAddress(bound_host, port, self._listener._authkey)  # type: ignore[attr-defined]
+        # the Listener keeps its key private; a task needs it to connect back
+        authkey = self._listener._authkey  # type: ignore[attr-defined]
+        self.address = ChannelAddress(bound_host, port, authkey)
         self._connections: set[Connection] = set()
         self._lock = threading.Lock()
         self._closed = False

@@ -37,6 +37,8 @@ OWNER_GONE_EXIT = 75  # the task's owner (a control plane) is gone
 MEMORY_POLL_SECONDS = 0.1
 # A fan-out run by the worker itself (nested engine tasks): (fn, items) -> results
 LocalMap = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+Call = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+"""A function and its arguments, as a batch of small tasks carries it."""
 
 _warmed = False
 
@@ -69,9 +71,9 @@ class RemoteChannel(WorkerChannel):
         self.task_id = task_id
         self._local_map = local_map
 
-    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future:
+    def request(self, kind: str, payload: Any, *, blocking: bool = True) -> Future[Any]:
         if kind == "map" and self._local_map is not None:
-            future: Future = Future()
+            future: Future[Any] = Future()
             try:  # the job's own pickles (``JobContext.map``), read where they were made
                 fn = pickle.loads(payload["function"])
                 items = [pickle.loads(item)[0][0] for item in payload["items"]]
@@ -83,7 +85,7 @@ class RemoteChannel(WorkerChannel):
 
 
 def run_batch(
-    calls: list[tuple[Callable[..., Any], tuple, dict]],
+    calls: list[Call],
 ) -> tuple[list[tuple[bool, Any]], float]:
     """Run small tasks one after another: ``(True, value)`` or ``(False, error_info)`` each,
     and the seconds they took together (the submitter sizes its batches by it)."""
@@ -102,8 +104,8 @@ def run_isolated(
     address: ChannelAddress,
     task_id: int,
     fn: Callable[..., Any],
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
     options: dict[str, Any],
     local_map: LocalMap | None = None,
 ) -> tuple[bool, Any]:

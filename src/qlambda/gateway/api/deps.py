@@ -27,27 +27,33 @@ bearer = HTTPBearer(auto_error=False, description="an API token from `qlambda us
 # The getters are coroutines: FastAPI would run plain functions on its thread pool,
 # a thread hop per dependency per request.
 async def get_platform(request: Request) -> Platform:
-    return request.app.state.platform
+    platform: Platform = request.app.state.platform
+    return platform
 
 
 async def get_settings(request: Request) -> GatewaySettings:
-    return request.app.state.settings
+    settings: GatewaySettings = request.app.state.settings
+    return settings
 
 
 async def get_catalog(request: Request) -> Catalog:
-    return request.app.state.catalog
+    catalog: Catalog = request.app.state.catalog
+    return catalog
 
 
 async def get_streams(request: Request) -> JobStreams:
-    return request.app.state.streams
+    streams: JobStreams = request.app.state.streams
+    return streams
 
 
 async def get_submissions(request: Request) -> Submissions:
-    return request.app.state.submissions
+    submissions: Submissions = request.app.state.submissions
+    return submissions
 
 
 async def get_wait_slots(request: Request) -> WaitSlots:
-    return request.app.state.wait_slots
+    wait_slots: WaitSlots = request.app.state.wait_slots
+    return wait_slots
 
 
 PlatformDep = Annotated[Platform, Depends(get_platform)]

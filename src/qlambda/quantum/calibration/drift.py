@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from qlambda.core.arrays import FloatArray
 from qlambda.quantum.calibration.snapshot import Calibration, GateCalibration, QubitCalibration
 
 _MAX_PROBABILITY = 0.5
@@ -29,7 +30,7 @@ class DriftModel:
     sigma: float = 0.1
     interval_seconds: float = 600.0
     reversion: float = 0.2
-    _states: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _states: dict[int, FloatArray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.sigma >= 0 or not 0 <= self.reversion <= 1 or not self.interval_seconds > 0:
@@ -42,7 +43,7 @@ class DriftModel:
     def step_at(self, elapsed_seconds: float) -> int:
         return max(0, math.floor(elapsed_seconds / self.interval_seconds))
 
-    def _log_factors(self, step: int, size: int) -> np.ndarray:
+    def _log_factors(self, step: int, size: int) -> FloatArray:
         """The walk's state after ``step`` steps (0 at step 0), for ``size`` quantities."""
         if step == 0:
             return np.zeros(size)

@@ -134,7 +134,8 @@ def properties_file(device_class: str) -> Path:
 
 @functools.cache
 def _read(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    document: dict[str, Any] = json.loads(path.read_text())
+    return document
 
 
 def device_calibration(backend: str, device_class: str, taken_at: float) -> Calibration:

@@ -13,20 +13,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.quantum_info import SparsePauliOp
 
+from qlambda.core.arrays import FloatArray
 from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
 
-RunBatch = Callable[[list[tuple[QuantumCircuit, int]]], list[dict]]
+RunBatch = Callable[[list[tuple[QuantumCircuit, int]]], list[dict[str, Any]]]
 """Runs (circuit, shots) pairs in one call; per circuit, its registers' ``BitArray`` s."""
 
-_RAW = np.array([1.0, -1.0])
+_RAW: FloatArray = np.array([1.0, -1.0])
 
 
-def shot_weights(readout: tuple[float, float] | None) -> np.ndarray:
+def shot_weights(readout: tuple[float, float] | None) -> FloatArray:
     """The per-outcome weight of Z on one qubit: raw (+1, -1), or with readout correction.
 
     With confusion matrix ``A = [[1 - e0, e1], [e0, 1 - e1]]`` (columns: prepared 0, 1;
@@ -71,7 +74,7 @@ def quasi_distribution(
             f"accepted: registers of at most {MAX_QUASI_BITS} bits (or use an estimator)"
         )
     shots = sum(counts.values())
-    probabilities = np.zeros((2,) * width)
+    probabilities: npt.NDArray[np.floating[Any]] = np.zeros((2,) * width)
     for bitstring, count in counts.items():
         index = tuple(int(bitstring[width - 1 - k]) for k in range(width))
         probabilities[index] += count / shots
@@ -104,7 +107,10 @@ def _basis_circuit(
 
     # a batch measured again (the scale factors of ZNE, repeats) is not rebuilt and rebased
     key = ("measured", circuit_token(circuit), tuple(sorted(basis.items())))
-    return backend.memo.get(key, lambda: _rotated_and_measured(circuit, basis, backend))
+    measured: tuple[QuantumCircuit, str] = backend.memo.get(
+        key, lambda: _rotated_and_measured(circuit, basis, backend)
+    )
+    return measured
 
 
 def _free_register_name(circuit: QuantumCircuit) -> str:
@@ -164,15 +170,25 @@ def _groups(
     return groups, bases, constant
 
 
+class _Estimated(NamedTuple):
+    """Where an observable's groups were measured: ``batch[first + k]`` into register
+    ``registers[k]`` measures ``groups[k]``; ``constant`` is its identity part."""
+
+    first: int
+    groups: list[_Group]
+    constant: complex
+    registers: list[str]
+
+
 def measure_batch(
     executions: Sequence[Execution], backend: BackendView, run: RunBatch
 ) -> list[Outcome]:
     """Outcomes of all ``executions`` from one call of ``run``."""
     batch: list[tuple[QuantumCircuit, int]] = []
-    plan: list[tuple[str, object]] = []
+    plan: list[int | _Estimated] = []  # per execution: its batch index, or its groups'
     for index, execution in enumerate(executions):
         if execution.observable is None:
-            plan.append(("bits", len(batch)))
+            plan.append(len(batch))
             batch.append((execution.circuit, execution.shots))
             continue
         groups, bases, constant = _groups(index, execution.observable)
@@ -182,19 +198,19 @@ def measure_batch(
             measured, register = _basis_circuit(execution.circuit, basis, backend)
             batch.append((measured, execution.shots))
             registers.append(register)
-        plan.append(("value", (first, groups, constant, registers)))
+        plan.append(_Estimated(first, groups, constant, registers))
     data = run(batch) if batch else []
     outcomes = []
-    for execution, (kind, detail) in zip(executions, plan, strict=True):
-        if kind == "bits":
-            bits = data[detail]  # type: ignore[index]
+    for execution, detail in zip(executions, plan, strict=True):
+        if isinstance(detail, int):
+            bits = data[detail]
             metadata = {}
             if execution.mitigate_readout:
                 metadata["quasi_dists"] = {
                     name: quasi_distribution(
                         register.get_counts(),
                         [
-                            backend.readout_errors.get(q)
+                            None if q is None else backend.readout_errors.get(q)
                             for q in measured_qubits(execution.circuit, name)
                         ],
                     )
@@ -202,7 +218,7 @@ def measure_batch(
                 }
             outcomes.append(Outcome(bits=bits, metadata=metadata))
             continue
-        first, groups, constant, registers = detail  # type: ignore[misc]
+        first, groups, constant, registers = detail
         value, variance = float(np.real(constant)), 0.0
         for offset, group in enumerate(groups):
             shots = data[first + offset][registers[offset]].to_bool_array(order="little")

@@ -71,12 +71,14 @@ def known_options() -> list[str]:
 def _factory(name: str) -> StepFactory:
     if name in _BUILT_IN:
         module, _, attribute = _BUILT_IN[name].partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        built_in: StepFactory = getattr(importlib.import_module(module), attribute)
+        return built_in
     if name in _registered:
         return _registered[name]
     points = _entry_points()
     if name in points:
-        return points[name].load()
+        loaded: StepFactory = points[name].load()
+        return loaded
     raise UnknownOptionError(
         f"unknown execution option {name!r}; known: {', '.join(known_options())}"
     )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult
@@ -64,7 +65,7 @@ def _estimator_executions(pub: EstimatorPub, backend: BackendView) -> list[Execu
             bound[where] = _bound(runs, where)
         terms = dephase(observables[position], measured.dephased) or {identity: 0.0}
         observable = SparsePauliOp.from_list(list(terms.items()))
-        executions.append(Execution(bound[where], shots, observable))  # type: ignore[arg-type]
+        executions.append(Execution(bound[where], shots, observable))
     return executions
 
 
@@ -76,7 +77,7 @@ def _shots(pub: EstimatorPub) -> int:
 
 def _sampler_executions(pub: SamplerPub) -> list[Execution]:
     return [
-        Execution(_bound(pub, index), int(pub.shots))  # type: ignore[arg-type]
+        Execution(_bound(pub, index), int(pub.shots))
         for index in np.ndindex(*pub.parameter_values.shape)
     ]
 
@@ -100,11 +101,12 @@ def _sampler_result(
 ) -> SamplerPubResult:
     shape = pub.parameter_values.shape
     registers = {}
+    # A sampler's outcomes all carry their bits (Outcome.bits is None for an estimator's).
     for name in outcomes[0].bits or {}:
         arrays = [o.bits[name].array for o in outcomes]  # type: ignore[index]
         stacked = np.stack(arrays).reshape(*shape, *arrays[0].shape)
         registers[name] = BitArray(stacked, outcomes[0].bits[name].num_bits)  # type: ignore[index]
-    metadata: dict = {"shots": int(pub.shots), "execution_options": names}
+    metadata: dict[str, Any] = {"shots": int(pub.shots), "execution_options": names}
     quasi = [o.metadata["quasi_dists"] for o in outcomes if "quasi_dists" in o.metadata]
     if quasi:  # readout-mitigated distributions, one per binding, in the PUB's order
         metadata["quasi_dists"] = quasi if shape else quasi[0]
@@ -120,9 +122,9 @@ def run_request(
     """Run a prepared request (circuits runnable on the backend) through ``steps``."""
     names = [getattr(step, "name", type(step).__name__) for step in steps]
     if request.primitive == "estimator":
-        per_pub = [_estimator_executions(pub, backend) for pub in request.pubs]  # type: ignore[arg-type]
+        per_pub = [_estimator_executions(pub, backend) for pub in request.pubs]
     else:
-        per_pub = [_sampler_executions(pub) for pub in request.pubs]  # type: ignore[arg-type]
+        per_pub = [_sampler_executions(pub) for pub in request.pubs]
     executions = [execution for group in per_pub for execution in group]
     outcomes = run_steps(steps, executions, backend, measure)
     results = []
@@ -131,7 +133,7 @@ def run_request(
         mine = outcomes[start : start + len(group)]
         start += len(group)
         if request.primitive == "estimator":
-            results.append(_estimator_result(pub, mine, names))  # type: ignore[arg-type]
+            results.append(_estimator_result(pub, mine, names))
         else:
-            results.append(_sampler_result(pub, mine, names))  # type: ignore[arg-type]
+            results.append(_sampler_result(pub, mine, names))
     return PrimitiveResult(results, metadata={"version": 2, "execution_options": names})

@@ -7,11 +7,13 @@ gate against its inverse. All scale factors of all circuits leave in one batched
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from qlambda.core.arrays import FloatArray
 from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
 
 EXTRAPOLATIONS = ("richardson", "linear")
@@ -92,14 +94,14 @@ class ZeroNoiseExtrapolation:
     ) -> tuple[list[Execution], Any]:
         from qlambda.quantum.transpilation import circuit_token
 
-        folded = []
+        folded: list[Execution] = []
         settings = (backend.name, self.folding, self.seed, self.scale_factors)
         for execution in executions:
             # folding goes through mitiq's conversions (Qiskit -> OpenQASM -> Cirq and back),
             # which costs about as much as simulating; a circuit sent again is folded once
             circuits = backend.memo.get(
                 ("folded", circuit_token(execution.circuit), *settings),
-                lambda circuit=execution.circuit: self._fold_all(circuit, backend),
+                functools.partial(self._fold_all, execution.circuit, backend),
             )
             folded.extend(
                 Execution(
@@ -109,7 +111,7 @@ class ZeroNoiseExtrapolation:
             )
         return folded, len(executions)
 
-    def weights(self) -> np.ndarray:
+    def weights(self) -> FloatArray:
         """The extrapolated value as a linear combination of the measured ones.
 
         Richardson and linear extrapolation are both linear in the values, so extrapolating
@@ -125,7 +127,7 @@ class ZeroNoiseExtrapolation:
         factory = RichardsonFactory if self.extrapolation == "richardson" else LinearFactory
         return float(factory.extrapolate(list(self.scale_factors), values))
 
-    def _extrapolate_distributions(self, chunk: Sequence[Outcome], weights: np.ndarray) -> Outcome:
+    def _extrapolate_distributions(self, chunk: Sequence[Outcome], weights: FloatArray) -> Outcome:
         """A sampler's outcome: every outcome's probability extrapolated to zero noise.
 
         The counts stay those of the unfolded circuit; ``metadata["quasi_dists"]`` gets the
@@ -171,6 +173,7 @@ class ZeroNoiseExtrapolation:
             if chunk[0].value is None:
                 results.append(self._extrapolate_distributions(chunk, weights))
                 continue
+            # an estimator's outcomes all carry a value (the first one's says which it is)
             values = [float(o.value) for o in chunk]  # type: ignore[arg-type]
             stds = np.array([float(o.std or 0.0) for o in chunk])
             results.append(

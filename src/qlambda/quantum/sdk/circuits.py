@@ -84,7 +84,7 @@ def to_qiskit(circuit: Any) -> QuantumCircuit:
 
 def convert_pub(pub: Any) -> Any:
     """A PUB-like with its circuit made a Qiskit circuit; already-coerced PUBs pass."""
-    if isinstance(pub, tuple | list) and pub and not isinstance(pub, str):
+    if isinstance(pub, tuple | list) and pub:
         return (to_qiskit(pub[0]), *pub[1:])
     if hasattr(pub, "circuit") and hasattr(pub, "parameter_values"):
         return pub  # a SamplerPub / EstimatorPub

@@ -53,6 +53,7 @@ from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
 from qiskit.quantum_info import SparsePauliOp
 
+from qlambda.core.arrays import IntArray
 from qlambda.quantum.sdk.circuits import from_qasm
 
 ESTIMATED = (ExpectationMP, VarianceMP)
@@ -173,8 +174,10 @@ def _shot_groups(tape: QuantumScript) -> list[tuple[float | None, int]]:
     return [(1 / math.sqrt(group.shots), group.copies) for group in tape.shots.shot_vector]
 
 
-@qml.transform
-def _refuse_broadcast_counts(tape: QuantumScript) -> tuple[list[QuantumScript], Callable]:
+@qml.transform  # type: ignore[untyped-decorator]  # PennyLane ships no types
+def _refuse_broadcast_counts(
+    tape: QuantumScript,
+) -> tuple[list[QuantumScript], Callable[[Sequence[Any]], Any]]:
     """broadcast_expand would stack count dictionaries into an object array, which is not
     the list ``default.qubit`` returns; refuse rather than differ."""
     if tape.batch_size and any(isinstance(m, CountsMP) for m in tape.measurements):
@@ -305,13 +308,14 @@ class QlambdaDevice(Device):
         return answers[0] if single else answers
 
     @staticmethod
-    def _bits(pub: Any) -> np.ndarray:
+    def _bits(pub: Any) -> IntArray:
         """Shots x wires, in the device's wire order, as ``default.qubit`` samples them."""
         bits = getattr(pub.data, _REGISTER)
-        return bits.to_bool_array(order="little").astype(np.int64)
+        shots: IntArray = bits.to_bool_array(order="little").astype(np.int64)
+        return shots
 
     @staticmethod
-    def _answer(plan: _TapePlan, evs: list[Any], samples: list[np.ndarray]) -> Any:
+    def _answer(plan: _TapePlan, evs: list[Any], samples: list[IntArray]) -> Any:
         """The tape's result: one value per measurement, per shot partition if several."""
         per_partition = []
         for number, partition in enumerate(_partitions(plan.tape)):
@@ -322,7 +326,8 @@ class QlambdaDevice(Device):
                     pub, row = plan.estimator_rows[number]
                     values.append(combine([float(evs[pub][row][p]) for p in positions]))
                 else:
-                    bits = samples[plan.sampled[index]][slice(*partition)]
+                    rows = slice(None) if partition is None else slice(*partition)
+                    bits = samples[plan.sampled[index]][rows]
                     values.append(measurement.process_samples(bits, plan.wires))
             per_partition.append(values[0] if len(values) == 1 else tuple(values))
         if plan.tape.shots.has_partitioned_shots:

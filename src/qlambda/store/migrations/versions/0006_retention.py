@@ -22,7 +22,7 @@ def upgrade() -> None:
         jobs.add_column(sa.Column("output_deleted_at", sa.Float))
     op.create_index("ix_jobs_status_ended", "jobs", ["status", "ended_at", "id"])
     # Retention ages a job from its end; an ended job always has one from now on.
-    jobs = sa.table(
+    table = sa.table(
         "jobs",
         sa.column("status", sa.String),
         sa.column("ended_at", sa.Float),
@@ -30,9 +30,9 @@ def upgrade() -> None:
         sa.column("created_at", sa.Float),
     )
     op.execute(
-        jobs.update()
-        .where(jobs.c.status.in_(FINAL) & jobs.c.ended_at.is_(None))
-        .values(ended_at=sa.func.coalesce(jobs.c.started_at, jobs.c.created_at))
+        table.update()
+        .where(table.c.status.in_(FINAL) & table.c.ended_at.is_(None))
+        .values(ended_at=sa.func.coalesce(table.c.started_at, table.c.created_at))
     )
 
 
