@@ -22,6 +22,7 @@ import qlambda
 from qlambda import JobStatus
 from qlambda.core.events import EventKind
 from qlambda.store import Store, schema
+from qlambda.store.store import sqlite_url
 
 pytestmark = pytest.mark.slow
 
@@ -197,6 +198,11 @@ def test_a_replica_killed_under_load_loses_no_acknowledged_job(replicas, tmp_pat
         assert max(cut) < requeued[0].ts < last
     for job_id in set(runs) - again:
         assert [what for _, what, _ in runs[job_id]] == ["start", "end"]  # exactly once
+    with servers[1].http(replicas.tokens["root"]) as http:  # what an admin sees
+        listed = {c["pid"]: c["live"] for c in http.get("/controllers").json()}
+    assert listed == {s.process.pid: i != victim for i, s in enumerate(servers)}
+    with servers[1].http(token) as http:
+        assert http.get("/controllers").status_code == 403
     for client in clients:
         client.close()
 
@@ -357,3 +363,41 @@ def test_a_server_that_would_not_share_the_database_is_refused(replicas, tmp_pat
     assert done.returncode == 1
     assert "the database is in use by replicas" in done.stderr
     assert f"process {replica.process.pid}" in done.stderr
+
+
+def serve_once(data_dir, database_url, *options):
+    """A `qlambda serve` expected to refuse to start: its exit code and error output."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qlambda.cli",
+            "serve",
+            "--port",
+            "0",
+            "--sandbox",
+            "none",
+            "--data-dir",
+            str(data_dir),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QLAMBDA_DATABASE_URL": database_url},
+    )
+
+
+def test_a_second_server_on_one_sqlite_database_is_refused(new_server, tmp_path):
+    database = sqlite_url(tmp_path / "shared.db")
+    first = new_server("--workers", "1", "--sandbox", "none", database_url=database)
+    second = serve_once(tmp_path / "second", database)  # a data directory of its own
+    assert second.returncode == 1
+    assert "the SQLite database" in second.stderr
+    assert f"in use by process {first.process.pid}" in second.stderr
+    assert "PostgreSQL" in second.stderr  # what to do instead
+    replica = serve_once(tmp_path / "third", sqlite_url(tmp_path / "other.db"), "--replica")
+    assert replica.returncode == 1
+    assert "replica = true needs PostgreSQL" in replica.stderr
+    with qlambda.Client(first.url, token=first.tokens["alice"]) as client:
+        assert client.run(sleeps, seconds=0).result(60) == 0  # the first serves on

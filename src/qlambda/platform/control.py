@@ -44,7 +44,7 @@ from qlambda.platform.bus import Bus
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
-from qlambda.platform.controller import Controller
+from qlambda.platform.controller import Controller, describe
 from qlambda.platform.dispatcher import QPUDispatcher
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.job_requests import JobRequests
@@ -802,6 +802,11 @@ class Platform:
                     woken.set()
 
     # ---------------------------------------------------------------- queries
+    def controllers(self) -> list[dict[str, Any]]:
+        """The control planes that used this database (``GET /controllers``)."""
+        with self.store.engine.connect() as conn:
+            return describe(ownership.controllers(conn))
+
     def info(self, job_id: str) -> JobInfo:
         job = self._live.get(job_id)
         if job is not None and not job.ended.is_set():
