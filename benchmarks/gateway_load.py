@@ -16,21 +16,35 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+import psutil
 
 from qlambda.store import Store
 
 
 class Server:
-    """`qlambda serve` in a subprocess on a free loopback port, stopped by pid."""
+    """`qlambda serve` in a subprocess on a free loopback port, stopped by pid; its store
+    is a SQLite file in its data directory, or the database at ``database_url``. The
+    user ``bench`` is made, and ``users`` (name: that user's own limits) beside it."""
 
-    def __init__(self, *options: str, config: str | None = None) -> None:
+    def __init__(
+        self,
+        *options: str,
+        config: str | None = None,
+        database_url: str | None = None,
+        users: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.directory = tempfile.mkdtemp(prefix="qlambda-bench-")
-        store = Store.open(self.directory)
-        self.token = store.create_user("bench")
+        store = Store(database_url) if database_url else Store.open(self.directory)
+        self.tokens = {"bench": store.create_user("bench")}
+        for name, limits in (users or {}).items():
+            self.tokens[name] = store.create_user(name, **limits)
         store.close()
+        self.token = self.tokens["bench"]
         ready = Path(self.directory) / "ready"
         command = [
             sys.executable,
@@ -50,6 +64,8 @@ class Server:
             path.write_text(config)
             command += ["--config", str(path)]
         environment = {k: v for k, v in os.environ.items() if k != "QLAMBDA_DATABASE_URL"}
+        if database_url:
+            environment["QLAMBDA_DATABASE_URL"] = database_url
         self.process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 120
         while not (ready.exists() and ready.read_text().strip()):
@@ -58,8 +74,14 @@ class Server:
             time.sleep(0.05)
         self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
 
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far, its job workers
+        (child processes) not included."""
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
+    def headers(self, user: str = "bench") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def stop(self) -> None:
         self.process.terminate()
@@ -80,6 +102,7 @@ async def _drive(
     concurrency: int,
     duration: float | None,
     count: int | None,
+    keys: bool = False,
 ) -> dict[str, Any]:
     """``concurrency`` keep-alive HTTP/1.1 connections, each sending a request as soon
     as the previous answer is in (a closed loop: the server sets the pace)."""
@@ -89,7 +112,8 @@ async def _drive(
     lines += [f"{name}: {value}" for name, value in headers.items()]
     if body is not None:
         lines += ["Content-Type: application/json", f"Content-Length: {len(payload)}"]
-    request = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+    head = "\r\n".join(lines).encode()
+    request = head + b"\r\n\r\n" + payload
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     answers: list[Any] = []
@@ -110,7 +134,11 @@ async def _drive(
                         return
                     sent += 1
                 began = time.perf_counter()
-                writer.write(request)
+                if keys:  # a fresh Idempotency-Key per request, as the Python client sends
+                    key = uuid.uuid4().hex.encode()
+                    writer.write(head + b"\r\nIdempotency-Key: " + key + b"\r\n\r\n" + payload)
+                else:
+                    writer.write(request)
                 try:
                     status, answer = await _read_response(reader)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
@@ -162,13 +190,15 @@ def load(
     concurrency: int = 8,
     duration: float | None = None,
     count: int | None = None,
+    keys: bool = False,
 ) -> dict[str, Any]:
-    """Run the load in a separate process; returns its measurements."""
+    """Run the load in a separate process; returns its measurements. ``keys``: each
+    request with an ``Idempotency-Key`` of its own."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(
         target=_child,
-        args=(queue, (url, headers, method, path, body, concurrency, duration, count)),
+        args=(queue, (url, headers, method, path, body, concurrency, duration, count, keys)),
     )
     process.start()
     result = queue.get()

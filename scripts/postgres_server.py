@@ -2,7 +2,9 @@
 
 Installs Debian's ``postgresql`` with apt-get when it is missing, initialises a
 cluster in a fresh temporary directory owned by the ``postgres`` user, starts it
-on a free loopback port and stops it by its pid.
+on a free loopback port and stops it by its pid. ``Server.kill()`` is ``kill -9`` of
+the server and its backends; ``Server.restart()`` starts it again on the same port
+and data directory (it recovers from its write-ahead log), for tests of outages.
 
     python scripts/postgres_server.py start    # prints URL and PID, leaves it running
     python scripts/postgres_server.py stop PID DIRECTORY
@@ -64,6 +66,8 @@ class Server:
     pid: int
     directory: str
     process: subprocess.Popen | None = None
+    port: int = 0
+    bin_dir: str = ""
 
     def database_url(self, database: str) -> str:
         return self.url.rsplit("/", 1)[0] + f"/{database}"
@@ -80,6 +84,25 @@ class Server:
     def stop(self) -> None:
         stop(self.pid, self.directory, self.process)
 
+    def kill(self) -> None:
+        """``kill -9`` of the server and every backend: nothing is flushed or said to
+        the clients, whose connections break."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)  # its own session: the backends too
+        except ProcessLookupError:
+            return
+        if self.process is not None:
+            self.process.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _alive(self.pid):
+            time.sleep(0.05)
+
+    def restart(self, timeout: float = 60) -> None:
+        """Start the server again on the same port and data directory (after ``kill``)."""
+        self.process = _launch(self.bin_dir, self.directory, self.port)
+        self.pid = self.process.pid
+        _wait_ready(self, timeout)
+
 
 def start(timeout: float = 60) -> Server:
     """Initialise and start a cluster; returns once it accepts connections."""
@@ -88,17 +111,36 @@ def start(timeout: float = 60) -> Server:
     directory = tempfile.mkdtemp(prefix="qlambda-pg-")
     os.chown(directory, account.pw_uid, account.pw_gid)
     data = os.path.join(directory, "data")
-    as_postgres = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     subprocess.run(
         [f"{bin_dir}/initdb", "-D", data, "-U", USER, "-A", "trust", "-E", "UTF8"],
         check=True,
         stdout=subprocess.DEVNULL,
         cwd=directory,
-        **as_postgres,
+        **_as_postgres(),
     )
     port = free_port()
-    log = open(os.path.join(directory, "server.log"), "wb")  # noqa: SIM115
-    process = subprocess.Popen(
+    process = _launch(bin_dir, directory, port)
+    server = Server(
+        f"postgresql+psycopg://{USER}@127.0.0.1:{port}/postgres",
+        process.pid,
+        directory,
+        process,
+        port,
+        bin_dir,
+    )
+    _wait_ready(server, timeout)
+    return server
+
+
+def _as_postgres() -> dict:
+    account = pwd.getpwnam(USER)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
+
+
+def _launch(bin_dir: str, directory: str, port: int) -> subprocess.Popen:
+    data = os.path.join(directory, "data")
+    log = open(os.path.join(directory, "server.log"), "ab")  # noqa: SIM115
+    return subprocess.Popen(
         [
             f"{bin_dir}/postgres",
             "-D",
@@ -118,24 +160,24 @@ def start(timeout: float = 60) -> Server:
         stderr=subprocess.STDOUT,
         cwd=directory,
         start_new_session=True,
-        **as_postgres,
+        **_as_postgres(),
     )
-    server = Server(
-        f"postgresql+psycopg://{USER}@127.0.0.1:{port}/postgres", process.pid, directory, process
-    )
+
+
+def _wait_ready(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         ready = subprocess.run(
-            [f"{bin_dir}/pg_isready", "-h", "127.0.0.1", "-p", str(port)],
+            [f"{server.bin_dir}/pg_isready", "-h", "127.0.0.1", "-p", str(server.port)],
             capture_output=True,
         )
         if ready.returncode == 0:
-            return server
-        if process.poll() is not None:
+            return
+        if server.process is not None and server.process.poll() is not None:
             break
         time.sleep(0.2)
     server.stop()
-    raise RuntimeError(f"PostgreSQL did not start; see {directory}/server.log")
+    raise RuntimeError(f"PostgreSQL did not start; see {server.directory}/server.log")
 
 
 def stop(pid: int, directory: str | None, process: subprocess.Popen | None = None) -> None:

@@ -33,6 +33,15 @@ def postgres_server():
     server.stop()
 
 
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server for this test alone, which it may kill -9 and restart
+    (``.kill()``, ``.restart()``: same port, same data)."""
+    server = _load_postgres_helper().start()
+    yield server
+    server.stop()
+
+
 _databases = itertools.count()
 
 

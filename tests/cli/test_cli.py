@@ -44,11 +44,12 @@ def test_backends_table_keeps_long_names_whole_at_80_columns(tmp_path, assert_fi
     config.write_text(
         '[[backend]]\nname = "a-rather-long-backend-name-for-the-lab"\nkind = "fake"\n'
         'device = "FakeKolkataV2"\nemulate_qpu_time = true\ntime_scale = 0.001\n\n'
-        '[[backend]]\nname = "aer"\nkind = "aer"\nconcurrency = 4\n'
+        '[[backend]]\nname = "aer"\nkind = "aer"\nconcurrency = 4\ntask_timeout_seconds = 90\n'
     )
     done = qlambda("backends", "--config", str(config))
     assert done.returncode == 0, done.stderr
     assert_fits(done.stdout)
+    assert "600 s" in done.stdout and "90 s" in done.stdout  # each backend's task limit
     assert "a-rather-long-backend-name-for-the-lab" in "".join(
         line.split()[0] for line in done.stdout.splitlines()[4:6]
     )

@@ -68,13 +68,17 @@ def test_a_script_gives_the_same_answers_embedded_and_remote(server, tmp_path):
     assert over_http["first_and_last"] == (EventKind.SUBMITTED, EventKind.DONE)
 
 
-def test_result_is_pushed_by_the_job_stream_not_polled(server):
+def test_result_is_pushed_by_a_held_request_not_polled(server):
     with qlambda.Client(server.url, token=server.tokens["alice"]) as client:
         job = client.run(sleeps, seconds=1.5)
-        requests: list[str] = []
-        client._http.event_hooks["request"].append(lambda r: requests.append(r.url.path))
+        requests: list[tuple[str, str]] = []
+        client._http.event_hooks["request"].append(
+            lambda r: requests.append((r.url.path, r.url.params.get("wait", "")))
+        )
         assert job.result(60) == 1.5
-    assert requests == [f"/jobs/{job.id}/stream", f"/jobs/{job.id}/result"]
+    # one request held until the job ended (the time left, at most), then the result
+    assert [path for path, _ in requests] == [f"/jobs/{job.id}", f"/jobs/{job.id}/result"]
+    assert 50 < float(requests[0][1]) <= 60
 
 
 def test_the_user_stream_tells_each_user_only_of_their_own_jobs(server):

@@ -8,7 +8,7 @@ from concurrent.futures import CancelledError
 import pytest
 from qiskit import QuantumCircuit
 
-from qlambda.core.errors import CircuitTooWideError, UnknownBackendError
+from qlambda.core.errors import CircuitTooWideError, TimeLimitError, UnknownBackendError
 from qlambda.platform.dispatcher import QPUDispatcher
 from qlambda.quantum.config import load_backends
 from qlambda.quantum.envelope import seal
@@ -111,6 +111,62 @@ def test_canceling_a_job_drops_its_waiting_tasks(backends):
             with pytest.raises(CancelledError):
                 task.future.result(10)
         assert running.future.result(120).open()[0].data.meas.num_shots == 10
+    finally:
+        dispatcher.shutdown()
+
+
+# emulated like a device: 10 shots take about 25 ms, a million about 2.5 s
+TIMED = {"kind": "aer", "num_qubits": 2, "emulate_qpu_time": True, "time_scale": 0.01}
+
+
+def long_request():
+    return seal(make_request("sampler", [circuit()], shots=1_000_000))
+
+
+def wait_started(task, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while task.started_at is None:
+        assert time.monotonic() < deadline, "the task never started"
+        time.sleep(0.01)
+
+
+def test_a_task_past_its_backend_s_time_limit_is_stopped_and_the_qpu_serves_the_next():
+    (backend,) = load_backends([{"name": "q", **TIMED, "task_timeout_seconds": 0.5}])
+    finished = []
+    dispatcher = QPUDispatcher(
+        [backend], on_event=lambda task, what: what == "finished" and finished.append(task)
+    )
+    dispatcher.start()
+    try:
+        assert dispatcher.wait_ready(120)
+        slow = dispatcher.submit(long_request(), job_id="slow")
+        after = dispatcher.submit(request(), job_id="other")
+        with pytest.raises(
+            TimeLimitError, match=r"backend 'q' allows \(task_timeout_seconds = 0.5"
+        ):
+            slow.future.result(60)
+        assert after.future.result(120).open()[0].data.meas.num_shots == 10
+        assert [(t.job_id, t.outcome) for t in finished] == [("slow", "error"), ("other", "done")]
+    finally:
+        dispatcher.shutdown()
+
+
+def test_canceling_a_job_stops_its_executing_task_and_frees_the_qpu():
+    (backend,) = load_backends([{"name": "q", **TIMED}])
+    dispatcher = QPUDispatcher([backend])
+    dispatcher.start()
+    try:
+        assert dispatcher.wait_ready(120)
+        running = dispatcher.submit(long_request(), job_id="a")
+        wait_started(running)
+        waiting = dispatcher.submit(request(), job_id="b")
+        assert dispatcher.cancel_job("a") == 1
+        with pytest.raises(CancelledError):
+            running.future.result(30)
+        assert running.outcome == "canceled"
+        # the next task runs on a fresh executor, which builds its device again
+        assert waiting.future.result(120).open()[0].data.meas.num_shots == 10
+        assert running.busy_seconds is None  # it never reported: it was stopped
     finally:
         dispatcher.shutdown()
 

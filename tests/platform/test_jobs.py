@@ -202,6 +202,52 @@ def test_a_circuit_wider_than_the_backend_ends_the_job(client):
     assert client.run(wide_circuit, width=5).result(60) == 5
 
 
+def samples(ctx, shots):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1)
+    circuit.x(0)
+    circuit.measure_all()
+    return ctx.sampler("tight").run([circuit], shots=shots).result()[0].data.meas.get_counts()
+
+
+def test_a_quantum_task_past_its_backend_s_time_limit_ends_the_job_and_the_qpu_serves_on(
+    tmp_path,
+):
+    # emulated at a tenth of a real device's speed: 100,000 shots take about 2.5 s
+    tight = {"name": "tight", "kind": "aer", "num_qubits": 2, "emulate_qpu_time": True}
+    tight |= {"time_scale": 0.1, "task_timeout_seconds": 1.0}
+    with qlambda.Client(data_dir=tmp_path, workers=1, backends=[tight]) as client:
+        job = client.run(samples, shots=100_000)
+        with pytest.raises(
+            JobFailedError,
+            match=r"ERROR: the quantum task ran longer than backend 'tight' allows "
+            r"\(task_timeout_seconds = 1\); it was stopped",
+        ):
+            job.result(120)
+        assert client.run(samples, shots=10).result(120) == {"1": 10}
+
+
+def catches_a_value_error(ctx):
+    from qiskit import QuantumCircuit
+
+    circuit = QuantumCircuit(1, 1)
+    circuit.h(0)
+    circuit.measure(0, 0)
+    circuit.h(0)  # measured mid-circuit: it has no exact value
+    try:
+        ctx.estimator("aer").run([(circuit, "Z")]).result()
+    except ValueError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error"
+
+
+def test_an_executor_s_error_reaches_the_function_as_its_own_type(client):
+    answer = client.run(catches_a_value_error).result(60)
+    assert answer.startswith("MidCircuitMeasurementError: ")
+    assert "precision" in answer
+
+
 def shows_progress(ctx, calls):
     from qiskit import QuantumCircuit
 

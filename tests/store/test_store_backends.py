@@ -190,3 +190,35 @@ def test_results_checkpoints_and_registrations_round_trip(store):
     assert store.registration("alice", "sq")["function_id"] == "f2"
     assert store.registration("bob", "sq") is None
     assert [r["name"] for r in store.registrations("alice")] == ["sq"]
+
+
+def test_a_batch_groups_its_writes_and_keeps_their_order(store):
+    _function(store)
+    writes = []
+    for index in range(20):  # queued together: one commit, grouped statements
+        job_id = f"g{index:02d}"
+        writes.append(store.insert_job(_job(job_id), Event(job_id, 1.0, EventKind.SUBMITTED)))
+        writes.append(
+            store.update_job(
+                job_id,
+                {"status": "RUNNING", "started_at": 2.0, "attempts": 1},
+                Event(job_id, 2.0, EventKind.STARTED),
+            )
+        )
+        if index % 2:
+            writes.append(store.save_checkpoint(job_id, 2.5, b"state"))  # any SQL, in order
+        writes.append(
+            store.update_job(
+                job_id, {"status": "DONE", "ended_at": 3.0}, Event(job_id, 3.0, EventKind.DONE)
+            )
+        )
+    for write in writes:
+        write.result(30)
+    rows = {row["id"]: row for row in store.list_jobs(limit=None)}
+    assert {row["status"] for row in rows.values()} == {"DONE"}  # the later update wins
+    assert {(row["started_at"], row["ended_at"], row["attempts"]) for row in rows.values()} == {
+        (2.0, 3.0, 1)
+    }
+    assert store.load_checkpoint("g01") == b"state" and store.load_checkpoint("g00") is None
+    kinds = [event.kind for event in store.events("g07")]
+    assert kinds == [EventKind.SUBMITTED, EventKind.STARTED, EventKind.CHECKPOINT, EventKind.DONE]

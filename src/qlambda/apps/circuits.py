@@ -28,14 +28,18 @@ class CircuitRunError(ValueError):
     """A circuit run that cannot be accepted; the message says what is accepted."""
 
 
-def parse_circuits(programs: Sequence[str]) -> list[Any]:
-    """Each OpenQASM 2 or 3 program as a Qiskit circuit, or the first one that is not."""
+def parse_circuits(programs: Sequence[str], limits: Any = None) -> list[Any]:
+    """Each OpenQASM 2 or 3 program as a Qiskit circuit, or the first one that is not;
+    ``limits``: a :class:`~qlambda.quantum.qasm.QasmLimits` (its defaults if None)."""
+    from qlambda.quantum.qasm import QasmLimitError
     from qlambda.quantum.sdk.circuits import from_qasm
 
     circuits = []
     for index, program in enumerate(programs):
         try:
-            circuit = from_qasm(program)
+            circuit = from_qasm(program, limits)
+        except QasmLimitError as exc:
+            raise CircuitRunError(f"circuits[{index}]: {exc}") from None
         except Exception as exc:  # each parser raises its own kinds; all mean the same
             detail = " ".join(str(exc).split()) or type(exc).__name__
             raise CircuitRunError(
@@ -85,10 +89,14 @@ def check_circuit_run(
     backend_widths: dict[str, int],
 ) -> None:
     """Raise :class:`CircuitRunError` for a run the platform would fail; ``backend_widths``
-    maps each backend's name to its number of qubits."""
-    from qlambda.quantum.pipeline import resolve_options
+    maps each backend's name to its number of qubits.
 
-    parsed = parse_circuits(circuits)
+    A program is scanned before it is parsed: one that declares more qubits than the
+    backend has is refused before anything is allocated (see :mod:`qlambda.quantum.qasm`).
+    """
+    from qlambda.quantum.pipeline import resolve_options
+    from qlambda.quantum.qasm import QasmLimitError, QasmLimits, scan
+
     if backend is not None and backend not in backend_widths:
         raise CircuitRunError(
             f"unknown backend {backend!r}; available: {', '.join(sorted(backend_widths))} "
@@ -96,6 +104,18 @@ def check_circuit_run(
         )
     width = backend_widths[backend] if backend is not None else max(backend_widths.values())
     where = f"backend {backend!r}" if backend is not None else "the widest backend"
+    limits = QasmLimits(max_qubits=width)
+    for index, program in enumerate(circuits):
+        try:
+            scan(program, limits)
+        except QasmLimitError as exc:
+            if exc.kind == "qubits":
+                raise CircuitRunError(
+                    f"circuits[{index}] has {exc.value} qubits; {where} has {width}"
+                ) from None
+            if exc.kind != "syntax":  # a syntax error: the parser says it better
+                raise CircuitRunError(f"circuits[{index}]: {exc}") from None
+    parsed = parse_circuits(circuits, limits)
     for index, circuit in enumerate(parsed):
         if circuit.num_qubits > width:
             raise CircuitRunError(

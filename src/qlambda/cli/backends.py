@@ -42,6 +42,7 @@ def command(config: Path | None, as_json: bool) -> None:
     table.add_column("qubits", justify="right", no_wrap=True)
     table.add_column("slots", justify="right", no_wrap=True)
     table.add_column("emulated\nQPU time", no_wrap=True)
+    table.add_column("task\nlimit", justify="right", no_wrap=True)
     for backend in backends:
         emulated = f"x{backend.time_scale:g}" if backend.emulate_qpu_time else "no"
         table.add_row(
@@ -51,5 +52,6 @@ def command(config: Path | None, as_json: bool) -> None:
             str(backend.num_qubits),
             str(backend.concurrency),
             emulated,
+            f"{backend.task_timeout_seconds:g} s",
         )
     Console().print(table)

@@ -97,11 +97,11 @@ class Client:
             return super().__new__(cls)
         from qlambda.client.remote import RemoteClient
 
-        embedded_only = sorted(set(options) - {"token", "timeout"})
+        embedded_only = sorted(set(options) - {"token", "timeout", "retry_seconds"})
         if embedded_only:
             raise TypeError(
                 f"{', '.join(embedded_only)}: options of the embedded platform; "
-                f"a server ({target!r}) takes only token= and timeout="
+                f"a server ({target!r}) takes only token=, timeout= and retry_seconds="
             )
         return RemoteClient(target, **options)
 

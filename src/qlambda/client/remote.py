@@ -1,18 +1,24 @@
 """``Client("http://host:8000", token=...)``: the embedded client's API, over HTTP.
 
 Functions travel as with the embedded platform: callables by value (cloudpickle),
-file entry points as their source. Arguments travel as JSON. ``Job.result()``
-waits on the job's Server-Sent Events stream, so it returns the moment the job
-ends; if the connection drops (a server restart), it reconnects until its timeout.
-Each ``run`` sends a fresh ``Idempotency-Key``: when a submission is retried after a
-lost connection or a 503, the server answers with the job it already stored.
+file entry points as their source. Arguments travel as JSON. ``Job.result()`` and
+``Job.wait()`` hold a request on the server until the job ends (``GET /jobs/{id}?wait=``,
+which answers the moment it does), so they return when the job ends, or at their
+timeout whatever the server does: each wait runs against the caller's deadline.
+
+A 503 (the server's database cannot be reached: nothing was done) is retried, after
+its ``Retry-After``, for up to ``retry_seconds``; so is a lost connection, for reads
+and for submissions. Each ``run`` sends a fresh ``Idempotency-Key`` and its retries the
+same key, so the server stores the job once whatever was lost on the way.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -47,19 +53,35 @@ _ERRORS = {
     JobStatus.CANCELED: JobCanceledError,
     JobStatus.DROPPED: JobDroppedError,
 }
-RECONNECT_PAUSE = 0.5
-SUBMIT_ATTEMPTS = 5  # a submission is sent at most this often (same key) before giving up
+RECONNECT_PAUSE = 0.5  # the first pause before a retry; it doubles up to MAX_PAUSE
+MAX_PAUSE = 4.0
+RETRY_SECONDS = 60.0  # how long a request is retried while the server is unavailable
+LONG_POLL = 60.0  # seconds one wait request may stay open on the server
+# requests that do the same thing however often they are sent
+_IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
 
 class RemoteClient:
-    """Talks to ``qlambda serve``. ``token`` defaults to ``$QLAMBDA_TOKEN``."""
+    """Talks to ``qlambda serve``. ``token`` defaults to ``$QLAMBDA_TOKEN``; ``timeout``
+    bounds each request's connect and each read; ``retry_seconds`` how long a request is
+    retried while the server answers 503 or cannot be reached (0: never)."""
 
-    def __init__(self, url: str, *, token: str | None = None, timeout: float = 60) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 60,
+        retry_seconds: float = RETRY_SECONDS,
+    ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"a server URL starts with http:// or https://, not {url!r}")
         token = token or os.environ.get("QLAMBDA_TOKEN")
         if not token:
             raise ValueError("a remote client needs token=... (or $QLAMBDA_TOKEN)")
+        if isinstance(retry_seconds, bool) or not retry_seconds >= 0:
+            raise ValueError(f"retry_seconds must be a number >= 0, not {retry_seconds!r}")
+        self.retry_seconds = float(retry_seconds)
         self.url = url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.url,
@@ -82,21 +104,51 @@ class RemoteClient:
         self._http.close()
 
     def wait_ready(self, timeout: float | None = 120) -> bool:
-        """True once the server answers."""
+        """True once the server answers and can reach its database (``GET /ready``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:
-                self.request("GET", "/me")
-                return True
+                if self._http.get("/ready").status_code == 200:
+                    return True
             except httpx.TransportError:
-                if deadline is not None and time.monotonic() > deadline:
-                    return False
-                time.sleep(RECONNECT_PAUSE)
+                pass
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(RECONNECT_PAUSE)
 
     # ------------------------------------------------------------- requests
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
-        return _answer(response)
+        """Send a request and return its JSON answer, retried for ``retry_seconds``
+        after a 503, and after a lost connection when sending it again is harmless."""
+        retry = method.upper() in _IDEMPOTENT
+        return _answer(self._send(method, path, retry_transport=retry, **kwargs))
+
+    def _send(
+        self, method: str, path: str, *, retry_transport: bool, **kwargs: Any
+    ) -> httpx.Response:
+        """The response, after retries: a 503 means the server did nothing, and a
+        refused connection that nothing was sent; any other lost connection is retried
+        only when ``retry_transport`` (the request may have been done)."""
+        deadline = time.monotonic() + self.retry_seconds
+        pause = RECONNECT_PAUSE
+        while True:
+            try:
+                response = self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if not (never_sent or retry_transport):
+                    raise
+                wait = pause
+                if time.monotonic() + wait > deadline:
+                    raise
+            else:
+                if response.status_code != 503:
+                    return response
+                wait = max(pause, _retry_after(response))
+                if time.monotonic() + wait > deadline:
+                    return response
+            time.sleep(wait)
+            pause = min(MAX_PAUSE, pause * 2)
 
     # ------------------------------------------------------------- the API
     def register(self, function: Function | Callable[..., Any]) -> dict[str, Any]:
@@ -160,18 +212,9 @@ class RemoteClient:
         """POST a submission with a fresh ``Idempotency-Key``; after a lost connection or
         a 503 send it again with the same key, so that it is stored once."""
         headers = {"Idempotency-Key": uuid.uuid4().hex}
-        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
-            try:
-                response = self._http.post(path, json=body, headers=headers)
-            except httpx.TransportError:
-                if attempt == SUBMIT_ATTEMPTS:
-                    raise
-            else:
-                if response.status_code != 503 or attempt == SUBMIT_ATTEMPTS:
-                    stored: dict[str, Any] = _answer(response)
-                    return stored
-            time.sleep(RECONNECT_PAUSE * attempt)
-        raise AssertionError("unreachable")
+        sent = self._send("POST", path, retry_transport=True, json=body, headers=headers)
+        stored: dict[str, Any] = _answer(sent)
+        return stored
 
     def job(self, job_id: str) -> RemoteJob:
         try:
@@ -239,36 +282,43 @@ class RemoteJob:
         return self.status().is_final
 
     def wait(self, timeout: float | None = None) -> bool:
-        """True once the job has ended (within ``timeout`` seconds); pushed, not polled."""
+        """True once the job has ended; False at ``timeout`` seconds if it has not.
+
+        Each request asks the server to hold it until the job ends (at most the time
+        left), and runs against the deadline: neither a server that stays silent nor a
+        lost connection keeps this call past it."""
         deadline = None if timeout is None else time.monotonic() + timeout
+        pause = RECONNECT_PAUSE
         while True:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 return False
+            hold = LONG_POLL if remaining is None else min(LONG_POLL, remaining)
             try:
-                if self._listen(remaining):
-                    return True
+                answer = _before(deadline, functools.partial(self._wait_request, hold))
+            except _DeadlinePassed:
+                return False
             except (httpx.TransportError, ServiceError) as exc:
                 if isinstance(exc, ServiceError) and exc.status < 500:
                     raise
-                time.sleep(RECONNECT_PAUSE)  # the server restarts: listen again
+                # the server restarts, or its database is away: ask again
+                left = None if deadline is None else deadline - time.monotonic()
+                time.sleep(pause if left is None else max(0.0, min(pause, left)))
+                pause = min(MAX_PAUSE, pause * 2)
+                continue
+            pause = RECONNECT_PAUSE
+            if JobStatus(answer["status"]).is_final:
+                return True
 
-    def _listen(self, remaining: float | None) -> bool:
-        read = 60.0 if remaining is None else max(0.01, remaining)
-        timeout = httpx.Timeout(10.0, read=read)
-        try:
-            with self._client._http.stream(
-                "GET", f"/jobs/{self.id}/stream", timeout=timeout
-            ) as response:
-                if response.status_code != 200:
-                    response.read()
-                    _answer(response)
-                for line in response.iter_lines():
-                    if line.startswith("event: end"):
-                        return True
-        except httpx.ReadTimeout:
-            return False
-        return False
+    def _wait_request(self, hold: float) -> dict[str, Any]:
+        """``GET /jobs/{id}?wait=hold``: the server answers when the job ends or after
+        ``hold`` seconds; the client gives it a little more than that."""
+        timeout = httpx.Timeout(10.0, read=hold + 10.0)
+        response = self._client._http.get(
+            f"/jobs/{self.id}", params={"wait": f"{hold:.3f}"}, timeout=timeout
+        )
+        answer: dict[str, Any] = _answer(response)
+        return answer
 
     def result(self, timeout: float | None = None) -> Any:
         """The function's return value, the moment the job ends.
@@ -307,6 +357,42 @@ class RemoteJob:
             Event(row["job_id"], row["ts"], EventKind(row["kind"]), row["data"] or {})
             for row in self._client.request("GET", f"/jobs/{self.id}/events")
         ]
+
+
+class _DeadlinePassed(Exception):
+    """The caller's deadline came before the request's answer."""
+
+
+def _before(deadline: float | None, call: Callable[[], Any]) -> Any:
+    """``call()``'s answer or error, or ``_DeadlinePassed`` once ``deadline`` (a
+    ``time.monotonic`` time; None: no deadline) has come. The call then finishes on its
+    own thread, bounded by its own timeouts, and its answer is dropped."""
+    if deadline is None:
+        return call()
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["answer"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, name="qlambda-wait", daemon=True)
+    thread.start()
+    thread.join(max(0.0, deadline - time.monotonic()))
+    if thread.is_alive():
+        raise _DeadlinePassed
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["answer"]
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds the server asks a client to wait (``Retry-After``: a number of seconds)."""
+    try:
+        return min(MAX_PAUSE * 4, max(0.0, float(response.headers.get("retry-after", 0))))
+    except ValueError:
+        return 0.0
 
 
 def _info(row: dict[str, Any]) -> JobInfo:

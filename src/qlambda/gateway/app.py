@@ -1,10 +1,12 @@
 """The HTTP API: functions, jobs, results, logs, events, backends, users.
 
-Every endpoint needs a bearer token. Users see and cancel only their own
-functions and jobs; admins see everyone's. Submissions are answered only once
-the job is stored (the platform's ``submit_payload`` Future), from the event
-loop, without a thread hop. The routes live in ``qlambda.gateway.api.routes``,
-one module per resource; this module builds the application around them.
+Every endpoint needs a bearer token (but ``/health`` and ``/ready``). Users see and
+cancel only their own functions and jobs; admins see everyone's. While the database
+cannot be reached, requests that need it are answered 503 with ``Retry-After``.
+Submissions are answered only once the job is stored (the platform's
+``submit_payload`` Future), from the event loop, without a thread hop. The routes
+live in ``qlambda.gateway.api.routes``, one module per resource; this module builds
+the application around them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from qlambda.gateway.api.main import api_router
 from qlambda.gateway.api.routes.functions import register
 from qlambda.gateway.auth import Authenticator
 from qlambda.gateway.catalog import Catalog
+from qlambda.gateway.circuit_checks import CircuitChecks
 from qlambda.gateway.models import Fault, Problem
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
@@ -36,6 +39,11 @@ BODY_OVERHEAD = 64 * 1024  # JSON around a base64 upload
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     **{code: {"model": Problem} for code in (400, 401, 403, 404, 409, 413, 422, 429)},
     500: {"model": Fault, "description": "an unexpected error, logged under its error_id"},
+    503: {
+        "model": Problem,
+        "description": "the database cannot be reached: nothing was done; retry after "
+        "the Retry-After header's seconds",
+    },
 }
 
 
@@ -56,6 +64,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
             yield
         finally:
             platform.remove_listener(streams.on_transition)
+            app.state.circuit_checks.close()
 
     app = FastAPI(
         title="qlambda",
@@ -79,6 +88,7 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
         platform.bus.on("u", lambda fields: authenticator.forget(fields[0]))
         platform.bus.on("r", lambda fields: catalog.forget("|".join(fields[1:]), fields[0]))
     app.state.wait_slots = WaitSlots(settings.max_waits_per_user)
+    app.state.circuit_checks = CircuitChecks()
     app.state.query_names = {}
     app.include_router(api_router)
     return app

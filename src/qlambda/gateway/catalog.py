@@ -37,23 +37,28 @@ class Catalog:
         self._lock = threading.Lock()
 
     def add(self, entry: Registered) -> None:
-        """Store the function and its name for the owner; returns once durable."""
+        """Store the function and its name for the owner; returns once durable (refused
+        at once while the database cannot be reached)."""
+        self._platform.store.check_available()
         payload = self._platform.register_payload(
             entry.payload,
             entry.limits["cpus"],
             entry.limits["timeout_s"],
             entry.limits["memory_mb"],
         )
-        self._platform.store.register(
-            {
-                "owner": entry.owner,
-                "name": payload.name,
-                "function_id": payload.id,
-                "dependencies": entry.dependencies,
-                "parameters": entry.parameters,
-                "created_at": time.time(),
-            }
-        ).result()
+        store = self._platform.store
+        store.committed(
+            store.register(
+                {
+                    "owner": entry.owner,
+                    "name": payload.name,
+                    "function_id": payload.id,
+                    "dependencies": entry.dependencies,
+                    "parameters": entry.parameters,
+                    "created_at": time.time(),
+                }
+            )
+        )
         with self._lock:
             self._known[(entry.owner, payload.name)] = entry
 

@@ -1,9 +1,11 @@
 """Every failure is an answer saying what was wrong and what is accepted.
 
 Validation errors become one readable sentence; oversize bodies are refused
-before they are read. Anything unforeseen is a fault of the server: it is caught
-at the edge and answered 500 with an error id and nothing of the server's
-internals; the server's log shows the same id with the traceback.
+before they are read. A database that cannot be reached is answered 503 with
+``Retry-After`` (nothing was done: the same request may succeed later). Anything
+unforeseen is a fault of the server: it is caught at the edge and answered 500 with
+an error id and nothing of the server's internals; the server's log shows the same id
+with the traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qlambda.store.faults import StoreUnavailableError, is_connection_error
+
 log = logging.getLogger("qlambda.gateway")
+UNREACHABLE = "the database cannot be reached; nothing was done: retry in a few seconds"
 
 
 class ApiError(Exception):
@@ -57,8 +62,14 @@ def install(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(StoreUnavailableError)
+    async def store_unavailable(_: Request, exc: StoreUnavailableError) -> JSONResponse:
+        return unavailable_response(exc)
+
     @app.exception_handler(Exception)
     async def unforeseen(request: Request, exc: Exception) -> JSONResponse:
+        if is_connection_error(exc):  # a database error no store call turned into a 503
+            return unavailable_response(StoreUnavailableError(UNREACHABLE))
         error_id = log_fault(exc, request.scope)
         return JSONResponse(fault_body(error_id), status_code=500)
 
@@ -70,6 +81,14 @@ def install(app: FastAPI) -> None:
         elif exc.status_code == 405:
             detail = "this method is not accepted here; the API is described at /docs"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def unavailable_response(exc: StoreUnavailableError) -> JSONResponse:
+    return JSONResponse(
+        {"detail": exc.detail},
+        status_code=503,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
 
 
 def log_fault(exc: BaseException, scope: Scope) -> str:
@@ -155,11 +174,21 @@ class Guard:
             if isinstance(exc, ApiError):
                 await _answer(send, exc.status, exc.detail)
                 return
+            if is_connection_error(exc):
+                if not isinstance(exc, StoreUnavailableError):
+                    exc = StoreUnavailableError(UNREACHABLE)
+                retry = [(b"retry-after", str(exc.retry_after).encode())]
+                await _answer(send, 503, exc.detail, headers=retry)
+                return
             await _answer(send, 500, body=fault_body(log_fault(exc, scope)))
 
 
 async def _answer(
-    send: Send, status: int, detail: str = "", body: dict[str, str] | None = None
+    send: Send,
+    status: int,
+    detail: str = "",
+    body: dict[str, str] | None = None,
+    headers: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     body_bytes = json.dumps(body or {"detail": detail}).encode()
     await send(
@@ -169,6 +198,7 @@ async def _answer(
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body_bytes)).encode()),
+                *(headers or []),
             ],
         }
     )

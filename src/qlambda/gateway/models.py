@@ -182,6 +182,16 @@ class Problem(BaseModel):
     detail: str
 
 
+class Health(BaseModel):
+    status: str = Field(description="ok: the server answers")
+
+
+class Readiness(BaseModel):
+    ready: bool
+    database: str = Field(description="reachable | unreachable")
+    detail: str | None = Field(None, description="why not, while not ready")
+
+
 class Fault(BaseModel):
     """An unexpected error of the server: the id finds it in the server's log."""
 

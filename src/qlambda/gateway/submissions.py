@@ -3,8 +3,15 @@ priority range and active-job limit, and the ``Idempotency-Key`` that makes a re
 find the job already stored instead of storing another.
 
 A key is stored in the job's row with a digest of the request, so a retry after a
-server restart still finds it. Retries of one key wait for each other here: only
-one server process uses a data directory (``qlambda.platform.lock``).
+server restart still finds it; the store's unique index on (owner, key) refuses a
+second row, which is how a retry is told from a new submission without a lookup.
+Retries of one key wait for each other here: only one server process uses a data
+directory (``qlambda.platform.lock``).
+
+While the database cannot be reached a submission is refused at once (503 with
+``Retry-After``); one already waiting for its row when the database went away is given
+up after ``PATIENCE`` seconds if its row was not being written (503: it is never
+stored, so it never runs), and otherwise answered once its row is committed.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -25,6 +33,8 @@ from qlambda.gateway.errors import ApiError
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import JobInfo, Platform
 from qlambda.platform.functions import FunctionPayload
+from qlambda.store import PendingWrite
+from qlambda.store.writer import PATIENCE
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -102,19 +112,24 @@ class Submissions:
             )
         digest = request_digest(path, body)
         async with self._one_at_a_time(user.name, key):
-            found = await run_in_threadpool(self.platform.store.job_for_key, user.name, key)
-            if found is not None:
-                if found["request_digest"] != digest:
-                    raise ApiError(
-                        422,
-                        f"the Idempotency-Key {key!r} was used for another request (job "
-                        f"{found['id']}); use a new key for a new submission",
-                    )
-                info = await run_in_threadpool(self.platform.info, found["id"])
-                return JSONResponse(
-                    job_out(info), status_code=200, headers={REPLAYED_HEADER: "true"}
+            # Most keys are new: the job is stored straight away, and the store's unique
+            # index on (owner, key) tells a retry (no lookup before each submission).
+            try:
+                return await self._store(user, payload, arguments, limits, priority, (key, digest))
+            except (sa.exc.IntegrityError, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status != 429:
+                    raise
+                found = await run_in_threadpool(self.platform.store.job_for_key, user.name, key)
+                if found is None:
+                    raise  # at the active limit, or not the key's index that refused it
+            if found["request_digest"] != digest:
+                raise ApiError(
+                    422,
+                    f"the Idempotency-Key {key!r} was used for another request (job "
+                    f"{found['id']}); use a new key for a new submission",
                 )
-            return await self._store(user, payload, arguments, limits, priority, (key, digest))
+            info = await run_in_threadpool(self.platform.info, found["id"])
+            return JSONResponse(job_out(info), status_code=200, headers={REPLAYED_HEADER: "true"})
 
     async def _store(
         self,
@@ -125,6 +140,7 @@ class Submissions:
         priority: float,
         idempotency: tuple[str, str] | None,
     ) -> JSONResponse:
+        self.platform.store.check_available()  # refused at once rather than queued
         check_active_limit(self.platform, user, self.settings)
         apply_running_limit(self.platform, user, self.settings)
         try:
@@ -138,8 +154,22 @@ class Submissions:
             )
         except (TypeError, ValueError) as exc:
             raise ApiError(422, str(exc)) from None
-        await asyncio.wrap_future(stored)
+        await self._committed(stored)
         return JSONResponse(job_out(self.platform.info(job_id)), status_code=201)
+
+    async def _committed(self, stored: PendingWrite) -> None:
+        """Wait for the job's row on the event loop (``Store.committed``'s rules)."""
+        store = self.platform.store
+        waiting = asyncio.wrap_future(stored)
+        started = asyncio.get_running_loop().time()
+        while True:
+            done, _ = await asyncio.wait({waiting}, timeout=0.25)
+            if done:
+                waiting.result()
+                return
+            late = asyncio.get_running_loop().time() - started >= PATIENCE
+            if late and not store.available and stored.withdraw():
+                raise store.health.unavailable()
 
     @asynccontextmanager
     async def _one_at_a_time(self, user: str, key: str) -> AsyncIterator[None]:

@@ -27,7 +27,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,8 @@ from qlambda.platform.retention import RetentionRunner
 from qlambda.platform.shared_logs import LogShipper, read_shipped
 from qlambda.platform.shared_qpu import SharedDispatcher
 from qlambda.platform.tenants import tenant_sandboxes
-from qlambda.store import Store, ownership
+from qlambda.store import Store, StoreUnavailableError, ownership
+from qlambda.store.writer import PendingWrite
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
@@ -186,6 +187,9 @@ class Platform:
             status_in_row=self.shared,
         )
         self.quotas = OwnerQuotas(self._run)
+        # Jobs whose rows just committed go to their workers from this thread, in order:
+        # not from the store's own thread, which starting a worker may have to wait for.
+        self._dispatch = ThreadPoolExecutor(1, thread_name_prefix="qlambda-dispatch")
         self._functions: dict[str, FunctionPayload] = {}
         self._listeners: list[JobListener] = []
         self._started = False
@@ -256,6 +260,7 @@ class Platform:
             for job_id, path in self._live_logs():
                 self._logs.ship(job_id, path)
             self._logs.stop()
+        self._dispatch.shutdown(wait=True, cancel_futures=True)
         self.pilot.cancel()  # the workers stop before the lease ends: no two owners
         if self.shared_qpu is not None:
             self.shared_qpu.stop()
@@ -366,7 +371,7 @@ class Platform:
         execution_options: list[Any] | None = None,
         cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
-    ) -> tuple[str, Future[Any]]:
+    ) -> tuple[str, PendingWrite]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
         ``limits`` holds ``cpus``, ``timeout_s`` and ``memory_mb``; ``mismatch`` says
@@ -423,19 +428,34 @@ class Platform:
                 self._live[job.id] = job
                 self.quotas.added(job.owner)
 
+        run = QueuedRun(job, payload, packed, Limits.of(limits))
+
         def acknowledged(future: Future[Any]) -> None:
-            if future.exception() is None:
-                if job.status.is_final:
-                    job.ended.set()
-                self._notify(job, "submitted")
+            """The row is committed (the job may run now), or it never will be (the
+            submission was refused: the job is forgotten, it never ran)."""
+            if future.cancelled() or future.exception() is not None:
+                with self._lock:
+                    if self._live.pop(job.id, None) is not None:
+                        self.quotas.ended(job.owner)
+                return
+            if job.status.is_final:
+                job.ended.set()
+            self._notify(job, "submitted")  # before the job can start: news in order
+            if job.status is JobStatus.QUEUED:
+                if job.cancel_requested:  # canceled before its row was committed
+                    never_started: Future[Any] = Future()
+                    never_started.cancel()
+                    self._finish(job, never_started)
+                else:
+                    self._dispatch_later(run)
 
         row = self._row(job, packed, limits)
         if idempotency is not None:
             row["idempotency_key"], row["request_digest"] = idempotency
         stored = self.store.insert_job(row, *events)
-        stored.add_done_callback(acknowledged)  # before the job can start: news in order
-        if job.status is JobStatus.QUEUED:
-            self.quotas.run_or_hold(QueuedRun(job, payload, packed, Limits.of(limits)))
+        # a worker gets the job only once its row is committed: a submission refused
+        # meanwhile (the database away, the write given up) never runs
+        stored.add_done_callback(acknowledged)
         return job.id, stored
 
     # ----------------------------------------------------------- listeners
@@ -511,6 +531,27 @@ class Platform:
         return self.quotas.default_limit
 
     # ---------------------------------------------------------------- running
+    def _dispatch_later(self, run: QueuedRun) -> None:
+        """Start (or hold) a job whose row is committed, off the store's thread."""
+        if self._closing:
+            return  # it stays stored as queued and runs at the next start
+        with contextlib.suppress(RuntimeError):  # the platform closed meanwhile
+            self._dispatch.submit(self._start_committed, run)
+
+    def _start_committed(self, run: QueuedRun) -> None:
+        if run.job.cancel_requested:  # canceled meanwhile: it never starts
+            never_started: Future[Any] = Future()
+            never_started.cancel()
+            self._finish(run.job, never_started)
+            return
+        try:
+            self.quotas.run_or_hold(run)
+        except Exception as exc:  # the engine refused it: the job ends saying why
+            log.exception("job %s could not be started", run.job.id)
+            failed: Future[Any] = Future()
+            failed.set_exception(exc)
+            self._finish(run.job, failed)
+
     def _run(self, run: QueuedRun) -> None:
         """Hand a job to the engine (its owner's quota allowing)."""
         job, payload, packed, limits = run.job, run.payload, run.arguments, run.limits
@@ -588,10 +629,46 @@ class Platform:
             self.dispatcher.cancel_job(job.id)
         self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
+        self._store_end(job, status, reason, now, fields)
+
+    def _store_end(
+        self,
+        job: LiveJob,
+        status: JobStatus,
+        reason: str | None,
+        now: float,
+        fields: dict[str, Any],
+        last_try: bool = False,
+    ) -> None:
+        """Store the job's end; it leaves memory (and is told ended) only once that is
+        committed. The store retries while the database is away; an end it refuses for
+        good (bad data) is stored as ERROR without the result instead."""
         event_data = {"reason": reason} if reason else {}
         event = Event(job.id, now, EventKind(status.value), event_data)
 
         def ended(stored: Future[Any]) -> None:
+            error = CancelledError() if stored.cancelled() else stored.exception()
+            if error is not None:
+                if self._closing or isinstance(error, StoreUnavailableError) or last_try:
+                    # stays stored as unfinished: it resumes at the next start
+                    log.error("the end of job %s could not be stored: %s", job.id, error)
+                    return
+                why = f"the job's end could not be stored: {type(error).__name__}: {error}"
+                self._store_end(
+                    job,
+                    JobStatus.ERROR,
+                    why[:2000],
+                    now,
+                    {
+                        "ended_at": now,
+                        "sub_status": None,
+                        "status": JobStatus.ERROR.value,
+                        "reason": why[:2000],
+                        "traceback": job.traceback,
+                    },
+                    last_try=True,
+                )
+                return
             job.status, job.reason, job.ended_at = status, reason, now
             with self._lock:
                 if self._live.pop(job.id, None) is not None:
@@ -607,9 +684,9 @@ class Platform:
             if self.shared:  # its files are this replica's scratch space: the log is stored
                 layout.remove_later(job.log_path, None if job.cwd else job.workdir)
 
-        self._store_end(job, fields, event).add_done_callback(ended)
+        self._write_end(job, fields, event).add_done_callback(ended)
 
-    def _store_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future[Any]:
+    def _write_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future[Any]:
         """A job's end; with replicas, stored only while this control plane owns the job,
         and after the rest of its log."""
         if not self.shared:
@@ -707,21 +784,29 @@ class Platform:
         why = "the platform restarted"
         if self.shared:
             why = f"its control plane {previous} stopped" if previous else "it had no owner"
-        self.store.update_job(
-            job.id,
-            {"status": JobStatus.QUEUED.value, "sub_status": None},
-            Event(job.id, now, EventKind.REQUEUED, {"reason": why, "was": row["status"]}),
-        )
         if self._logs is not None:
             self._logs.adopted(job.id, job.log_path)
         with self._lock:
             self._live[job.id] = job
             self.quotas.added(job.owner)
-            cancel = job.id in self._cancels_asked
+            # a cancel asked before it was adopted: it ends CANCELED instead of starting
+            job.cancel_requested = job.id in self._cancels_asked
             self._cancels_asked.discard(job.id)
-        self.quotas.run_or_hold(QueuedRun(job, payload, row["arguments"], Limits.of(function)))
-        if cancel:
-            self.cancel(job.id)
+        run = QueuedRun(job, payload, row["arguments"], Limits.of(function))
+        # it runs again once that is stored (else it stays as it was, for next time)
+        self.store.update_job(
+            job.id,
+            {"status": JobStatus.QUEUED.value, "sub_status": None},
+            Event(job.id, now, EventKind.REQUEUED, {"reason": why, "was": row["status"]}),
+        ).add_done_callback(functools.partial(self._requeued, run))
+
+    def _requeued(self, run: QueuedRun, stored: Future[Any]) -> None:
+        if not stored.cancelled() and stored.exception() is None:
+            self._dispatch_later(run)
+            return
+        with self._lock:
+            if self._live.pop(run.job.id, None) is not None:
+                self.quotas.ended(run.job.owner)
 
     def _interrupted_too_often(self, row: dict[str, Any]) -> bool:
         """Count a stop of the server under a running job; end it ERROR at the limit."""
@@ -897,7 +982,7 @@ class Platform:
     def _cancel_elsewhere(self, job_id: str) -> bool:
         """Ask the job's owner to cancel it, and wait a little for it to end: True once
         asked (its owner, or whoever claims it, ends it CANCELED)."""
-        if not self.store.writer.submit(ownership.request_cancel(job_id)).result():
+        if not self.store.committed(self.store.writer.submit(ownership.request_cancel(job_id))):
             return False
         self._wait_elsewhere(job_id, CANCEL_WAIT)
         return True

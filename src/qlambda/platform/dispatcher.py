@@ -8,6 +8,12 @@ A request that names no backend goes to one that can serve it; a job's such requ
 all go to the backend its first one got (its pin), so its results come from one
 device, until the job ends (:meth:`QPUDispatcher.end_job`). ``backend="auto"`` asks
 for a choice per request instead.
+
+Executors are shared by every job, so nothing they send back is unpickled here (their
+engine does not trust them): an answer is data, a failure its type and message. Every
+task runs under its backend's ``task_timeout_seconds``; a task over it, or one of a
+canceled job, is stopped by replacing its executor process, which builds its device
+again (``qpu.open_device``) and serves the next task.
 """
 
 from __future__ import annotations
@@ -23,11 +29,22 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from qlambda.core.errors import NoSuitableBackendError
+from qlambda.core.errors import (
+    CircuitTooWideError,
+    NoSuitableBackendError,
+    TaskFailedError,
+    TimeLimitError,
+)
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
 from qlambda.platform import qpu
 from qlambda.policy import Policy, make_policy
+from qlambda.quantum.codec import QuantumRequestError
+from qlambda.quantum.envelope import ResultEnvelope
+from qlambda.quantum.estimator_measurements import MidCircuitMeasurementError
+from qlambda.quantum.pipeline.registry import UnknownOptionError
+from qlambda.quantum.qasm import QasmLimitError
+from qlambda.quantum.wire import CircuitEncodingError
 
 if TYPE_CHECKING:
     from qlambda.quantum.config import BackendConfig
@@ -56,6 +73,7 @@ class QuantumTask:
     recompiled: bool = False
     outcome: str = "pending"
     future: Future[Any] = field(default_factory=Future)
+    engine_task: int | None = None  # the executor engine's id of the running task
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -78,7 +96,7 @@ EventSink = Callable[[QuantumTask, str], None]
 
 
 class _Backend:
-    def __init__(self, config: BackendConfig) -> None:
+    def __init__(self, config: BackendConfig, allow_code: bool) -> None:
         self.config = config
         self.name: str = config.name
         self.slots: int = config.concurrency
@@ -89,9 +107,10 @@ class _Backend:
             cpus=self.slots,
             max_workers=self.slots,
             initializer=qpu.open_device,
-            initargs=(config,),
+            initargs=(config, allow_code),
             prefetch=0,
             name=f"qpu-{self.name}",
+            trusted=False,  # shared by every job: its answers are data, never unpickled
         )
         self.busy_seconds = 0.0
         self.completed = 0
@@ -137,15 +156,18 @@ class QPUDispatcher:
         on_event: EventSink | None = None,
         calibration: Callable[[str], Any] | None = None,
         selection: Any = None,
+        allow_code: bool = False,
     ) -> None:
         """``calibration(backend)``: the backend's current calibration snapshot (or None);
-        each executor gets it whenever it changed since the last task sent there."""
+        each executor gets it whenever it changed since the last task sent there.
+        ``allow_code``: executors accept execution-option steps carried by value (code of
+        the jobs' own), for a platform whose jobs all belong to one trusted user."""
         from qlambda.quantum.native import claim_native_heap
 
         claim_native_heap()
         self.policy = make_policy(policy)
         self._rng = random.Random(seed)
-        self._backends = {config.name: _Backend(config) for config in backends}
+        self._backends = {config.name: _Backend(config, allow_code) for config in backends}
         self._on_event = on_event
         self._calibration = calibration
         self._selection = selection
@@ -295,8 +317,9 @@ class QPUDispatcher:
     def end_job(self, job_id: str, timeout: float = 10.0) -> None:
         """``job_id`` ended (whatever its status): forget its pin, once every task whose
         result it got has been reported "finished" (so a job's end is recorded after all
-        its tasks). Its tasks already queued are left to :meth:`cancel_job`; those still
-        running are reported when they finish."""
+        its tasks). Its tasks still queued or running are left to :meth:`cancel_job`
+        (the platform calls it for a job that did not end DONE); a task left running is
+        reported when it finishes."""
         with self._reported:
             self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
             self._pins.pop(job_id, None)
@@ -323,7 +346,11 @@ class QPUDispatcher:
         }
 
     def cancel_job(self, job_id: str) -> int:
-        """Drop a job's waiting tasks (executing ones finish: QPUs are not preempted)."""
+        """Drop a job's waiting tasks and stop its executing ones; returns how many.
+
+        A task is stopped by ending its executor process: the backend's engine starts
+        another, which builds the device again and takes the next task.
+        """
         with self._lock:
             doomed = [t for b in self._backends.values() for t in b.pending if t.job_id == job_id]
             for backend in self._backends.values():
@@ -331,9 +358,18 @@ class QPUDispatcher:
             for task in doomed:
                 task.outcome = "canceled"
                 self._emit(task, "finished")
+            running = [
+                (backend, task)
+                for backend in self._backends.values()
+                for task in backend.executing
+                if task.job_id == job_id and task.engine_task is not None
+            ]
         for task in doomed:
             task.future.set_exception(CancelledError())
-        return len(doomed)
+        stopped = 0
+        for backend, task in running:  # outside the lock: the engine calls back
+            stopped += backend.engine.cancel(task.engine_task, "its job was canceled")  # type: ignore[arg-type]
+        return len(doomed) + stopped
 
     # ------------------------------------------------------------ scheduling
     def _start_next(self, backend: _Backend) -> list[QuantumTask]:
@@ -347,9 +383,14 @@ class QPUDispatcher:
             task.started_at = time.time()
             if backend.first_start is None:
                 backend.first_start = task.started_at
-            future = backend.engine.submit(
-                TaskSpec(qpu.execute, (task.request, self._calibration_for(backend)))
+            spec = TaskSpec(
+                qpu.execute,
+                (task.request, self._calibration_for(backend)),
+                timeout_s=backend.config.task_timeout_seconds,
+                name=f"quantum task {task.number}",
             )
+            task.engine_task = spec.task_id
+            future = backend.engine.submit(spec)
             future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
@@ -368,15 +409,27 @@ class QPUDispatcher:
 
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future[Any]) -> None:
         task.finished_at = time.time()
-        error = future.exception()
+        outcome: ResultEnvelope | None = None
+        if future.cancelled():
+            error: BaseException | None = CancelledError()
+        else:
+            error = future.exception()
+        if error is None:
+            try:
+                outcome = ResultEnvelope.from_encoded(future.result())
+            except QuantumRequestError as exc:
+                error = exc
+        else:
+            error = _executor_error(error, backend.config)
         with self._lock:
             backend.running -= 1
             if task in backend.executing:
                 backend.executing.remove(task)
             backend.completed += 1
             backend.last_finish = task.finished_at
-            if error is None:
-                outcome = future.result()
+            if outcome is None:
+                backend.sent_calibration = None  # a replaced executor needs it in full
+            else:
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
                 task.calibration = getattr(outcome, "calibration", None)
@@ -384,7 +437,10 @@ class QPUDispatcher:
                 if task.calibration != backend.sent_calibration:
                     backend.sent_calibration = None  # a restarted executor: send it in full
                 backend.busy_seconds += outcome.busy_seconds
-            task.outcome = "done" if error is None else "error"
+            if error is None:
+                task.outcome = "done"
+            else:
+                task.outcome = "canceled" if isinstance(error, CancelledError) else "error"
             for other in self._start_next(backend):  # the QPU first: it must not idle
                 self._emit(other, "started")
             if task.recompiled:  # told before the function sees its result
@@ -393,7 +449,7 @@ class QPUDispatcher:
         # the waiting function first (the bookkeeping's store writes would delay it), then
         # the bookkeeping, which end_job waits for: a job can end right after its result
         if error is None:
-            task.future.set_result(future.result())
+            task.future.set_result(outcome)
         else:
             task.future.set_exception(error)
         with self._lock:
@@ -442,3 +498,36 @@ class QPUDispatcher:
 
 def _width(config: BackendConfig) -> int:
     return int(config.num_qubits or 0)
+
+
+_KNOWN_ERRORS: dict[str, type[Exception]] = {
+    cls.__name__: cls
+    for cls in (
+        ValueError,
+        TypeError,
+        CircuitTooWideError,
+        NoSuitableBackendError,
+        QuantumRequestError,
+        MidCircuitMeasurementError,
+        UnknownOptionError,
+        QasmLimitError,
+        CircuitEncodingError,
+    )
+}
+"""Errors of an executor that reach the job as their own type (with their message)."""
+
+
+def _executor_error(error: BaseException, config: BackendConfig) -> BaseException:
+    """What the job sees of an executor's failure: a time limit says whose, an error of a
+    known type keeps its type, anything else stays a ``TaskFailedError``."""
+    if isinstance(error, TimeLimitError):
+        return TimeLimitError(
+            f"the quantum task ran longer than backend {config.name!r} allows "
+            f"(task_timeout_seconds = {config.task_timeout_seconds:g}); it was stopped"
+        )
+    info = getattr(error, "remote_info", None)
+    if isinstance(error, TaskFailedError) and info is not None and info.type in _KNOWN_ERRORS:
+        known = _KNOWN_ERRORS[info.type](info.message)
+        known.__cause__ = error.__cause__
+        return known
+    return error

@@ -91,7 +91,9 @@ class Pilot(QuantumAccess):
         ``calibration`` and ``selection`` go to the QPU dispatcher. A Ray or Dask pilot's
         workers import the quantum stack up front only with ``warm_quantum_stack`` (the
         platform's do, for its jobs; a pilot's first plain task starts sooner without).
-        ``sandbox`` and ``trusted`` go to the engine (``qlambda.engine.registry``)."""
+        ``sandbox`` and ``trusted`` go to the engine (``qlambda.engine.registry``);
+        ``trusted`` also lets execution-option steps of the tasks' own code reach the QPU
+        executors by value (a shared server's run only the options installed on it)."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
@@ -116,6 +118,8 @@ class Pilot(QuantumAccess):
             on_event=on_quantum_event,
             calibration=calibration,
             selection=selection,
+            # steps of the jobs' own code reach the QPUs only where all code is one user's
+            allow_code=trusted,
         )
         self.engine.start()
         try:

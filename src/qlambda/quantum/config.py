@@ -24,6 +24,8 @@ from qlambda.core import ConfigurationError
 KINDS = ("aer", "fake")
 DEFAULT_AER_QUBITS = 28
 """Width limit of an ideal Aer backend when none is given: a 28-qubit statevector takes 4 GiB."""
+DEFAULT_TASK_TIMEOUT = 600.0
+"""Seconds one quantum task may run when its backend sets no ``task_timeout_seconds``."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,9 @@ class BackendConfig:
     calibration_refresh_seconds: float | None = None
     """Fake devices: snapshot the calibration into the store this often (None: on demand
     and when the platform starts)."""
+    task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT
+    """The longest one quantum task may hold this backend's QPU slot (emulated QPU time
+    included); past it the task is stopped and fails, and the slot serves the next one."""
 
     @property
     def is_simulator_only(self) -> bool:
@@ -191,6 +196,7 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
         _check_int(label, "num_qubits", config.num_qubits, minimum=1)
     _check_number(label, "calibration_drift", config.calibration_drift, positive=False)
     _check_number(label, "drift_interval_seconds", config.drift_interval_seconds, positive=True)
+    _check_number(label, "task_timeout_seconds", config.task_timeout_seconds, positive=True)
     if config.calibration_refresh_seconds is not None:
         _check_number(
             label, "calibration_refresh_seconds", config.calibration_refresh_seconds, positive=True

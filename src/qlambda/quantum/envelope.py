@@ -5,14 +5,28 @@ exact values) and how long it should take (the workload behind the estimate), ne
 circuits themselves. So the caller seals the request once, the QPU executor opens it,
 and the result travels back sealed the same way. The control plane forwards bytes: it
 does no Qiskit work on its threads and pays no serialisation on either hop.
+
+Sealed means encoded as data (:mod:`qlambda.quantum.codec`), never pickled: the QPU
+executor that opens a request is shared by every tenant, and checks what it opens
+against the facts it was routed by.
 """
 
 from __future__ import annotations
 
-import pickle
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from qlambda.engine.protocol import Encoded, ProtocolError, pack_data, unpack_data
+from qlambda.quantum.codec import (
+    QuantumRequestError,
+    RequestLimits,
+    check_routing,
+    decode_request,
+    decode_result,
+    encode_request,
+    encode_result,
+)
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import (
     QuantumRequest,
@@ -21,6 +35,9 @@ from qlambda.quantum.request import (
     request_workload,
 )
 
+MAX_REQUEST_BYTES = RequestLimits.max_bytes
+"""The largest sealed request the control plane queues (what an executor would accept)."""
+
 
 @dataclass(frozen=True)
 class RequestEnvelope:
@@ -28,11 +45,14 @@ class RequestEnvelope:
     backend: str | None
     num_qubits: int
     workload: Workload
-    payload: bytes  # the pickled QuantumRequest (circuits as QPY)
+    payload: bytes  # the QuantumRequest as data (qlambda.quantum.codec)
     needs_exact: bool = False  # a PUB asks for precision 0: ideal simulators only
 
-    def open(self) -> QuantumRequest:
-        request: QuantumRequest = pickle.loads(self.payload)
+    def open(self, limits: RequestLimits | None = None) -> QuantumRequest:
+        """The request, decoded with ``limits`` and checked against the facts it was
+        routed by (:class:`~qlambda.quantum.codec.QuantumRequestError` otherwise)."""
+        request: QuantumRequest = decode_request(self.payload, limits)
+        check_routing(request, self.primitive, self.num_qubits, self.needs_exact)
         return request
 
     def estimate_seconds(self, config: BackendConfig) -> float:
@@ -67,6 +87,10 @@ class RequestEnvelope:
             raise ValueError("a quantum request's num_qubits must be a whole number")
         if not isinstance(data["payload"], bytes):
             raise ValueError("a quantum request's payload must be bytes")
+        if len(data["payload"]) > MAX_REQUEST_BYTES:
+            raise ValueError(
+                f"a quantum request of {len(data['payload'])} bytes; at most {MAX_REQUEST_BYTES}"
+            )
         if not isinstance(data["needs_exact"], bool):
             raise ValueError("a quantum request's needs_exact must be true or false")
         workload = data["workload"]
@@ -98,19 +122,21 @@ def _workload_item(item: Any) -> bool:
 
 
 def seal(request: QuantumRequest) -> RequestEnvelope:
+    keys: list[tuple[bytes, bytes | None]] = []
+    payload = encode_request(request, keys)
     return RequestEnvelope(
         primitive=request.primitive,
         backend=request.backend,
         num_qubits=request.num_qubits,
-        workload=request_workload(request),
-        payload=pickle.dumps(request, protocol=5),
+        workload=request_workload(request, keys),
+        payload=payload,
         needs_exact=request.needs_exact,
     )
 
 
 @dataclass(frozen=True)
 class ResultEnvelope:
-    """An executor's answer: its timings in the open, the PrimitiveResult sealed."""
+    """An executor's answer: its timings in the open, the PrimitiveResult sealed as data."""
 
     busy_seconds: float
     simulated_seconds: float
@@ -120,7 +146,56 @@ class ResultEnvelope:
     recompiled: bool = False
 
     def open(self) -> Any:
-        return pickle.loads(self.payload)
+        return decode_result(self.payload)
+
+    def to_encoded(self) -> Encoded:
+        """As the executor hands it to its engine: data, whatever the engine trusts."""
+        return Encoded(
+            "data",
+            pack_data(
+                {
+                    "busy_seconds": self.busy_seconds,
+                    "simulated_seconds": self.simulated_seconds,
+                    "emulated_seconds": self.emulated_seconds,
+                    "payload": self.payload,
+                    "calibration": self.calibration,
+                    "recompiled": self.recompiled,
+                }
+            ),
+        )
+
+    @classmethod
+    def from_encoded(cls, value: Any) -> ResultEnvelope:
+        """What an executor's engine handed back, checked field by field."""
+        if not isinstance(value, Encoded) or value.format != "data":
+            raise QuantumRequestError("a QPU executor answered with something other than data")
+        try:
+            data = unpack_data(value.data)
+        except ProtocolError as exc:
+            raise QuantumRequestError(str(exc)) from None
+        if not isinstance(data, dict) or set(data) != _RESULT_FIELDS:
+            raise QuantumRequestError("a QPU executor's answer lacks its fields")
+        seconds = [data["busy_seconds"], data["simulated_seconds"]]
+        if data["emulated_seconds"] is not None:
+            seconds.append(data["emulated_seconds"])
+        if (
+            not all(type(x) in (int, float) and math.isfinite(x) and x >= 0 for x in seconds)
+            or not isinstance(data["payload"], bytes)
+            or not (data["calibration"] is None or isinstance(data["calibration"], str))
+            or not isinstance(data["recompiled"], bool)
+        ):
+            raise QuantumRequestError("a QPU executor's answer has fields of the wrong types")
+        return cls(**data)
+
+
+_RESULT_FIELDS = {
+    "busy_seconds",
+    "simulated_seconds",
+    "emulated_seconds",
+    "payload",
+    "calibration",
+    "recompiled",
+}
 
 
 def seal_outcome(outcome: Any) -> ResultEnvelope:
@@ -128,7 +203,7 @@ def seal_outcome(outcome: Any) -> ResultEnvelope:
         busy_seconds=outcome.busy_seconds,
         simulated_seconds=outcome.simulated_seconds,
         emulated_seconds=outcome.emulated_seconds,
-        payload=pickle.dumps(outcome.result, protocol=5),
+        payload=encode_result(outcome.result),
         calibration=outcome.calibration,
         recompiled=outcome.recompiled,
     )

@@ -2,15 +2,15 @@
 
 A :class:`QuantumRequest` crosses processes on every iteration of a variational loop
 (worker -> dispatcher -> QPU executor), so it holds only the coerced PUBs and a few
-numbers; everything else (transpiled circuits, noise models) stays in the executor.
+numbers; everything else (transpiled circuits, noise models) stays in the executor. It
+crosses as data (:mod:`qlambda.quantum.codec`), never as a pickle.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Protocol
@@ -77,53 +77,6 @@ class QuantumRequest:
         """Whether a PUB asks for exact values (precision 0), which only an ideal simulator
         gives."""
         return self.primitive == "estimator" and any(pub.precision == 0 for pub in self.pubs)
-
-    def __reduce__(self) -> tuple[Callable[..., QuantumRequest], tuple[Any, ...]]:
-        from qlambda.quantum.wire import reduce_pub
-
-        pubs = tuple(reduce_pub(pub) for pub in self.pubs)
-        fields = (self.primitive, self.shots, self.precision, self.num_qubits, self.backend)
-        steps = _pack_steps(self.options) if self.options else None
-        return (_rebuild_request, (pubs, *fields, steps, self.optimization_level))
-
-
-def _pack_steps(steps: tuple[Any, ...]) -> bytes:
-    """Steps by value where their module cannot be imported elsewhere (a user's function
-    module lives only in its worker), by reference otherwise."""
-    import importlib.util
-    import sys
-
-    import cloudpickle
-
-    for step in steps:
-        module = type(step).__module__
-        if module in sys.modules and module != "__main__":
-            try:
-                found = importlib.util.find_spec(module) is not None
-            except (ImportError, ValueError):
-                found = False
-            if not found:
-                cloudpickle.register_pickle_by_value(sys.modules[module])
-    return cloudpickle.dumps(steps)
-
-
-def _rebuild_request(
-    pubs: tuple[Any, ...],
-    primitive: str,
-    shots: int | None,
-    precision: float | None,
-    num_qubits: int,
-    backend: str | None,
-    steps: bytes | None = None,
-    optimization_level: int | None = None,
-) -> QuantumRequest:
-    from qlambda.quantum.wire import rebuild_pub
-
-    rebuilt = tuple(rebuild_pub(state) for state in pubs)
-    options = () if steps is None else pickle.loads(steps)
-    return QuantumRequest(
-        primitive, rebuilt, shots, precision, num_qubits, backend, options, optimization_level
-    )
 
 
 def make_request(
@@ -242,18 +195,37 @@ _MEASUREMENT_BASIS = str.maketrans("01+-rl", "ZZXXYY")
 """Projector terms of a SparseObservable are measured in the basis of the matching Pauli."""
 
 
-def pub_executions(pub: SamplerPub | EstimatorPub) -> int:
-    """Circuits a device runs for this PUB: bindings x measurement bases (estimator)."""
+_bases_by_content: dict[bytes, int] = {}
+
+
+def pub_executions(pub: SamplerPub | EstimatorPub, observables_key: bytes | None = None) -> int:
+    """Circuits a device runs for this PUB: bindings x measurement bases (estimator).
+
+    ``observables_key``: a hash of the observables' content (their encoding), which
+    spares working the bases out again for observables seen before.
+    """
     bindings: int = max(pub.parameter_values.size, 1)
     if isinstance(pub, SamplerPub):
         return bindings
+    if observables_key is not None:
+        bases = _bases_by_content.get(observables_key)
+        if bases is None:
+            bases = _bases_by_content[observables_key] = _bases(pub)
+            if len(_bases_by_content) > 4096:
+                _bases_by_content.clear()
+        return bindings * bases
+    return bindings * _bases(pub)
+
+
+def _bases(pub: EstimatorPub) -> int:
+    """Measurement bases of an estimator PUB's observables (1 for identities only)."""
     labels = {
         label.translate(_MEASUREMENT_BASIS) for terms in pub.observables.ravel() for label in terms
     }
     non_identity = tuple(sorted(label for label in labels if set(label) != {"I"}))
     if not non_identity:
-        return bindings
-    return bindings * _measurement_bases(non_identity)
+        return 1
+    return _measurement_bases(non_identity)
 
 
 @functools.lru_cache(maxsize=512)
@@ -278,19 +250,25 @@ Workload = tuple[tuple[int, int | None, int], ...]
 """Per PUB: circuit executions, shots per execution (None: the device's default), depth."""
 
 
-def request_workload(request: QuantumRequest) -> Workload:
+def request_workload(
+    request: QuantumRequest, keys: list[tuple[bytes, bytes | None]] | None = None
+) -> Workload:
     """What the estimate needs of a request, small enough to travel beside it.
 
     Execution options that run each circuit several times (``zne``: once per scale factor)
-    say so with ``circuits_per_execution``; the estimate counts those runs too.
+    say so with ``circuits_per_execution``; the estimate counts those runs too. ``keys``:
+    per PUB the content keys of its circuit and observables, where the request was just
+    encoded (``qlambda.quantum.codec.encode_request``), so nothing is worked out twice.
     """
     factor = 1
     for step in request.options:
         factor *= int(getattr(step, "circuits_per_execution", 1))
     items = []
-    for pub in request.pubs:
+    for index, pub in enumerate(request.pubs):
+        circuit_key, observables_key = keys[index] if keys is not None else (None, None)
         shots = pub_shots(pub, 0) or None
-        items.append((pub_executions(pub) * factor, shots, circuit_depth(pub.circuit)))
+        executions = pub_executions(pub, observables_key) * factor
+        items.append((executions, shots, circuit_depth(pub.circuit, circuit_key)))
     return tuple(items)
 
 

@@ -1,8 +1,10 @@
 """Persistence of functions, jobs, events, quantum tasks, checkpoints, users (SQLAlchemy 2).
 
 The default is a SQLite file in write-ahead-log mode; any SQLAlchemy URL works
-(``QLAMBDA_DATABASE_URL``). Reads use pooled connections; writes go through the
-single ``StoreWriter`` so they batch into few commits.
+(``QLAMBDA_DATABASE_URL``). Reads use pooled connections (on PostgreSQL in autocommit:
+one round trip a read, no BEGIN and ROLLBACK around it); writes go through the single
+``StoreWriter`` so they batch into few commits. While the database cannot be reached,
+writes wait and retry and reads raise ``StoreUnavailableError`` (``qlambda.store.faults``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import os
 import secrets
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,20 @@ import sqlalchemy as sa
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.store import migrate, schema
-from qlambda.store.writer import StoreWriter
+from qlambda.store.faults import (
+    Health,
+    check_psycopg_connection,
+    is_connection_error,
+)
+from qlambda.store.writer import PATIENCE, PendingWrite, StoreWriter
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 ROLES = ("user", "admin")
 TOKEN_PREFIX = "qlk_"
 TOKEN_ID_LENGTH = 12
 USER_LIMITS = ("max_priority", "max_active_jobs", "max_running_jobs")
+CONNECT_TIMEOUT = 5  # seconds: an unreachable PostgreSQL host fails a request, not hangs it
+PROBE_INTERVAL = 1.0  # seconds between two readiness checks that reach the database
 
 
 def token_digest(token: str) -> str:
@@ -60,7 +68,10 @@ class Store:
         if synchronous.upper() not in {"NORMAL", "FULL"}:
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.url = url
-        self.engine = sa.create_engine(url)
+        dialect = sa.engine.make_url(url).get_backend_name()
+        postgres = dialect == "postgresql"
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT} if postgres else {}
+        self.engine = sa.create_engine(url, connect_args=connect_args)
         if self.engine.dialect.name == "sqlite":
             level = synchronous.upper()
             sa.event.listen(
@@ -68,8 +79,15 @@ class Store:
                 "connect",
                 lambda conn, record: _sqlite_pragmas(conn, record, level),
             )
+        elif postgres and self.engine.dialect.driver == "psycopg":
+            sa.event.listen(self.engine, "checkout", check_psycopg_connection)
+        self._reader = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else self.engine
+        )
+        self.health = Health()
+        self._probed_at = -PROBE_INTERVAL
         migrate.upgrade(self.engine)
-        self.writer = StoreWriter(self.engine)
+        self.writer = StoreWriter(self.engine, health=self.health)
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Store:
@@ -80,8 +98,43 @@ class Store:
         self.writer.close()
         self.engine.dispose()
 
+    # ----------------------------------------------------------------- health
+    @property
+    def available(self) -> bool:
+        """False while the database is known to be unreachable (cheap: no I/O)."""
+        return self.health.available
+
+    def check_available(self) -> None:
+        """Raise ``StoreUnavailableError`` while the database is known to be unreachable:
+        what a new submission checks first, to be refused at once rather than wait."""
+        if not self.health.available:
+            raise self.health.unavailable()
+
+    def committed(self, stored: PendingWrite, patience: float = PATIENCE) -> Any:
+        """The write's result once committed (``StoreWriter.committed``: while the
+        database cannot be reached, a write not yet attempted is given up after
+        ``patience`` seconds and ``StoreUnavailableError`` raised)."""
+        return self.writer.committed(stored, patience)
+
+    def probe(self) -> bool:
+        """Whether the database answers now (asked at most once a ``PROBE_INTERVAL``;
+        in between, what is known)."""
+        now = time.monotonic()
+        if now - self._probed_at >= PROBE_INTERVAL:
+            self._probed_at = now
+            try:
+                with self._reader.connect() as conn:
+                    conn.exec_driver_sql("SELECT 1")
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                self.health.down(exc)
+            else:
+                self.health.up()
+        return self.health.available
+
     # ----------------------------------------------------------------- writes
-    def put_function(self, row: dict[str, Any]) -> Future[Any]:
+    def put_function(self, row: dict[str, Any]) -> PendingWrite:
         def write(conn: sa.Connection) -> None:
             exists = conn.execute(
                 sa.select(schema.functions.c.id).where(schema.functions.c.id == row["id"])
@@ -91,43 +144,41 @@ class Store:
 
         return self.writer.submit(write)
 
-    def insert_job(self, row: dict[str, Any], *events: Event) -> Future[Any]:
-        """Store a new job with its first events; the Future resolves once committed."""
+    def insert_job(self, row: dict[str, Any], *events: Event) -> PendingWrite:
+        """Store a new job with its first events; the Future resolves once committed
+        (``withdraw`` it to give the submission up while it is still queued)."""
         return self.writer.submit(
-            lambda conn: conn.execute(schema.jobs.insert(), [row]),
+            None,
+            inserted=(schema.jobs, [row]),
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
-    def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> Future[Any]:
-        def write(conn: sa.Connection) -> None:
-            conn.execute(schema.jobs.update().where(schema.jobs.c.id == job_id).values(**fields))
-
+    def update_job(self, job_id: str, fields: dict[str, Any], *events: Event) -> PendingWrite:
         return self.writer.submit(
-            write if fields else None,
+            None,
+            updated=(schema.jobs, job_id, fields) if fields else None,
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
-    def set_sub_status(self, job_id: str, text: str, event: Event) -> Future[Any]:
+    def set_sub_status(self, job_id: str, text: str, event: Event) -> PendingWrite:
         """A running job's own status text, in its row (replicas read it there)."""
-        table = schema.jobs
         return self.writer.submit(
-            lambda conn: conn.execute(
-                table.update().where(table.c.id == job_id).values(sub_status=text)
-            ),
+            None,
             urgent=False,
+            updated=(schema.jobs, job_id, {"sub_status": text}),
             appended=(schema.events, [_event_row(event)]),
         )
 
-    def add_events(self, events: Sequence[Event]) -> Future[Any]:
+    def add_events(self, events: Sequence[Event]) -> PendingWrite:
         """Record events; they may wait a few milliseconds to share a commit."""
         return self.writer.submit(
             None, urgent=False, appended=(schema.events, [_event_row(e) for e in events])
         )
 
-    def add_quantum_task(self, row: dict[str, Any]) -> Future[Any]:
+    def add_quantum_task(self, row: dict[str, Any]) -> PendingWrite:
         return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
 
-    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> Future[Any]:
+    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> PendingWrite:
         def write(conn: sa.Connection) -> None:
             table = schema.checkpoints
             done = conn.execute(
@@ -155,11 +206,13 @@ class Store:
         if self.get_user(name) is not None:
             raise ValueError(f"user {name!r} already exists")
         now = time.time()
-        self.writer.submit(
-            lambda conn: conn.execute(
-                schema.users.insert().values(name=name, role=role, created_at=now, **values)
+        self.committed(
+            self.writer.submit(
+                lambda conn: conn.execute(
+                    schema.users.insert().values(name=name, role=role, created_at=now, **values)
+                )
             )
-        ).result()
+        )
         return self.create_token(name, expires_at=expires_at)
 
     def set_user_limits(self, name: str, **limits: Any) -> dict[str, Any]:
@@ -169,11 +222,13 @@ class Store:
             raise ValueError(f"no user {name!r}")
         if values:
             table = schema.users
-            self.writer.submit(
-                lambda conn: conn.execute(
-                    table.update().where(table.c.name == name).values(**values)
+            self.committed(
+                self.writer.submit(
+                    lambda conn: conn.execute(
+                        table.update().where(table.c.name == name).values(**values)
+                    )
                 )
-            ).result()
+            )
         row = self.get_user(name)
         assert row is not None
         return row
@@ -188,7 +243,9 @@ class Store:
             "created_at": time.time(),
             "expires_at": expires_at,
         }
-        self.writer.submit(lambda conn: conn.execute(schema.tokens.insert().values(**row))).result()
+        self.committed(
+            self.writer.submit(lambda conn: conn.execute(schema.tokens.insert().values(**row)))
+        )
         return token
 
     def get_user(self, name: str) -> dict[str, Any] | None:
@@ -241,13 +298,15 @@ class Store:
         if ids:
             now = time.time()
             prefixes = [table.c.digest.startswith(i) for i in ids]
-            self.writer.submit(
-                lambda conn: conn.execute(
-                    table.update()
-                    .where((table.c.user == user) & sa.or_(*prefixes))
-                    .values(revoked_at=now)
+            self.committed(
+                self.writer.submit(
+                    lambda conn: conn.execute(
+                        table.update()
+                        .where((table.c.user == user) & sa.or_(*prefixes))
+                        .values(revoked_at=now)
+                    )
                 )
-            ).result()
+            )
         return ids
 
     # --------------------------------------------------------------- tenants
@@ -266,10 +325,10 @@ class Store:
             conn.execute(table.insert().values(name=name, uid=uid, created_at=time.time()))
             return uid
 
-        return int(self.writer.submit(assign).result())
+        return int(self.committed(self.writer.submit(assign)))
 
     # ----------------------------------------------------------- registrations
-    def register(self, row: dict[str, Any]) -> Future[Any]:
+    def register(self, row: dict[str, Any]) -> PendingWrite:
         """Name a stored function for one owner (a newer registration replaces the older)."""
         table = schema.registrations
 
@@ -294,8 +353,23 @@ class Store:
 
     # ------------------------------------------------------------------ reads
     def _all(self, statement: sa.Executable) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(statement)]
+        """The rows of a read. A pooled connection the server dropped is replaced once;
+        an unreachable database raises ``StoreUnavailableError``."""
+        for attempt in (1, 2):
+            try:
+                with self._reader.connect() as conn:
+                    rows = [dict(row._mapping) for row in conn.execute(statement)]
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    raise
+                stale = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+                if attempt == 1 and stale:
+                    continue  # the pool is emptied: the next try opens a new connection
+                self.health.down(exc)
+                raise self.health.unavailable() from exc
+            self.health.up()
+            return rows
+        raise AssertionError("unreachable")
 
     def get_function(self, function_id: str) -> dict[str, Any] | None:
         rows = self._all(sa.select(schema.functions).where(schema.functions.c.id == function_id))
@@ -392,7 +466,7 @@ class Store:
         return rows[0]["state"] if rows else None
 
     # ----------------------------------------------------------- calibrations
-    def add_calibration(self, row: dict[str, Any]) -> Future[Any]:
+    def add_calibration(self, row: dict[str, Any]) -> PendingWrite:
         return self.writer.submit(
             lambda conn: conn.execute(schema.calibrations.insert(), [row]), urgent=False
         )

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from qlambda.gateway.auth import Authenticator, User
 from qlambda.gateway.catalog import Catalog, Registered
+from qlambda.gateway.circuit_checks import CircuitChecks
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.settings import GatewaySettings
 from qlambda.gateway.streams import JobStreams
@@ -56,12 +57,18 @@ async def get_wait_slots(request: Request) -> WaitSlots:
     return wait_slots
 
 
+async def get_circuit_checks(request: Request) -> CircuitChecks:
+    circuit_checks: CircuitChecks = request.app.state.circuit_checks
+    return circuit_checks
+
+
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 StreamsDep = Annotated[JobStreams, Depends(get_streams)]
 WaitSlotsDep = Annotated[WaitSlots, Depends(get_wait_slots)]
 SubmissionsDep = Annotated[Submissions, Depends(get_submissions)]
+CircuitChecksDep = Annotated[CircuitChecks, Depends(get_circuit_checks)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from qlambda.gateway.api.routes import circuits, functions, jobs, platform, streams, users
+from qlambda.gateway.api.routes import (
+    circuits,
+    functions,
+    health,
+    jobs,
+    platform,
+    streams,
+    users,
+)
 
 api_router = APIRouter()
 api_router.include_router(functions.router)
@@ -13,3 +21,4 @@ api_router.include_router(circuits.router)
 api_router.include_router(streams.router)
 api_router.include_router(platform.router)
 api_router.include_router(users.router)
+api_router.include_router(health.router)

@@ -9,7 +9,10 @@ options that exist.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from importlib.metadata import entry_points
 from typing import Any
@@ -27,6 +30,11 @@ _BUILT_IN: dict[str, str] = {
 
 StepFactory = Callable[..., PipelineStep]
 _registered: dict[str, StepFactory] = {}
+# id(step) -> (reference, name, keyword arguments, installed) of the steps made by name here:
+# what lets a step cross to a QPU executor as its name (see ``option_spec``).
+_origins: dict[int, tuple[Callable[[], Any], str, dict[str, Any], bool]] = {}
+_origins_lock = threading.Lock()
+_ORIGINS_CAPACITY = 4096
 
 
 class UnknownOptionError(ValueError):
@@ -68,20 +76,62 @@ def known_options() -> list[str]:
     return sorted({*_BUILT_IN, *_registered, *_entry_points()})
 
 
-def _factory(name: str) -> StepFactory:
+def _factory(name: str) -> tuple[StepFactory, bool]:
+    """The factory of option ``name`` and whether it is installed (built in, or declared by
+    a package through the entry point) rather than registered by code of this process."""
     if name in _BUILT_IN:
         module, _, attribute = _BUILT_IN[name].partition(":")
-        built_in: StepFactory = getattr(importlib.import_module(module), attribute)
-        return built_in
+        return getattr(importlib.import_module(module), attribute), True
     if name in _registered:
-        return _registered[name]
+        return _registered[name], False
     points = _entry_points()
     if name in points:
-        loaded: StepFactory = points[name].load()
-        return loaded
+        return points[name].load(), True
     raise UnknownOptionError(
         f"unknown execution option {name!r}; known: {', '.join(known_options())}"
     )
+
+
+def installed_options() -> list[str]:
+    """The options a shared server's QPU executors run: built in, or installed as packages
+    declaring the ``qlambda.pipeline_steps`` entry point."""
+    return sorted({*_BUILT_IN, *_entry_points()})
+
+
+def installed_step(name: str, kwargs: dict[str, Any]) -> PipelineStep:
+    """The installed option ``name`` made with ``kwargs`` (a QPU executor's side: code
+    registered in this process is not consulted)."""
+    if name not in _BUILT_IN and name not in _entry_points():
+        raise UnknownOptionError(
+            f"unknown execution option {name!r}; installed here: {', '.join(installed_options())}"
+        )
+    (step,) = resolve_options([{name: kwargs}])
+    return step
+
+
+def option_spec(step: Any) -> tuple[str, dict[str, Any], bool] | None:
+    """(name, keyword arguments, installed) of a step :func:`resolve_options` made from a
+    name in this process; None for a step object made any other way."""
+    with _origins_lock:
+        origin = _origins.get(id(step))
+    if origin is None or origin[0]() is not step:
+        return None
+    return origin[1], origin[2], origin[3]
+
+
+def _same(step: Any) -> Any:
+    return step
+
+
+def _remember(step: Any, name: str, kwargs: dict[str, Any], installed: bool) -> None:
+    try:
+        reference: Callable[[], Any] = weakref.ref(step)
+    except TypeError:  # not weak-referenceable: keep it (the table is bounded)
+        reference = functools.partial(_same, step)
+    with _origins_lock:
+        if len(_origins) >= _ORIGINS_CAPACITY:
+            _origins.clear()
+        _origins[id(step)] = (reference, name, kwargs, installed)
 
 
 def check_option(option: Any) -> tuple[str | None, dict[str, Any]]:
@@ -129,7 +179,7 @@ def resolve_options(options: Iterable[Any] | None) -> tuple[PipelineStep, ...]:
         if name is None:
             steps.append(option)
             continue
-        factory = _factory(name)
+        factory, installed = _factory(name)
         accepted = _keywords(factory)
         unknown = [] if accepted is None else sorted(set(kwargs) - set(accepted))
         if unknown:
@@ -143,6 +193,7 @@ def resolve_options(options: Iterable[Any] | None) -> tuple[PipelineStep, ...]:
             raise TypeError(f"execution option {name!r}: {exc}") from exc
         if not _is_step(step):
             raise TypeError(f"execution option {name!r} did not make a step with pre() and post()")
+        _remember(step, name, kwargs, installed)
         steps.append(step)
     return tuple(steps)
 

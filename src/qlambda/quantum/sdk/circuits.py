@@ -1,23 +1,24 @@
 """Turn a circuit written with any supported SDK into a Qiskit circuit.
 
 Accepted: ``qiskit.QuantumCircuit``; an OpenQASM 2 or 3 program as a string (the version
-line decides); a ``cirq.Circuit`` (through Cirq's OpenQASM 2 output, so its parameters
-must be resolved first: ``cirq.resolve_parameters``). PennyLane tapes reach the platform
+line decides; bounded as :mod:`qlambda.quantum.qasm` says); a ``cirq.Circuit`` (through
+Cirq's OpenQASM 2 output, so its parameters must be resolved first:
+``cirq.resolve_parameters``). PennyLane tapes reach the platform
 through the ``qlambda.platform`` device instead.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from qiskit import QuantumCircuit
+
+from qlambda.quantum.qasm import QasmLimitError, QasmLimits, parse, qasm_version
 
 ACCEPTED = (
     "a qiskit QuantumCircuit, an OpenQASM 2 or 3 program (str), or a cirq.Circuit "
     "(PennyLane: use the 'qlambda.platform' device)"
 )
-_VERSION = re.compile(r"^\s*OPENQASM\s+(\d+)(?:\.\d+)?\s*;", re.MULTILINE)
 
 
 class UnsupportedCircuitError(TypeError):
@@ -29,27 +30,14 @@ def _is_cirq_circuit(value: Any) -> bool:
     return module.startswith("cirq") and hasattr(value, "all_qubits")
 
 
-def from_qasm(program: str) -> QuantumCircuit:
-    """An OpenQASM 2 or 3 program as a Qiskit circuit."""
-    stripped = "\n".join(
-        line for line in program.splitlines() if not line.lstrip().startswith("//")
-    )
-    match = _VERSION.search(stripped)
-    if match is None:
-        raise UnsupportedCircuitError(
-            "a circuit given as a string must be an OpenQASM program starting with "
-            "'OPENQASM 2.0;' or 'OPENQASM 3.0;'"
-        )
-    version = match.group(1)
-    if version == "2":
-        from qiskit import qasm2
-
-        return qasm2.loads(program, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-    if version == "3":
-        from qiskit import qasm3
-
-        return qasm3.loads(program)
-    raise UnsupportedCircuitError(f"OpenQASM {version} is not supported; accepted: 2 and 3")
+def from_qasm(program: str, limits: QasmLimits | None = None) -> QuantumCircuit:
+    """An OpenQASM 2 or 3 program as a Qiskit circuit, within ``limits`` (the defaults of
+    :class:`~qlambda.quantum.qasm.QasmLimits`): see :mod:`qlambda.quantum.qasm`."""
+    try:
+        qasm_version(program)
+    except QasmLimitError as exc:
+        raise UnsupportedCircuitError(f"a circuit given as a string: {exc}") from None
+    return parse(program, limits)
 
 
 def from_cirq(circuit: Any) -> QuantumCircuit:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from qlambda.gateway.api.deps import CurrentUser, IdempotencyKey, PlatformDep, SubmissionsDep
+from qlambda.gateway.api.deps import (
+    CircuitChecksDep,
+    CurrentUser,
+    IdempotencyKey,
+    PlatformDep,
+    SubmissionsDep,
+)
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.models import CircuitRun, JobOut
 
@@ -22,26 +26,22 @@ async def run_circuits(
     user: CurrentUser,
     platform: PlatformDep,
     submissions: SubmissionsDep,
+    checks: CircuitChecksDep,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Run OpenQASM programs as a job of the built-in function ``circuits``: its result
     is, per circuit, the counts of each register (sampler) or ``{ev, std}`` (estimator).
-    Programs are parsed and checked against the backends before the job is stored.
-    A retry with the same ``Idempotency-Key`` is answered 200 with the job already stored."""
-    from qlambda.apps.circuits import CIRCUITS, CircuitRunError, check_circuit_run
+    Programs are scanned against the OpenQASM limits, parsed and checked against the
+    backends before the job is stored, in a child process of the server's (never in the
+    server itself). A retry with the same ``Idempotency-Key`` is answered 200 with the
+    job already stored."""
+    from qlambda.apps.circuits import CIRCUITS, CircuitRunError
 
     widths = {config.name: int(config.num_qubits or 0) for config in platform.dispatcher.configs()}
     arguments = body.model_dump(exclude={"priority"})
     try:
-        # parsing a program takes milliseconds: off the event loop
-        await asyncio.to_thread(
-            check_circuit_run,
-            body.primitive,
-            body.circuits,
-            body.observables,
-            body.backend,
-            body.options,
-            widths,
+        await checks.check(
+            body.primitive, body.circuits, body.observables, body.backend, body.options, widths
         )
     except CircuitRunError as exc:
         raise ApiError(422, str(exc)) from None

@@ -36,7 +36,9 @@ from qlambda.gateway.models import (
     ResultOut,
 )
 from qlambda.gateway.settings import GatewaySettings
+from qlambda.gateway.streams import JobStreams
 from qlambda.gateway.submissions import job_out
+from qlambda.gateway.waits import WaitSlots
 from qlambda.platform import Platform
 from qlambda.platform.output_caps import megabytes
 
@@ -97,8 +99,37 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def job_status(job_id: str, user: CurrentUser, platform: PlatformDep) -> dict[str, Any]:
-    return job_out(own_job(platform, user, job_id))
+async def job_status(
+    job_id: str,
+    user: CurrentUser,
+    platform: PlatformDep,
+    settings: SettingsDep,
+    streams: StreamsDep,
+    wait_slots: WaitSlotsDep,
+    wait: Annotated[float, Query(ge=0, le=MAX_WAIT_SECONDS, description="seconds")] = 0,
+) -> dict[str, Any]:
+    """The job's status. ``wait`` holds the request (no thread) until the job ends, at
+    most that long: the answer comes the moment it ends, or after ``wait`` seconds."""
+    info = await run_in_threadpool(own_job, platform, user, job_id)
+    if not info.status.is_final and wait > 0:
+        await _wait_for_end(platform, settings, streams, wait_slots, user.name, job_id, wait)
+        info = await run_in_threadpool(own_job, platform, user, job_id)
+    return job_out(info)
+
+
+async def _wait_for_end(
+    platform: Platform,
+    settings: GatewaySettings,
+    streams: JobStreams,
+    wait_slots: WaitSlots,
+    user: str,
+    job_id: str,
+    wait: float,
+) -> None:
+    with wait_slots.slot(user):
+        await streams.wait_for_end(
+            job_id, lambda: platform.info(job_id), min(wait, settings.max_wait_seconds)
+        )
 
 
 @router.get(
@@ -119,10 +150,7 @@ async def job_result(
     ``wait`` holds the request (no thread) until the job ends, at most that long."""
     info = await run_in_threadpool(own_job, platform, user, job_id)
     if not info.status.is_final and wait > 0:
-        with wait_slots.slot(user.name):
-            await streams.wait_for_end(
-                job_id, lambda: platform.info(job_id), min(wait, settings.max_wait_seconds)
-            )
+        await _wait_for_end(platform, settings, streams, wait_slots, user.name, job_id, wait)
         info = await run_in_threadpool(own_job, platform, user, job_id)
     if not info.status.is_final:
         raise ApiError(
