@@ -234,7 +234,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--leases", type=float, nargs="+", default=[5.0, 15.0])
+    parser.add_argument("--leases", type=float, nargs="*", default=[5.0, 15.0])
     parser.add_argument("--jobs", type=int, default=12, help="the killed replica's jobs")
     args = parser.parse_args()
 

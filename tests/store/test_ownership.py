@@ -7,6 +7,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from qlambda.core.events import Event, EventKind
 from qlambda.store import Store, ownership, schema
 
 
@@ -68,10 +69,39 @@ def test_a_job_is_claimed_only_once_its_owners_lease_expired(store):
     assert store.get_job("j1")["controller"] == "b"
     # the late owner's end is not stored; the new owner's is
     fields = {"status": "DONE", "ended_at": time.time()}
-    assert store.writer.submit(ownership.end_owned("j1", "a", fields, [])).result() is False
+    late = store.end_owned("j1", "a", fields, Event("j1", time.time(), EventKind.DONE))
+    assert late.result() is False
     assert store.get_job("j1")["status"] == "RUNNING"
-    assert store.writer.submit(ownership.end_owned("j1", "b", fields, [])).result() is True
+    assert store.events("j1") == []  # nor its event
+    assert store.end_owned("j1", "b", fields, Event("j1", time.time(), EventKind.DONE)).result()
     assert store.get_job("j1")["status"] == "DONE"
+    assert [e.kind for e in store.events("j1")] == [EventKind.DONE]
+
+
+def test_guarded_ends_share_a_batch_with_other_writes(store):
+    """Ends of several owners' jobs and new jobs, committed together: each end applies
+    only where its owner owns the job."""
+    for n in range(4):
+        job(store, f"j{n}", "a" if n % 2 else "b", "RUNNING")
+    fields = {"status": "DONE", "ended_at": time.time()}
+    writes = [
+        store.end_owned(f"j{n}", "a", fields, Event(f"j{n}", time.time(), EventKind.DONE))
+        for n in range(4)
+    ]
+    writes.append(store.update_job("j0", {"sub_status": "plain"}))
+    job(store, "j4", "a")  # an urgent write: the batch commits
+    assert [w.result() for w in writes] == [False, True, False, True, None]
+    statuses = {f"j{n}": store.get_job(f"j{n}")["status"] for n in range(5)}
+    assert statuses == {
+        "j0": "RUNNING",
+        "j1": "DONE",
+        "j2": "RUNNING",
+        "j3": "DONE",
+        "j4": "QUEUED",
+    }
+    assert store.get_job("j0")["sub_status"] == "plain"
+    ended = {f"j{n}": [e.kind for e in store.events(f"j{n}")] for n in range(4)}
+    assert ended == {"j0": [], "j1": [EventKind.DONE], "j2": [], "j3": [EventKind.DONE]}
 
 
 def test_a_lapsed_lease_is_not_renewed(store):

@@ -67,6 +67,7 @@ MAX_PRIORITY = 1000.0  # a job's priority is in (0, MAX_PRIORITY]: far below fan
 CLAIM_BATCH = 32  # jobs claimed per transaction: replicas taking over interleave batches
 REMOTE_POLL = 1.0  # a wait on another replica's job reads its row this often, as well
 CANCEL_WAIT = 5.0  # how long a cancel of another replica's job waits to see it end
+ELSEWHERE_SECONDS = 1.0  # how old a count of a user's jobs on other replicas may be
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class Platform:
         self._started = False
         self.retention: RetentionRunner | None = None
         self._remote_waits: dict[str, list[threading.Event]] = {}
+        self._active_elsewhere: dict[str, tuple[float, int]] = {}  # owner -> (when, count)
         self._cancels_asked: set[str] = set()  # by other replicas, for jobs not adopted yet
         self._takeover_wake = threading.Event()
         self._takeover: threading.Thread | None = None
@@ -478,10 +480,17 @@ class Platform:
 
     def owner_active(self, owner: str) -> int:
         """The owner's jobs not ended (queued or running), without walking every job;
-        with replicas, those of every replica (from the database)."""
-        if self.shared:
-            return self.store.active_count(owner)
-        return self.quotas.active(owner)
+        with replicas, those of every replica: the others' read from the database at
+        most every ``ELSEWHERE_SECONDS`` (a count per submission would slow them all)."""
+        here = self.quotas.active(owner)
+        if not self.shared:
+            return here
+        now = time.monotonic()
+        counted = self._active_elsewhere.get(owner)
+        if counted is None or now - counted[0] >= ELSEWHERE_SECONDS:
+            counted = (now, self.store.active_elsewhere(owner, self.controller.id))
+            self._active_elsewhere[owner] = counted
+        return here + counted[1]
 
     def owner_counts(self, owner: str) -> tuple[int, int]:
         """(active, running) jobs of one owner: what per-user limits are checked against."""
@@ -693,13 +702,7 @@ class Platform:
             return self.store.update_job(job.id, fields, event)
         if self._logs is not None:
             self._logs.ship(job.id, job.log_path, final=True)
-        rows = [
-            {"job_id": e.job_id, "ts": e.ts, "kind": e.kind.value, "data": e.data or None}
-            for e in (event,)
-        ]
-        return self.store.writer.submit(
-            ownership.end_owned(job.id, self.controller.id, fields, rows)
-        )
+        return self.store.end_owned(job.id, self.controller.id, fields, event)
 
     # ------------------------------------------------------------- recovery
     def _take_over(self) -> int:

@@ -175,28 +175,6 @@ def controllers(conn: sa.Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(statement)]
 
 
-def end_owned(
-    job_id: str, controller: str, fields: dict[str, Any], events: list[dict[str, Any]]
-) -> Callable[[sa.Connection], bool]:
-    """A job's end, written only while ``controller`` still owns it: False (nothing
-    written) when another control plane has claimed it since."""
-
-    def write(conn: sa.Connection) -> bool:
-        jobs = schema.jobs
-        done = conn.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, jobs.c.controller == controller)
-            .values(**fields)
-        )
-        if done.rowcount != 1:
-            return False
-        if events:
-            conn.execute(schema.events.insert(), events)
-        return True
-
-    return write
-
-
 def request_cancel(job_id: str) -> Callable[[sa.Connection], bool]:
     """Ask a job's owner to cancel it (it hears of it; a claimer of the job ends it
     CANCELED instead of running it); False when it has ended."""
