@@ -253,8 +253,8 @@ def main() -> None:
         server.stop()
 
     print(
-        f"\nPOST /jobs on PostgreSQL, 1 job worker per server, {args.concurrency} "
-        f"connections in all, {args.seconds:g} s, 2-core machine"
+        f"\nPOST /jobs on PostgreSQL, {args.concurrency} connections in all, "
+        f"{args.seconds:g} s, 1 job worker a server"
     )
     print(f"{'servers':26s}{'subm/s':>9s}{'p50 ms':>9s}{'p99 ms':>9s}{'max ms':>9s}{'errors':>8s}")
     base = summary(rows[0][1])["per_second"]
