@@ -118,6 +118,7 @@ class _Batch:
         self.inserts: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self.updates: dict[tuple[sa.Table, Any], dict[str, Any]] = {}
         self.guarded: dict[tuple[sa.Table, Any, Guard], dict[str, Any]] = {}
+        self.guarded_rows: set[tuple[sa.Table, Any]] = set()
 
     def run(self, writes: Sequence[_Write]) -> list[Any]:
         results: list[Any] = []
@@ -135,11 +136,12 @@ class _Batch:
             if write.updated is not None:
                 table, key, values = write.updated
                 if write.only_if is None:
-                    if any(t is table and k == key for t, k, _ in self.guarded):
+                    if (table, key) in self.guarded_rows:
                         self.flush()  # after the guarded update of that row, as asked
                     self.updates.setdefault((table, key), {}).update(values)
                 else:
                     self.guarded.setdefault((table, key, write.only_if), {}).update(values)
+                    self.guarded_rows.add((table, key))
                     checks.append((len(results) - 1, table, key, write.only_if))
         self.flush()
         for index, applied in self._applied(checks):
@@ -169,6 +171,7 @@ class _Batch:
             )
         self.updates.clear()
         self.guarded.clear()
+        self.guarded_rows.clear()
         for (table, names, guard), parameters in shapes.items():
             self.conn.execute(self._update(table, names, guard), parameters)
 
