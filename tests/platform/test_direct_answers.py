@@ -119,3 +119,19 @@ def test_a_sandboxed_job_is_answered_directly_and_cannot_write_to_its_route(tmp_
         assert job.result(180)[0] == [1.0] * 3
         assert [e.data["direct"] for e in finished(job)] == [True] * 3
         assert client.run(writes_to_its_route).result(120).startswith("refused")
+
+
+def test_a_job_ends_only_once_its_directly_answered_tasks_are_recorded(client):
+    """The executor answers the worker before the control plane has its report; the job's
+    end still comes after that report (counted, journaled), every time."""
+
+    def completed() -> int:
+        return sum(row["completed"] for row in client.backends() if row["backend"] == "aer")
+
+    for _ in range(20):
+        before = completed()
+        job = client.run(estimates, calls=1)
+        assert job.result(120)[0] == [1.0]
+        assert completed() == before + 1
+        kinds = [e.kind for e in job.events()]
+        assert kinds.index(EventKind.QPU_FINISHED) < kinds.index(EventKind.DONE)

@@ -636,7 +636,8 @@ class Platform:
                 status, reason = JobStatus.ERROR, f"the result could not be stored: {exc}"
         if status is not JobStatus.DONE:
             self.dispatcher.cancel_job(job.id)
-        self.dispatcher.end_job(job.id)  # its tasks are recorded before its end is
+        # its tasks are recorded before its end is, those answered directly too
+        self.dispatcher.end_job(job.id, answered_directly=job.answered_directly)
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
         self._store_end(job, status, reason, now, fields)
 

@@ -178,6 +178,8 @@ class QPUDispatcher:
         self._lock = threading.RLock()
         # per job: tasks whose result is out but whose "finished" is not yet told
         self._unreported: Counter[str] = Counter()
+        # per job: tasks reported "finished" whose executor answered the worker itself
+        self._reported_direct: Counter[str] = Counter()
         self._reported = threading.Condition(self._lock)
 
     # ---------------------------------------------------------------- set-up
@@ -325,15 +327,24 @@ class QPUDispatcher:
         with self._lock:
             return self._pins.get(job_id)
 
-    def end_job(self, job_id: str, timeout: float = 10.0) -> None:
+    def end_job(self, job_id: str, timeout: float = 10.0, answered_directly: int = 0) -> None:
         """``job_id`` ended (whatever its status): forget its pin, once every task whose
         result it got has been reported "finished" (so a job's end is recorded after all
         its tasks). Its tasks still queued or running are left to :meth:`cancel_job`
         (the platform calls it for a job that did not end DONE); a task left running is
-        reported when it finishes."""
+        reported when it finishes. ``answered_directly``: how many answers the job's worker
+        had from executors over its route, which may reach it before the executor's report
+        reaches the dispatcher: their reports are waited for too."""
         with self._reported:
-            self._reported.wait_for(lambda: job_id not in self._unreported, timeout)
+            self._reported.wait_for(
+                lambda: (
+                    job_id not in self._unreported
+                    and self._reported_direct[job_id] >= answered_directly
+                ),
+                timeout,
+            )
             self._pins.pop(job_id, None)
+            self._reported_direct.pop(job_id, None)
 
     def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
@@ -477,6 +488,8 @@ class QPUDispatcher:
                 self._unreported[task.job_id] -= 1
                 if self._unreported[task.job_id] <= 0:
                     del self._unreported[task.job_id]
+                if task.direct:
+                    self._reported_direct[task.job_id] += 1
                 self._reported.notify_all()
 
     def _emit(self, task: QuantumTask, what: str) -> None:

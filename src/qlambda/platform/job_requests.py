@@ -56,6 +56,8 @@ class JobRequests:
         try:
             if kind == "started" and type(payload) is int:
                 self._on_started(job, payload)
+            elif kind == "answered" and type(payload) is int and payload >= 0:
+                job.answered_directly = payload  # told right before the job's end
             elif kind == "status" and isinstance(payload, str):
                 job.user_status = payload[:STATUS_LENGTH]
                 data = {"status": job.user_status}

@@ -84,6 +84,7 @@ class LiveJob:
     quantum_waiting: int = 0
     quantum_executing: int = 0
     quantum_count: int = 0
+    answered_directly: int = 0  # the worker's count of answers it had over its route
     execution_options: list[Any] | None = None
     cwd: str | None = None  # embedded: the submitter's directory; else the job's own
     started_at: float | None = None

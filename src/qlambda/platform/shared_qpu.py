@@ -217,8 +217,8 @@ class SharedDispatcher:
             urgent=False,
         )
 
-    def end_job(self, job_id: str, timeout: float = 10.0) -> None:
-        self.local.end_job(job_id, timeout)
+    def end_job(self, job_id: str, timeout: float = 10.0, answered_directly: int = 0) -> None:
+        self.local.end_job(job_id, timeout, answered_directly)
 
     def job_estimates(self, job_id: str) -> JobEstimates:
         return self.local.job_estimates(job_id)

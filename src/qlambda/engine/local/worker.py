@@ -58,6 +58,7 @@ class WorkerChannel:
     def __init__(self, conn: Connection, route: socket.socket | None = None) -> None:
         self.conn = conn
         self.route = route  # answers an executor sends straight here (``routes``)
+        self.answered = 0  # how many the running task had that way
         self.task_id = 0
         self.inbox: deque[Any] = deque()  # tasks that arrived while a task waited
         self._request_ids = itertools.count(1)
@@ -120,6 +121,7 @@ class WorkerChannel:
         request_id, data = answer
         future = self._waiting.pop(request_id, None)
         if future is not None:
+            self.answered += 1
             future.set_result(protocol.Encoded("data", data))
 
     def handle(self, message: Any) -> None:
@@ -244,6 +246,7 @@ def _run(
     channel: WorkerChannel, functions: dict[str, Callable[..., Any]], task: protocol.RunTask
 ) -> None:
     channel.task_id = task.task_id
+    channel.answered = 0
     try:
         if task.route is not None:  # an executor: answers to a worker go this way too
             routes.keep(task.route, routes.receive_fd(channel.conn.fileno()))
@@ -265,6 +268,9 @@ def _run(
         if isinstance(exc, SystemExit):
             exc = RuntimeError(f"the function called sys.exit({exc.code!r})")
         message = protocol.TaskDone(task.task_id, None, error_info(exc))
+    if channel.answered:  # before its end: those answers' reports are then waited for
+        channel.notify("answered", channel.answered)
+        channel.answered = 0
     channel.send(message)
 
 
