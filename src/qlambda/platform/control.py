@@ -638,6 +638,7 @@ class Platform:
             self.dispatcher.cancel_job(job.id)
         # its tasks are recorded before its end is, those answered directly too
         self.dispatcher.end_job(job.id, answered_directly=job.answered_directly)
+        now = fields["ended_at"] = max(now, time.time())  # after its tasks', as recorded
         fields.update(status=status.value, reason=reason, traceback=job.traceback)
         self._store_end(job, status, reason, now, fields)
 
