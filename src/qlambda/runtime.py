@@ -92,7 +92,8 @@ class Session:
 
     def backend(self) -> str:
         """The backend's name (as IBM's ``Session.backend()``)."""
-        return self._backend.name
+        name: str = self._backend.name
+        return name
 
     def status(self) -> str:
         return "Open" if self._active else "Closed"

@@ -109,7 +109,7 @@ def _refused(why: str) -> Leaf:
 
 
 def _positive_int(path: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, Integral) or int(value) < 1:
         raise _fail(path, value, "a positive integer")
     return int(value)
 
@@ -122,8 +122,8 @@ def _precision(path: str, value: Any) -> float:
     if (
         isinstance(value, bool)
         or not isinstance(value, Real)
-        or not math.isfinite(value)
-        or not value > 0
+        or not math.isfinite(float(value))
+        or not float(value) > 0
     ):
         raise _fail(path, value, "a finite number > 0, e.g. 0.015625 (4096 shots)")
     return float(value)
@@ -141,7 +141,7 @@ def _noise_factors(path: str, value: Any) -> tuple[float, ...]:
         raise _fail(path, value, accepted)
     factors = []
     for factor in value:
-        if isinstance(factor, bool) or not isinstance(factor, Real) or not factor >= 1:
+        if isinstance(factor, bool) or not isinstance(factor, Real) or not float(factor) >= 1:
             raise _fail(path, value, accepted)
         factors.append(float(factor))
     if len(factors) < 2 or len(set(factors)) != len(factors):
@@ -263,7 +263,11 @@ class OptionGroup:
         return out
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self.to_dict() == other.to_dict()  # type: ignore[attr-defined]
+        return (
+            isinstance(other, OptionGroup)
+            and type(other) is type(self)
+            and (self.to_dict() == other.to_dict())
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -442,7 +446,7 @@ class PrimitiveOptions(OptionGroup):
         return options
 
     def _mitigation_set(self) -> bool:
-        return self.dynamical_decoupling.is_set("enable")
+        return bool(self.dynamical_decoupling.is_set("enable"))
 
     def _mitigation(self) -> list[Any]:
         return []
@@ -479,7 +483,7 @@ class EstimatorOptions(PrimitiveOptions):
 
     def _mitigation_set(self) -> bool:
         resilience = self.resilience
-        return (
+        return bool(
             super()._mitigation_set()
             or self.is_set("resilience_level")
             or resilience.is_set("measure_mitigation")
