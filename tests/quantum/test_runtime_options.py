@@ -178,5 +178,5 @@ def test_each_unsupported_option_says_which_and_what_is_accepted(kind, path, val
 def test_reading_an_unknown_option_is_an_attribute_error():
     options = SamplerOptions()
     assert options.default_shots is not None and not options.default_shots  # Unset
-    with pytest.raises(AttributeError, match="unknown option options.defualt_shots"):
+    with pytest.raises(AttributeError, match=r"unknown option options\.defualt_shots"):
         _ = options.defualt_shots
