@@ -193,7 +193,7 @@ def job(ctx, what):
     backend = ctx.backend("aer")
     estimator = EstimatorV2(mode=backend)
     if what == "twirling":
-        estimator.options.twirling.enable_gates = True
+        estimator.options.twirling.enable_measure = True
     elif what == "typo":
         estimator.options.resilience.zne_mitigaton = True
     elif what == "sampler_resilience":
@@ -213,7 +213,7 @@ def job(ctx, what):
 @pytest.mark.parametrize(
     ("what", "message"),
     [
-        ("twirling", r"options.twirling.enable_gates = True is not accepted; accepted: False"),
+        ("twirling", r"options.twirling.enable_measure = True is not accepted; accepted: False"),
         ("typo", r"unknown option options.resilience.zne_mitigaton; accepted: measure_mit"),
         ("sampler_resilience", r"unknown option options.resilience_level; accepted: default_s"),
         ("no_mode", r"mode is required outside a 'with Session\(...\)' block"),

@@ -63,6 +63,7 @@ def test_ibm_documentation_lines_set_the_options(aer_submit):
             {"dynamical_decoupling": {"enable": True, "sequence_type": "XY4"}},
             [{"ddd": {"rule": "xyxy"}}],
         ),
+        ({"twirling": {"enable_gates": True, "num_randomizations": 8}}, ["twirl"]),
         ({"default_shots": 100}, None),  # no mitigation option: the listed options apply
     ],
 )
@@ -138,9 +139,10 @@ UNSUPPORTED = [
     ("estimator", "resilience.measure_noise_learning.num_randomizations", 8, r"learns no"),
     ("estimator", "resilience.layer_noise_learning.max_layers_to_learn", 2, r"learns no"),
     ("estimator", "resilience.zne_mitigaton", True, r"accepted: measure_mitigation, "),
-    ("estimator", "twirling.enable_gates", True, r"accepted: False \(qlambda does not twirl"),
+    ("estimator", "twirling.enable_gates", "yes", r"accepted: True or False"),
     ("estimator", "twirling.enable_measure", True, r"accepted: False \(qlambda does not twirl"),
-    ("sampler", "twirling.num_randomizations", 32, r"accepted: 'auto'"),
+    ("sampler", "twirling.num_randomizations", 0, r"accepted: a positive integer or 'auto'"),
+    ("sampler", "twirling.strategy", "active-accum", r"accepted: 'active' \(qlambda twirls"),
     ("sampler", "dynamical_decoupling.sequence_type", "XpXm", r"accepted: 'XX', 'XY4'"),
     ("sampler", "dynamical_decoupling.scheduling_method", "asap", r"accepted: 'alap'"),
     ("sampler", "dynamical_decoupling.enable", "yes", r"accepted: True or False"),

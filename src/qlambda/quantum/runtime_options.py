@@ -12,6 +12,8 @@ for error mitigation into the platform's execution options
 * ``resilience_level`` 2, or ``resilience.zne_mitigation``: ``zne`` as well (gate
   folding at ``resilience.zne.noise_factors``, extrapolated by ``resilience.zne.
   extrapolator``); unlike IBM's level 2, without gate twirling;
+* ``twirling.enable_gates``: ``twirl`` (Pauli twirling of two-qubit gates, Qiskit's
+  ``pauli_twirl_2q_gates``, the shots split over ``twirling.num_randomizations`` copies);
 * ``dynamical_decoupling.enable``: ``ddd`` (mitiq's rules: ``XX`` -> ``xx``, ``XY4`` ->
   ``xyxy``), inserted in idle moments rather than timed delays.
 
@@ -276,10 +278,19 @@ class OptionGroup:
         return f"{type(self).__name__}({inner})"
 
 
-_NO_TWIRLING = (
-    "qlambda does not twirl: mitiq's Pauli twirling is limited to CNOT/CZ and unfinished, "
-    "and a simulator's noise model needs no tailoring"
+_NO_MEASURE_TWIRLING = (
+    "qlambda does not twirl measurements; resilience.measure_mitigation corrects readout "
+    "errors with the backend's calibration"
 )
+
+
+def _randomizations(path: str, value: Any) -> int | str:
+    if value == "auto":
+        return "auto"
+    try:
+        return _positive_int(path, value)
+    except RuntimeOptionError:
+        raise _fail(path, value, "a positive integer or 'auto'") from None
 
 
 class DynamicalDecouplingOptions(OptionGroup):
@@ -300,11 +311,18 @@ class DynamicalDecouplingOptions(OptionGroup):
 
 class TwirlingOptions(OptionGroup):
     fields: ClassVar[dict[str, Leaf | type[OptionGroup]]] = {
-        "enable_gates": _only(False, why=_NO_TWIRLING),
-        "enable_measure": _only(False, why=_NO_TWIRLING),
-        "num_randomizations": _only("auto", why=_NO_TWIRLING),
-        "shots_per_randomization": _only("auto", why=_NO_TWIRLING),
-        "strategy": _one_of("active", "active-accum", "active-circuit", "all"),
+        "enable_gates": Leaf(_boolean),
+        "enable_measure": _only(False, why=_NO_MEASURE_TWIRLING),
+        "num_randomizations": Leaf(_randomizations),
+        "shots_per_randomization": Leaf(_randomizations),
+        "strategy": _one_of(
+            "active",
+            refused={
+                other: "qlambda twirls the qubits of each two-qubit gate (Qiskit's "
+                "pauli_twirl_2q_gates)"
+                for other in ("active-accum", "active-circuit", "all")
+            },
+        ),
     }
 
 
@@ -440,13 +458,23 @@ class PrimitiveOptions(OptionGroup):
         if not self._mitigation_set():
             return None
         options: list[Any] = [*self._mitigation()]
+        twirling = self.twirling
+        if twirling.enable_gates is True:
+            arguments = {
+                name: getattr(twirling, name)
+                for name in ("num_randomizations", "shots_per_randomization")
+                if twirling.is_set(name)
+            }
+            options.append({"twirl": arguments} if arguments else "twirl")
         if decoupling.enable is True:
             rule = {"XX": "xx", "XY4": "xyxy"}[decoupling.sequence_type or "XX"]
             options.append({"ddd": {"rule": rule}})
         return options
 
     def _mitigation_set(self) -> bool:
-        return bool(self.dynamical_decoupling.is_set("enable"))
+        return bool(
+            self.dynamical_decoupling.is_set("enable") or self.twirling.is_set("enable_gates")
+        )
 
     def _mitigation(self) -> list[Any]:
         return []
