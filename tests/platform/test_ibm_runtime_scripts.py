@@ -48,7 +48,10 @@ def main(backend):
         sampler = SamplerV2(mode=session)
         sampler.options.default_shots = 10_000
         sampler.options.dynamical_decoupling.enable = False
-        counts = sampler.run([isa_bell]).result()[0].data.meas.get_counts()
+        sampler.options.twirling.enable_gates = True
+        sampler.options.twirling.num_randomizations = 16
+        bell_result = sampler.run([isa_bell]).result()
+        counts = bell_result[0].data.meas.get_counts()
 
         estimator = EstimatorV2(mode=session)
         estimator.options.resilience_level = 0
@@ -68,6 +71,7 @@ def main(backend):
         "mitigated": float(mitigated),
         "isa_ops": sorted(isa_ghz.count_ops()),
         "width": isa_ghz.num_qubits,
+        "sampler_options": bell_result[0].metadata.get("execution_options"),
     }}
 
 
@@ -128,6 +132,7 @@ def test_an_ibm_runtime_script_runs_with_only_its_import_changed(client, tmp_pat
         _bell_fidelity(local["counts"]), abs=0.03
     )
     assert _bell_fidelity(on_qlambda["counts"]) < 0.995  # noisy: it did run on the fake device
+    assert on_qlambda["sampler_options"] == ["twirl"]  # local mode ignores twirling
     # resilience level 0: the raw value, as local mode gives it
     assert on_qlambda["raw"] == pytest.approx(local["raw"], abs=0.05)
     assert on_qlambda["raw"] < 0.97
