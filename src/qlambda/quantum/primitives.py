@@ -46,14 +46,10 @@ Submit = Callable[[QuantumRequest], Answer]
 class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     """A primitive job backed by the platform's future for one quantum request."""
 
-    def __init__(
-        self, future: Answer, request: QuantumRequest, tags: list[str] | None = None
-    ) -> None:
+    def __init__(self, future: Answer, request: QuantumRequest) -> None:
         super().__init__(str(uuid.uuid4()))
         self.future = future
         self.request = request
-        self.tags = list(tags or [])
-        """``options.environment.job_tags`` of the primitive that ran it."""
         self._opened: PrimitiveResult | None = None
 
     def result(self, timeout: float | None = None) -> PrimitiveResult:
@@ -62,12 +58,8 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         if isinstance(value, ResultEnvelope):
             if self._opened is None:
                 self._opened = value.open()
-            result = self._opened
-        else:
-            result = value.result if isinstance(value, ExecutionOutcome) else value
-        if self.tags:
-            result.metadata["job_tags"] = self.tags
-        return result
+            return self._opened
+        return value.result if isinstance(value, ExecutionOutcome) else value
 
     def metrics(self) -> dict[str, float | None]:
         """Backend busy, simulated and emulated seconds, when the platform reported them.
@@ -107,6 +99,24 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
     def cancel(self) -> bool:
         """Withdraw the request if it has not started on a backend yet."""
         return self.future.cancel()
+
+
+class TaggedJob(PlatformJob):
+    """A job of a primitive whose ``options.environment.job_tags`` were set: ``tags``, and
+    its result's ``metadata["job_tags"]``."""
+
+    def __init__(self, future: Answer, request: QuantumRequest, tags: list[str]) -> None:
+        super().__init__(future, request)
+        self.tags = list(tags)
+
+    def result(self, timeout: float | None = None) -> PrimitiveResult:
+        result = super().result(timeout)
+        result.metadata["job_tags"] = list(self.tags)
+        return result
+
+
+def _job(future: Answer, request: QuantumRequest, tags: list[str]) -> PlatformJob:
+    return TaggedJob(future, request, tags) if tags else PlatformJob(future, request)
 
 
 def _check_submit(submit: object) -> None:
@@ -218,7 +228,7 @@ class PlatformSamplerV2(BaseSamplerV2):
             options=self.steps,
             optimization_level=self.optimization_level,
         )
-        return PlatformJob(self._submit(request), request, self._options.job_tags)
+        return _job(self._submit(request), request, self._options.job_tags)
 
 
 class PlatformEstimatorV2(BaseEstimatorV2):
@@ -296,7 +306,7 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             options=self.steps,
             optimization_level=self.optimization_level,
         )
-        return PlatformJob(self._submit(request), request, self._options.job_tags)
+        return _job(self._submit(request), request, self._options.job_tags)
 
 
 class _Steps:
