@@ -182,3 +182,19 @@ def test_reading_an_unknown_option_is_an_attribute_error():
     assert options.default_shots is not None and not options.default_shots  # Unset
     with pytest.raises(AttributeError, match=r"unknown option options\.defualt_shots"):
         _ = options.defualt_shots
+
+
+def test_qiskit_ibm_runtime_options_objects_are_taken_as_set(aer_submit):
+    from qiskit_ibm_runtime.options import EstimatorOptions as IBMEstimatorOptions
+
+    ibm = IBMEstimatorOptions()
+    ibm.resilience_level = 1
+    ibm.default_shots = 400
+    estimator = PlatformEstimatorV2(aer_submit)
+    estimator.options = ibm
+    assert estimator.options.resilience_level == 1
+    assert [step.name for step in estimator.steps] == ["readout"]
+    assert estimator.default_precision == pytest.approx(0.05)
+    ibm.twirling.enable_measure = True
+    with pytest.raises(RuntimeOptionError, match=r"options.twirling.enable_measure = True"):
+        estimator.options = ibm

@@ -24,6 +24,7 @@ what is accepted. Every rule is in ``docs/backends.md``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -558,15 +559,33 @@ def zne_arguments(zne: ZneOptions) -> dict[str, Any]:
     return {"scale_factors": list(factors), "extrapolation": extrapolation, "folding": "random"}
 
 
+def _set_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The options a ``qiskit_ibm_runtime`` options object has set (its ``Unset`` and empty
+    groups left out)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if name.startswith("_") or type(value).__name__ == "UnsetType":
+            continue
+        if isinstance(value, dict):
+            value = _set_values(value)
+            if not value:
+                continue
+        out[name] = value
+    return out
+
+
 def make_options(kind: type[PrimitiveOptions], given: Any) -> PrimitiveOptions:
     """Options of ``kind`` from what a primitive's ``options=`` received: None, a nested
-    dict, or options of the same kind (copied)."""
+    dict, options of the same kind (copied), or ``qiskit_ibm_runtime``'s options object
+    (what it set)."""
     if given is None:
         return kind()
     if isinstance(given, kind):
         return kind(**given.to_dict())
     if isinstance(given, Mapping):
         return kind(**given)
+    if dataclasses.is_dataclass(given) and type(given).__module__.startswith("qiskit_ibm_runtime"):
+        return kind(**_set_values(dataclasses.asdict(given)))  # type: ignore[arg-type]
     raise RuntimeOptionError(
         f"options must be a dict such as {{'default_shots': 4096}} or a {kind.__name__}; "
         f"got {type(given).__name__}"
