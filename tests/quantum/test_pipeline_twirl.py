@@ -3,6 +3,7 @@ sharing its shots, combined back into one outcome."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator, SparsePauliOp
@@ -70,3 +71,28 @@ def test_twirled_estimates_and_samples_on_a_noisy_device(kolkata_submit):
 def test_bad_twirl_arguments_are_refused():
     with pytest.raises(ValueError, match="num_randomizations must be a positive integer or"):
         resolve_options([{"twirl": {"num_randomizations": 0}}])
+
+
+def test_exponential_zne_fits_a_decay_and_falls_back_to_a_line():
+    from qlambda.quantum.pipeline.base import Outcome
+    from qlambda.quantum.pipeline.zne import ZeroNoiseExtrapolation
+
+    step = ZeroNoiseExtrapolation(scale_factors=[1, 3, 5], extrapolation="exponential")
+    decay = [0.8 * np.exp(-x / 4) for x in (1, 3, 5)]  # A = 0.8, exactly exponential
+    outcomes = [Outcome(value=v, std=0.01) for v in decay]
+    (fitted,) = step.post(outcomes, 1, VIEW)
+    assert fitted.value == pytest.approx(0.8)
+    assert fitted.std > 0.01  # extrapolating widens the error bar
+    assert "extrapolation" not in fitted.metadata["zne"]
+    crossing = [Outcome(value=v, std=0.01) for v in (0.3, 0.0, -0.3)]
+    (line,) = step.post(crossing, 1, VIEW)
+    assert line.value == pytest.approx(0.45)
+    assert line.metadata["zne"]["extrapolation"] == "linear"
+
+
+def test_ibm_zne_defaults_run_on_a_noisy_device(kolkata_submit):
+    estimator = PlatformEstimatorV2(kolkata_submit, default_precision=1 / 64)
+    estimator.options.resilience.zne_mitigation = True  # IBM's default extrapolators
+    result = estimator.run([(ghz(), ["ZZI", "IZZ"])]).result()
+    assert result[0].metadata["execution_options"] == ["zne"]
+    assert list(result[0].data.evs) == pytest.approx([1.0, 1.0], abs=0.1)

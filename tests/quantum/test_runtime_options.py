@@ -47,7 +47,7 @@ def test_ibm_documentation_lines_set_the_options(aer_submit):
                 {
                     "zne": {
                         "scale_factors": [1.0, 3.0, 5.0],
-                        "extrapolation": "linear",
+                        "extrapolation": "exponential",
                         "folding": "random",
                     }
                 },
@@ -93,6 +93,8 @@ def test_zne_extrapolators_map_to_linear_or_richardson():
     ]
     options.resilience.zne.extrapolator = ["linear"]
     assert options.execution_options()[0]["zne"]["extrapolation"] == "linear"
+    options.resilience.zne.extrapolator = ("exponential", "linear")  # IBM's default
+    assert options.execution_options()[0]["zne"]["extrapolation"] == "exponential"
     options.resilience.zne.extrapolator = "polynomial_degree_3"  # needs 4 factors
     with pytest.raises(RuntimeOptionError, match=r"does not fit 3 noise factors; accepted: "):
         options.execution_options()
@@ -133,7 +135,8 @@ UNSUPPORTED = [
     ("estimator", "resilience.pec_mitigation", True, r"no probabilistic error cancellation"),
     ("estimator", "resilience.pec.max_overhead", 10, r"no probabilistic error cancellation"),
     ("estimator", "resilience.zne.amplifier", "pea", r"accepted: 'gate_folding'"),
-    ("estimator", "resilience.zne.extrapolator", "exponential", r"Richardson"),
+    ("estimator", "resilience.zne.extrapolator", "double_exponential", r"fits an exponential"),
+    ("estimator", "resilience.zne.extrapolator", ["linear", "exponential"], r"accepted: one of"),
     ("estimator", "resilience.zne.noise_factors", [1], r"at least two distinct numbers >= 1"),
     ("estimator", "resilience.zne.extrapolated_noise_factors", [0, 1], r"not supported"),
     ("estimator", "resilience.measure_noise_learning.num_randomizations", 8, r"learns no"),

@@ -152,27 +152,37 @@ def _noise_factors(path: str, value: Any) -> tuple[float, ...]:
     return tuple(factors)
 
 
-EXTRAPOLATORS = ("linear", "polynomial_degree_1", "polynomial_degree_<len(noise_factors) - 1>")
-"""What ``resilience.zne.extrapolator`` accepts: a straight line, or the polynomial through
-every point (Richardson's extrapolation)."""
+EXTRAPOLATORS = (
+    "exponential",
+    "linear",
+    "polynomial_degree_1",
+    "polynomial_degree_<len(noise_factors) - 1>",
+    "['exponential', 'linear']",
+)
+"""What ``resilience.zne.extrapolator`` accepts: ``A exp(-x/tau)`` (falling back to a line
+when the values do not share a sign: IBM's default pair), a straight line, or the
+polynomial through every point (Richardson's extrapolation)."""
+
+_POLYNOMIAL_ONLY = (
+    "qlambda's ZNE fits an exponential, a line, or the polynomial through every noise factor"
+)
 
 
 def _extrapolator(path: str, value: Any) -> str:
     names = [value] if isinstance(value, str) else value
-    if isinstance(names, Sequence) and len(names) == 1 and isinstance(names[0], str):
-        name = names[0]
-        if name in ("linear", "exponential", "double_exponential", "fallback") or (
-            name.startswith("polynomial_degree_") and name[-1:].isdigit()
-        ):
-            if name in ("exponential", "double_exponential", "fallback"):
-                raise _fail(
-                    path,
-                    value,
-                    f"{', '.join(EXTRAPOLATORS)} (qlambda's ZNE extrapolates with a "
-                    "polynomial: linear, or Richardson through every noise factor)",
-                )
-            return name
-    raise _fail(path, value, f"one of {', '.join(EXTRAPOLATORS)} (a single extrapolator)")
+    if isinstance(names, Sequence) and all(isinstance(name, str) for name in names):
+        names = list(names)
+        if names == ["exponential", "linear"]:
+            return "exponential"  # the first that succeeds: exactly what 'exponential' does
+        if len(names) == 1:
+            name = names[0]
+            if name in ("linear", "exponential") or (
+                name.startswith("polynomial_degree_") and name[-1:].isdigit()
+            ):
+                return name
+            if name in ("double_exponential", "fallback"):
+                raise _fail(path, value, f"{', '.join(EXTRAPOLATORS)} ({_POLYNOMIAL_ONLY})")
+    raise _fail(path, value, f"one of {', '.join(EXTRAPOLATORS)}")
 
 
 def _job_tags(path: str, value: Any) -> list[str] | None:
@@ -544,16 +554,19 @@ class EstimatorOptions(PrimitiveOptions):
 def zne_arguments(zne: ZneOptions) -> dict[str, Any]:
     """The ``zne`` execution option's arguments for IBM-style ZNE options."""
     factors = zne.noise_factors or (1.0, 3.0, 5.0)
-    extrapolator = zne.extrapolator or "linear"
+    extrapolator = zne.extrapolator or "exponential"  # IBM's default: exponential, else linear
     richardson = f"polynomial_degree_{len(factors) - 1}"
     if extrapolator in ("linear", "polynomial_degree_1"):
         extrapolation = "linear"
+    elif extrapolator == "exponential":
+        extrapolation = "exponential"
     elif extrapolator == richardson:
         extrapolation = "richardson"
     else:
         raise RuntimeOptionError(
             f"option options.resilience.zne.extrapolator = {extrapolator!r} does not fit "
-            f"{len(factors)} noise factors; accepted: 'linear', 'polynomial_degree_1' or "
+            f"{len(factors)} noise factors; accepted: 'exponential', 'linear', "
+            "'polynomial_degree_1' or "
             f"{richardson!r} (the polynomial through every noise factor)"
         )
     return {"scale_factors": list(factors), "extrapolation": extrapolation, "folding": "random"}
