@@ -200,7 +200,7 @@ class ZeroNoiseExtrapolation:
             values = [float(o.value) for o in chunk]  # type: ignore[arg-type]
             stds = np.array([float(o.std or 0.0) for o in chunk])
             value, std, used = self._estimate(values, stds, weights)
-            zne = {"scale_factors": list(self.scale_factors), "values": values}
+            zne: dict[str, Any] = {"scale_factors": list(self.scale_factors), "values": values}
             if used != self.extrapolation:
                 zne["extrapolation"] = used
             results.append(Outcome(value=value, std=std, metadata={"zne": zne}))
