@@ -63,6 +63,10 @@ def test_ibm_documentation_lines_set_the_options(aer_submit):
             {"dynamical_decoupling": {"enable": True, "sequence_type": "XY4"}},
             [{"ddd": {"rule": "xyxy"}}],
         ),
+        (
+            {"dynamical_decoupling": {"enable": True, "sequence_type": "XpXm"}},
+            [{"ddd": {"rule": "xx"}}],
+        ),
         ({"twirling": {"enable_gates": True, "num_randomizations": 8}}, ["twirl"]),
         ({"default_shots": 100}, None),  # no mitigation option: the listed options apply
     ],
@@ -146,7 +150,7 @@ UNSUPPORTED = [
     ("estimator", "twirling.enable_measure", True, r"accepted: False \(qlambda does not twirl"),
     ("sampler", "twirling.num_randomizations", 0, r"accepted: a positive integer or 'auto'"),
     ("sampler", "twirling.strategy", "active-accum", r"accepted: 'active' \(qlambda twirls"),
-    ("sampler", "dynamical_decoupling.sequence_type", "XpXm", r"accepted: 'XX', 'XY4'"),
+    ("sampler", "dynamical_decoupling.sequence_type", "XYXY", r"accepted: 'XX', 'XpXm', 'XY4'"),
     ("sampler", "dynamical_decoupling.scheduling_method", "asap", r"accepted: 'alap'"),
     ("sampler", "dynamical_decoupling.enable", "yes", r"accepted: True or False"),
     ("sampler", "execution.init_qubits", False, r"accepted: True"),

@@ -14,8 +14,8 @@ for error mitigation into the platform's execution options
   extrapolator``); unlike IBM's level 2, without gate twirling;
 * ``twirling.enable_gates``: ``twirl`` (Pauli twirling of two-qubit gates, Qiskit's
   ``pauli_twirl_2q_gates``, the shots split over ``twirling.num_randomizations`` copies);
-* ``dynamical_decoupling.enable``: ``ddd`` (mitiq's rules: ``XX`` -> ``xx``, ``XY4`` ->
-  ``xyxy``), inserted in idle moments rather than timed delays.
+* ``dynamical_decoupling.enable``: ``ddd`` (mitiq's rules: ``XX`` and ``XpXm`` -> ``xx``,
+  ``XY4`` -> ``xyxy``), inserted in idle moments rather than timed delays.
 
 An option qlambda cannot honour, an unknown or misspelt name, and a value of the wrong
 kind raise :class:`RuntimeOptionError` at the line that sets it, naming the option and
@@ -307,11 +307,9 @@ def _randomizations(path: str, value: Any) -> int | str:
 class DynamicalDecouplingOptions(OptionGroup):
     fields: ClassVar[dict[str, Leaf | type[OptionGroup]]] = {
         "enable": Leaf(_boolean),
-        "sequence_type": _one_of(
-            "XX",
-            "XY4",
-            refused={"XpXm": "mitiq's decoupling rules have no X(-X) sequence"},
-        ),
+        # XpXm differs from XX in the phase of its second pulse only, which a gate-level
+        # noise model does not see: it runs as XX
+        "sequence_type": _one_of("XX", "XpXm", "XY4"),
         "extra_slack_distribution": _only(
             "middle", why="sequences fill idle moments, not timed slack"
         ),
@@ -478,7 +476,7 @@ class PrimitiveOptions(OptionGroup):
             }
             options.append({"twirl": arguments} if arguments else "twirl")
         if decoupling.enable is True:
-            rule = {"XX": "xx", "XY4": "xyxy"}[decoupling.sequence_type or "XX"]
+            rule = {"XX": "xx", "XpXm": "xx", "XY4": "xyxy"}[decoupling.sequence_type or "XX"]
             options.append({"ddd": {"rule": rule}})
         return options
 
