@@ -269,3 +269,35 @@ def test_ctx_primitives_take_ibm_runtime_options(client):
     assert value["options"] == ["readout", "zne"]
     assert value["zne"] == [1.0, 3.0]
     assert value["tags"] == ["vqe", "run-7"]
+
+
+MITIQ_EXECUTOR = """
+from mitiq import zne
+from qiskit import QuantumCircuit
+
+
+def job(ctx):
+    backend = ctx.backend("manila")
+    circuit = QuantumCircuit(2)
+    for _ in range(4):  # the identity, ideally: P(00) = 1
+        circuit.h(0)
+        circuit.cx(0, 1)
+        circuit.cx(0, 1)
+        circuit.h(0)
+    circuit.measure_all()
+
+    def executor(folded):  # the executor mitiq's documentation writes for a Qiskit backend
+        counts = backend.run(folded, shots=8000).result().get_counts()
+        return counts.get("00", 0) / 8000
+
+    return {
+        "raw": executor(circuit),
+        "zne": zne.execute_with_zne(circuit, executor, scale_noise=zne.scaling.fold_global),
+    }
+"""
+
+
+def test_mitiq_executors_reach_the_device_through_backend_run(client, tmp_path):
+    value = run_file(client, tmp_path, MITIQ_EXECUTOR)
+    assert value["raw"] < 0.97  # the fake device's noise
+    assert value["zne"] > value["raw"] + 0.01  # mitiq's folds ran as folded, and helped
