@@ -160,12 +160,19 @@ def job(ctx):
     bell.measure_all()
     isa = transpile([bell, circuit], backend=backend)
     result = backend.run(isa, shots=300).result()
+    memory = backend.run(isa[1], shots=5, memory=True).result().get_memory()
+    # Qiskit's own primitives over a backend (what IBM's local testing mode runs) work too
+    from qiskit.primitives import BackendSamplerV2
+
+    wrapped = BackendSamplerV2(backend=backend).run([isa[0]], shots=100).result()
     errors = []
     try:
-        backend.run(bell, shots=10, memory=True)
+        backend.run(bell, shots=10, meas_level=1)
     except ValueError as exc:
         errors.append(str(exc))
     return {
+        "memory": memory,
+        "wrapped": wrapped[0].data.meas.get_counts(),
         "bell": result.get_counts(0),
         "registers": result.get_counts(1),
         "by_name": sum(result.get_counts("bell").values()),
@@ -182,12 +189,14 @@ def test_backend_run_returns_qiskit_counts_through_the_queue(client, tmp_path):
     assert value["registers"] == {"10 1": 300}  # Qiskit's keys: last register first
     assert value["by_name"] == 300
     assert value["target_width"] == 8  # the aer backend's configured width
+    assert value["memory"] == ["10 1"] * 5
+    assert set(value["wrapped"]) <= {"00", "11"} and sum(value["wrapped"].values()) == 100
     assert value["errors"] == [
-        "backend.run got unknown option(s) memory; accepted: shots "
-        "(the circuits' measurements give the counts)"
+        "backend.run got unknown option(s) meas_level; accepted: shots, memory, "
+        "seed_simulator (the circuits' measurements give the counts)"
     ]
     queued = [e.data["backend"] for e in job.events() if e.kind.value == "QPU_QUEUED"]
-    assert queued == ["aer"]  # one quantum task, through the platform's queue
+    assert queued == ["aer"] * 3  # a quantum task per run, through the platform's queue
 
 
 UNSUPPORTED = """

@@ -23,8 +23,10 @@ from qiskit.transpiler import Target
 
 from qlambda.quantum.config import make_fake_device
 
-RUN_OPTIONS = ("shots",)
-"""What ``backend.run`` takes besides the circuits."""
+RUN_OPTIONS = ("shots", "memory", "seed_simulator")
+"""What ``backend.run`` takes besides the circuits (``seed_simulator`` only as None: a
+backend's randomness is its configured ``seed``), as Qiskit's ``BackendSamplerV2`` and
+``BackendEstimatorV2`` call it."""
 
 
 @cache
@@ -89,13 +91,22 @@ class PlatformBackend(BackendV2):
     def run(
         self, run_input: QuantumCircuit | Sequence[QuantumCircuit], **options: Any
     ) -> PlatformBackendJob:
-        """Run circuits as one quantum task; ``shots`` per circuit (1024 by default)."""
+        """Run circuits as one quantum task; ``shots`` per circuit (1024 by default),
+        ``memory=True`` keeps every shot."""
         unknown = sorted(set(options) - set(RUN_OPTIONS))
         if unknown:
             raise ValueError(
                 f"backend.run got unknown option(s) {', '.join(unknown)}; accepted: "
                 f"{', '.join(RUN_OPTIONS)} (the circuits' measurements give the counts)"
             )
+        if options.get("seed_simulator") is not None:
+            raise ValueError(
+                "backend.run takes no seed_simulator: a platform backend's randomness is its "
+                "configured 'seed'; accepted: seed_simulator=None"
+            )
+        memory = options.get("memory", False)
+        if not isinstance(memory, bool):
+            raise TypeError(f"backend.run memory is True or False; got {memory!r}")
         circuits = [run_input] if isinstance(run_input, QuantumCircuit) else list(run_input)
         for circuit in circuits:
             if not isinstance(circuit, QuantumCircuit):
@@ -112,16 +123,19 @@ class PlatformBackend(BackendV2):
         job = self._access.sampler(self.name, options=[]).run(
             [(circuit, None, shots) for circuit in circuits]
         )
-        return PlatformBackendJob(self, job, circuits)
+        return PlatformBackendJob(self, job, circuits, memory)
 
 
 class PlatformBackendJob(JobV1):
     """What ``PlatformBackend.run`` returns: ``result()`` is a Qiskit ``Result``."""
 
-    def __init__(self, backend: PlatformBackend, job: Any, circuits: list[QuantumCircuit]) -> None:
+    def __init__(
+        self, backend: PlatformBackend, job: Any, circuits: list[QuantumCircuit], memory: bool
+    ) -> None:
         super().__init__(backend, str(uuid.uuid4()))
         self._job = job
         self._circuits = circuits
+        self._memory = memory
 
     def submit(self) -> None:
         raise RuntimeError("the circuits were submitted by backend.run")
@@ -135,7 +149,8 @@ class PlatformBackendJob(JobV1):
         return cancelled
 
     def result(self, timeout: float | None = None) -> Result:
-        """Counts per circuit, keyed as Qiskit's (registers separated by spaces)."""
+        """Counts per circuit, keyed as Qiskit's (registers separated by spaces), and with
+        ``memory=True`` every shot (``get_memory``)."""
         from qiskit.primitives import BitArray
 
         primitive = self._job.result(timeout)
@@ -143,12 +158,16 @@ class PlatformBackendJob(JobV1):
         for circuit, pub in zip(self._circuits, primitive, strict=True):
             registers = [pub.data[register.name] for register in circuit.cregs]
             joined = BitArray.concatenate_bits(registers) if len(registers) > 1 else registers[0]
-            counts = joined.get_counts()
+            data: dict[str, Any] = {
+                "counts": {hex(int(key, 2)): value for key, value in joined.get_counts().items()}
+            }
+            if self._memory:  # every shot, in order
+                data["memory"] = [hex(int(bits, 2)) for bits in joined.get_bitstrings()]
             experiments.append(
                 {
                     "shots": int(joined.num_shots),
                     "success": True,
-                    "data": {"counts": {hex(int(key, 2)): value for key, value in counts.items()}},
+                    "data": data,
                     "header": {
                         "name": circuit.name,
                         "creg_sizes": [[r.name, r.size] for r in circuit.cregs],
