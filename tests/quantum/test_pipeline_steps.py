@@ -32,7 +32,7 @@ def ghz(n: int = 4) -> QuantumCircuit:
 
 
 def test_an_unknown_option_is_rejected_listing_the_known_ones():
-    with pytest.raises(UnknownOptionError, match=r"'zen'.*known: ddd, readout, zne"):
+    with pytest.raises(UnknownOptionError, match=r"'zen'.*known: ddd, readout, twirl, zne"):
         resolve_options(["readout", "zen"])
 
 
