@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 from qlambda.store import Store
 
 READY_TIMEOUT = 120
+_replica_sets = itertools.count()
 
 
 class ServerProcess:
@@ -129,6 +131,59 @@ def new_server(tmp_path):
         started.append(process)
         return process.start()
 
+    yield start
+    for process in started:
+        process.stop()
+
+
+REPLICA_CONFIG = """
+[platform]
+lease_seconds = {lease}
+policy = "{policy}"
+{backends}
+"""
+
+
+@pytest.fixture
+def replicas(tmp_path, postgres_server):
+    """``replicas(count, *options, lease=6, policy="fifo", backends="")``: that many
+    ``qlambda serve --replica`` processes on one new PostgreSQL database, each over a data
+    directory of its own, started one after the other; users alice, bob and the admin root
+    (tokens in ``replicas.tokens``), the database's URL in ``replicas.database``. Every
+    process started is stopped after the test."""
+    database = postgres_server.create_database(f"replicas_{os.getpid()}_{next(_replica_sets)}")
+    started: list[ServerProcess] = []
+
+    def start(
+        count: int,
+        *options: str,
+        lease: float = 6,
+        policy: str = "fifo",
+        backends: str = "",
+        database_url: str | None = None,
+    ) -> list[ServerProcess]:
+        config = tmp_path / f"replica-{len(started)}.toml"
+        config.write_text(REPLICA_CONFIG.format(lease=lease, policy=policy, backends=backends))
+        group = []
+        for _ in range(count):
+            data_dir = tmp_path / f"replica-{len(started)}"
+            data_dir.mkdir()
+            process = ServerProcess(
+                data_dir,
+                "--replica",
+                "--sandbox",
+                "none",
+                "--config",
+                str(config),
+                *options,
+                database_url=database_url or database,
+            )
+            started.append(process)
+            group.append(process.start())
+        return group
+
+    start.tokens = make_users(tmp_path, "alice", "bob", admin="root", database_url=database)
+    start.database = database
     yield start
     for process in started:
         process.stop()

@@ -8,6 +8,8 @@ import click
 
 from qlambda.cli.common import data_dir_option
 
+LEASE_LOST_EXIT = 75  # EX_TEMPFAIL: a supervisor should start it again
+
 
 @click.command(name="serve")
 @click.option(
@@ -58,6 +60,13 @@ from qlambda.cli.common import data_dir_option
     "the server's user, for a single trusted user only ([sandbox] mode).",
 )
 @click.option(
+    "--replica",
+    is_flag=True,
+    default=None,
+    help="One of several servers sharing a PostgreSQL database ([platform] replica; "
+    "see docs/team.md).",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -81,6 +90,7 @@ def command(
     max_running_jobs: int | None,
     max_priority: float | None,
     sandbox: str | None,
+    replica: bool | None,
     ready_file: Path | None,
     log_level: str,
     data_dir: Path | None,
@@ -89,7 +99,7 @@ def command(
     import dataclasses
 
     from qlambda.core.errors import ConfigurationError
-    from qlambda.gateway.server import load_server_config, serve
+    from qlambda.gateway.server import LeaseLostError, load_server_config, serve
 
     try:
         platform, settings, functions = load_server_config(
@@ -98,6 +108,7 @@ def command(
             workers=workers,
             engine=engine,
             engine_address=engine_address,
+            replica=replica,
         )
         if sandbox is not None:
             from qlambda.engine.local.sandbox import SandboxSettings
@@ -129,5 +140,12 @@ def command(
             log_level=log_level,
             ready_file=str(ready_file) if ready_file else None,
         )
+    except LeaseLostError as exc:
+        import os
+        import sys
+
+        click.echo(f"Error: {exc}", err=True)
+        sys.stderr.flush()
+        os._exit(LEASE_LOST_EXIT)  # threads may wait on a database that does not answer
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from None

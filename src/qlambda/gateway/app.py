@@ -83,6 +83,10 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     app.state.authenticator = Authenticator(platform.store, platform.data_dir)
     app.state.submissions = Submissions(platform, settings)
     app.state.catalog = Catalog(platform)
+    if platform.bus is not None:  # replicas: what another one changed is read again
+        authenticator, catalog = app.state.authenticator, app.state.catalog
+        platform.bus.on("u", lambda fields: authenticator.forget(fields[0]))
+        platform.bus.on("r", lambda fields: catalog.forget("|".join(fields[1:]), fields[0]))
     app.state.wait_slots = WaitSlots(settings.max_waits_per_user)
     app.state.circuit_checks = CircuitChecks()
     app.state.query_names = {}

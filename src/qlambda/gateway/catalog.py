@@ -62,6 +62,11 @@ class Catalog:
         with self._lock:
             self._known[(entry.owner, payload.name)] = entry
 
+    def forget(self, owner: str, name: str) -> None:
+        """A registration changed elsewhere (another replica): read it again when used."""
+        with self._lock:
+            self._known.pop((owner, name), None)
+
     def get(self, owner: str, name: str) -> Registered | None:
         entry = self._known.get((owner, name))
         if entry is None:

@@ -29,8 +29,10 @@ dependencies = ["numpy>=2"]
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import os
+import threading
 import tomllib
 from collections.abc import Mapping
 from dataclasses import fields
@@ -48,6 +50,7 @@ from qlambda.gateway.settings import GatewaySettings
 from qlambda.platform import Platform, PlatformConfig
 from qlambda.platform.retention import server_policy
 
+FENCED_CLOSE_SECONDS = 5.0
 FUNCTION_KEYS = {
     "name",
     "owner",
@@ -175,20 +178,50 @@ def serve(
                 backlog=4096,
             )
         )
-        if ready_file is not None:
-            _announce_when_started(server, ready_file)
+        _announce_when_started(server, platform, ready_file)
+        _stop_when_fenced(server, platform)
         server.run()
     finally:
-        platform.close()
+        if platform.fenced_reason is None:
+            platform.close()
+        else:  # its workers are stopped; the database may not answer: do not wait for it
+            closing = threading.Thread(target=platform.close, name="qlambda-close", daemon=True)
+            closing.start()
+            closing.join(FENCED_CLOSE_SECONDS)
+    if platform.fenced_reason is not None:
+        raise LeaseLostError(
+            f"control plane {platform.controller.id} stopped its jobs and exits: "
+            f"{platform.fenced_reason}. Start it again: it claims what no live replica owns."
+        )
 
 
-def _announce_when_started(server: Any, ready_file: str) -> None:
-    """Write the bound port to ``ready_file`` once the server accepts connections."""
+class LeaseLostError(ConfigurationError):
+    """The server could not keep its lease (replicas): it stopped its jobs and exits."""
+
+
+def _stop_when_fenced(server: Any, platform: Platform) -> None:
+    """A replica that lost its lease stops serving: its jobs are no longer its own."""
+
+    def watch() -> None:
+        platform.fenced.wait()
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="qlambda-fenced", daemon=True).start()
+
+
+def _announce_when_started(server: Any, platform: Platform, ready_file: str | None) -> None:
+    """Once the server accepts connections: record its address with its control plane,
+    and write the bound port to ``ready_file``."""
     original = server.startup
 
     async def startup(sockets: Any = None) -> None:
         await original(sockets=sockets)
-        port = server.servers[0].sockets[0].getsockname()[1] if server.servers else None
-        Path(ready_file).write_text(f"{port}\n")
+        if not server.servers:
+            return
+        host, port = server.servers[0].sockets[0].getsockname()[:2]
+        with contextlib.suppress(Exception):  # only shown to people; the database may be away
+            platform.controller.set_address(f"http://{host}:{port}")
+        if ready_file is not None:
+            Path(ready_file).write_text(f"{port}\n")
 
     server.startup = startup

@@ -15,6 +15,8 @@ hardware_threshold = 20             # wider requests go to device backends; omit
 max_result_bytes = 33_554_432       # a larger result ends its job ERROR (32 MB)
 max_log_bytes = 10_485_760          # a job's log stops growing there (10 MB)
 max_interruptions = 3               # a job the server stopped under 3 times ends ERROR
+replica = false      # one of several servers sharing a PostgreSQL database (docs/team.md)
+lease_seconds = 15   # how long a control plane's jobs are its own without a heartbeat
 
 [[backend]]          # the quantum backends (see docs/backends.md)
 name = "aer"
@@ -61,6 +63,8 @@ class PlatformConfig:
     max_result_bytes: int | None = 32 * 1024 * 1024  # a larger result ends its job ERROR
     max_log_bytes: int | None = 10 * 1024 * 1024  # a job's log stops growing there
     max_interruptions: int = 3  # a job the server stopped under this often is not run again
+    replica: bool = False  # one of several control planes sharing a PostgreSQL database
+    lease_seconds: float = 15.0  # a control plane's jobs are its own while it renews this
     sandbox: Any = None  # SandboxSettings: tenants' jobs isolated (qlambda serve); None: not
     retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
 
@@ -95,6 +99,17 @@ class PlatformConfig:
         ):
             raise ConfigurationError(
                 f"max_interruptions must be a positive integer, got {self.max_interruptions!r}"
+            )
+        if not isinstance(self.replica, bool):
+            raise ConfigurationError(f"replica must be true or false, got {self.replica!r}")
+        if (
+            isinstance(self.lease_seconds, bool)
+            or not isinstance(self.lease_seconds, int | float)
+            or not 1 <= self.lease_seconds <= 3600
+        ):
+            raise ConfigurationError(
+                f"lease_seconds must be a number of seconds from 1 to 3600, "
+                f"got {self.lease_seconds!r}"
             )
         try:
             AdmissionControl(self.c_max, self.q_max)

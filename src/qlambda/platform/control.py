@@ -4,6 +4,14 @@ A job's life: ``submit`` stores it (the caller gets its id only once the row is
 durable), admission control accepts or drops it, the engine runs it on a warm
 worker, its quantum calls go through the dispatcher, and its end (result, error,
 cancel) is stored before anyone waiting on it is told.
+
+Each job row names its owner, the control plane running it (``controller``), whose
+lease is the job's: a control plane claims only jobs whose owner's lease has expired
+(``qlambda.platform.controller``). With ``replica = true``, several control planes share
+one PostgreSQL database: each runs the jobs it received or claimed, hears of the others'
+through the database's notifications (``bus``), answers for any job from its row, ships
+logs to the database (``shared_logs``) and shares one queue per QPU backend
+(``shared_qpu``).
 """
 
 from __future__ import annotations
@@ -26,31 +34,40 @@ from typing import Any
 
 import cloudpickle
 
-from qlambda.core.errors import ResultDeletedError
+from qlambda.core.errors import ConfigurationError, ResultDeletedError
 from qlambda.core.events import Event, EventKind
 from qlambda.core.states import JobStatus
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.protocol import Encoded
 from qlambda.platform import layout, results
+from qlambda.platform.bus import Bus
 from qlambda.platform.calibration import CalibrationManager
 from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
+from qlambda.platform.controller import Controller, describe
+from qlambda.platform.dispatcher import QPUDispatcher
 from qlambda.platform.functions import Function, FunctionPayload, check_arguments
 from qlambda.platform.job_requests import JobRequests
 from qlambda.platform.jobs import JobInfo, LiveJob
-from qlambda.platform.lock import DataDirLock
+from qlambda.platform.lock import DataDirLock, SQLiteLock
 from qlambda.platform.output_caps import ResultTooLargeError, check_result_size, read_log
 from qlambda.platform.pilot import Pilot, PilotDescription
 from qlambda.platform.quantum_journal import QuantumJournal
 from qlambda.platform.quotas import OwnerQuotas, QueuedRun
 from qlambda.platform.retention import RetentionRunner
+from qlambda.platform.shared_logs import LogShipper, read_shipped
+from qlambda.platform.shared_qpu import SharedDispatcher
 from qlambda.platform.tenants import tenant_sandboxes
-from qlambda.store import Store, StoreUnavailableError
+from qlambda.store import Store, StoreUnavailableError, ownership
 from qlambda.store.writer import PendingWrite
 
 log = logging.getLogger(__name__)
 JobListener = Callable[[str, str, str, str], None]
 MAX_PRIORITY = 1000.0  # a job's priority is in (0, MAX_PRIORITY]: far below fan-out's
+CLAIM_BATCH = 32  # jobs claimed per transaction: replicas taking over interleave batches
+REMOTE_POLL = 1.0  # a wait on another replica's job reads its row this often, as well
+CANCEL_WAIT = 5.0  # how long a cancel of another replica's job waits to see it end
+ELSEWHERE_SECONDS = 1.0  # how old a count of a user's jobs on other replicas may be
 
 
 @dataclass(frozen=True)
@@ -93,17 +110,40 @@ class Platform:
         try:
             self._set_up()
         except BaseException:
+            if hasattr(self, "pilot"):
+                self.pilot.cancel()
+            if hasattr(self, "controller"):
+                self.controller.stop()
             if hasattr(self, "store"):
                 self.store.close()
+            db_lock: SQLiteLock | None = getattr(self, "_db_lock", None)
+            if db_lock is not None:
+                db_lock.release()
             self._dir_lock.release()  # a failed start leaves the directory free
             raise
 
     def _set_up(self) -> None:
         self.store = Store.open(self.data_dir)
+        self._lock = threading.RLock()
+        self.shared = self.config.replica
+        self._db_lock: SQLiteLock | None = self._lock_database()
+        self._closing = False
+        self._closed = False
+        self.fenced = threading.Event()
+        self.fenced_reason: str | None = None
+        self.controller = Controller(
+            self.store,
+            self.data_dir,
+            replica=self.shared,
+            lease_seconds=self.config.lease_seconds,
+            on_lost=self._lease_lost,
+        )
+        self.controller.start(others_dead=self._db_lock is not None)
         self.backends = self.config.resolved_backends()
         self.calibration = CalibrationManager(self.store, self.backends)
         self._live: dict[str, LiveJob] = {}
         self.journal = QuantumJournal(self.store, self._live)
+        self.shared_qpu: SharedDispatcher | None = None
         # The serverless jobs run on a pilot: its workers and its QPUs.
         self.pilot = Pilot(
             PilotDescription(
@@ -115,7 +155,7 @@ class Platform:
                 policy=self.config.policy,
                 seed=self.config.seed,
             ),
-            on_quantum_event=self.journal,
+            on_quantum_event=self._quantum_event,
             calibration=self.calibration.current,
             selection=self.config.selection,
             warm_quantum_stack=True,
@@ -125,19 +165,56 @@ class Platform:
         )
         self.journal.pilot_id = self.pilot.id
         self.engine = self.pilot.engine
-        self.dispatcher = self.pilot.dispatcher
+        self.dispatcher: QPUDispatcher | SharedDispatcher = self.pilot.dispatcher
+        self.bus: Bus | None = None
+        self._logs: LogShipper | None = None
+        if self.shared:
+            self.bus = Bus(self.store.engine.url)
+            self.shared_qpu = SharedDispatcher(
+                self.pilot.dispatcher, self.store, self.controller, self.bus, self.journal.count
+            )
+            self.journal.counted = lambda task: not self.shared_qpu.is_shared(task)  # type: ignore[union-attr]
+            self.dispatcher = self.shared_qpu
+            self._logs = LogShipper(self.store, self._live_logs, self.config.max_log_bytes)
+            self.bus.on("j", self._heard_job)
+            self.bus.on("c", lambda _: self._takeover_wake.set())
+            self.bus.on_resync(self._resync)
         self.admission = self.config.admission
-        self.requests = JobRequests(self.store, self.dispatcher, self.engine, self._started_running)
+        self.requests = JobRequests(
+            self.store,
+            self.dispatcher,
+            self.engine,
+            self._started_running,
+            status_in_row=self.shared,
+        )
         self.quotas = OwnerQuotas(self._run)
         # Jobs whose rows just committed go to their workers from this thread, in order:
         # not from the store's own thread, which starting a worker may have to wait for.
         self._dispatch = ThreadPoolExecutor(1, thread_name_prefix="qlambda-dispatch")
         self._functions: dict[str, FunctionPayload] = {}
-        self._lock = threading.RLock()
         self._listeners: list[JobListener] = []
-        self._closing = False
         self._started = False
         self.retention: RetentionRunner | None = None
+        self._remote_waits: dict[str, list[threading.Event]] = {}
+        self._active_elsewhere: dict[str, tuple[float, int]] = {}  # owner -> (when, count)
+        self._cancels_asked: set[str] = set()  # by other replicas, for jobs not adopted yet
+        self._takeover_wake = threading.Event()
+        self._takeover: threading.Thread | None = None
+
+    def _lock_database(self) -> SQLiteLock | None:
+        """A SQLite database serves one platform: lock the file (replicas need PostgreSQL)."""
+        url = self.store.engine.url
+        if url.get_backend_name() != "sqlite":
+            return None
+        if self.config.replica:
+            raise ConfigurationError(
+                "replicas share a PostgreSQL database (QLAMBDA_DATABASE_URL="
+                "postgresql+psycopg://...); a SQLite database serves one server, "
+                "so replica = true needs PostgreSQL"
+            )
+        if url.database in (None, "", ":memory:"):
+            return None
+        return SQLiteLock(url.database).acquire()
 
     def tenant_dir(self, owner: str) -> Path:
         """Where a tenant's jobs keep their folders."""
@@ -148,7 +225,16 @@ class Platform:
         if not self._started:
             self._started = True
             self.calibration.start()
-            self._recover()
+            if self.bus is not None and self.shared_qpu is not None and self._logs is not None:
+                self.bus.start()  # before claiming: no cancel of a claimed job goes unheard
+                self.shared_qpu.start()
+                self._logs.start()
+            self._take_over()
+            if self.shared:
+                self._takeover = threading.Thread(
+                    target=self._keep_taking_over, name="qlambda-takeover", daemon=True
+                )
+                self._takeover.start()
             policy = self.config.retention
             if policy is not None and policy.interval is not None and not policy.keeps_everything:
                 self.retention = RetentionRunner(
@@ -160,18 +246,46 @@ class Platform:
         return self.engine.wait_ready(timeout) and self.dispatcher.wait_ready(timeout)
 
     def close(self) -> None:
-        """Stop. Unfinished jobs stay stored as they are and resume at the next start."""
+        """Stop. Unfinished jobs stay stored as they are and resume at the next start (or,
+        with replicas, at once on another replica)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self._closing = True
+        self._takeover_wake.set()
+        if self._takeover is not None:
+            self._takeover.join(timeout=5)
+        if self.retention is not None:
+            self.retention.stop()
+        self.calibration.stop()
+        if self._logs is not None:  # what they printed so far, for the next owner's readers
+            for job_id, path in self._live_logs():
+                self._logs.ship(job_id, path)
+            self._logs.stop()
+        self._dispatch.shutdown(wait=True, cancel_futures=True)
+        self.pilot.cancel()  # the workers stop before the lease ends: no two owners
+        if self.shared_qpu is not None:
+            self.shared_qpu.stop()
+        if self.bus is not None:
+            self.bus.stop()
+        self.controller.stop()
+        self.store.close()
+        if self._db_lock is not None:
+            self._db_lock.release()
+        self._dir_lock.release()
+
+    def _lease_lost(self, reason: str) -> None:
+        """This control plane may no longer own its jobs (``Controller``): stop their
+        workers now, before another replica can claim them, and run nothing more."""
         with self._lock:
             if self._closing:
                 return
             self._closing = True
-        if self.retention is not None:
-            self.retention.stop()
-        self.calibration.stop()
-        self._dispatch.shutdown(wait=True, cancel_futures=True)
-        self.pilot.cancel()
-        self.store.close()
-        self._dir_lock.release()
+        self.fenced_reason = reason
+        if hasattr(self, "pilot"):
+            self.pilot.cancel()
+        log.error("stopped the workers of %d jobs: %s", len(self._live), reason)
+        self.fenced.set()
 
     def _live_ids(self) -> set[str]:
         """Jobs still finishing here: retention leaves them for its next pass."""
@@ -365,8 +479,18 @@ class Platform:
                 log.exception("a job listener failed")
 
     def owner_active(self, owner: str) -> int:
-        """The owner's jobs not ended (queued or running), without walking every job."""
-        return self.quotas.active(owner)
+        """The owner's jobs not ended (queued or running), without walking every job;
+        with replicas, those of every replica: the others' read from the database at
+        most every ``ELSEWHERE_SECONDS`` (a count per submission would slow them all)."""
+        here = self.quotas.active(owner)
+        if not self.shared:
+            return here
+        now = time.monotonic()
+        counted = self._active_elsewhere.get(owner)
+        if counted is None or now - counted[0] >= ELSEWHERE_SECONDS:
+            counted = (now, self.store.active_elsewhere(owner, self.controller.id))
+            self._active_elsewhere[owner] = counted
+        return here + counted[1]
 
     def owner_counts(self, owner: str) -> tuple[int, int]:
         """(active, running) jobs of one owner: what per-user limits are checked against."""
@@ -390,6 +514,7 @@ class Platform:
             "ended_at": job.ended_at,
             "execution_options": job.execution_options,
             "cwd": job.cwd,
+            "controller": self.controller.id,
         }
 
     def _tenant(self, job: LiveJob) -> str | None:
@@ -423,6 +548,11 @@ class Platform:
             self._dispatch.submit(self._start_committed, run)
 
     def _start_committed(self, run: QueuedRun) -> None:
+        if run.job.cancel_requested:  # canceled meanwhile: it never starts
+            never_started: Future[Any] = Future()
+            never_started.cancel()
+            self._finish(run.job, never_started)
+            return
         try:
             self.quotas.run_or_hold(run)
         except Exception as exc:  # the engine refused it: the job ends saying why
@@ -498,7 +628,8 @@ class Platform:
                 encoded = results.check_encoded(future.result())
                 check_result_size(len(encoded.data), self.config.max_result_bytes)
                 folder = layout.result_dir(self.data_dir, job.id)
-                fields.update(results.stored_fields(job.id, encoded, folder))
+                inline = None if self.shared else results.INLINE_LIMIT  # every replica reads it
+                fields.update(results.stored_fields(job.id, encoded, folder, inline))
             except ResultTooLargeError as exc:
                 status, reason = JobStatus.ERROR, str(exc)
             except Exception as exc:
@@ -552,58 +683,125 @@ class Platform:
                 if self._live.pop(job.id, None) is not None:
                     self.quotas.ended(job.owner)
             job.ended.set()
+            if stored.exception() is None and stored.result() is False:
+                log.warning(
+                    "job %s was claimed by another control plane; its end here is not stored",
+                    job.id,
+                )
+                return
             self._notify(job, "ended")
+            if self.shared:  # its files are this replica's scratch space: the log is stored
+                layout.remove_later(job.log_path, None if job.cwd else job.workdir)
 
-        self.store.update_job(job.id, fields, event).add_done_callback(ended)
+        self._write_end(job, fields, event).add_done_callback(ended)
+
+    def _write_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future[Any]:
+        """A job's end; with replicas, stored only while this control plane owns the job,
+        and after the rest of its log."""
+        if not self.shared:
+            return self.store.update_job(job.id, fields, event)
+        if self._logs is not None:
+            self._logs.ship(job.id, job.log_path, final=True)
+        return self.store.end_owned(job.id, self.controller.id, fields, event)
 
     # ------------------------------------------------------------- recovery
-    def _recover(self) -> None:
-        """Run again what a previous run left queued or running, but not a job that was
-        running each of the last ``max_interruptions`` times the server stopped."""
-        for row in self.store.unfinished_jobs():
-            if self._interrupted_too_often(row):
-                continue
-            function = self.store.get_function(row["function_id"])
-            if function is None:
-                continue
-            payload = FunctionPayload(
-                function["id"],
-                function["name"],
-                function["kind"],
-                function["payload"],
-                function["entrypoint"],
-                function["signature"],
-            )
-            self._functions[payload.id] = payload
-            job = LiveJob(
-                id=row["id"],
-                function_id=row["function_id"],
-                function_name=row["function_name"],
-                owner=row["owner"],
-                priority=row["priority"],
-                created_at=row["created_at"],
-                attempts=row["attempts"] or 0,
-                execution_options=row.get("execution_options"),
-                cwd=row.get("cwd"),
-            )
-            # where its earlier attempts ran: this layout, or the flat one of earlier versions
-            job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
-            now = time.time()
-            with self._lock:
-                self._live[job.id] = job
-                self.quotas.added(job.owner)
-            run = QueuedRun(job, payload, row["arguments"], Limits.of(function))
-            # it runs again once that is stored (else it stays as it was, for next time)
+    def _take_over(self) -> int:
+        """Claim and run what no live control plane owns: at start, what a previous run
+        left queued or running (the job's owner died, or stopped), and with replicas, every
+        job whose owner's lease expired since. Returns how many were claimed."""
+        claimed = 0
+        while not self._closing:
+            rows = self.store.writer.submit(
+                lambda conn: ownership.claim_jobs(conn, self.controller.id, CLAIM_BATCH)
+            ).result()
+            for row in rows:
+                try:
+                    self._adopt(row)
+                except Exception:
+                    log.exception("could not take over job %s", row["id"])
+            claimed += len(rows)
+            if len(rows) < CLAIM_BATCH:
+                break
+        return claimed
+
+    def _keep_taking_over(self) -> None:
+        """Replicas: claim the jobs of a replica whose lease expired, soon after it did
+        (and at once when one stops cleanly: it says so)."""
+        period = self.config.lease_seconds / 4
+        while True:
+            self._takeover_wake.wait(period)
+            self._takeover_wake.clear()
+            if self._closing:
+                return
+            try:
+                self._take_over()
+            except Exception as exc:  # the database away: the next round tries again
+                log.warning("could not look for jobs to take over: %s", exc)
+
+    def _adopt(self, row: dict[str, Any]) -> None:
+        """Run a claimed job again, but not one that was running each of the last
+        ``max_interruptions`` times its control plane stopped, nor one whose cancel
+        was asked."""
+        if self._interrupted_too_often(row):
+            return
+        function = self.store.get_function(row["function_id"])
+        if function is None:
+            return
+        payload = FunctionPayload(
+            function["id"],
+            function["name"],
+            function["kind"],
+            function["payload"],
+            function["entrypoint"],
+            function["signature"],
+        )
+        self._functions[payload.id] = payload
+        job = LiveJob(
+            id=row["id"],
+            function_id=row["function_id"],
+            function_name=row["function_name"],
+            owner=row["owner"],
+            priority=row["priority"],
+            created_at=row["created_at"],
+            attempts=row["attempts"] or 0,
+            execution_options=row.get("execution_options"),
+            cwd=row.get("cwd"),
+        )
+        # where its earlier attempts ran: this layout, or the flat one of earlier versions
+        job.workdir, job.log_path = layout.job_paths(self.data_dir, job.id, self._tenant(job))
+        now = time.time()
+        if row.get("cancel_requested"):
+            reason = "canceled by the user"
             self.store.update_job(
                 job.id,
-                {"status": JobStatus.QUEUED.value},
-                Event(
-                    job.id,
-                    now,
-                    EventKind.REQUEUED,
-                    {"reason": "the platform restarted", "was": row["status"]},
-                ),
-            ).add_done_callback(functools.partial(self._requeued, run))
+                {
+                    "status": JobStatus.CANCELED.value,
+                    "reason": reason,
+                    "ended_at": now,
+                    "sub_status": None,
+                },
+                Event(job.id, now, EventKind.CANCELED, {"reason": reason}),
+            ).result()
+            return
+        previous = row.get("previous_controller")
+        why = "the platform restarted"
+        if self.shared:
+            why = f"its control plane {previous} stopped" if previous else "it had no owner"
+        if self._logs is not None:
+            self._logs.adopted(job.id, job.log_path)
+        with self._lock:
+            self._live[job.id] = job
+            self.quotas.added(job.owner)
+            # a cancel asked before it was adopted: it ends CANCELED instead of starting
+            job.cancel_requested = job.id in self._cancels_asked
+            self._cancels_asked.discard(job.id)
+        run = QueuedRun(job, payload, row["arguments"], Limits.of(function))
+        # it runs again once that is stored (else it stays as it was, for next time)
+        self.store.update_job(
+            job.id,
+            {"status": JobStatus.QUEUED.value, "sub_status": None},
+            Event(job.id, now, EventKind.REQUEUED, {"reason": why, "was": row["status"]}),
+        ).add_done_callback(functools.partial(self._requeued, run))
 
     def _requeued(self, run: QueuedRun, stored: Future[Any]) -> None:
         if not stored.cancelled() and stored.exception() is None:
@@ -639,7 +837,64 @@ class Platform:
         ).result()
         return True
 
+    # ------------------------------------------------------------ replicas
+    def _quantum_event(self, task: Any, what: str) -> None:
+        if self.shared_qpu is not None:
+            self.shared_qpu.on_local_event(task, what)
+        self.journal(task, what)
+
+    def _live_logs(self) -> list[tuple[str, Path | None]]:
+        with self._lock:
+            return [(job.id, job.log_path) for job in self._live.values()]
+
+    def _heard_job(self, fields: list[str]) -> None:
+        """Another replica's news of a job (or a cancel asked of this one)."""
+        what, job_id, status, controller = fields[0], fields[1], fields[2], fields[3]
+        owner = "|".join(fields[4:])
+        if what == "cancel":
+            if controller == self.controller.id:
+                self._cancel_asked(job_id)
+            return
+        if controller == self.controller.id:
+            return  # told here already, by the transition itself
+        if what in ("submitted", "started", "ended"):
+            for listener in list(self._listeners):
+                try:
+                    listener(job_id, owner, what, status)
+                except Exception:
+                    log.exception("a job listener failed")
+        if what == "ended":
+            with self._lock:
+                for woken in self._remote_waits.get(job_id, []):
+                    woken.set()
+
+    def _cancel_asked(self, job_id: str) -> None:
+        with self._lock:
+            if job_id not in self._live:  # claimed, not adopted yet: done when it is
+                self._cancels_asked.add(job_id)
+                return
+        try:
+            self.cancel(job_id)
+        except Exception:
+            log.exception("could not cancel job %s as asked", job_id)
+
+    def _resync(self) -> None:
+        """Notifications were lost: cancels asked meanwhile, waits on other replicas."""
+        with self.store.engine.connect() as conn:
+            asked = ownership.cancels_asked(conn, self.controller.id)
+        for job_id in asked:
+            self._cancel_asked(job_id)
+        with self._lock:
+            for waits in self._remote_waits.values():
+                for woken in waits:
+                    woken.set()
+
     # ---------------------------------------------------------------- queries
+    def controllers(self) -> list[dict[str, Any]]:
+        """The control planes that used this database (``GET /controllers``)."""
+        with self.store.engine.connect() as conn:
+            return describe(ownership.controllers(conn))
+
     def info(self, job_id: str) -> JobInfo:
         job = self._live.get(job_id)
         if job is not None and not job.ended.is_set():
@@ -655,8 +910,33 @@ class Platform:
     def wait(self, job_id: str, timeout: float | None = None) -> bool:
         job = self._live.get(job_id)
         if job is None:
+            if self.shared:  # another replica may run it
+                return self._wait_elsewhere(job_id, timeout)
             return self.info(job_id).status.is_final
         return job.ended.wait(timeout)
+
+    def _wait_elsewhere(self, job_id: str, timeout: float | None) -> bool:
+        """Until the job ends: told by its owner's notification, or read from its row."""
+        woken = threading.Event()
+        with self._lock:
+            self._remote_waits.setdefault(job_id, []).append(woken)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                if self.info(job_id).status.is_final:
+                    return True
+                remaining = REMOTE_POLL if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                woken.wait(min(remaining, REMOTE_POLL))
+                woken.clear()
+        finally:
+            with self._lock:
+                waits = self._remote_waits.get(job_id, [])
+                if woken in waits:
+                    waits.remove(woken)
+                if not waits:
+                    self._remote_waits.pop(job_id, None)
 
     def result_row(self, job_id: str) -> dict[str, Any]:
         row = self.store.get_job(job_id)
@@ -687,7 +967,9 @@ class Platform:
     def cancel(self, job_id: str) -> bool:
         job = self._live.get(job_id)
         if job is None or job.ended.is_set():
-            self.info(job_id)  # unknown ids raise
+            info = self.info(job_id)  # unknown ids raise
+            if self.shared and job is None and not info.status.is_final:
+                return self._cancel_elsewhere(job_id)
             return False
         job.cancel_requested = True
         if self.quotas.unhold(job):
@@ -700,12 +982,26 @@ class Platform:
             return self.engine.cancel(job.task_id)
         return False
 
+    def _cancel_elsewhere(self, job_id: str) -> bool:
+        """Ask the job's owner to cancel it, and wait a little for it to end: True once
+        asked (its owner, or whoever claims it, ends it CANCELED)."""
+        if not self.store.committed(self.store.writer.submit(ownership.request_cancel(job_id))):
+            return False
+        self._wait_elsewhere(job_id, CANCEL_WAIT)
+        return True
+
     def logs(self, job_id: str) -> str:
         return self.log_text(job_id)[0]
 
     def log_text(self, job_id: str) -> tuple[str, bool]:
         """The job's log (at most ``max_log_bytes`` of it) and whether it was cut there."""
         row = self.result_row(job_id)
+        if self._logs is not None:  # replicas: the database has what each owner shipped
+            job = self._live.get(job_id)
+            if job is not None:
+                self._logs.ship(job.id, job.log_path)
+                self.store.writer.flush()
+            return read_shipped(self.store, job_id, self.config.max_log_bytes)
         if not row.get("log_path"):
             return "", False
         return read_log(Path(row["log_path"]), self.config.max_log_bytes)

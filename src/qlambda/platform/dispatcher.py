@@ -210,35 +210,66 @@ class QPUDispatcher:
 
     # ------------------------------------------------------------ submitting
     def submit(
-        self, request: RequestEnvelope, *, job_id: str, priority: float = 1.0, pin: bool = True
+        self,
+        request: RequestEnvelope,
+        *,
+        job_id: str,
+        priority: float = 1.0,
+        pin: bool = True,
+        backend: str | None = None,
     ) -> QuantumTask:
         """Queue a sealed request (``RequestEnvelope``); the task's ``future`` resolves to
         the executor's ``ResultEnvelope``.
 
         ``pin``: a request naming no backend runs where ``job_id``'s first such request
-        ran (False: chosen per request, as for a pilot's own tasks).
+        ran (False: chosen per request, as for a pilot's own tasks). ``backend``: where
+        it runs, chosen already (:meth:`choose`).
         """
         with self._lock:
-            backend = self._choose(request, job_id if pin else None)
-            task = QuantumTask(
-                request=request,
-                job_id=job_id,
-                priority=priority,
-                backend=backend.name,
-                config=backend.config,
-                arrival=time.monotonic(),
-                queued_at=time.time(),
-            )
-            backend.pending.append(task)
-            # A free QPU starts before anything is logged; events are emitted under the
-            # lock so listeners see every task queued, then started, then finished.
-            started = self._start_next(backend)
-            self._emit(task, "queued")
-            for other in started:
-                self._emit(other, "started")
+            if backend is None:
+                chosen = self._choose(request, job_id if pin else None)
+            else:
+                chosen = self._backends[backend]
+            return self._queue(chosen, request, job_id, priority)
+
+    def choose(
+        self,
+        request: RequestEnvelope,
+        *,
+        job_id: str,
+        load: dict[str, float] | None = None,
+        pin: bool = True,
+    ) -> str:
+        """The backend ``request`` would run on (setting the job's pin, as :meth:`submit`
+        does); ``load``: tasks per backend, instead of this dispatcher's own queues."""
+        with self._lock:
+            return self._choose(request, job_id if pin else None, load).name
+
+    def _queue(
+        self, backend: _Backend, request: RequestEnvelope, job_id: str, priority: float
+    ) -> QuantumTask:
+        """Lock held."""
+        task = QuantumTask(
+            request=request,
+            job_id=job_id,
+            priority=priority,
+            backend=backend.name,
+            config=backend.config,
+            arrival=time.monotonic(),
+            queued_at=time.time(),
+        )
+        backend.pending.append(task)
+        # A free QPU starts before anything is logged; events are emitted under the
+        # lock so listeners see every task queued, then started, then finished.
+        started = self._start_next(backend)
+        self._emit(task, "queued")
+        for other in started:
+            self._emit(other, "started")
         return task
 
-    def _choose(self, request: RequestEnvelope, pin_key: str | None) -> _Backend:
+    def _choose(
+        self, request: RequestEnvelope, pin_key: str | None, load: dict[str, float] | None = None
+    ) -> _Backend:
         """The backend for ``request``; lock held. ``pin_key``: whose pin an unnamed
         request follows (and sets, at its first such request)."""
         from qlambda.quantum.selection import choose_backend, why_unfit
@@ -254,7 +285,8 @@ class QPUDispatcher:
                     "backend for it, or pass backend='auto' to choose for each call"
                 )
             return backend
-        load = {name: backend.load for name, backend in self._backends.items()}
+        if load is None:
+            load = {name: backend.load for name, backend in self._backends.items()}
         now = time.time()
 
         def completion(config: BackendConfig) -> float:
@@ -271,6 +303,11 @@ class QPUDispatcher:
         if pin is not None:
             self._pins[pin] = config.name
         return self._backends[config.name]
+
+    def load(self, backend: str) -> float:
+        """Tasks queued or running on ``backend`` per slot."""
+        with self._lock:
+            return self._backends[backend].load
 
     def pinned_backend(self, job_id: str) -> str | None:
         """The backend ``job_id``'s requests without a backend name run on, if chosen yet."""

@@ -34,7 +34,8 @@ STATUS_LENGTH = 200
 
 class JobRequests:
     """Answers the requests of jobs' workers. ``on_started(job, attempt)`` is told when a
-    job's function starts."""
+    job's function starts; ``status_in_row``: a job's own status text is kept in its row
+    too (where other replicas read it)."""
 
     def __init__(
         self,
@@ -42,11 +43,14 @@ class JobRequests:
         dispatcher: Any,
         engine: Any,
         on_started: Callable[[LiveJob, int], None],
+        *,
+        status_in_row: bool = False,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._engine = engine
         self._on_started = on_started
+        self._status_in_row = status_in_row
 
     def handle(self, job: LiveJob, message: TaskMessage) -> None:
         kind, payload = message.kind, message.payload
@@ -56,7 +60,11 @@ class JobRequests:
             elif kind == "status" and isinstance(payload, str):
                 job.user_status = payload[:STATUS_LENGTH]
                 data = {"status": job.user_status}
-                self._store.add_events([Event(job.id, time.time(), EventKind.SUB_STATUS, data)])
+                event = Event(job.id, time.time(), EventKind.SUB_STATUS, data)
+                if self._status_in_row:
+                    self._store.set_sub_status(job.id, job.user_status, event)
+                else:
+                    self._store.add_events([event])
             elif kind == "quantum":
                 self._quantum(job, message, RequestEnvelope.from_data(payload))
             elif kind == "checkpoint" and isinstance(payload, bytes):

@@ -33,6 +33,8 @@ import contextlib
 import os
 import re
 import shutil
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 JOBS = "jobs"
@@ -174,3 +176,18 @@ def remove_empty_shards(data_dir: Path, before: str) -> int:
                     outer.rmdir()
                     removed += 1
     return removed
+
+
+_remover: ThreadPoolExecutor | None = None
+_remover_lock = threading.Lock()
+
+
+def remove_later(*paths: Path | None) -> None:
+    """Remove files and folders off the caller's thread (an ``rmdir`` may take ms)."""
+    global _remover
+    with _remover_lock:
+        if _remover is None:
+            _remover = ThreadPoolExecutor(1, thread_name_prefix="qlambda-remove")
+    for path in paths:
+        if path is not None:
+            _remover.submit(remove, path)

@@ -9,7 +9,7 @@ in: a function may return the moment it has its last result.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from qlambda.core.events import Event, EventKind
@@ -25,11 +25,13 @@ class QuantumJournal:
         self._store = store
         self._live = live
         self.pilot_id: str | None = None  # its own tasks have no job row to record against
+        # tasks run here for another replica's job are counted there (qlambda.platform.shared_qpu)
+        self.counted: Callable[[QuantumTask], bool] = lambda task: True
 
     def __call__(self, task: QuantumTask, what: str) -> None:
         if task.job_id == self.pilot_id:
             return
-        job = self._live.get(task.job_id)
+        job = self._live.get(task.job_id) if self.counted(task) else None
         now = time.time()
         if what == "queued":
             if job is not None:
@@ -91,3 +93,11 @@ class QuantumJournal:
                 "outcome": task.outcome,
             }
         )
+
+    def count(self, job_id: str, waiting: int, executing: int, new: bool) -> None:
+        """A job's quantum tasks run through another replica's leader: its sub-status."""
+        job = self._live.get(job_id)
+        if job is not None:
+            job.quantum_waiting += waiting
+            job.quantum_executing += executing
+            job.quantum_count += int(new)

@@ -58,9 +58,12 @@ def check_encoded(value: Any) -> Encoded:
     return value
 
 
-def stored_fields(job_id: str, encoded: Encoded, results_dir: Path) -> dict[str, Any]:
-    """The job row's result columns; the bytes go to a file past ``INLINE_LIMIT``."""
-    if len(encoded.data) <= INLINE_LIMIT:
+def stored_fields(
+    job_id: str, encoded: Encoded, results_dir: Path, inline_limit: int | None = INLINE_LIMIT
+) -> dict[str, Any]:
+    """The job row's result columns; the bytes go to a file past ``inline_limit`` (None:
+    never, as replicas keep them, so that every replica reads them)."""
+    if inline_limit is None or len(encoded.data) <= inline_limit:
         return {"result": encoded.data, "result_path": None, "result_format": encoded.format}
     path = results_dir / f"{job_id}.{encoded.format}"
     temporary = path.with_suffix(".tmp")

@@ -115,7 +115,8 @@ def delete_jobs(store: Any, ids: Sequence[str]) -> dict[str, int]:
         counts = {"jobs": 0, "events": 0, "quantum_tasks": 0}
         if not ended:
             return counts
-        for table in (schema.events, schema.quantum_tasks, schema.checkpoints):
+        tables = (schema.events, schema.quantum_tasks, schema.checkpoints, schema.job_logs)
+        for table in tables:
             deleted = conn.execute(table.delete().where(table.c.job_id.in_(ended))).rowcount
             if table.name in counts:
                 counts[table.name] = deleted
@@ -142,8 +143,8 @@ def delete_outputs(store: Any, ids: Sequence[str], now: float) -> DeletedOutputs
         ended = _ended(conn, ids)
         if not ended:
             return {"outputs": 0, "ids": []}
-        checkpoints = schema.checkpoints
-        conn.execute(checkpoints.delete().where(checkpoints.c.job_id.in_(ended)))
+        for table in (schema.checkpoints, schema.job_logs):
+            conn.execute(table.delete().where(table.c.job_id.in_(ended)))
         jobs = schema.jobs
         updated = conn.execute(
             jobs.update()

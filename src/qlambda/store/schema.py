@@ -53,6 +53,10 @@ jobs = sa.Table(
     sa.Column("output_deleted_at", sa.Float),  # when retention deleted its result and logs
     # retention walks one status's ended jobs from the oldest on
     sa.Index("ix_jobs_status_ended", "status", "ended_at", "id"),
+    # the control plane that owns it (qlambda.platform.controller); its lease is the job's
+    sa.Column("controller", sa.String(100), index=True),
+    # a cancel asked of a replica that does not own the job: its owner carries it out
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 events = sa.Table(
@@ -147,4 +151,61 @@ tenants = sa.Table(
     sa.Column("name", sa.String(200), primary_key=True),
     sa.Column("uid", sa.Integer, nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
+)
+
+# --- Control planes and what they own (qlambda.platform.controller) -------------------------
+# A control plane's lease is renewed by its heartbeat; the jobs whose ``controller`` names it
+# share it. Lease times are on the database's clock (PostgreSQL's; SQLite: the one host's).
+
+controllers = sa.Table(
+    "controllers",
+    metadata,
+    sa.Column("id", sa.String(100), primary_key=True),  # <host>-<pid>-<random>
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("data_dir", sa.String(1000), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # "single" | "replica"
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("lease_expires_at", sa.Float, nullable=False, index=True),
+    sa.Column("address", sa.String(300)),  # where it serves HTTP, when it does
+    sa.Column("stopped_at", sa.Float),  # set when it stopped cleanly
+)
+
+# A job's log as its owner shipped it, for every replica to read: chunks in order.
+job_logs = sa.Table(
+    "job_logs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), sa.ForeignKey("jobs.id"), nullable=False, index=True),
+    sa.Column("source", sa.String(1000), nullable=False),  # the log file the bytes come from
+    sa.Column("file_offset", sa.BigInteger, nullable=False),  # where they start in that file
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+# Which replica dispatches a backend's quantum tasks: the leader's lease is its controller's.
+backend_leases = sa.Table(
+    "backend_leases",
+    metadata,
+    sa.Column("backend", sa.String(100), primary_key=True),
+    sa.Column("controller", sa.String(100), nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+)
+
+# Quantum tasks waiting for, or running on, a backend led by another replica. The request
+# and the result are the bytes the dispatcher forwards, never opened here.
+quantum_queue = sa.Table(
+    "quantum_queue",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), nullable=False, index=True),
+    sa.Column("requester", sa.String(100), nullable=False),  # the controller of the job
+    sa.Column("backend", sa.String(100), nullable=False),
+    sa.Column("priority", sa.Float, nullable=False),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    # pending | running | done | error | canceled
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("leader", sa.String(100)),  # who runs it
+    sa.Column("request", sa.LargeBinary, nullable=False),
+    sa.Column("result", sa.LargeBinary),  # done: the result; error: the error, as data
+    sa.Index("ix_quantum_queue_backend_state", "backend", "state", "id"),
 )

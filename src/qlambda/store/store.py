@@ -160,6 +160,28 @@ class Store:
             appended=(schema.events, [_event_row(e) for e in events]),
         )
 
+    def end_owned(
+        self, job_id: str, controller: str, fields: dict[str, Any], *events: Event
+    ) -> PendingWrite:
+        """A job's end, stored only while ``controller`` owns the job: the write's result
+        is False (nothing stored) when another control plane has claimed it since. Grouped
+        with the batch's other updates, as ``update_job`` is."""
+        return self.writer.submit(
+            None,
+            updated=(schema.jobs, job_id, fields),
+            appended=(schema.events, [_event_row(e) for e in events]),
+            only_if=("controller", controller),
+        )
+
+    def set_sub_status(self, job_id: str, text: str, event: Event) -> PendingWrite:
+        """A running job's own status text, in its row (replicas read it there)."""
+        return self.writer.submit(
+            None,
+            urgent=False,
+            updated=(schema.jobs, job_id, {"sub_status": text}),
+            appended=(schema.events, [_event_row(event)]),
+        )
+
     def add_events(self, events: Sequence[Event]) -> PendingWrite:
         """Record events; they may wait a few milliseconds to share a commit."""
         return self.writer.submit(
@@ -418,6 +440,17 @@ class Store:
             )
         )
         return rows[0] if rows else None
+
+    def active_elsewhere(self, owner: str, controller: str) -> int:
+        """The owner's jobs not ended that ``controller`` does not own."""
+        table = schema.jobs
+        statement = sa.select(sa.func.count()).where(
+            table.c.status.in_(UNFINISHED),
+            table.c.owner == owner,
+            sa.or_(table.c.controller.is_(None), table.c.controller != controller),
+        )
+        rows = self._all(statement)
+        return int(next(iter(rows[0].values())))
 
     def unfinished_jobs(self) -> list[dict[str, Any]]:
         table = schema.jobs

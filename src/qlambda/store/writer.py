@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 Operation = Callable[[sa.Connection], Any]
 Rows = tuple[sa.Table, list[dict[str, Any]]]
 Update = tuple[sa.Table, Any, dict[str, Any]]  # table, primary key value, new values
+Guard = tuple[str, Any]  # (column, value): an update applies only while the row has it
 _STOP = object()
 FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 2.0
@@ -88,6 +89,7 @@ class _Write:
     appended: Rows | None  # rows nobody updates (events): after everything else
     future: PendingWrite
     urgent: bool
+    only_if: Guard | None = None  # ``updated`` applies only while the row holds this
 
 
 class _InDoubt(Exception):
@@ -105,17 +107,22 @@ class _Batch:
     rows inserted into a table (with the same columns) become one statement, updates of
     one table with the same columns one ``executemany``; several updates of one row
     merge into one (the later values win). An ``operation`` (any SQL) runs in its place,
-    after everything grouped before it."""
+    after everything grouped before it. An update with a guard (``only_if``) is grouped
+    with those of its shape and guard column, after the plain ones; its write's result is
+    whether it applied, and its appended rows go in only if it did."""
 
-    _update_statements: ClassVar[dict[tuple[sa.Table, tuple[str, ...]], sa.Update]] = {}
+    _update_statements: ClassVar[dict[tuple[sa.Table, tuple[str, ...], str | None], sa.Update]] = {}
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
         self.inserts: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self.updates: dict[tuple[sa.Table, Any], dict[str, Any]] = {}
+        self.guarded: dict[tuple[sa.Table, Any, Guard], dict[str, Any]] = {}
+        self.guarded_rows: set[tuple[sa.Table, Any]] = set()
 
     def run(self, writes: Sequence[_Write]) -> list[Any]:
-        results = []
+        results: list[Any] = []
+        checks: list[tuple[int, sa.Table, Any, Guard]] = []
         for write in writes:
             if write.operation is not None:
                 self.flush()
@@ -128,10 +135,21 @@ class _Batch:
                     self.inserts.setdefault((table, tuple(row)), []).append(row)
             if write.updated is not None:
                 table, key, values = write.updated
-                self.updates.setdefault((table, key), {}).update(values)
+                if write.only_if is None:
+                    if (table, key) in self.guarded_rows:
+                        self.flush()  # after the guarded update of that row, as asked
+                    self.updates.setdefault((table, key), {}).update(values)
+                else:
+                    self.guarded.setdefault((table, key, write.only_if), {}).update(values)
+                    self.guarded_rows.add((table, key))
+                    checks.append((len(results) - 1, table, key, write.only_if))
         self.flush()
+        for index, applied in self._applied(checks):
+            results[index] = applied
         appended: dict[sa.Table, list[dict[str, Any]]] = {}
-        for write in writes:
+        for write, result in zip(writes, results, strict=True):
+            if write.only_if is not None and not result:
+                continue  # its update did not apply: neither do its rows
             if write.appended is not None and write.appended[1]:
                 appended.setdefault(write.appended[0], []).extend(write.appended[1])
         for table, rows in appended.items():
@@ -142,28 +160,58 @@ class _Batch:
         for (table, _), rows in self.inserts.items():
             self.conn.execute(table.insert(), rows)
         self.inserts.clear()
-        shapes: dict[tuple[sa.Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        shapes: dict[tuple[sa.Table, tuple[str, ...], str | None], list[dict[str, Any]]] = {}
         for (table, key), values in self.updates.items():
-            names = tuple(sorted(values))
-            shapes.setdefault((table, names), []).append(
-                {"k_": key, **{f"v_{name}": value for name, value in values.items()}}
+            shapes.setdefault((table, tuple(sorted(values)), None), []).append(
+                _parameters(key, values)
+            )
+        for (table, key, (column, value)), values in self.guarded.items():
+            shapes.setdefault((table, tuple(sorted(values)), column), []).append(
+                {**_parameters(key, values), "g_": value}
             )
         self.updates.clear()
-        for (table, names), parameters in shapes.items():
-            self.conn.execute(self._update(table, names), parameters)
+        self.guarded.clear()
+        self.guarded_rows.clear()
+        for (table, names, guard), parameters in shapes.items():
+            self.conn.execute(self._update(table, names, guard), parameters)
+
+    def _applied(self, checks: list[tuple[int, sa.Table, Any, Guard]]) -> list[tuple[int, bool]]:
+        """Which guarded updates applied: their rows hold the guard's value now (in this
+        transaction, which locked the rows it updated)."""
+        groups: dict[tuple[sa.Table, Guard], list[tuple[int, Any]]] = {}
+        for index, table, key, guard in checks:
+            groups.setdefault((table, guard), []).append((index, key))
+        outcome = []
+        for (table, (column, value)), members in groups.items():
+            (primary,) = table.primary_key.columns
+            keys = [key for _, key in members]
+            found = set(
+                self.conn.execute(
+                    sa.select(primary).where(primary.in_(keys), table.c[column] == value)
+                ).scalars()
+            )
+            outcome += [(index, key in found) for index, key in members]
+        return outcome
 
     @classmethod
-    def _update(cls, table: sa.Table, names: tuple[str, ...]) -> sa.Update:
-        statement = cls._update_statements.get((table, names))
+    def _update(cls, table: sa.Table, names: tuple[str, ...], guard: str | None) -> sa.Update:
+        statement = cls._update_statements.get((table, names, guard))
         if statement is None:
             (key,) = table.primary_key.columns
+            condition = key == sa.bindparam("k_")
+            if guard is not None:
+                condition = condition & (table.c[guard] == sa.bindparam("g_"))
             statement = (
                 table.update()
-                .where(key == sa.bindparam("k_"))
+                .where(condition)
                 .values({name: sa.bindparam(f"v_{name}") for name in names})
             )
-            cls._update_statements[(table, names)] = statement
+            cls._update_statements[(table, names, guard)] = statement
         return statement
+
+
+def _parameters(key: Any, values: dict[str, Any]) -> dict[str, Any]:
+    return {"k_": key, **{f"v_{name}": value for name, value in values.items()}}
 
 
 class StoreWriter:
@@ -196,6 +244,7 @@ class StoreWriter:
         inserted: Rows | None = None,
         updated: Update | None = None,
         appended: Rows | None = None,
+        only_if: Guard | None = None,
     ) -> PendingWrite:
         """Queue a write. An urgent one is committed at once, with whatever else is queued.
 
@@ -204,9 +253,12 @@ class StoreWriter:
         their order. ``appended``: (table, rows) inserts that only add rows others never
         update (events, quantum tasks); they run after the batch's other writes, one
         multi-row insert per table for the whole batch, in the same commit.
+        ``only_if``: (column, value): ``updated`` applies only while its row holds that
+        value; the write's result is then whether it applied (and its ``appended`` rows
+        are inserted only if it did).
         """
         future = PendingWrite()
-        self._queue.put(_Write(operation, inserted, updated, appended, future, urgent))
+        self._queue.put(_Write(operation, inserted, updated, appended, future, urgent, only_if))
         return future
 
     def flush(self) -> None:
