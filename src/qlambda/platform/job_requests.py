@@ -24,7 +24,6 @@ from typing import Any
 from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
 from qlambda.platform.jobs import LiveJob
-from qlambda.platform.quantum_access import describe_backend
 from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
@@ -73,6 +72,8 @@ class JobRequests:
             elif kind == "restore" and payload is None and message.reply is not None:
                 message.reply(True, self._store.load_checkpoint(job.id))
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
+                from qlambda.platform.quantum_access import describe_backend
+
                 message.reply(True, describe_backend(self._dispatcher.configs(), payload))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
