@@ -101,6 +101,11 @@ class PlatformJob(BasePrimitiveJob[PrimitiveResult, JobStatus]):
         return self.future.cancel()
 
 
+def _check_submit(submit: object) -> None:
+    if not callable(submit):
+        raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
+
+
 class TaggedJob(PlatformJob):
     """A job of a primitive whose ``options.environment.job_tags`` were set: ``tags``, and
     its result's ``metadata["job_tags"]``."""
@@ -117,11 +122,6 @@ class TaggedJob(PlatformJob):
 
 def _job(future: Answer, request: QuantumRequest, tags: list[str]) -> PlatformJob:
     return TaggedJob(future, request, tags) if tags else PlatformJob(future, request)
-
-
-def _check_submit(submit: object) -> None:
-    if not callable(submit):
-        raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
 
 
 def _as_qiskit_pubs(pubs: Iterable[Any]) -> list[Any]:
