@@ -83,6 +83,15 @@ def test_execution_options(tmp_path):
     assert len(values) == 4 and values[1] > values[0]  # readout mitigation helps
 
 
+def test_ibm_runtime(tmp_path):
+    out = run_example("ibm_runtime.py", tmp_path)
+    values = [float(v) for v in re.findall(r"resilience_level=\d: (-?\d\.\d+)", out)]
+    assert len(values) == 3 and values[1] > values[0] + 0.05  # readout mitigation helps
+    assert "backend.run, 1000 shots: 1000 counts" in out
+    assert "sampler, 4000 shots, XY4 decoupling and twirling" in out
+    assert "options.twirling.enable_measure = True is not accepted; accepted: False" in out
+
+
 @pytest.mark.slow
 def test_scale_out(tmp_path):
     out = run_example("scale_out.py", tmp_path)

@@ -103,3 +103,28 @@ def test_the_pilots_primitives_take_execution_options_like_a_jobs(pilot):
     circuit.measure_all()
     result = pilot.sampler(options=["ddd"]).run([circuit], shots=50).result()
     assert result[0].data.meas.get_counts() == {"1": 50}
+
+
+def test_a_pilot_s_backend_runs_ibm_runtime_style_code(pilot):
+    from qiskit import QuantumCircuit, transpile
+
+    from qlambda.runtime import Batch, SamplerV2, Session
+
+    backend = pilot.backend("sim")
+    circuit = QuantumCircuit(2)
+    circuit.h(0)
+    circuit.cx(0, 1)
+    circuit.measure_all()
+    isa = transpile(circuit, backend=backend)
+    with Batch(backend=backend) as batch:
+        sampler = SamplerV2(mode=batch, options={"default_shots": 123})
+        counts = sampler.run([isa]).result()[0].data.meas.get_counts()
+    assert set(counts) <= {"00", "11"} and sum(counts.values()) == 123
+    assert sum(backend.run(isa, shots=50).result().get_counts().values()) == 50
+    with Session(backend=backend) as session:  # mode=None: the session of the block
+        sampler = SamplerV2()
+        assert sampler.mode is session and session.backend() == "sim"
+        assert sampler.run([isa], shots=7).result()[0].data.meas.num_shots == 7
+    assert session.status() == "Closed"
+    with pytest.raises(ValueError, match="unknown backend 'torino'; available: sim"):
+        pilot.backend("torino")

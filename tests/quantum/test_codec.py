@@ -164,7 +164,7 @@ def test_a_pickle_is_never_loaded_whatever_it_holds(tmp_path):
         (lambda d: d.update(options=[{"name": "zne", "kwargs": "[1]"}]), "a JSON object"),
         (
             lambda d: d.update(options=[{"name": "rm-rf", "kwargs": "{}"}]),
-            "unknown execution option 'rm-rf'; installed here: ddd, readout, zne",
+            "unknown execution option 'rm-rf'; installed here: ddd, readout, twirl, zne",
         ),
         (
             lambda d: d.update(options=[{"name": "zne", "kwargs": '{"bogus": 1}'}]),
@@ -226,7 +226,7 @@ def test_a_step_of_the_user_s_own_crosses_only_to_an_executor_that_runs_user_cod
         )
         with pytest.raises(
             QuantumRequestError,
-            match=r"'negate-here' is code of the job's own.*installed on it: ddd, readout, zne",
+            match=r"'negate-here' is code of the job's own.*on it: ddd, readout, twirl, zne",
         ):
             round_trip(request)
         (step,) = round_trip(request, RequestLimits(max_qubits=8, allow_code=True)).options

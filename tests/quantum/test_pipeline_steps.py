@@ -32,7 +32,7 @@ def ghz(n: int = 4) -> QuantumCircuit:
 
 
 def test_an_unknown_option_is_rejected_listing_the_known_ones():
-    with pytest.raises(UnknownOptionError, match=r"'zen'.*known: ddd, readout, zne"):
+    with pytest.raises(UnknownOptionError, match=r"'zen'.*known: ddd, readout, twirl, zne"):
         resolve_options(["readout", "zen"])
 
 
@@ -63,7 +63,7 @@ def test_options_that_do_not_fit_the_primitive_fail_at_once(aer_submit):
 
 def test_job_level_options_skip_steps_that_do_not_serve_the_primitive(aer_submit):
     sampler = PlatformSamplerV2(aer_submit, options=[EstimatorOnly(), "ddd"], strict_options=False)
-    assert [step.name for step in sampler.options] == ["ddd"]
+    assert [step.name for step in sampler.steps] == ["ddd"]
 
 
 def test_job_options_are_stored_as_names_and_mappings():

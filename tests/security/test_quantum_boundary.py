@@ -167,7 +167,7 @@ def test_a_crafted_request_runs_no_code_in_the_qpu_executor(server, tmp_path):
     request = make_request("sampler", [bobs_circuit()], options=(DetonatingStep(str(marker)),))
     answer = server.mallory.run(send_raw, envelope=as_argument(seal(request))).result(120)
     assert "'harmless' is code of the job's own" in answer
-    assert "run only the options installed on it: ddd, readout, zne" in answer
+    assert "run only the options installed on it: ddd, readout, twirl, zne" in answer
     time.sleep(0.5)
     assert not marker.exists()
     assert_bob_intact(server)

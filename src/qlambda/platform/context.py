@@ -69,6 +69,10 @@ class JobContext(QuantumAccess):
     def _send(self, envelope: Any) -> Future[Any]:
         return self._channel.request("quantum", envelope.to_data())
 
+    def _describe_backend(self, name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._channel.request("backend", name).result()
+        return described
+
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run ``fn`` on every item on the pilot's workers; results in order.

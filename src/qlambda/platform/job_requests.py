@@ -7,6 +7,7 @@ checks the message around it). The kinds:
 * ``started`` (attempt number), ``status`` (text, shown as the sub-status);
 * ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
 * ``checkpoint`` (bytes, stored as they are) and ``restore``;
+* ``backend``: a backend's name; the answer describes it (``ctx.backend(name)``);
 * ``map``: a fan-out, a pickled function and pickled arguments per item, which the
   control plane forwards to the owner's workers without reading.
 """
@@ -73,6 +74,10 @@ class JobRequests:
                 saved.add_done_callback(lambda f: reply_from(message, f))
             elif kind == "restore" and payload is None and message.reply is not None:
                 message.reply(True, self._store.load_checkpoint(job.id))
+            elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
+                from qlambda.platform.quantum_access import describe_backend
+
+                message.reply(True, describe_backend(self._dispatcher.configs(), payload))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
             else:

@@ -25,7 +25,7 @@ from qlambda.engine.base import TaskSpec
 from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value
-from qlambda.platform.quantum_access import QuantumAccess
+from qlambda.platform.quantum_access import QuantumAccess, describe_backend
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
 RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
@@ -187,6 +187,9 @@ class Pilot(QuantumAccess):
     def _send(self, envelope: Any) -> Future[Any]:
         # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
+
+    def _describe_backend(self, name: str) -> dict[str, Any]:
+        return describe_backend(self.dispatcher.configs(), name)
 
     # ------------------------------------------------------------- state
     def cancel(self) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
+from qlambda.core.errors import UnknownBackendError
+
 
 class QuantumAccess:
     execution_options: list[Any] | None = None  # default options of the primitives
@@ -69,6 +71,17 @@ class QuantumAccess:
             optimization_level=optimization_level,
         )
 
+    def backend(self, name: str) -> Any:
+        """Backend ``name`` as a Qiskit ``BackendV2``: its device's ``Target`` (for
+        ``transpile`` and ``generate_preset_pass_manager``), ``run(circuits, shots=n)``
+        through the platform's queue, and the ``mode`` of ``qlambda.runtime``'s
+        SamplerV2, EstimatorV2, Session and Batch."""
+        from qlambda.quantum.platform_backend import PlatformBackend
+
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"ctx.backend takes a backend's name, e.g. 'aer'; got {name!r}")
+        return PlatformBackend(self, self._describe_backend(name))
+
     def cirq_sampler(
         self,
         backend: str | None = None,
@@ -115,6 +128,24 @@ class QuantumAccess:
 
         return self._send(seal(request))
 
+    def _describe_backend(self, name: str) -> dict[str, Any]:
+        """``name``, ``kind``, ``device`` and ``num_qubits`` of backend ``name``; unknown
+        names raise, listing the backends there are."""
+        raise NotImplementedError
+
     def _send(self, envelope: Any) -> Future[Any]:
         """Hand a sealed request to the dispatcher; the Future resolves to its result."""
         raise NotImplementedError
+
+
+def describe_backend(configs: list[Any], name: str) -> dict[str, Any]:
+    """What a function's ``ctx.backend(name)`` is built from; unknown names raise."""
+    for config in configs:
+        if config.name == name:
+            return {
+                "name": config.name,
+                "kind": config.kind,
+                "device": config.device,
+                "num_qubits": config.num_qubits,
+            }
+    raise UnknownBackendError(name, [config.name for config in configs])

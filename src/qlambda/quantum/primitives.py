@@ -30,6 +30,13 @@ from qlambda.quantum.request import (
     check_optimization_level,
     make_request,
 )
+from qlambda.quantum.runtime_options import (
+    EstimatorOptions,
+    PrimitiveOptions,
+    RuntimeOptionError,
+    SamplerOptions,
+    make_options,
+)
 
 # What a request's future resolves to: the result, or the result with the backend's timings,
 # or either still sealed as it crossed from the control plane.
@@ -107,6 +114,24 @@ def _check_submit(submit: object) -> None:
         raise TypeError(f"submit must be a callable returning a Future, got {submit!r}")
 
 
+class TaggedJob(PlatformJob):
+    """A job of a primitive whose ``options.environment.job_tags`` were set: ``tags``, and
+    its result's ``metadata["job_tags"]``."""
+
+    def __init__(self, future: Answer, request: QuantumRequest, tags: list[str]) -> None:
+        super().__init__(future, request)
+        self.tags = list(tags)
+
+    def result(self, timeout: float | None = None) -> PrimitiveResult:
+        result = super().result(timeout)
+        result.metadata["job_tags"] = list(self.tags)
+        return result
+
+
+def _job(future: Answer, request: QuantumRequest, tags: list[str]) -> PlatformJob:
+    return TaggedJob(future, request, tags) if tags else PlatformJob(future, request)
+
+
 def _as_qiskit_pubs(pubs: Iterable[Any]) -> list[Any]:
     """PUB-likes with circuits from any supported SDK made Qiskit circuits."""
     from qlambda.quantum.sdk.circuits import convert_pub, to_qiskit
@@ -151,7 +176,9 @@ class PlatformSamplerV2(BaseSamplerV2):
     """Qiskit SamplerV2 whose runs execute on a platform backend (by name, or chosen).
 
     ``optimization_level``: Qiskit's preset level for circuits not yet written for the
-    device (None: the backend's default, which never cancels a gate).
+    device (None: the backend's default, which never cancels a gate). ``options``: IBM
+    Runtime's sampler options (:class:`SamplerOptions`), set as code written for
+    ``qiskit_ibm_runtime`` sets them (``sampler.options.default_shots = 10_000``).
     """
 
     def __init__(
@@ -167,14 +194,38 @@ class PlatformSamplerV2(BaseSamplerV2):
         _check_submit(submit)
         check_optimization_level(optimization_level)
         self.optimization_level = optimization_level
-        self.options = _steps_for("sampler", options, strict_options)
+        self._listed = _steps_for("sampler", options, strict_options)
+        self._steps = _Steps("sampler", self._listed, strict_options and bool(options))
         if isinstance(default_shots, bool) or not isinstance(default_shots, int):
             raise TypeError(f"default_shots must be a positive integer, got {default_shots!r}")
         if default_shots < 1:
             raise ValueError(f"default_shots must be a positive integer, got {default_shots}")
         self._submit = submit
         self.backend = backend
-        self.default_shots = default_shots
+        self._default_shots = default_shots
+        self.options = SamplerOptions()
+
+    @property
+    def options(self) -> SamplerOptions:
+        """IBM Runtime's sampler options; assign a dict or set them one by one."""
+        return self._options
+
+    @options.setter
+    def options(self, value: Any) -> None:
+        made = make_options(SamplerOptions, value)
+        assert isinstance(made, SamplerOptions)
+        self._options = made
+
+    @property
+    def default_shots(self) -> int:
+        """``options.default_shots`` if set, else the sampler's own default."""
+        shots = self._options.default_shots
+        return int(shots) if shots else self._default_shots
+
+    @property
+    def steps(self) -> tuple[Any, ...]:
+        """The execution-option steps each run goes through, outermost first."""
+        return self._steps.resolve(self._options)
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> PlatformJob:
         request = make_request(
@@ -182,10 +233,10 @@ class PlatformSamplerV2(BaseSamplerV2):
             _as_qiskit_pubs(pubs),
             shots=self.default_shots if shots is None else shots,
             backend=self.backend,
-            options=self.options,
+            options=self.steps,
             optimization_level=self.optimization_level,
         )
-        return PlatformJob(self._submit(request), request)
+        return _job(self._submit(request), request, self._options.job_tags)
 
 
 class PlatformEstimatorV2(BaseEstimatorV2):
@@ -194,7 +245,8 @@ class PlatformEstimatorV2(BaseEstimatorV2):
     ``default_precision`` None (the default) leaves the precision to the backend: exact
     values on an ideal simulator (as Qiskit's StatevectorEstimator and Aer's EstimatorV2),
     4096 shots (0.015625) on a noisy device, which cannot be exact. ``optimization_level``
-    as for :class:`PlatformSamplerV2`.
+    as for :class:`PlatformSamplerV2`; ``options`` IBM Runtime's estimator options
+    (:class:`EstimatorOptions`: ``estimator.options.resilience_level = 1``).
     """
 
     def __init__(
@@ -210,7 +262,8 @@ class PlatformEstimatorV2(BaseEstimatorV2):
         _check_submit(submit)
         check_optimization_level(optimization_level)
         self.optimization_level = optimization_level
-        self.options = _steps_for("estimator", options, strict_options)
+        self._listed = _steps_for("estimator", options, strict_options)
+        self._steps = _Steps("estimator", self._listed, strict_options and bool(options))
         if default_precision is not None:
             if isinstance(default_precision, bool) or not isinstance(
                 default_precision, int | float
@@ -224,7 +277,31 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             default_precision = float(default_precision)
         self._submit = submit
         self.backend = backend
-        self.default_precision = default_precision
+        self._default_precision = default_precision
+        self.options = EstimatorOptions()
+
+    @property
+    def options(self) -> EstimatorOptions:
+        """IBM Runtime's estimator options; assign a dict or set them one by one."""
+        return self._options
+
+    @options.setter
+    def options(self, value: Any) -> None:
+        made = make_options(EstimatorOptions, value)
+        assert isinstance(made, EstimatorOptions)
+        self._options = made
+
+    @property
+    def default_precision(self) -> float | None:
+        """From ``options`` (``default_shots`` n: ``1/sqrt(n)``) if set there, else the
+        estimator's own default."""
+        precision = self._options.precision()
+        return self._default_precision if precision is None else precision
+
+    @property
+    def steps(self) -> tuple[Any, ...]:
+        """The execution-option steps each run goes through, outermost first."""
+        return self._steps.resolve(self._options)
 
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
@@ -234,7 +311,34 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             _as_qiskit_pubs(pubs),
             precision=self.default_precision if precision is None else precision,
             backend=self.backend,
-            options=self.options,
+            options=self.steps,
             optimization_level=self.optimization_level,
         )
-        return PlatformJob(self._submit(request), request)
+        return _job(self._submit(request), request, self._options.job_tags)
+
+
+class _Steps:
+    """A primitive's steps: its listed execution options, or those its IBM-style options
+    ask for once any mitigation option is set there (resolved once per setting)."""
+
+    def __init__(self, primitive: str, listed: tuple[Any, ...], explicit: bool) -> None:
+        self.primitive = primitive
+        self.listed = listed
+        self.explicit = explicit
+        self._cache: tuple[str, tuple[Any, ...]] | None = None
+
+    def resolve(self, options: PrimitiveOptions) -> tuple[Any, ...]:
+        wanted = options.execution_options()
+        if wanted is None:
+            return self.listed
+        if self.explicit:
+            raise RuntimeOptionError(
+                f"this {self.primitive} was made with execution options "
+                f"{[getattr(s, 'name', s) for s in self.listed]}; its IBM-style mitigation "
+                "options (resilience_level, resilience.*, dynamical_decoupling.enable) "
+                "choose the steps themselves; accepted: one or the other"
+            )
+        key = repr(wanted)
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, _steps_for(self.primitive, wanted))
+        return self._cache[1]

@@ -25,6 +25,7 @@ _BUILT_IN: dict[str, str] = {
     "readout": "qlambda.quantum.pipeline.readout:ReadoutMitigation",
     "zne": "qlambda.quantum.pipeline.zne:ZeroNoiseExtrapolation",
     "ddd": "qlambda.quantum.pipeline.ddd:DynamicalDecoupling",
+    "twirl": "qlambda.quantum.pipeline.twirl:PauliTwirling",
 }
 """Imported only when used: mitiq and cirq cost seconds to import."""
 
@@ -45,10 +46,10 @@ def register_step(name: str) -> Callable[[StepFactory], StepFactory]:
     """Decorator: make a step class (or a function returning a step) an option named ``name``.
 
     ```python
-    @register_step("twirl")
+    @register_step("my_twirl")
     class Twirl(PassThrough): ...
 
-    ctx.estimator("torino", options=["twirl", "zne"])
+    ctx.estimator("torino", options=["my_twirl", "zne"])
     ```
     """
     if not isinstance(name, str) or not name:

@@ -16,13 +16,16 @@ import numpy as np
 from qlambda.core.arrays import FloatArray
 from qlambda.quantum.pipeline.base import BackendView, Execution, Outcome
 
-EXTRAPOLATIONS = ("richardson", "linear")
+EXTRAPOLATIONS = ("richardson", "linear", "exponential")
 FOLDINGS = ("random", "global")
 
 
 class ZeroNoiseExtrapolation:
-    """``scale_factors`` (>= 1, the first usually 1), ``extrapolation`` ("richardson" or
-    "linear") and ``folding`` ("random": mitiq's fold_gates_at_random, "global": fold_global)."""
+    """``scale_factors`` (>= 1, the first usually 1), ``extrapolation`` ("richardson",
+    "linear" or "exponential": ``A exp(-x / tau)`` fitted to the values, IBM Runtime's
+    default, which falls back to linear when the values do not share a sign; a sampler's
+    distributions extrapolate linearly then) and ``folding`` ("random": mitiq's
+    fold_gates_at_random, "global": fold_global)."""
 
     name = "zne"
     primitives = ("estimator", "sampler")
@@ -115,7 +118,8 @@ class ZeroNoiseExtrapolation:
         """The extrapolated value as a linear combination of the measured ones.
 
         Richardson and linear extrapolation are both linear in the values, so extrapolating
-        unit vectors gives the coefficients, and with them the standard error.
+        unit vectors gives the coefficients, and with them the standard error. Exponential
+        extrapolation is a linear fit of the values' logarithms: these are its weights.
         """
         extrapolate = self._extrapolate
         size = len(self.scale_factors)
@@ -125,7 +129,26 @@ class ZeroNoiseExtrapolation:
         from mitiq.zne.inference import LinearFactory, RichardsonFactory
 
         factory = RichardsonFactory if self.extrapolation == "richardson" else LinearFactory
+        # exponential: the linear fit, applied to logarithms (see _estimate)
         return float(factory.extrapolate(list(self.scale_factors), values))
+
+    def _estimate(
+        self, values: list[float], stds: FloatArray, weights: FloatArray
+    ) -> tuple[float, float, str]:
+        """(value, standard error, extrapolation used) at zero noise."""
+        data = np.array(values)
+        if self.extrapolation == "exponential":
+            if np.all(data > 0) or np.all(data < 0):
+                # A exp(-x/tau): log|y| is linear in x, so A = sign * exp(w . log|y|)
+                value = float(np.sign(data[0]) * np.exp(weights @ np.log(np.abs(data))))
+                std = abs(value) * float(np.sqrt(np.sum((weights * stds / data) ** 2)))
+                return value, std, "exponential"
+            return float(weights @ data), float(np.sqrt(np.sum((weights * stds) ** 2))), "linear"
+        return (
+            self._extrapolate(values),
+            float(np.sqrt(np.sum((weights * stds) ** 2))),
+            self.extrapolation,
+        )
 
     def _extrapolate_distributions(self, chunk: Sequence[Outcome], weights: FloatArray) -> Outcome:
         """A sampler's outcome: every outcome's probability extrapolated to zero noise.
@@ -176,11 +199,9 @@ class ZeroNoiseExtrapolation:
             # an estimator's outcomes all carry a value (the first one's says which it is)
             values = [float(o.value) for o in chunk]  # type: ignore[arg-type]
             stds = np.array([float(o.std or 0.0) for o in chunk])
-            results.append(
-                Outcome(
-                    value=self._extrapolate(values),
-                    std=float(np.sqrt(np.sum((weights * stds) ** 2))),
-                    metadata={"zne": {"scale_factors": list(self.scale_factors), "values": values}},
-                )
-            )
+            value, std, used = self._estimate(values, stds, weights)
+            zne: dict[str, Any] = {"scale_factors": list(self.scale_factors), "values": values}
+            if used != self.extrapolation:
+                zne["extrapolation"] = used
+            results.append(Outcome(value=value, std=std, metadata={"zne": zne}))
         return results

@@ -1,0 +1,205 @@
+"""IBM-Runtime-style primitives over the platform: code written for ``qiskit_ibm_runtime``
+runs inside a function with only its import line changed.
+
+```python
+from qlambda.runtime import SamplerV2, EstimatorV2, Session, Batch
+
+def job(ctx):
+    backend = ctx.backend("torino")            # a Qiskit BackendV2 with the device's Target
+    with Session(backend=backend) as session:
+        estimator = EstimatorV2(mode=session)
+        estimator.options.resilience_level = 1  # -> the 'readout' execution option
+        ...
+```
+
+``mode`` is a backend from ``ctx.backend(name)`` (or ``pilot.backend(name)``), a
+:class:`Session` or a :class:`Batch` over one, or None inside a ``with Session(...)``
+block. A Session or Batch here groups the calls of a job on one backend: every primitive
+made with it runs there, and none runs once it is closed. It reserves no device time: a
+vendor session (IBM's dedicated window) comes with a real device's adapter. Options
+follow :mod:`qlambda.quantum.runtime_options`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from typing import Any
+
+from qlambda.quantum.platform_backend import PlatformBackend
+from qlambda.quantum.primitives import PlatformEstimatorV2, PlatformJob, PlatformSamplerV2
+from qlambda.quantum.runtime_options import (
+    EstimatorOptions,
+    RuntimeOptionError,
+    SamplerOptions,
+)
+
+__all__ = [
+    "Batch",
+    "EstimatorOptions",
+    "EstimatorV2",
+    "RuntimeOptionError",
+    "SamplerOptions",
+    "SamplerV2",
+    "Session",
+]
+
+_current: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
+    "qlambda_runtime_session", default=None
+)
+
+
+def _check_backend(backend: Any, what: str) -> PlatformBackend:
+    if isinstance(backend, PlatformBackend):
+        return backend
+    raise TypeError(
+        f"{what} takes a platform backend: ctx.backend(name) inside a function (or "
+        f"pilot.backend(name)); got {type(backend).__name__}"
+    )
+
+
+class Session:
+    """Calls grouped on one backend, as ``qiskit_ibm_runtime.Session``.
+
+    ``max_time`` is accepted as IBM's (seconds, or a string such as ``"2h"``) and bounds
+    nothing here: a job's time limit is its function's ``timeout``.
+    """
+
+    _kind = "session"
+
+    def __init__(
+        self,
+        backend: Any = None,
+        max_time: int | str | None = None,
+        *,
+        create_new: bool | None = True,
+    ) -> None:
+        if backend is None:
+            raise TypeError(f"{type(self).__name__} needs backend=ctx.backend(name)")
+        self._backend = _check_backend(backend, type(self).__name__)
+        if max_time is not None and (
+            isinstance(max_time, bool) or not isinstance(max_time, int | str)
+        ):
+            raise TypeError(f"max_time is seconds or a string such as '2h'; got {max_time!r}")
+        self.max_time = max_time
+        self.session_id = f"{self._kind}-{uuid.uuid4().hex[:12]}"
+        self._active = True
+        self._token: contextvars.Token[Session | None] | None = None
+
+    @property
+    def mode_backend(self) -> PlatformBackend:
+        return self._backend
+
+    def backend(self) -> str:
+        """The backend's name (as IBM's ``Session.backend()``)."""
+        name: str = self._backend.name
+        return name
+
+    def status(self) -> str:
+        return "Open" if self._active else "Closed"
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "id": self.session_id,
+            "backend_name": self._backend.name,
+            "mode": "dedicated" if self._kind == "session" else "batch",
+            "state": self.status().lower(),
+            "max_time": self.max_time,
+        }
+
+    def usage(self) -> float | None:
+        return None
+
+    def close(self) -> None:
+        """No further calls run through it; calls already sent finish."""
+        self._active = False
+
+    def cancel(self) -> None:
+        self.close()
+
+    def check_open(self) -> None:
+        if not self._active:
+            raise RuntimeError(
+                f"{type(self).__name__} {self.session_id} is closed; open a new one for "
+                "further calls"
+            )
+
+    def __enter__(self) -> Session:
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}<{self.session_id}, backend={self._backend.name!r}>"
+
+
+class Batch(Session):
+    """Calls grouped on one backend, as ``qiskit_ibm_runtime.Batch`` (here as a Session)."""
+
+    _kind = "batch"
+
+
+def _resolve_mode(mode: Any) -> tuple[PlatformBackend, Session | None]:
+    if mode is None:
+        session = _current.get()
+        if session is None:
+            raise TypeError(
+                "mode is required outside a 'with Session(...)' block: a backend from "
+                "ctx.backend(name), or a Session or Batch over one"
+            )
+        return session.mode_backend, session
+    if isinstance(mode, Session):
+        mode.check_open()
+        return mode.mode_backend, mode
+    return _check_backend(mode, "mode"), None
+
+
+class SamplerV2(PlatformSamplerV2):
+    """``qiskit_ibm_runtime.SamplerV2`` over a platform backend: ``SamplerV2(mode=backend,
+    options={...})``; each ``run`` is one quantum task on that backend."""
+
+    def __init__(self, mode: Any = None, options: Any = None) -> None:
+        backend, session = _resolve_mode(mode)
+        access = backend._access
+        super().__init__(
+            access._submit_quantum,
+            backend=backend.name,
+            options=access.execution_options,
+            strict_options=False,
+        )
+        self.options = options
+        self.mode = mode if mode is not None else session
+        self._session = session
+
+    def run(self, pubs: Any, *, shots: int | None = None) -> PlatformJob:
+        if self._session is not None:
+            self._session.check_open()
+        return super().run(pubs, shots=shots)
+
+
+class EstimatorV2(PlatformEstimatorV2):
+    """``qiskit_ibm_runtime.EstimatorV2`` over a platform backend: ``EstimatorV2(mode=
+    backend, options={...})``; each ``run`` is one quantum task on that backend."""
+
+    def __init__(self, mode: Any = None, options: Any = None) -> None:
+        backend, session = _resolve_mode(mode)
+        access = backend._access
+        super().__init__(
+            access._submit_quantum,
+            backend=backend.name,
+            options=access.execution_options,
+            strict_options=False,
+        )
+        self.options = options
+        self.mode = mode if mode is not None else session
+        self._session = session
+
+    def run(self, pubs: Any, *, precision: float | None = None) -> PlatformJob:
+        if self._session is not None:
+            self._session.check_open()
+        return super().run(pubs, precision=precision)
