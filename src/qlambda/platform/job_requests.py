@@ -5,6 +5,8 @@ checked for its kind before anything acts on it (``qlambda.engine.protocol``
 checks the message around it). The kinds:
 
 * ``started`` (attempt number), ``status`` (text, shown as the sub-status);
+* ``answered``: how many quantum answers the job had straight from executors (told
+  before its end, which then waits for the executors' reports of them);
 * ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
 * ``checkpoint`` (bytes, stored as they are) and ``restore``;
 * ``backend``: a backend's name; the answer describes it (``ctx.backend(name)``);
