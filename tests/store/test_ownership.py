@@ -132,9 +132,9 @@ def test_a_single_server_and_replicas_do_not_share_a_database(store):
         ownership.register(conn, controller("b"), 30)
 
 
+# PostgreSQL only: a SQLite database serves one control plane, nothing claims concurrently
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_concurrent_claims_skip_each_others_rows(store):
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serves one control plane: nothing claims concurrently")
     for n in range(6):
         job(store, f"j{n}", None)
     first = store.engine.connect()
