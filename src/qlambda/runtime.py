@@ -159,26 +159,35 @@ def _resolve_mode(mode: Any) -> tuple[PlatformBackend, Session | None]:
     return _check_backend(mode, "mode"), None
 
 
+def _primitive_arguments(backend: PlatformBackend) -> dict[str, Any]:
+    """What a platform primitive over ``backend`` is built with: its backend's quantum
+    calls, pinned to it, with the job's execution options (IBM options set later)."""
+    access = backend._access
+    return {
+        "submit": access._submit_quantum,
+        "backend": backend.name,
+        "options": access.execution_options,
+        "strict_options": False,
+    }
+
+
+def _check_open(session: Session | None) -> None:
+    if session is not None:
+        session.check_open()
+
+
 class SamplerV2(PlatformSamplerV2):
     """``qiskit_ibm_runtime.SamplerV2`` over a platform backend: ``SamplerV2(mode=backend,
     options={...})``; each ``run`` is one quantum task on that backend."""
 
     def __init__(self, mode: Any = None, options: Any = None) -> None:
-        backend, session = _resolve_mode(mode)
-        access = backend._access
-        super().__init__(
-            access._submit_quantum,
-            backend=backend.name,
-            options=access.execution_options,
-            strict_options=False,
-        )
+        backend, self._session = _resolve_mode(mode)
+        super().__init__(**_primitive_arguments(backend))
         self.options = options
-        self.mode = mode if mode is not None else session
-        self._session = session
+        self.mode = mode if mode is not None else self._session
 
     def run(self, pubs: Any, *, shots: int | None = None) -> PlatformJob:
-        if self._session is not None:
-            self._session.check_open()
+        _check_open(self._session)
         return super().run(pubs, shots=shots)
 
 
@@ -187,19 +196,11 @@ class EstimatorV2(PlatformEstimatorV2):
     backend, options={...})``; each ``run`` is one quantum task on that backend."""
 
     def __init__(self, mode: Any = None, options: Any = None) -> None:
-        backend, session = _resolve_mode(mode)
-        access = backend._access
-        super().__init__(
-            access._submit_quantum,
-            backend=backend.name,
-            options=access.execution_options,
-            strict_options=False,
-        )
+        backend, self._session = _resolve_mode(mode)
+        super().__init__(**_primitive_arguments(backend))
         self.options = options
-        self.mode = mode if mode is not None else session
-        self._session = session
+        self.mode = mode if mode is not None else self._session
 
     def run(self, pubs: Any, *, precision: float | None = None) -> PlatformJob:
-        if self._session is not None:
-            self._session.check_open()
+        _check_open(self._session)
         return super().run(pubs, precision=precision)
