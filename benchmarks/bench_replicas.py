@@ -14,9 +14,7 @@ import argparse
 import base64
 import importlib.util
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from gateway_load import load, summary
+from gateway_load import load, start_serve, stop_serve, summary
 from qlambda.store import Store, schema
 
 SOURCE = b"""
@@ -60,50 +58,19 @@ class Replica:
         self, database: str, *options: str, replica: bool = True, lease: float = 15
     ) -> None:
         self.directory = tempfile.mkdtemp(prefix="qlambda-bench-replica-")
-        ready = Path(self.directory) / "ready"
-        config = Path(self.directory) / "server.toml"
-        config.write_text(CONFIG.format(replica=str(replica).lower(), lease=lease))
-        command = [
-            sys.executable,
-            "-m",
-            "qlambda.cli",
-            "serve",
-            "--port",
-            "0",
-            "--sandbox",
-            "none",
-            "--data-dir",
+        self.process, self.url = start_serve(
             self.directory,
-            "--ready-file",
-            str(ready),
-            "--config",
-            str(config),
-            "--max-active-jobs",
-            "1000000",
-            *options,
-        ]
-        environment = {**os.environ, "QLAMBDA_DATABASE_URL": database}
-        self.process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while not (ready.exists() and ready.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
+            ["--sandbox", "none", "--max-active-jobs", "1000000", *options],
+            CONFIG.format(replica=str(replica).lower(), lease=lease),
+            database,
+        )
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        stop_serve(self.process, self.directory)
 
 
 def new_database(server: Any, name: str) -> tuple[str, dict[str, str]]:

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,34 +46,7 @@ class Server:
             self.tokens[name] = store.create_user(name, **limits)
         store.close()
         self.token = self.tokens["bench"]
-        ready = Path(self.directory) / "ready"
-        command = [
-            sys.executable,
-            "-m",
-            "qlambda.cli",
-            "serve",
-            "--port",
-            "0",
-            "--data-dir",
-            self.directory,
-            "--ready-file",
-            str(ready),
-            *options,
-        ]
-        if config is not None:
-            path = Path(self.directory) / "server.toml"
-            path.write_text(config)
-            command += ["--config", str(path)]
-        environment = {k: v for k, v in os.environ.items() if k != "QLAMBDA_DATABASE_URL"}
-        if database_url:
-            environment["QLAMBDA_DATABASE_URL"] = database_url
-        self.process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while not (ready.exists() and ready.read_text().strip()):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{ready.read_text().strip()}"
+        self.process, self.url = start_serve(self.directory, options, config, database_url)
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the server process has used so far, its job workers
@@ -84,13 +58,58 @@ class Server:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def stop(self) -> None:
-        self.process.terminate()
+        stop_serve(self.process, self.directory)
+
+
+def start_serve(
+    directory: str,
+    options: Sequence[str],
+    config: str | None = None,
+    database_url: str | None = None,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`qlambda serve` on a free loopback port over ``directory``: its process and URL
+    once it is ready. Its store is the database at ``database_url``, or a SQLite file in
+    ``directory``; ``config`` is the text of its server file."""
+    ready = Path(directory) / "ready"
+    command = [
+        sys.executable,
+        "-m",
+        "qlambda.cli",
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        directory,
+        "--ready-file",
+        str(ready),
+        *options,
+    ]
+    if config is not None:
+        path = Path(directory) / "server.toml"
+        path.write_text(config)
+        command += ["--config", str(path)]
+    environment = {k: v for k, v in os.environ.items() if k != "QLAMBDA_DATABASE_URL"}
+    if database_url:
+        environment["QLAMBDA_DATABASE_URL"] = database_url
+    process = subprocess.Popen(command, env=environment, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (ready.exists() and ready.read_text().strip()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.05)
+    return process, f"http://127.0.0.1:{ready.read_text().strip()}"
+
+
+def stop_serve(process: subprocess.Popen[bytes], directory: str) -> None:
+    """Stop a server started by :func:`start_serve` (if still running), remove its folder."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            self.process.wait(30)
+            process.wait(30)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        shutil.rmtree(self.directory, ignore_errors=True)
+            process.kill()
+            process.wait()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 async def _drive(
