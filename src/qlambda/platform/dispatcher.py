@@ -34,11 +34,14 @@ from qlambda.core.errors import (
     NoSuitableBackendError,
     TaskFailedError,
     TimeLimitError,
+    WorkerDiedError,
 )
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
+from qlambda.engine.local.engine import hide_variables
 from qlambda.platform import qpu
 from qlambda.policy import Policy, make_policy
+from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.codec import QuantumRequestError
 from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.estimator_measurements import MidCircuitMeasurementError
@@ -76,6 +79,9 @@ class QuantumTask:
     future: Future[Any] = field(default_factory=Future)
     engine_task: int | None = None  # the executor engine's id of the running task
     route: Any = field(default=None, repr=False)  # where the executor may answer directly
+    vendor: dict[str, Any] = field(default_factory=dict)
+    """What the device last reported of this task (``Device.execute``'s ``report``): a
+    vendor's job id, status, queue position, estimated start."""
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -93,7 +99,8 @@ class JobEstimates(TypedDict):
     done_in_seconds: float | None
 
 
-# what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
+# what the dispatcher reports: (task, "queued" | "started" | "vendor" | "recompiled" |
+# "finished"); "vendor": the device reported news of the running task (task.vendor)
 EventSink = Callable[[QuantumTask, str], None]
 
 
@@ -105,6 +112,9 @@ class _Backend:
         self.pending: list[QuantumTask] = []
         self.running = 0
         self.executing: list[QuantumTask] = []
+        kind = backend_kind(config.kind)
+        # the device's credentials: this backend's executors get them, no other worker does
+        hide_variables(kind.secret_variables(config))
         self.engine = LocalEngine(
             cpus=self.slots,
             max_workers=self.slots,
@@ -113,6 +123,7 @@ class _Backend:
             prefetch=0,
             name=f"qpu-{self.name}",
             trusted=False,  # shared by every job: its answers are data, never unpickled
+            environment=kind.executor_environment(config),
         )
         self.busy_seconds = 0.0
         self.completed = 0
@@ -416,12 +427,39 @@ class QPUDispatcher:
                 timeout_s=backend.config.task_timeout_seconds,
                 name=f"quantum task {task.number}",
                 route=route,
+                on_message=functools.partial(self._reported_by_device, task),
             )
             task.engine_task = spec.task_id
             future = backend.engine.submit(spec)
             future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
+
+    def _reported_by_device(self, task: QuantumTask, message: Any) -> None:
+        """A running task's device reported news (from the executor: plain data, checked
+        here); it is kept on the task and told as a "vendor" event."""
+        news = _device_news(message.payload) if message.kind == "device" else None
+        if not news:
+            return
+        with self._lock:
+            if task.finished_at is not None:
+                return
+            task.vendor.update(news)
+            self._emit(task, "vendor")
+
+    def _cancel_vendor_jobs(self, backend: _Backend, task: QuantumTask) -> None:
+        """A task stopped while a vendor ran its circuits: the backend's next executor
+        (it alone has the credentials) cancels the vendor's job."""
+        job = task.vendor.get("vendor_job_id")
+        if not isinstance(job, str) or task.vendor.get("vendor_status") in _VENDOR_FINAL:
+            return
+        spec = TaskSpec(
+            qpu.cancel_vendor_jobs,
+            ([job],),
+            timeout_s=backend.config.task_timeout_seconds,
+            name=f"cancel vendor job of quantum task {task.number}",
+        )
+        backend.engine.submit(spec)
 
     def _calibration_for(self, backend: _Backend) -> Any:
         """The snapshot when it changed since the last task to this backend, else its id."""
@@ -449,6 +487,8 @@ class QPUDispatcher:
                 error = exc
         else:
             error = _executor_error(error, backend.config)
+        if isinstance(error, CancelledError | TimeLimitError | WorkerDiedError):
+            self._cancel_vendor_jobs(backend, task)  # stopped: canceled, or past its limit
         with self._lock:
             backend.running -= 1
             if task in backend.executing:
@@ -525,6 +565,27 @@ class QPUDispatcher:
                     }
                 )
             return rows
+
+
+_VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED")
+_NEWS_MAX_FIELDS = 16
+_NEWS_MAX_TEXT = 2000
+
+
+def _device_news(payload: Any) -> dict[str, Any] | None:
+    """A device's report as plain scalars (an executor is not trusted: anything else is
+    dropped, text is cut short)."""
+    if not isinstance(payload, dict):
+        return None
+    news: dict[str, Any] = {}
+    for key, value in list(payload.items())[:_NEWS_MAX_FIELDS]:
+        if not isinstance(key, str) or len(key) > 64:
+            continue
+        if isinstance(value, str):
+            news[key] = value[:_NEWS_MAX_TEXT]
+        elif value is None or isinstance(value, bool | int | float):
+            news[key] = value
+    return news
 
 
 def _width(config: BackendConfig) -> int:
