@@ -17,6 +17,7 @@ from qlambda.core.errors import (
     TaskFailedError,
     TimeLimitError,
     UnknownBackendError,
+    VendorJobError,
     WorkerDiedError,
 )
 from qlambda.core.events import Event, EventKind
@@ -43,6 +44,7 @@ __all__ = [
     "TaskFailedError",
     "TimeLimitError",
     "UnknownBackendError",
+    "VendorJobError",
     "WorkerDiedError",
     "parse_status",
 ]

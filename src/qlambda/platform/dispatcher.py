@@ -34,6 +34,7 @@ from qlambda.core.errors import (
     NoSuitableBackendError,
     TaskFailedError,
     TimeLimitError,
+    VendorJobError,
     WorkerDiedError,
 )
 from qlambda.engine.base import TaskSpec
@@ -192,6 +193,9 @@ class QPUDispatcher:
         # per job: tasks reported "finished" whose executor answered the worker itself
         self._reported_direct: Counter[str] = Counter()
         self._reported = threading.Condition(self._lock)
+        # per job: the sessions and batches its calls ran in, per backend with vendor sessions
+        self._modes: dict[str, dict[str, set[str]]] = {}
+        self._device_data: dict[str, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- set-up
     def start(self) -> None:
@@ -282,6 +286,8 @@ class QPUDispatcher:
             queued_at=time.time(),
             route=route,
         )
+        if request.mode is not None and backend_kind(backend.config.kind).vendor_sessions:
+            self._modes.setdefault(job_id, {}).setdefault(backend.name, set()).add(request.mode)
         backend.pending.append(task)
         # A free QPU starts before anything is logged; events are emitted under the
         # lock so listeners see every task queued, then started, then finished.
@@ -356,6 +362,51 @@ class QPUDispatcher:
             )
             self._pins.pop(job_id, None)
             self._reported_direct.pop(job_id, None)
+            modes = self._modes.pop(job_id, {})
+        for name, ids in modes.items():  # the vendor's sessions end with the job
+            backend = self._backends[name]
+            backend.engine.submit(
+                TaskSpec(
+                    qpu.close_modes,
+                    (sorted(ids),),
+                    timeout_s=backend.config.task_timeout_seconds,
+                    name=f"close the sessions of job {job_id}",
+                )
+            )
+
+    # ------------------------------------------------------------ the device
+    def device_call(self, backend: str, function: Any, *args: Any, timeout: float = 120) -> Any:
+        """Run ``function`` (of :mod:`qlambda.platform.qpu`) in ``backend``'s executor, which
+        alone talks to the device, and return its answer as plain data."""
+        from qlambda.engine.protocol import Encoded, unpack_data
+
+        target = self._backends[backend]
+        spec = TaskSpec(function, args, timeout_s=timeout, name=f"{function.__name__} {backend}")
+        value = target.engine.submit(spec).result(timeout)
+        if not isinstance(value, Encoded) or value.format != "data":
+            raise QuantumRequestError(f"backend {backend!r}'s executor answered with no data")
+        return unpack_data(value.data)
+
+    def device_data(self, backend: str) -> dict[str, Any]:
+        """What ``backend``'s executor says a worker needs to build its ``Target`` (asked
+        once, for kinds that read it from the device)."""
+        config = self._backends[backend].config
+        if not backend_kind(config.kind).calibration_from_device:
+            return {}
+        with self._lock:
+            known = self._device_data.get(backend)
+        if known is None:
+            known = self.device_call(backend, qpu.describe_device)
+            with self._lock:
+                self._device_data[backend] = known
+        return known
+
+    def device_calibration(self, backend: str, taken_at: float) -> Any:
+        """``backend``'s calibration read from the device by its executor."""
+        from qlambda.quantum.calibration import Calibration
+
+        data = self.device_call(backend, qpu.device_snapshot, taken_at)
+        return None if data is None else Calibration.from_json(data)
 
     def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
@@ -366,7 +417,13 @@ class QPUDispatcher:
         with self._lock:
             for backend in self._backends.values():
                 for task in backend.executing:
-                    if task.job_id == job_id:
+                    if task.job_id != job_id:
+                        continue
+                    vendor_start = _vendor_start(task, now)
+                    if vendor_start is not None:  # waiting in the vendor's own queue
+                        starts.append(vendor_start)
+                        dones.append(vendor_start + task.estimated_duration)
+                    else:
                         dones.append(backend.remaining(task, now))
                 for task in backend.pending:
                     if task.job_id == job_id:
@@ -567,6 +624,22 @@ class QPUDispatcher:
             return rows
 
 
+def _vendor_start(task: QuantumTask, now: float) -> float | None:
+    """Seconds until a task queued at its vendor starts, by the vendor's estimate."""
+    from datetime import datetime
+
+    if task.vendor.get("vendor_status") != "QUEUED":
+        return None
+    stamp = task.vendor.get("estimated_start_time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return max(0.0, when - now)
+
+
 _VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED")
 _NEWS_MAX_FIELDS = 16
 _NEWS_MAX_TEXT = 2000
@@ -604,6 +677,7 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
         UnknownOptionError,
         QasmLimitError,
         CircuitEncodingError,
+        VendorJobError,
     )
 }
 """Errors of an executor that reach the job as their own type (with their message)."""

@@ -27,6 +27,7 @@ from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
 from qlambda.engine.local.routes import ANSWERED
 from qlambda.platform.jobs import LiveJob
+from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.envelope import RequestEnvelope, ResultEnvelope
 from qlambda.store import Store
 
@@ -79,7 +80,7 @@ class JobRequests:
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
                 from qlambda.platform.quantum_access import describe_backend
 
-                message.reply(True, describe_backend(self._dispatcher.configs(), payload))
+                self._describe(message, describe_backend(self._dispatcher.configs(), payload))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
             else:
@@ -87,6 +88,25 @@ class JobRequests:
         except ValueError as exc:
             if message.reply is not None:
                 message.reply(False, ValueError(str(exc)))
+
+    def _describe(self, message: Any, description: dict[str, Any]) -> None:
+        """Answer ``ctx.backend(name)``; a device whose target only its executor can read is
+        asked from a thread of its own (the first time it waits on the executor)."""
+        device_data = getattr(self._dispatcher, "device_data", None)
+        kind = backend_kind(description["kind"])
+        if device_data is None or not kind.calibration_from_device:
+            message.reply(True, description)
+            return
+
+        def answer() -> None:
+            try:
+                description["device_data"] = device_data(description["name"])
+            except Exception as exc:
+                message.reply(False, RuntimeError(f"{type(exc).__name__}: {exc}"))
+                return
+            message.reply(True, description)
+
+        threading.Thread(target=answer, name="describe-backend", daemon=True).start()
 
     def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         assert message.reply is not None

@@ -62,6 +62,26 @@ def execute(envelope: Any, calibration: Any = None, reply_to: Any = None) -> Any
     return answer
 
 
+def describe_device() -> Any:
+    """What a function's worker needs to build the device's ``Target`` (plain data)."""
+    from qlambda.engine.protocol import Encoded, pack_data
+
+    return Encoded("data", pack_data(_runtime.describe()))
+
+
+def device_snapshot(taken_at: float) -> Any:
+    """The device's calibration read from the device (a ``Calibration`` as JSON data)."""
+    from qlambda.engine.protocol import Encoded, pack_data
+
+    snapshot = _runtime.snapshot(taken_at)
+    return Encoded("data", pack_data(None if snapshot is None else snapshot.to_json()))
+
+
+def close_modes(modes: list[str]) -> None:
+    """Close the vendor sessions and batches of a job that ended."""
+    _runtime.close_modes(list(modes))
+
+
 def cancel_vendor_jobs(jobs: list[str]) -> None:
     """Cancel vendor jobs a stopped task of this backend left running; runs in the
     executor that replaced it, which holds the backend's credentials."""

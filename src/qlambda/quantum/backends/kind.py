@@ -77,8 +77,9 @@ class Device(ABC):
         """Stop work this backend's previous executor left behind (vendor jobs it had
         submitted when the task was stopped). Nothing to do for a simulator."""
 
-    def close(self) -> None:  # noqa: B027 - a simulator holds nothing
-        """Release what the device holds (a vendor session); the executor is ending."""
+    def close_modes(self, modes: list[str]) -> None:  # noqa: B027 - a simulator has none
+        """The job whose calls ran in these sessions or batches (``QuantumRequest.mode``)
+        ended: close the vendor's sessions opened for them."""
 
 
 class BackendKind(ABC):
@@ -97,7 +98,11 @@ class BackendKind(ABC):
     """An ideal simulator: exact expectation values (precision 0), and several tasks at
     once (``concurrency``); a device gives neither."""
     calibration_from_device: ClassVar[bool] = False
-    """The calibration is read by the executor (:meth:`Device.snapshot`), not here."""
+    """The calibration (and the target's data) is read by the executor
+    (:meth:`Device.snapshot`, :meth:`Device.describe`), not here."""
+    vendor_sessions: ClassVar[bool] = False
+    """Calls in a session or batch run in a vendor's (:meth:`Device.close_modes` when
+    their job ends)."""
 
     @abstractmethod
     def validate(self, config: BackendConfig) -> BackendConfig:

@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "qlambda.backends"
 _BUILT_IN = {
     "aer": "qlambda.quantum.backends.aer:AerKind",
     "fake": "qlambda.quantum.backends.fake:FakeKind",
+    "ibm": "qlambda.quantum.backends.ibm:IBMKind",
 }
 _loaded: dict[str, BackendKind] = {}
 _lock = threading.Lock()
