@@ -79,7 +79,8 @@ class RequestEnvelope:
     @classmethod
     def from_data(cls, data: Any) -> RequestEnvelope:
         """Check what a job sent: the control plane routes and estimates by these fields."""
-        if not isinstance(data, dict) or set(data) != _ENVELOPE_FIELDS:
+        # "mode" may be absent: a request of a client that predates sessions has none
+        if not isinstance(data, dict) or set(data) | {"mode"} != _ENVELOPE_FIELDS:
             raise ValueError(
                 "a quantum request must be a mapping of " + ", ".join(sorted(_ENVELOPE_FIELDS))
             )
@@ -100,7 +101,7 @@ class RequestEnvelope:
             )
         if not isinstance(data["needs_exact"], bool):
             raise ValueError("a quantum request's needs_exact must be true or false")
-        check_mode(data["mode"])
+        check_mode(data.get("mode"))
         workload = data["workload"]
         if not isinstance(workload, list) or not all(_workload_item(i) for i in workload):
             raise ValueError("a quantum request's workload must be [executions, shots, depth]s")
@@ -111,7 +112,7 @@ class RequestEnvelope:
             workload=tuple(tuple(item) for item in workload),
             payload=data["payload"],
             needs_exact=data["needs_exact"],
-            mode=data["mode"],
+            mode=data.get("mode"),
         )
 
 

@@ -169,6 +169,8 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         plain = unpack_data(data)
     except ProtocolError as exc:
         raise QuantumRequestError(f"a quantum request is not msgpack data: {exc}") from None
+    if isinstance(plain, dict) and "mode" not in plain:
+        plain["mode"] = None  # a request made before sessions existed
     fields = record(plain, _REQUEST_KEYS, "quantum request")
     if fields["version"] != FORMAT_VERSION:
         raise QuantumRequestError(
