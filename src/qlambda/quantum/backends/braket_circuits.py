@@ -132,7 +132,9 @@ def _unit(unit: str) -> float:
 def braket_target(data: Mapping[str, Any]) -> Any:
     """The Qiskit ``Target`` of :func:`device_data`'s data: its gates on every qubit (one
     qubit) and on every edge both ways (two qubits; every pair when fully connected),
-    with the device's errors, and measure with its readout errors."""
+    with the device's errors, and measure with its readout errors. Gates on three qubits
+    are left to the transpiler to decompose (Qiskit lays out no circuit for a backend
+    with them)."""
     from qiskit.circuit import Measure, Parameter
     from qiskit.circuit.library import get_standard_gate_name_mapping
     from qiskit.providers import QubitProperties
@@ -174,8 +176,6 @@ def braket_target(data: Mapping[str, Any]) -> Any:
                     for a, b in pairs
                 },
             )
-        elif data.get("edges") is None:  # three-qubit gates only where every pair couples
-            target.add_instruction(gate, None)
     target.add_instruction(
         Measure(),
         {
