@@ -69,6 +69,7 @@ class QuantumTask:
     finished_at: float | None = None
     busy_seconds: float | None = None
     simulated_seconds: float | None = None
+    emulated_seconds: float | None = None  # the device's time as the executor emulated it
     calibration: str | None = None
     recompiled: bool = False
     direct: bool = False  # the executor answered the job's worker itself
@@ -84,6 +85,14 @@ class QuantumTask:
         if self._estimate is None:
             self._estimate = self.request.estimate_seconds(self.config)
         return self._estimate
+
+    @property
+    def qpu_seconds(self) -> float:
+        """The device's time for this task: the executor's estimate for the circuits as it
+        compiled them, where it emulated the device's time, else the dispatcher's."""
+        if self.emulated_seconds is not None:
+            return self.emulated_seconds / self.config.time_scale
+        return self.estimated_duration
 
 
 class JobEstimates(TypedDict):
@@ -460,6 +469,7 @@ class QPUDispatcher:
             else:
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
+                task.emulated_seconds = outcome.emulated_seconds
                 task.calibration = getattr(outcome, "calibration", None)
                 task.recompiled = getattr(outcome, "recompiled", False)
                 task.direct = outcome.delivered
