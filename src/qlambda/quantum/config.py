@@ -90,6 +90,11 @@ class BackendConfig:
     task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT
     """The longest one quantum task may hold this backend's QPU slot (emulated QPU time
     included); past it the task is stopped and fails, and the slot serves the next one."""
+    price: Any = None
+    """What its tasks cost (``qlambda.quantum.prices.Price``, or a table of its components:
+    ``per_second``, ``per_task``, ``per_circuit``, ``per_shot``); None: free."""
+    simulator_device: str = "CPU"
+    """Where Aer simulates: "CPU", or "GPU" (Aer's GPU method; needs a GPU Aer can use)."""
     settings: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     """The kind's own keys (``[[backend]]`` keys that are not fields here), checked by
     the kind (:meth:`qlambda.quantum.backends.BackendKind.validate`)."""
@@ -236,6 +241,7 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
         check_number(
             label, "calibration_refresh_seconds", config.calibration_refresh_seconds, positive=True
         )
+    config = _with_price_and_device(config, label)
 
     if config.concurrency != 1 and not kind.exact:
         raise ConfigurationError(
@@ -244,6 +250,14 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
             "concurrent simulator"
         )
     return kind.validate(dataclasses.replace(config, settings=dict(config.settings)))
+
+
+def _with_price_and_device(config: BackendConfig, label: str) -> BackendConfig:
+    from qlambda.quantum.prices import parse_price
+    from qlambda.quantum.simulator_device import check_simulator_device
+
+    check_simulator_device(config.simulator_device, label)
+    return dataclasses.replace(config, price=parse_price(config.price, label))
 
 
 def check_type(label: str, key: str, value: Any, kind: type) -> None:
