@@ -15,7 +15,12 @@ from qlambda.quantum import load_backends
 pytest.importorskip("braket.devices")
 
 BACKENDS = [
-    {"name": "braket-local", "kind": "braket", "device": "local"},
+    {
+        "name": "braket-local",
+        "kind": "braket",
+        "device": "local",
+        "price": {"per_circuit": 0.3, "per_shot": 0.001},  # Braket's per task + per shot
+    },
     {"name": "aer", "kind": "aer", "seed": 5},
 ]
 SHOTS = 4000
@@ -57,13 +62,15 @@ def same_calls(ctx, backend: str):
     rotated_counts = [result[1].data.meas.get_counts(i) for i in range(len(angles))]
     observables = [SparsePauliOp("ZZ"), SparsePauliOp("XX"), SparsePauliOp(["IZ", "ZI"], [0.5, 2])]
     estimator = ctx.estimator(backend)
-    evs = estimator.run([(rotated, [[o] for o in observables], [[0.7]], 0.01)]).result()[0].data.evs
+    estimated = estimator.run([(rotated, [[o] for o in observables], [[0.7]], 0.01)]).result()
+    evs = estimated[0].data.evs
     device = ctx.backend(backend)
     compiled = transpile(ghz, backend=device)  # the device's target, from its executor
     return {
         "ghz": ghz_counts,
         "rotated": rotated_counts,
         "evs": [float(v) for v in evs.ravel()],
+        "estimator_circuits": estimated.metadata.get("circuits"),
         "width": device.target.num_qubits,
         "compiled_ops": sorted(compiled.count_ops()),
     }
@@ -98,6 +105,12 @@ def test_sampler_and_estimator_on_the_local_simulator_match_aer(client):
     finished = [e.data for e in job.events() if e.kind.value == "QPU_FINISHED"]
     assert {d["backend"] for d in finished} == {"braket-local", "aer"}
     assert all(d["outcome"] == "done" for d in finished)
+    # Braket's price: 4 sampler circuits (GHZ, 3 angles) of 4000 shots; the estimator's
+    # three observables in 2 bases (ZZ with IZ, ZI; XX), 10000 shots each (precision 0.01)
+    assert braket["estimator_circuits"] == 2  # Braket tasks: one per basis
+    usage = {b["backend"]: b for b in job.usage()["backends"]}
+    assert usage["braket-local"]["cost"] == pytest.approx(0.3 * 6 + 0.001 * (16000 + 20000))
+    assert usage["braket-local"]["tasks"] == 2 and usage["aer"]["cost"] == 0  # no price: free
 
 
 def test_a_mid_circuit_measurement_is_refused_with_the_reason(client):
@@ -142,6 +155,10 @@ def test_a_mid_circuit_measurement_is_refused_with_the_reason(client):
         ({"name": "b", "kind": "braket", "device": "local", "num_qubits": 40}, "1 to 26"),
         ({"name": "b", "kind": "braket", "device": "local", "concurrency": 2}, "one task at"),
         ({"name": "b", "kind": "braket", "device": "local", "poll_seconds": -1}, "poll_seconds"),
+        (
+            {"name": "b", "kind": "braket", "device": "local", "emulate_qpu_time": True},
+            "takes its own time",
+        ),
     ],
 )
 def test_braket_settings_are_checked(entry, message):

@@ -97,6 +97,16 @@ class BraketKind(BackendKind):
                 f"{label}: reservation_arn {arn!r} is not a Braket reservation ARN "
                 "(arn:aws:braket:<region>:<account>:reservation/<id>)"
             )
+        if config.simulator_device != "CPU":
+            raise ConfigurationError(
+                f"{label}: simulator_device applies to Aer simulators; a Braket device "
+                "runs where Braket runs it"
+            )
+        if config.emulate_qpu_time:
+            raise ConfigurationError(
+                f"{label}: emulate_qpu_time applies to simulated QPUs; a Braket device "
+                "takes its own time"
+            )
         poll = settings.get("poll_seconds", 1.0)
         if isinstance(poll, bool) or not isinstance(poll, int | float) or not 0 < poll <= 60:
             raise ConfigurationError(f"{label}: poll_seconds is {poll!r}; accepted: 0 to 60")

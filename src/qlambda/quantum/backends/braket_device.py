@@ -83,6 +83,7 @@ class BraketDevice(Device):
         self.calibration = None
         self._transpilers: dict[int | None, TranspileCache] = {}
         self._pipeline = BraketPipeline(self)
+        self.tasks_sent = 0  # Braket tasks the last batch of circuits became
         self._report: Report | None = None
 
     def _read_data(self) -> dict[str, Any]:
@@ -160,21 +161,35 @@ class BraketDevice(Device):
         )
 
     def run_circuits(self, batch: Sequence[tuple[QuantumCircuit, int]]) -> list[dict[str, Any]]:
-        """Each (bound circuit, shots) as one Braket quantum task; per circuit its
-        classical registers' shots."""
+        """Each distinct (bound circuit, shots) as one Braket quantum task; per circuit its
+        classical registers' shots. Equal circuits (an estimator's observables measured in
+        the same basis) share one task, as Braket bills per task."""
+        from qlambda.quantum.transpilation import circuit_token
+
         qubits = list(self.data["qubits"])
-        converted = [to_braket(circuit, qubits) for circuit, _ in batch]
-        shots = [int(s) for _, s in batch]
+        distinct: dict[Any, int] = {}
+        unique: list[tuple[QuantumCircuit, int]] = []
+        positions = []
+        for circuit, count in batch:
+            key = (circuit_token(circuit), int(count))
+            if key not in distinct:
+                distinct[key] = len(unique)
+                unique.append((circuit, int(count)))
+            positions.append(distinct[key])
+        converted = [to_braket(circuit, qubits) for circuit, _ in unique]
+        shots = [s for _, s in unique]
         circuits = [c.circuit for c in converted]
         if self.local:
             tasks = [self.braket.run(c, shots=s) for c, s in zip(circuits, shots, strict=True)]
             results = [task.result() for task in tasks]
         else:
             results = self._run_aws(circuits, shots)
-        return [
+        self.tasks_sent = len(unique)
+        registers = [
             registers_from(c, r.measurements, r.measured_qubits)
             for c, r in zip(converted, results, strict=True)
         ]
+        return [registers[position] for position in positions]
 
     def _run_aws(self, circuits: list[Any], shots: list[int]) -> list[Any]:
         settings = self.config.settings
@@ -301,5 +316,6 @@ class BraketPipeline(PipelineBackend):
 
     def _run_batch(self, batch: list[tuple[Any, int]]) -> list[dict[str, Any]]:
         self._calls += 1
-        self._circuits += len(batch)
-        return self.device_.run_circuits(batch)
+        registers = self.device_.run_circuits(batch)
+        self._circuits += self.device_.tasks_sent
+        return registers
