@@ -9,7 +9,7 @@ from qiskit import QuantumCircuit, transpile
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit_aer import AerSimulator
 
-from qlambda.quantum.backends.braket_circuits import (
+from qlambda.quantum.backends.braket.circuits import (
     GATES,
     UnsupportedCircuitError,
     braket_target,

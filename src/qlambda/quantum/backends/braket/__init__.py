@@ -134,7 +134,7 @@ class BraketKind(BackendKind):
         return config
 
     def open(self, config: BackendConfig) -> Device:
-        from qlambda.quantum.backends.braket_device import BraketDevice
+        from qlambda.quantum.backends.braket.device import BraketDevice
 
         return BraketDevice(config)
 
@@ -143,7 +143,7 @@ class BraketKind(BackendKind):
 
     def target(self, description: Mapping[str, Any]) -> Target:
         """Built from the capabilities the executor read (once per device data, per worker)."""
-        from qlambda.quantum.backends.braket_circuits import braket_target
+        from qlambda.quantum.backends.braket.circuits import braket_target
 
         data = description.get("device_data") or {}
         key = str(data.get("key"))

@@ -2,7 +2,7 @@
 
 Circuits are transpiled for the device's target (built from its capabilities: qubits,
 connectivity, the gates it accepts, their fidelities), bound, and converted to Braket
-circuits (:mod:`.braket_circuits`). A task's circuits go to Braket as one quantum task
+circuits (:mod:`.circuits`). A task's circuits go to Braket as one quantum task
 each: alone through ``device.run``, several through ``device.run_batch`` (an
 ``AwsQuantumTaskBatch``); an estimator's are the circuits of its measurement bases (the
 platform's execution-option pipeline, which computes the values from the shots and
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from qlambda.core import CircuitTooWideError, ConfigurationError
 from qlambda.core.errors import VendorJobError
-from qlambda.quantum.backends.braket_circuits import (
+from qlambda.quantum.backends.braket.circuits import (
     braket_target,
     calibration_of,
     device_data,
