@@ -25,9 +25,9 @@ from typing import Any
 
 from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
-from qlambda.engine.local.routes import ANSWERED
+from qlambda.platform.dispatcher import answer
 from qlambda.platform.jobs import LiveJob
-from qlambda.quantum.envelope import RequestEnvelope, ResultEnvelope
+from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
@@ -153,12 +153,4 @@ def fan_out_calls(payload: Any) -> list[PickledCall]:
 def reply_from(message: TaskMessage, future: Future[Any]) -> None:
     """Answer a request with the outcome of ``future``."""
     assert message.reply is not None
-    if future.cancelled():
-        message.reply(False, CancelledError("the quantum task was canceled"))
-    elif future.exception() is not None:
-        message.reply(False, future.exception())
-    else:
-        value = future.result()
-        if isinstance(value, ResultEnvelope) and value.delivered:
-            value = ANSWERED  # the executor answered the worker directly
-        message.reply(True, value)
+    answer(message.reply, future)

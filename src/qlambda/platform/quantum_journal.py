@@ -76,6 +76,7 @@ class QuantumJournal:
             "outcome": task.outcome,
             "busy_seconds": task.busy_seconds,
             "direct": task.direct,  # answered by the executor over the worker's route
+            "lane": task.lane,  # taken by the executor off the worker's request route
         }
         self._event(task, task.finished_at or time.time(), EventKind.QPU_FINISHED, data)
         self._store.add_quantum_task(
