@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # what type checkers see of the names loaded on first use
     from qlambda.core import JobError as JobError
     from qlambda.core import JobFailedError as JobFailedError
     from qlambda.core import JobStatus as JobStatus
+    from qlambda.core import QuotaExceededError as QuotaExceededError
     from qlambda.core import ResultDeletedError as ResultDeletedError
     from qlambda.core import SubStatus as SubStatus
     from qlambda.platform.functions import Function as Function
@@ -34,6 +35,7 @@ _EXPORTS = {
     "JobFailedError": "qlambda.core",
     "JobCanceledError": "qlambda.core",
     "JobDroppedError": "qlambda.core",
+    "QuotaExceededError": "qlambda.core",
     "ResultDeletedError": "qlambda.core",
 }
 

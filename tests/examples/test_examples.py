@@ -55,6 +55,14 @@ def test_pilots(tmp_path):
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == 1024
 
 
+def test_costs(tmp_path):
+    out = run_example("costs.py", tmp_path)
+    assert re.search(r"job: 2 tasks, [\d.]+ QPU s, cost [\d.]+", out)
+    assert "refused: QuotaExceededError: quantum task refused on backend 'qpu'" in out
+    assert "during my window their task is waiting: True" in out
+    assert "it ran once the window ended: True" in out
+
+
 def test_qaoa_maxcut(tmp_path):
     out = run_example("qaoa_maxcut.py", tmp_path)
     assert "bare: cut" in out and re.search(r"job \w{17}: cut \d+ of \d+ in 40 iterations", out)

@@ -116,12 +116,16 @@ def test_a_second_job_on_the_backend_ends_the_lane_and_both_are_served(tmp_path)
 def times_out(ctx) -> list:
     sampler = ctx.sampler("tight")
     counts = [sampler.run([circuit(measured=True)], shots=10).result()[0].data.meas.get_counts()]
-    counts.append(sampler.run([circuit(measured=True)], shots=10).result()[0].data.meas.get_counts())
+    counts.append(
+        sampler.run([circuit(measured=True)], shots=10).result()[0].data.meas.get_counts()
+    )
     try:
         sampler.run([circuit(measured=True)], shots=100_000).result()  # ~2.5 s emulated
     except Exception as exc:
         counts.append(f"{type(exc).__name__}: {exc}")
-    counts.append(sampler.run([circuit(measured=True)], shots=10).result()[0].data.meas.get_counts())
+    counts.append(
+        sampler.run([circuit(measured=True)], shots=10).result()[0].data.meas.get_counts()
+    )
     return counts
 
 

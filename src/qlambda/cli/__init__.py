@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "logs": "qlambda.cli.logs",
     "cancel": "qlambda.cli.cancel",
     "retention": "qlambda.cli.retention",
+    "usage": "qlambda.cli.usage",
 }
 
 

@@ -54,4 +54,8 @@ def command(config: Path | None, as_json: bool) -> None:
             emulated,
             f"{backend.task_timeout_seconds:g} s",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for backend in backends:  # below the table: a price is as long as it needs
+        if backend.price is not None:
+            console.print(f"price of {backend.name}: {backend.price.describe()}", highlight=False)

@@ -46,6 +46,8 @@ def _limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
             ("--max-priority", click.FloatRange(min=0, min_open=True, max=1000), "priority"),
             ("--max-active-jobs", click.IntRange(min=1), "queued plus running jobs"),
             ("--max-running-jobs", click.IntRange(min=1), "running jobs"),
+            ("--max-qpu-seconds", click.FloatRange(min=0), "QPU seconds (a quota)"),
+            ("--max-cost", click.FloatRange(min=0), "cost of quantum tasks (a quota)"),
         ]
     ):
         command = click.option(
@@ -55,6 +57,9 @@ def _limit_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help=f"This user's highest {text} (default: the server's).",
         )(command)
     return command
+
+
+LIMITS = ("max_priority", "max_active_jobs", "max_running_jobs", "max_qpu_seconds", "max_cost")
 
 
 def _expiry(expires: str | None) -> float | None:
@@ -88,6 +93,8 @@ def create(
     max_priority: float | None,
     max_active_jobs: int | None,
     max_running_jobs: int | None,
+    max_qpu_seconds: float | None,
+    max_cost: float | None,
     expires: str | None,
     data_dir: Path | None,
     as_json: bool,
@@ -106,6 +113,8 @@ def create(
             max_priority=max_priority,
             max_active_jobs=max_active_jobs,
             max_running_jobs=max_running_jobs,
+            max_qpu_seconds=max_qpu_seconds,
+            max_cost=max_cost,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
@@ -196,7 +205,7 @@ def revoke(name: str, which: str | None, data_dir: Path | None) -> None:
     "--default",
     "defaults",
     multiple=True,
-    type=click.Choice(["max-priority", "max-active-jobs", "max-running-jobs"]),
+    type=click.Choice([limit.replace("_", "-") for limit in LIMITS]),
     help="Back to the server's default for this limit (repeatable).",
 )
 @data_dir_option
@@ -205,16 +214,21 @@ def set_limits(
     max_priority: float | None,
     max_active_jobs: int | None,
     max_running_jobs: int | None,
+    max_qpu_seconds: float | None,
+    max_cost: float | None,
     defaults: tuple[str, ...],
     data_dir: Path | None,
 ) -> None:
-    """Change a user's own limits; a running server applies them at the next request."""
+    """Change a user's own limits; a running server applies them at the next request
+    (quotas within a few seconds)."""
     from qlambda.gateway.auth import announce_change
 
     given = {
         "max_priority": max_priority,
         "max_active_jobs": max_active_jobs,
         "max_running_jobs": max_running_jobs,
+        "max_qpu_seconds": max_qpu_seconds,
+        "max_cost": max_cost,
     }
     changes: dict[str, float | None] = {k: v for k, v in given.items() if v is not None}
     changes.update({d.replace("-", "_"): None for d in defaults})
@@ -244,17 +258,16 @@ def list_users(data_dir: Path | None, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    click.echo(f"{'name':<24}{'role':<7}{'max priority':>14}{'max active':>12}{'max running':>13}")
+    titles = ("priority", "active", "running", "QPU s", "cost")
+    click.echo(f"{'name':<20}{'role':<7}" + "".join(f"{t:>10}" for t in titles))
+    click.echo(f"{'':<27}{'(the highest of each; -: the server default)':>50}")
     for row in rows:
         click.echo(_describe(row))
 
 
 def _describe(row: dict[str, Any]) -> str:
-    cells = [
-        "-" if row[k] is None else f"{row[k]:g}"
-        for k in ("max_priority", "max_active_jobs", "max_running_jobs")
-    ]
-    return f"{row['name'][:23]:<24}{row['role']:<7}{cells[0]:>14}{cells[1]:>12}{cells[2]:>13}"
+    cells = ["-" if row.get(k) is None else f"{row[k]:g}" for k in LIMITS]
+    return f"{row['name'][:19]:<20}{row['role']:<7}" + "".join(f"{c[:9]:>10}" for c in cells)
 
 
 def _when(stamp: float | None) -> str:

@@ -79,6 +79,11 @@ class Job:
         """Timestamped transitions: submitted, admitted, started, quantum tasks, end."""
         return self._platform.events(self.id)
 
+    def usage(self) -> dict[str, Any]:
+        """What its quantum tasks used so far: ``qpu_seconds``, ``cost``, ``tasks``, and
+        the same per backend (``backends``); see docs/costs.md."""
+        return self._platform.job_usage(self.id)
+
 
 class Client:
     """The entry point. With no target it runs the platform embedded in this process;
@@ -198,6 +203,11 @@ class Client:
     def backends(self) -> list[dict[str, Any]]:
         """The quantum backends with their queues and utilization."""
         return self.platform.dispatcher.stats()
+
+    def usage(self, since: float | None = None) -> dict[str, Any]:
+        """QPU seconds, cost and tasks per user (and per backend) since ``since`` (a time;
+        None: all), with each user's quota and what counts against it."""
+        return self.platform.usage_report(since=since)
 
 
 def _backends_file(source: Any) -> list[Any]:

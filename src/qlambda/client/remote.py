@@ -258,6 +258,17 @@ class RemoteClient:
         backends: list[dict[str, Any]] = self.request("GET", "/backends")
         return backends
 
+    def usage(self, since: float | None = None, user: str | None = None) -> dict[str, Any]:
+        """Your QPU seconds, cost and tasks since ``since`` (a time; None: all), per backend
+        too, with your quota; admins: ``user`` names another user, ``"*"`` every user."""
+        params: dict[str, Any] = {}
+        if since is not None:
+            params["since"] = since
+        if user is not None:
+            params["user"] = user
+        usage: dict[str, Any] = self.request("GET", "/usage", params=params)
+        return usage
+
 
 class RemoteJob:
     """A handle on one job of a server; every call asks the server."""
@@ -357,6 +368,12 @@ class RemoteJob:
             Event(row["job_id"], row["ts"], EventKind(row["kind"]), row["data"] or {})
             for row in self._client.request("GET", f"/jobs/{self.id}/events")
         ]
+
+    def usage(self) -> dict[str, Any]:
+        """What its quantum tasks used so far: ``qpu_seconds``, ``cost``, ``tasks``, and
+        the same per backend (``backends``)."""
+        usage: dict[str, Any] = self._client.request("GET", f"/jobs/{self.id}/usage")
+        return usage
 
 
 class _DeadlinePassed(Exception):

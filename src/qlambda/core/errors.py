@@ -35,6 +35,17 @@ class NoSuitableBackendError(QlambdaError, ValueError):
     device, or of a job's backend that cannot give them); the message says why for each."""
 
 
+class QuotaExceededError(QlambdaError):
+    """A user's quota of QPU seconds or cost is used up (``qlambda.platform.usage``): a new
+    job, or a job's next quantum task, is refused; the message says which quota, how much
+    is used and when it frees up."""
+
+
+class ReservationError(QlambdaError, ValueError):
+    """A QPU reservation that cannot be made: a bad window, an unknown QPU, or a window
+    that overlaps another reservation of that QPU (the message names it)."""
+
+
 class JobError(QlambdaError):
     """A job did not produce a result.
 

@@ -103,6 +103,40 @@ class JobOut(BaseModel):
     )
 
 
+class UsageTotals(BaseModel):
+    qpu_seconds: float = Field(description="the device's time, summed over the tasks")
+    cost: float = Field(description="from the backends' prices, in their currency")
+    tasks: int = Field(description="quantum tasks that ran to their end")
+
+
+class BackendUsage(UsageTotals):
+    backend: str
+
+
+class JobUsageOut(UsageTotals):
+    id: str
+    backends: list[BackendUsage] = []
+
+
+class QuotaOut(BaseModel):
+    qpu_seconds: float | None = Field(None, description="the quota; null: no limit")
+    cost: float | None = None
+    window_seconds: float | None = Field(None, description="usage older than this is free")
+    used_qpu_seconds: float = Field(description="what counts against it now")
+    used_cost: float
+
+
+class UserUsage(UsageTotals):
+    owner: str
+    backends: list[BackendUsage] = []
+    quota: QuotaOut | None = Field(None, description="null: no quota")
+
+
+class UsageOut(BaseModel):
+    since: float | None = None
+    users: list[UserUsage]
+
+
 class ResultOut(BaseModel):
     id: str
     status: str
@@ -139,6 +173,12 @@ class UserLimits(Strict):
     max_priority: Annotated[float, Field(gt=0, le=1000, allow_inf_nan=False)] | None = None
     max_active_jobs: Count | None = None
     max_running_jobs: Count | None = None
+    max_qpu_seconds: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="quota of QPU seconds (docs/costs.md)"
+    )
+    max_cost: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None, description="quota of cost, in the prices' currency"
+    )
 
 
 class UserRequest(UserLimits):
@@ -156,6 +196,8 @@ class UserOut(BaseModel):
     max_priority: float | None = None
     max_active_jobs: int | None = None
     max_running_jobs: int | None = None
+    max_qpu_seconds: float | None = None
+    max_cost: float | None = None
 
 
 class MeOut(UserOut):

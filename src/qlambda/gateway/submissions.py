@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from qlambda.core.errors import QuotaExceededError
 from qlambda.gateway.auth import User
 from qlambda.gateway.errors import ApiError
 from qlambda.gateway.settings import GatewaySettings
@@ -152,6 +153,8 @@ class Submissions:
                 owner=user.name,
                 idempotency=idempotency,
             )
+        except QuotaExceededError as exc:  # the user's QPU-second or cost quota is used up
+            raise ApiError(429, str(exc)) from None
         except (TypeError, ValueError) as exc:
             raise ApiError(422, str(exc)) from None
         await self._committed(stored)

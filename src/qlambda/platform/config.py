@@ -22,6 +22,12 @@ lease_seconds = 15   # how long a control plane's jobs are its own without a hea
 name = "aer"
 kind = "aer"
 
+[prices.aer]         # what quantum tasks cost, per backend (docs/costs.md)
+per_second = 1.6
+
+[quotas]             # per user, in QPU seconds and/or cost (docs/costs.md)
+qpu_seconds = 600
+
 [retention]          # how long ended jobs are kept (qlambda.platform.retention);
 interval = "10m"     # embedded, everything is kept unless this table is given
 [retention.DONE]
@@ -67,6 +73,8 @@ class PlatformConfig:
     lease_seconds: float = 15.0  # a control plane's jobs are its own while it renews this
     sandbox: Any = None  # SandboxSettings: tenants' jobs isolated (qlambda serve); None: not
     retention: Any = None  # RetentionPolicy or a [retention] mapping; None: keep every job
+    prices: Any = None  # {backend name: Price or table}: the [prices] table (docs/costs.md)
+    quotas: Any = None  # QuotaPolicy or a [quotas] mapping; None: no quotas
 
     def __post_init__(self) -> None:
         from qlambda.engine.registry import ENGINES
@@ -115,6 +123,12 @@ class PlatformConfig:
             AdmissionControl(self.c_max, self.q_max)
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
+        if self.quotas is not None:
+            from qlambda.platform.usage import QuotaPolicy
+
+            object.__setattr__(self, "quotas", QuotaPolicy.from_mapping(self.quotas))
+        if self.prices is not None:
+            object.__setattr__(self, "prices", _price_table(self.prices))
         if self.retention is not None:
             from qlambda.platform.retention import RetentionPolicy
 
@@ -131,9 +145,27 @@ class PlatformConfig:
         return AdmissionControl(self.c_max, self.q_max)
 
     def resolved_backends(self) -> list[Any]:
+        """The backends, each with its price from ``[prices]`` where that table sets one."""
         from qlambda.quantum.config import default_backends, load_backends
 
-        return load_backends(list(self.backends)) if self.backends else default_backends()
+        backends = load_backends(list(self.backends)) if self.backends else default_backends()
+        prices = dict(self.prices or {})
+        names = {config.name for config in backends}
+        unknown = sorted(set(prices) - names)
+        if unknown:
+            raise ConfigurationError(
+                f"[prices] names no backend {', '.join(map(repr, unknown))}; the backends: "
+                f"{', '.join(sorted(names))}"
+            )
+        for index, config in enumerate(backends):
+            if config.name in prices:
+                if config.price is not None:
+                    raise ConfigurationError(
+                        f"backend {config.name!r} has a price in its [[backend]] table and in "
+                        "[prices]; give it in one place"
+                    )
+                backends[index] = replace(config, price=prices[config.name])
+        return backends
 
     @classmethod
     def build(
@@ -152,19 +184,27 @@ class PlatformConfig:
                 raise ConfigurationError(f"{path}: not valid TOML: {exc}") from None
         elif source is not None:
             data = dict(source)
-        unknown_sections = set(data) - {"platform", "backend", "sandbox", "retention"}
+        unknown_sections = set(data) - {
+            "platform",
+            "backend",
+            "sandbox",
+            "retention",
+            "prices",
+            "quotas",
+        }
         if unknown_sections:
             raise ConfigurationError(
                 f"unknown configuration section(s) {sorted(unknown_sections)}; "
-                "accepted: [platform], [[backend]], [sandbox], [retention]"
+                "accepted: [platform], [[backend]], [sandbox], [retention], [prices], [quotas]"
             )
         settings = dict(data.get("platform", {}))
         if "backend" in data:
             settings["backends"] = data["backend"]
         if "sandbox" in data:
             settings["sandbox"] = sandbox_settings(data["sandbox"])
-        if "retention" in data:
-            settings["retention"] = data["retention"]
+        for section in ("retention", "prices", "quotas"):
+            if section in data:
+                settings[section] = data[section]
         settings.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}
         unknown = set(settings) - known
@@ -192,6 +232,18 @@ class PlatformConfig:
         from qlambda.quantum.config import load_backends
 
         return replace(self, backends=tuple(load_backends(list(backends))))
+
+
+def _price_table(table: Any) -> dict[str, Any]:
+    """``[prices]``: a table of backend names, each a price table (``per_second`` ...)."""
+    from qlambda.quantum.prices import parse_price
+
+    if not isinstance(table, Mapping):
+        raise ConfigurationError(
+            "[prices] must map backend names to price tables, e.g. [prices.torino] "
+            f"per_second = 1.6; got {table!r}"
+        )
+    return {name: parse_price(value, f"[prices.{name}]") for name, value in table.items()}
 
 
 def sandbox_settings(table: Mapping[str, Any]) -> Any:

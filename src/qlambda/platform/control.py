@@ -58,6 +58,7 @@ from qlambda.platform.retention import RetentionRunner
 from qlambda.platform.shared_logs import LogShipper, read_shipped
 from qlambda.platform.shared_qpu import SharedDispatcher
 from qlambda.platform.tenants import tenant_sandboxes
+from qlambda.platform.usage import UsageMeter
 from qlambda.store import Store, StoreUnavailableError, ownership
 from qlambda.store.writer import PendingWrite
 
@@ -142,7 +143,8 @@ class Platform:
         self.backends = self.config.resolved_backends()
         self.calibration = CalibrationManager(self.store, self.backends)
         self._live: dict[str, LiveJob] = {}
-        self.journal = QuantumJournal(self.store, self._live)
+        self.usage = UsageMeter(self.store, self.config.quotas)
+        self.journal = QuantumJournal(self.store, self._live, self.usage)
         self.shared_qpu: SharedDispatcher | None = None
         # The serverless jobs run on a pilot: its workers and its QPUs.
         self.pilot = Pilot(
@@ -186,6 +188,7 @@ class Platform:
             self.engine,
             self._started_running,
             status_in_row=self.shared,
+            usage=self.usage,
         )
         self.quotas = OwnerQuotas(self._run)
         # Jobs whose rows just committed go to their workers from this thread, in order:
@@ -386,6 +389,7 @@ class Platform:
         if self._closing:
             raise RuntimeError("the platform is closed")
         _check_priority(priority)
+        self.usage.check_submission(owner)  # QuotaExceededError once a quota is used up
         from qlambda.quantum.pipeline import describe_options
 
         options = describe_options(execution_options)
@@ -1007,6 +1011,21 @@ class Platform:
         if not row.get("log_path"):
             return "", False
         return read_log(Path(row["log_path"]), self.config.max_log_bytes)
+
+    def job_usage(self, job_id: str) -> dict[str, Any]:
+        """What the job's quantum tasks used and cost so far: ``qpu_seconds``, ``cost``,
+        ``tasks`` (those that ran to their end), and the same per backend."""
+        self.info(job_id)  # unknown ids raise
+        self.store.writer.flush()
+        total = self.usage.of_job(job_id).as_dict()
+        total["backends"] = self.store.usage_totals(job_id=job_id, by="backend")
+        return {"id": job_id, **total}
+
+    def usage_report(self, owner: str | None = None, since: float | None = None) -> dict[str, Any]:
+        """Per user (every user, or ``owner``): QPU seconds, cost and tasks since ``since``
+        (a time; None: all), per backend too, and their quotas with what counts against
+        them (``qlambda.platform.usage``)."""
+        return self.usage.report(owner, since)
 
     def events(self, job_id: str) -> list[Event]:
         self.info(job_id)

@@ -34,6 +34,7 @@ from qlambda.core.errors import (
     NoSuitableBackendError,
     TaskFailedError,
     TimeLimitError,
+    UnknownBackendError,
 )
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
@@ -42,6 +43,7 @@ from qlambda.engine.local.routes import ANSWERED
 from qlambda.engine.protocol import Encoded, ErrorInfo
 from qlambda.platform import qpu
 from qlambda.platform.lanes import IDLE_SECONDS, Lane
+from qlambda.platform.reservations import Reservation, Reservations, window
 from qlambda.policy import Policy, make_policy
 from qlambda.quantum.codec import QuantumRequestError
 from qlambda.quantum.envelope import ResultEnvelope
@@ -73,6 +75,7 @@ class QuantumTask:
     finished_at: float | None = None
     busy_seconds: float | None = None
     simulated_seconds: float | None = None
+    emulated_seconds: float | None = None  # the device's time as the executor emulated it
     calibration: str | None = None
     recompiled: bool = False
     direct: bool = False  # the executor answered the job's worker itself
@@ -89,6 +92,14 @@ class QuantumTask:
         if self._estimate is None:
             self._estimate = self.request.estimate_seconds(self.config)
         return self._estimate
+
+    @property
+    def qpu_seconds(self) -> float:
+        """The device's time for this task: the executor's estimate for the circuits as it
+        compiled them, where it emulated the device's time, else the dispatcher's."""
+        if self.emulated_seconds is not None:
+            return self.emulated_seconds / self.config.time_scale
+        return self.estimated_duration
 
 
 class JobEstimates(TypedDict):
@@ -187,6 +198,8 @@ class QPUDispatcher:
         # per job: tasks reported "finished" whose executor answered the worker itself
         self._reported_direct: Counter[str] = Counter()
         self._reported = threading.Condition(self._lock)
+        self._reservations = Reservations()
+        self._timers: dict[int, threading.Timer] = {}  # per reservation: its end
 
     # ---------------------------------------------------------------- set-up
     def start(self) -> None:
@@ -206,6 +219,8 @@ class QPUDispatcher:
             doomed = [t for b in self._backends.values() for t in b.pending]
             for backend in self._backends.values():
                 backend.pending.clear()
+            for timer in self._timers.values():
+                timer.cancel()
         for task in doomed:
             task.future.set_exception(CancelledError())
         for backend in self._backends.values():
@@ -407,13 +422,88 @@ class QPUDispatcher:
             stopped += backend.engine.cancel(task.engine_task, "its job was canceled")  # type: ignore[arg-type]
         return len(doomed) + stopped
 
+    # ---------------------------------------------------------- reservations
+    def reserve(
+        self,
+        backend: str,
+        holder: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        duration: Any = None,
+    ) -> Reservation:
+        """Reserve ``backend`` for ``holder``'s tasks (those submitted with that
+        ``job_id``) from ``start`` (a time or datetime; None: now) to ``end``, or for
+        ``duration`` (seconds or "10m"); see ``qlambda.platform.reservations``."""
+        if backend not in self._backends:
+            raise UnknownBackendError(backend, list(self._backends))
+        begins, ends = window(start, end, duration)
+        with self._lock:
+            reservation = self._reservations.book(backend, holder, begins, ends)
+            timer = threading.Timer(
+                max(0.0, ends - time.time()), self._window_closed, (reservation,)
+            )
+            timer.daemon = True
+            self._timers[reservation.id] = timer
+        timer.start()
+        return reservation
+
+    def cancel_reservation(self, reservation: Reservation | int) -> bool:
+        """Give a reservation up; the backend's other tasks may start at once."""
+        number = reservation if isinstance(reservation, int) else reservation.id
+        with self._lock:
+            dropped = self._reservations.cancel(number)
+            timer = self._timers.pop(number, None)
+        if timer is not None:
+            timer.cancel()
+        if dropped is not None:
+            self._kick(dropped.backend)
+        return dropped is not None
+
+    def reservations(self, holder: str | None = None) -> list[Reservation]:
+        """The reservations not over yet (of ``holder``: those it holds)."""
+        now = time.time()
+        with self._lock:
+            booked = [r for name in self._backends for r in self._reservations.of_backend(name)]
+        return [r for r in booked if r.end > now and (holder is None or r.holder == holder)]
+
+    def _window_closed(self, reservation: Reservation) -> None:
+        with self._lock:
+            self._timers.pop(reservation.id, None)
+            self._reservations.cancel(reservation.id)
+        self._kick(reservation.backend)
+
+    def _kick(self, name: str) -> None:
+        """Start what may start on ``name`` now (a window closed)."""
+        with self._lock:
+            backend = self._backends[name]
+            for task in self._start_next(backend):
+                self._emit(task, "started")
+
     # ------------------------------------------------------------ scheduling
     def _start_next(self, backend: _Backend) -> list[QuantumTask]:
-        """Fill the backend's free slots, the policy choosing each time. Lock held."""
+        """Fill the backend's free slots, the policy choosing each time among the tasks
+        its reservations let start now. Lock held."""
         started: list[QuantumTask] = []
         while backend.running < backend.slots and backend.pending:
-            index = self.policy.select(backend.pending, self._rng)
-            task = backend.pending.pop(index)
+            if self._reservations.any_on(backend.name):
+                now = time.time()
+                allowed = [
+                    t
+                    for t in backend.pending
+                    if self._reservations.allows(
+                        backend.name,
+                        t.job_id,
+                        now,
+                        backend.expected_seconds(t.estimated_duration),
+                    )
+                ]
+                if not allowed:
+                    break
+                task = allowed[self.policy.select(allowed, self._rng)]
+                backend.pending.remove(task)
+            else:
+                task = backend.pending.pop(self.policy.select(backend.pending, self._rng))
             backend.running += 1
             backend.executing.append(task)
             task.started_at = time.time()
@@ -445,13 +535,16 @@ class QPUDispatcher:
     def _lane_for(self, backend: _Backend, task: QuantumTask) -> int | None:
         """The job worker's request route to lend with ``task`` (``qlambda.platform.lanes``)
         if the task may open a lane: nothing else waits for the backend, which has no
-        calibration to keep current, and the route can be lent now. Lock held."""
+        calibration to keep current and no reservation, the job's owner has no quota
+        to check request by request (its route then offers no lane), and the route can
+        be lent now. Lock held."""
         route = task.route
         if (
             route is None
             or route.lanes is None
             or backend.pending
             or backend.lane is not None
+            or self._reservations.any_on(backend.name)
             or (self._calibration is not None and self._calibration(backend.name) is not None)
         ):
             return None
@@ -613,6 +706,7 @@ class QPUDispatcher:
             else:
                 task.busy_seconds = outcome.busy_seconds
                 task.simulated_seconds = outcome.simulated_seconds
+                task.emulated_seconds = outcome.emulated_seconds
                 task.calibration = getattr(outcome, "calibration", None)
                 task.recompiled = getattr(outcome, "recompiled", False)
                 task.direct = outcome.delivered

@@ -16,6 +16,7 @@ checks the message around it). The kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -27,6 +28,7 @@ from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
 from qlambda.platform.dispatcher import answer
 from qlambda.platform.jobs import LiveJob
+from qlambda.platform.usage import UsageMeter
 from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
@@ -47,8 +49,10 @@ class JobRequests:
         on_started: Callable[[LiveJob, int], None],
         *,
         status_in_row: bool = False,
+        usage: UsageMeter | None = None,
     ) -> None:
         self._store = store
+        self._usage = usage
         self._dispatcher = dispatcher
         self._engine = engine
         self._on_started = on_started
@@ -89,15 +93,34 @@ class JobRequests:
                 message.reply(False, ValueError(str(exc)))
 
     def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
+        """Queue the request, once its owner's quotas let it through (their check needs
+        the backend, so it is chosen first)."""
         assert message.reply is not None
+        admission = None
+        route = message.route
         try:
+            backend = None
+            if self._usage is not None and self._usage.quota(job.owner).limited:
+                backend = self._dispatcher.choose(envelope, job_id=job.id)
+                config = next(c for c in self._dispatcher.configs() if c.name == backend)
+                admission = self._usage.admit(job.owner, config, envelope)
+                if route is not None:  # every request must pass this check: no lane
+                    route = dataclasses.replace(route, lanes=None)
             task = self._dispatcher.submit(
-                envelope, job_id=job.id, priority=job.priority, route=message.route
+                envelope, job_id=job.id, priority=job.priority, route=route, backend=backend
             )
         except Exception as exc:
+            if self._usage is not None:
+                self._usage.release(admission)
             message.reply(False, exc)
             return
-        task.future.add_done_callback(lambda f: reply_from(message, f))
+
+        def answered(future: Future[Any]) -> None:
+            if self._usage is not None:
+                self._usage.release(admission)
+            reply_from(message, future)
+
+        task.future.add_done_callback(answered)
 
     def _fan_out(self, job: LiveJob, message: TaskMessage, items: list[PickledCall]) -> None:
         """Every item on the owner's workers; one answer, in order, or the first error."""

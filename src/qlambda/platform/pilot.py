@@ -26,6 +26,7 @@ from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value
 from qlambda.platform.quantum_access import QuantumAccess, describe_backend
+from qlambda.platform.reservations import Reservation
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
 RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
@@ -42,7 +43,10 @@ class PilotDescription:
     ``engine``: "local" (processes here), "ray" or "dask". With ``address=None`` a
     Ray or Dask pilot starts a private local instance sized by ``cores``; with an
     address ("auto", "ray://host:10001", "tcp://scheduler:8786") it joins that cluster.
-    ``qpus`` are backend configurations (mappings or BackendConfig, see docs/backends.md).
+    ``qpus`` are backend configurations (mappings or BackendConfig, see docs/backends.md);
+    without any, a pilot of a ``PilotManager`` that has QPUs shares the manager's.
+    ``gpus``: the pilot's simulated QPUs run on Aer's GPU method (``device="GPU"``);
+    refused where Aer finds no GPU.
     """
 
     engine: str = "local"
@@ -52,8 +56,11 @@ class PilotDescription:
     max_workers: int | None = None
     policy: str = "fifo"
     seed: int | None = None
+    gpus: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 0:
+            raise ConfigurationError(f"gpus must be a whole number, 0 or more; got {self.gpus!r}")
         if self.engine not in ENGINES:
             raise ConfigurationError(
                 f"unknown engine {self.engine!r}; available: {', '.join(ENGINES)}"
@@ -86,6 +93,7 @@ class Pilot(QuantumAccess):
         warm_quantum_stack: bool = False,
         sandbox: Any = None,
         trusted: bool = True,
+        shared_qpus: QPUDispatcher | None = None,
     ) -> None:
         """``on_quantum_event`` hears every quantum task queued, started and finished;
         ``calibration`` and ``selection`` go to the QPU dispatcher. A Ray or Dask pilot's
@@ -93,11 +101,21 @@ class Pilot(QuantumAccess):
         platform's do, for its jobs; a pilot's first plain task starts sooner without).
         ``sandbox`` and ``trusted`` go to the engine (``qlambda.engine.registry``);
         ``trusted`` also lets execution-option steps of the tasks' own code reach the QPU
-        executors by value (a shared server's run only the options installed on it)."""
+        executors by value (a shared server's run only the options installed on it).
+        ``shared_qpus``: the dispatcher of QPUs this pilot shares with others (its
+        ``PilotManager``'s), used when its description has no QPUs of its own."""
         from qlambda.quantum.config import load_backends
 
         self.description = description
         self.id = f"pilot-{next(_pilot_numbers)}"
+        if description.gpus and not description.qpus:
+            raise ConfigurationError(
+                f"gpus={description.gpus} runs the pilot's own QPUs on a GPU, and it has none; "
+                "give it qpus=[...] (a PilotManager's shared QPUs take gpus= there)"
+            )
+        qpus = simulated_on_gpus(
+            load_backends(list(description.qpus)) if description.qpus else [], description.gpus
+        )
         self.engine = create_engine(
             description.engine,
             cpus=description.cores,
@@ -110,20 +128,27 @@ class Pilot(QuantumAccess):
             sandbox=sandbox,
             trusted=trusted,
         )
-        self.qpus = load_backends(list(description.qpus)) if description.qpus else []
-        self.dispatcher = QPUDispatcher(
-            self.qpus,
-            policy=description.policy,
-            seed=description.seed,
-            on_event=on_quantum_event,
-            calibration=calibration,
-            selection=selection,
-            # steps of the jobs' own code reach the QPUs only where all code is one user's
-            allow_code=trusted,
-        )
+        self._owns_qpus = shared_qpus is None or bool(qpus)
+        if self._owns_qpus:
+            self.qpus = qpus
+            self.dispatcher = QPUDispatcher(
+                self.qpus,
+                policy=description.policy,
+                seed=description.seed,
+                on_event=on_quantum_event,
+                calibration=calibration,
+                selection=selection,
+                # steps of the jobs' own code reach the QPUs only where all code is one user's
+                allow_code=trusted,
+            )
+        else:
+            assert shared_qpus is not None
+            self.dispatcher = shared_qpus
+            self.qpus = shared_qpus.configs()
         self.engine.start()
         try:
-            self.dispatcher.start()
+            if self._owns_qpus:
+                self.dispatcher.start()
         except BaseException:
             self.engine.shutdown()
             raise
@@ -191,14 +216,49 @@ class Pilot(QuantumAccess):
     def _describe_backend(self, name: str) -> dict[str, Any]:
         return describe_backend(self.dispatcher.configs(), name)
 
+    # -------------------------------------------------------- reservations
+    def reserve(
+        self,
+        qpu: str,
+        *,
+        start: Any = None,
+        end: Any = None,
+        duration: Any = None,
+    ) -> Reservation:
+        """Reserve QPU ``qpu`` for this pilot's tasks from ``start`` (a time as
+        ``time.time()`` gives, or a datetime; None: now) to ``end``, or for ``duration``
+        (seconds or "10m"). Meanwhile the QPU runs only this pilot's tasks; other pilots'
+        wait until the window ends (``qlambda.platform.reservations``). A window that
+        overlaps another reservation of the QPU is refused, naming it."""
+        if self._canceled:
+            raise RuntimeError(f"{self.id} is canceled")
+        return self.dispatcher.reserve(qpu, self.id, start=start, end=end, duration=duration)
+
+    def reservations(self) -> list[Reservation]:
+        """This pilot's reservations not over yet."""
+        return self.dispatcher.reservations(self.id)
+
+    def cancel_reservation(self, reservation: Reservation) -> bool:
+        if reservation.holder != self.id:
+            raise ValueError(
+                f"reservation {reservation.id} is {reservation.holder}'s, not {self.id}'s"
+            )
+        return self.dispatcher.cancel_reservation(reservation)
+
     # ------------------------------------------------------------- state
     def cancel(self) -> None:
-        """Release the pilot: queued tasks are canceled, running ones stopped."""
+        """Release the pilot: queued tasks are canceled, running ones stopped, its
+        reservations given up."""
         if self._canceled:
             return
         self._canceled = True
         self.engine.shutdown()
-        self.dispatcher.shutdown()
+        if self._owns_qpus:
+            self.dispatcher.shutdown()
+        else:  # the QPUs stay for the other pilots
+            for reservation in self.reservations():
+                self.dispatcher.cancel_reservation(reservation)
+            self.dispatcher.cancel_job(self.id)
 
     @property
     def canceled(self) -> bool:
@@ -209,14 +269,38 @@ class Pilot(QuantumAccess):
 
 
 class PilotManager:
-    """Creates pilots and spreads tasks over them (least loaded first)."""
+    """Creates pilots and spreads tasks over them (least loaded first).
 
-    def __init__(self) -> None:
+    ``qpus``: QPUs the manager's pilots share (backend configurations), one queue per QPU
+    scheduled by ``policy``; a pilot whose description has no QPUs of its own uses these,
+    and may reserve one for a time window (``Pilot.reserve``). ``gpus``: they simulate on
+    Aer's GPU method."""
+
+    def __init__(
+        self,
+        qpus: Sequence[Any] = (),
+        *,
+        gpus: int = 0,
+        policy: str = "fifo",
+        seed: int | None = None,
+    ) -> None:
         self._pilots: list[Pilot] = []
         self._lock = threading.Lock()
+        self.shared_qpus: QPUDispatcher | None = None
+        if gpus and not qpus:
+            raise ConfigurationError(
+                f"gpus={gpus} runs the manager's QPUs on a GPU; give qpus=[...]"
+            )
+        if qpus:
+            from qlambda.quantum.config import load_backends
+
+            PilotDescription(gpus=gpus)  # the same checks
+            configs = simulated_on_gpus(load_backends(list(qpus)), gpus)
+            self.shared_qpus = QPUDispatcher(configs, policy=policy, seed=seed)
+            self.shared_qpus.start()
 
     def create_pilot(self, description: PilotDescription | None = None) -> Pilot:
-        pilot = Pilot(description or PilotDescription())
+        pilot = Pilot(description or PilotDescription(), shared_qpus=self.shared_qpus)
         with self._lock:
             self._pilots.append(pilot)
         return pilot
@@ -241,12 +325,28 @@ class PilotManager:
     def cancel(self) -> None:
         for pilot in self.pilots():
             pilot.cancel()
+        if self.shared_qpus is not None:
+            self.shared_qpus.shutdown()
 
     def __enter__(self) -> PilotManager:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.cancel()
+
+
+def simulated_on_gpus(qpus: list[Any], gpus: int) -> list[Any]:
+    """``qpus`` simulating on Aer's GPU method where ``gpus`` asks for it; refused (with
+    why) where Aer finds no GPU."""
+    if not gpus:
+        return qpus
+    import dataclasses
+
+    from qlambda.quantum.simulator_device import gpu_available, no_gpu_reason
+
+    if not gpu_available():
+        raise ConfigurationError(f"gpus={gpus}: {no_gpu_reason()}")
+    return [dataclasses.replace(qpu, simulator_device="GPU") for qpu in qpus]
 
 
 def _limits(

@@ -15,15 +15,19 @@ from typing import Any
 from qlambda.core.events import Event, EventKind
 from qlambda.platform.dispatcher import QuantumTask
 from qlambda.platform.jobs import LiveJob
+from qlambda.platform.usage import UsageMeter
 from qlambda.store import Store
 
 
 class QuantumJournal:
     """The dispatcher's event sink for a platform's jobs."""
 
-    def __init__(self, store: Store, live: Mapping[str, LiveJob]) -> None:
+    def __init__(
+        self, store: Store, live: Mapping[str, LiveJob], usage: UsageMeter | None = None
+    ) -> None:
         self._store = store
         self._live = live
+        self._usage = usage
         self.pilot_id: str | None = None  # its own tasks have no job row to record against
         # tasks run here for another replica's job are counted there (qlambda.platform.shared_qpu)
         self.counted: Callable[[QuantumTask], bool] = lambda task: True
@@ -78,8 +82,14 @@ class QuantumJournal:
             "direct": task.direct,  # answered by the executor over the worker's route
             "lane": task.lane,  # taken by the executor off the worker's request route
         }
+        usage = None
+        if self._usage is not None:
+            job = self._live.get(task.job_id)  # else another replica's: its row says whose
+            usage = self._usage.usage_row(task, None if job is None else job.owner)
+            if usage is not None:
+                data["qpu_seconds"], data["cost"] = usage["qpu_seconds"], usage["cost"]
         self._event(task, task.finished_at or time.time(), EventKind.QPU_FINISHED, data)
-        self._store.add_quantum_task(
+        stored = self._store.add_quantum_task(
             {
                 "job_id": task.job_id,
                 "seq": task.number,
@@ -93,8 +103,11 @@ class QuantumJournal:
                 "busy_seconds": task.busy_seconds,
                 "simulated_seconds": task.simulated_seconds,
                 "outcome": task.outcome,
-            }
+            },
+            usage,
         )
+        if usage is not None and self._usage is not None:
+            self._usage.pending(usage, stored)
 
     def count(self, job_id: str, waiting: int, executing: int, new: bool) -> None:
         """A job's quantum tasks run through another replica's leader: its sub-status."""

@@ -134,10 +134,13 @@ class SharedDispatcher:
         priority: float = 1.0,
         pin: bool = True,
         route: Any = None,
+        backend: str | None = None,
     ) -> QuantumTask | Requested:
         """``route``: the worker's reply route, used where this replica leads the backend
-        (its own executor answers the worker); another replica's answer is relayed here."""
-        backend = self.local.choose(request, job_id=job_id, load=self._load(), pin=pin)
+        (its own executor answers the worker); another replica's answer is relayed here.
+        ``backend``: where it runs, chosen already (:meth:`choose`)."""
+        if backend is None:
+            backend = self.choose(request, job_id=job_id, pin=pin)
         if backend in self._led:
             return self.local.submit(
                 request, job_id=job_id, priority=priority, backend=backend, route=route
@@ -164,6 +167,10 @@ class SharedDispatcher:
         stored = self._store.writer.submit(insert)
         stored.add_done_callback(lambda f: self._inserted(item, f))
         return item
+
+    def choose(self, request: Any, *, job_id: str, pin: bool = True) -> str:
+        """The backend ``request`` would run on, by the queues of every replica."""
+        return self.local.choose(request, job_id=job_id, load=self._load(), pin=pin)
 
     def _inserted(self, item: Requested, stored: Future[int]) -> None:
         early: list[str] | None = None

@@ -76,6 +76,11 @@ class BackendConfig:
     task_timeout_seconds: float = DEFAULT_TASK_TIMEOUT
     """The longest one quantum task may hold this backend's QPU slot (emulated QPU time
     included); past it the task is stopped and fails, and the slot serves the next one."""
+    price: Any = None
+    """What its tasks cost (``qlambda.quantum.prices.Price``, or a table of its components:
+    ``per_second``, ``per_task``, ``per_circuit``, ``per_shot``); None: free."""
+    simulator_device: str = "CPU"
+    """Where Aer simulates: "CPU", or "GPU" (Aer's GPU method; needs a GPU Aer can use)."""
 
     @property
     def is_simulator_only(self) -> bool:
@@ -201,6 +206,7 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
         _check_number(
             label, "calibration_refresh_seconds", config.calibration_refresh_seconds, positive=True
         )
+    config = _with_price_and_device(config, label)
 
     if config.kind == "aer":
         if config.device is not None:
@@ -228,6 +234,14 @@ def validate_backend(config: BackendConfig) -> BackendConfig:
             f"accepted: 1 to {width} (a lower value caps the circuit width)"
         )
     return dataclasses.replace(config, device=device, num_qubits=config.num_qubits or width)
+
+
+def _with_price_and_device(config: BackendConfig, label: str) -> BackendConfig:
+    from qlambda.quantum.prices import parse_price
+    from qlambda.quantum.simulator_device import check_simulator_device
+
+    check_simulator_device(config.simulator_device, label)
+    return dataclasses.replace(config, price=parse_price(config.price, label))
 
 
 def _check_type(label: str, key: str, value: Any, kind: type) -> None:

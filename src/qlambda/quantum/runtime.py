@@ -151,7 +151,9 @@ class BackendRuntime:
 
     def __init__(self, config: BackendConfig) -> None:
         self.config = validate_backend(config)
-        options = {"max_parallel_threads": self.config.max_parallel_threads}
+        options: dict[str, Any] = {"max_parallel_threads": self.config.max_parallel_threads}
+        if self.config.simulator_device != "CPU":  # Aer's GPU method (docs/costs.md)
+            options["device"] = self.config.simulator_device
         self._transpilers: dict[int | None, TranspileCache] = {}
         self._transpilers_lock = threading.Lock()
         if self.config.kind == "fake":

@@ -97,6 +97,8 @@ users = sa.Table(
     sa.Column("max_priority", sa.Float),
     sa.Column("max_active_jobs", sa.Integer),
     sa.Column("max_running_jobs", sa.Integer),
+    sa.Column("max_qpu_seconds", sa.Float),  # quotas (qlambda.platform.usage)
+    sa.Column("max_cost", sa.Float),
 )
 
 tokens = sa.Table(
@@ -208,4 +210,23 @@ quantum_queue = sa.Table(
     sa.Column("request", sa.LargeBinary, nullable=False),
     sa.Column("result", sa.LargeBinary),  # done: the result; error: the error, as data
     sa.Index("ix_quantum_queue_backend_state", "backend", "state", "id"),
+)
+
+# --- What quantum tasks used and cost (qlambda.platform.usage) -------------------------------
+# One row per quantum task that ran, kept apart from its job (no foreign key): retention may
+# delete the job, its usage still counts against its owner's quota.
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner", sa.String(200), nullable=False),
+    sa.Column("job_id", sa.String(40), nullable=False, index=True),
+    sa.Column("task", sa.Integer, nullable=False),  # the quantum task's number
+    sa.Column("backend", sa.String(100), nullable=False),
+    sa.Column("ts", sa.Float, nullable=False),  # when it finished
+    sa.Column("qpu_seconds", sa.Float, nullable=False),
+    sa.Column("cost", sa.Float, nullable=False),
+    sa.Column("circuits", sa.Integer, nullable=False),
+    sa.Column("shots", sa.BigInteger, nullable=False),
+    sa.Index("ix_usage_owner_ts", "owner", "ts"),
 )

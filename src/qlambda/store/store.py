@@ -10,6 +10,7 @@ writes wait and retry and reads raise ``StoreUnavailableError`` (``qlambda.store
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import secrets
 import time
@@ -33,7 +34,14 @@ UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 ROLES = ("user", "admin")
 TOKEN_PREFIX = "qlk_"
 TOKEN_ID_LENGTH = 12
-USER_LIMITS = ("max_priority", "max_active_jobs", "max_running_jobs")
+USER_LIMITS = (
+    "max_priority",
+    "max_active_jobs",
+    "max_running_jobs",
+    "max_qpu_seconds",
+    "max_cost",
+)
+QUOTA_LIMITS = ("max_qpu_seconds", "max_cost")  # numbers >= 0, not counts
 CONNECT_TIMEOUT = 5  # seconds: an unreachable PostgreSQL host fails a request, not hangs it
 PROBE_INTERVAL = 1.0  # seconds between two readiness checks that reach the database
 
@@ -188,8 +196,62 @@ class Store:
             None, urgent=False, appended=(schema.events, [_event_row(e) for e in events])
         )
 
-    def add_quantum_task(self, row: dict[str, Any]) -> PendingWrite:
-        return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
+    def add_quantum_task(
+        self, row: dict[str, Any], usage: dict[str, Any] | None = None
+    ) -> PendingWrite:
+        """A quantum task's row, and what it used (``usage``, its ``owner`` None when this
+        control plane does not know it: then it is the owner of the task's job)."""
+        if usage is None:
+            return self.writer.submit(None, urgent=False, appended=(schema.quantum_tasks, [row]))
+        if usage.get("owner") is not None:
+            return self.writer.submit(
+                None,
+                urgent=False,
+                inserted=(schema.usage, [usage]),
+                appended=(schema.quantum_tasks, [row]),
+            )
+        table, jobs = schema.usage, schema.jobs
+        values = {k: v for k, v in usage.items() if k != "owner"}
+        columns = ["owner", *values]
+        owner_of_job = sa.select(
+            jobs.c.owner, *(sa.literal(v, table.c[k].type) for k, v in values.items())
+        ).where(jobs.c.id == usage["job_id"])
+        return self.writer.submit(
+            lambda conn: conn.execute(table.insert().from_select(columns, owner_of_job)),
+            urgent=False,
+            appended=(schema.quantum_tasks, [row]),
+        )
+
+    def usage_totals(
+        self,
+        *,
+        owner: str | None = None,
+        job_id: str | None = None,
+        since: float | None = None,
+        by: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """QPU seconds, cost and tasks summed over usage rows (``by``: one row per
+        ``owner``, ``backend`` or ``job_id``; None: one row in all)."""
+        table = schema.usage
+        keys = [] if by is None else [table.c[by]]
+        statement = sa.select(
+            *keys,
+            sa.func.coalesce(sa.func.sum(table.c.qpu_seconds), 0.0).label("qpu_seconds"),
+            sa.func.coalesce(sa.func.sum(table.c.cost), 0.0).label("cost"),
+            sa.func.count().label("tasks"),
+        )
+        if owner is not None:
+            statement = statement.where(table.c.owner == owner)
+        if job_id is not None:
+            statement = statement.where(table.c.job_id == job_id)
+        if since is not None:
+            statement = statement.where(table.c.ts >= since)
+        if keys:
+            statement = statement.group_by(*keys).order_by(*keys)
+        return [
+            {**row, "qpu_seconds": float(row["qpu_seconds"]), "cost": float(row["cost"])}
+            for row in self._all(statement)
+        ]
 
     def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> PendingWrite:
         def write(conn: sa.Connection) -> None:
@@ -208,7 +270,8 @@ class Store:
         self, name: str, role: str = "user", *, expires_at: float | None = None, **limits: Any
     ) -> str:
         """Add a user and return a new API token for them (shown once, stored hashed).
-        ``limits``: ``max_priority``, ``max_active_jobs``, ``max_running_jobs``."""
+        ``limits``: ``max_priority``, ``max_active_jobs``, ``max_running_jobs``,
+        ``max_qpu_seconds``, ``max_cost``."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         if not name or len(name) > 200 or not name.replace("-", "").replace("_", "").isalnum():
@@ -509,6 +572,14 @@ def _user_limits(limits: dict[str, Any]) -> dict[str, Any]:
         if label == "max_priority":
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValueError(f"max_priority must be a positive number, not {value!r}")
+        elif label in QUOTA_LIMITS:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ValueError(f"{label} must be a finite number >= 0, not {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{label} must be a positive integer, not {value!r}")
     return dict(limits)

@@ -11,6 +11,7 @@ from qlambda.gateway.api.routes import (
     jobs,
     platform,
     streams,
+    usage,
     users,
 )
 
@@ -21,4 +22,5 @@ api_router.include_router(circuits.router)
 api_router.include_router(streams.router)
 api_router.include_router(platform.router)
 api_router.include_router(users.router)
+api_router.include_router(usage.router)
 api_router.include_router(health.router)

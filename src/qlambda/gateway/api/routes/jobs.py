@@ -31,6 +31,7 @@ from qlambda.gateway.models import (
     EventOut,
     JobOut,
     JobRequest,
+    JobUsageOut,
     LogsOut,
     Problem,
     ResultOut,
@@ -130,6 +131,13 @@ async def _wait_for_end(
         await streams.wait_for_end(
             job_id, lambda: platform.info(job_id), min(wait, settings.max_wait_seconds)
         )
+
+
+@router.get("/{job_id}/usage", response_model=JobUsageOut)
+def job_usage(job_id: str, user: CurrentUser, platform: PlatformDep) -> dict[str, Any]:
+    """What the job's quantum tasks used and cost so far, in all and per backend."""
+    own_job(platform, user, job_id)
+    return platform.job_usage(job_id)
 
 
 @router.get(

@@ -66,6 +66,7 @@ def set_limits(
         raise ApiError(422, str(exc)) from None
     request.app.state.authenticator.forget(name)
     platform.limit_running_per_owner(None, {name: row["max_running_jobs"]})
+    platform.usage.forget(name)
     return row
 
 
