@@ -588,16 +588,17 @@ class QPUDispatcher:
             if not isinstance(payload, list) or not payload or type(payload[0]) is not int:
                 raise QuantumRequestError("a malformed report from a lane")
             request_id = payload[0]
+            timeout = backend.config.task_timeout_seconds
             if kind == "started" and len(payload) == 2 and isinstance(payload[1], dict):
                 self._lane_started(backend, lane, request_id, payload[1])
             elif kind == "done" and len(payload) == 2 and isinstance(payload[1], bytes):
                 task = lane.current.pop(request_id)
-                backend.engine.set_deadline(lane.engine_task, None)
+                backend.engine.set_deadline(lane.engine_task, timeout)  # waits ~IDLE_SECONDS
                 outcome = ResultEnvelope.from_encoded(Encoded("data", payload[1]))
                 self._settle(backend, task, outcome, None)
             elif kind == "failed" and len(payload) == 4:
                 task = lane.current.pop(request_id)
-                backend.engine.set_deadline(lane.engine_task, None)
+                backend.engine.set_deadline(lane.engine_task, timeout)
                 info = ErrorInfo(str(payload[1]), str(payload[2]), str(payload[3]))
                 error = _executor_error(remote_error(info, trusted=False), backend.config)
                 self._settle(backend, task, None, error)
@@ -612,8 +613,13 @@ class QPUDispatcher:
     ) -> None:
         from qlambda.quantum.envelope import RequestEnvelope
 
-        request = RequestEnvelope.from_data({**facts, "payload": b""})
-        reply = lane.lanes.took(request_id)
+        reply = lane.lanes.took(request_id)  # first: whatever happens, it is answered
+        try:
+            request = RequestEnvelope.from_data({**facts, "payload": b""})
+        except ValueError as exc:
+            if reply is not None:
+                reply(False, QuantumRequestError(f"the lane's executor misreported it: {exc}"))
+            raise
         now = time.time()
         task = QuantumTask(
             request=request,
