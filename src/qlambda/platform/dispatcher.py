@@ -35,16 +35,19 @@ from qlambda.core.errors import (
     TaskFailedError,
     TimeLimitError,
     UnknownBackendError,
+    VendorJobError,
+    WorkerDiedError,
 )
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
-from qlambda.engine.local.engine import remote_error
+from qlambda.engine.local.engine import hide_variables, remote_error
 from qlambda.engine.local.routes import ANSWERED
 from qlambda.engine.protocol import Encoded, ErrorInfo
 from qlambda.platform import qpu
 from qlambda.platform.lanes import IDLE_SECONDS, Lane
 from qlambda.platform.reservations import Reservation, Reservations, window
 from qlambda.policy import Policy, make_policy
+from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.codec import QuantumRequestError
 from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.estimator_measurements import MidCircuitMeasurementError
@@ -84,6 +87,9 @@ class QuantumTask:
     future: Future[Any] = field(default_factory=Future)
     engine_task: int | None = None  # the executor engine's id of the running task
     route: Any = field(default=None, repr=False)  # where the executor may answer directly
+    vendor: dict[str, Any] = field(default_factory=dict)
+    """What the device last reported of this task (``Device.execute``'s ``report``): a
+    vendor's job id, status, queue position, estimated start."""
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -109,7 +115,8 @@ class JobEstimates(TypedDict):
     done_in_seconds: float | None
 
 
-# what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
+# what the dispatcher reports: (task, "queued" | "started" | "vendor" | "recompiled" |
+# "finished"); "vendor": the device reported news of the running task (task.vendor)
 EventSink = Callable[[QuantumTask, str], None]
 
 
@@ -121,6 +128,9 @@ class _Backend:
         self.pending: list[QuantumTask] = []
         self.running = 0
         self.executing: list[QuantumTask] = []
+        kind = backend_kind(config.kind)
+        # the device's credentials: this backend's executors get them, no other worker does
+        hide_variables(kind.secret_variables(config))
         self.engine = LocalEngine(
             cpus=self.slots,
             max_workers=self.slots,
@@ -129,6 +139,7 @@ class _Backend:
             prefetch=0,
             name=f"qpu-{self.name}",
             trusted=False,  # shared by every job: its answers are data, never unpickled
+            environment=kind.executor_environment(config),
         )
         self.busy_seconds = 0.0
         self.completed = 0
@@ -198,6 +209,9 @@ class QPUDispatcher:
         # per job: tasks reported "finished" whose executor answered the worker itself
         self._reported_direct: Counter[str] = Counter()
         self._reported = threading.Condition(self._lock)
+        # per job: the sessions and batches its calls ran in, per backend with vendor sessions
+        self._modes: dict[str, dict[str, set[str]]] = {}
+        self._device_data: dict[str, dict[str, Any]] = {}
         self._reservations = Reservations()
         self._timers: dict[int, threading.Timer] = {}  # per reservation: its end
 
@@ -292,6 +306,8 @@ class QPUDispatcher:
             queued_at=time.time(),
             route=route,
         )
+        if request.mode is not None and backend_kind(backend.config.kind).vendor_sessions:
+            self._modes.setdefault(job_id, {}).setdefault(backend.name, set()).add(request.mode)
         backend.pending.append(task)
         if backend.lane is not None and not backend.lane.yielding:
             backend.lane.yielding = True  # another task waits: the policy decides again
@@ -374,6 +390,51 @@ class QPUDispatcher:
                 if lane is not None and lane.job_id == job_id and not lane.yielding:
                     lane.yielding = True
                     backend.engine.nudge(lane.engine_task)
+            modes = self._modes.pop(job_id, {})
+        for name, ids in modes.items():  # the vendor's sessions end with the job
+            backend = self._backends[name]
+            backend.engine.submit(
+                TaskSpec(
+                    qpu.close_modes,
+                    (sorted(ids),),
+                    timeout_s=backend.config.task_timeout_seconds,
+                    name=f"close the sessions of job {job_id}",
+                )
+            )
+
+    # ------------------------------------------------------------ the device
+    def device_call(self, backend: str, function: Any, *args: Any, timeout: float = 120) -> Any:
+        """Run ``function`` (of :mod:`qlambda.platform.qpu`) in ``backend``'s executor, which
+        alone talks to the device, and return its answer as plain data."""
+        from qlambda.engine.protocol import Encoded, unpack_data
+
+        target = self._backends[backend]
+        spec = TaskSpec(function, args, timeout_s=timeout, name=f"{function.__name__} {backend}")
+        value = target.engine.submit(spec).result(timeout)
+        if not isinstance(value, Encoded) or value.format != "data":
+            raise QuantumRequestError(f"backend {backend!r}'s executor answered with no data")
+        return unpack_data(value.data)
+
+    def device_data(self, backend: str) -> dict[str, Any]:
+        """What ``backend``'s executor says a worker needs to build its ``Target`` (asked
+        once, for kinds that read it from the device)."""
+        config = self._backends[backend].config
+        if not backend_kind(config.kind).calibration_from_device:
+            return {}
+        with self._lock:
+            known = self._device_data.get(backend)
+        if known is None:
+            known = self.device_call(backend, qpu.describe_device)
+            with self._lock:
+                self._device_data[backend] = known
+        return known
+
+    def device_calibration(self, backend: str, taken_at: float) -> Any:
+        """``backend``'s calibration read from the device by its executor."""
+        from qlambda.quantum.calibration import Calibration
+
+        data = self.device_call(backend, qpu.device_snapshot, taken_at)
+        return None if data is None else Calibration.from_json(data)
 
     def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
@@ -384,7 +445,13 @@ class QPUDispatcher:
         with self._lock:
             for backend in self._backends.values():
                 for task in backend.executing:
-                    if task.job_id == job_id:
+                    if task.job_id != job_id:
+                        continue
+                    vendor_start = _vendor_start(task, now)
+                    if vendor_start is not None:  # waiting in the vendor's own queue
+                        starts.append(vendor_start)
+                        dones.append(vendor_start + task.estimated_duration)
+                    else:
                         dones.append(backend.remaining(task, now))
                 for task in backend.pending:
                     if task.job_id == job_id:
@@ -524,6 +591,7 @@ class QPUDispatcher:
                 timeout_s=backend.config.task_timeout_seconds,
                 name=f"quantum task {task.number}",
                 route=route,
+                on_message=functools.partial(self._reported_by_device, task),
             )
             task.engine_task = spec.task_id
             future = backend.engine.submit(spec)
@@ -542,6 +610,7 @@ class QPUDispatcher:
         if (
             route is None
             or route.lanes is None
+            or task.request.mode is not None  # a vendor session's calls keep their path
             or backend.pending
             or backend.lane is not None
             or self._reservations.any_on(backend.name)
@@ -585,6 +654,10 @@ class QPUDispatcher:
         failed. Its data is checked as any executor's answer is."""
         try:
             kind, payload = message.kind, message.payload
+            if kind == "device":  # news of the request in hand
+                for task in list(lane.current.values()):
+                    self._reported_by_device(task, message)
+                return
             if not isinstance(payload, list) or not payload or type(payload[0]) is not int:
                 raise QuantumRequestError("a malformed report from a lane")
             request_id = payload[0]
@@ -662,6 +735,32 @@ class QPUDispatcher:
             for other in self._start_next(backend):
                 self._emit(other, "started")
 
+    def _reported_by_device(self, task: QuantumTask, message: Any) -> None:
+        """A running task's device reported news (from the executor: plain data, checked
+        here); it is kept on the task and told as a "vendor" event."""
+        news = _device_news(message.payload) if message.kind == "device" else None
+        if not news:
+            return
+        with self._lock:
+            if task.finished_at is not None:
+                return
+            task.vendor.update(news)
+            self._emit(task, "vendor")
+
+    def _cancel_vendor_jobs(self, backend: _Backend, task: QuantumTask) -> None:
+        """A task stopped while a vendor ran its circuits: the backend's next executor
+        (it alone has the credentials) cancels the vendor's job."""
+        job = task.vendor.get("vendor_job_id")
+        if not isinstance(job, str) or task.vendor.get("vendor_status") in _VENDOR_FINAL:
+            return
+        spec = TaskSpec(
+            qpu.cancel_vendor_jobs,
+            ([job],),
+            timeout_s=backend.config.task_timeout_seconds,
+            name=f"cancel vendor job of quantum task {task.number}",
+        )
+        backend.engine.submit(spec)
+
     def _calibration_for(self, backend: _Backend) -> Any:
         """The snapshot when it changed since the last task to this backend, else its id."""
         if self._calibration is None:
@@ -700,6 +799,8 @@ class QPUDispatcher:
         """Record a task's end, answer it, report it "finished". ``frees_slot``: its
         executor is free for the next task (a lane's requests leave it to the lane)."""
         task.finished_at = time.time()
+        if isinstance(error, CancelledError | TimeLimitError | WorkerDiedError):
+            self._cancel_vendor_jobs(backend, task)  # stopped: canceled, or past its limit
         with self._lock:
             if frees_slot:
                 backend.running -= 1
@@ -794,6 +895,43 @@ def answer(reply: Callable[[bool, Any], None], future: Future[Any]) -> None:
         reply(True, value)
 
 
+def _vendor_start(task: QuantumTask, now: float) -> float | None:
+    """Seconds until a task queued at its vendor starts, by the vendor's estimate."""
+    from datetime import datetime
+
+    if task.vendor.get("vendor_status") != "QUEUED":
+        return None
+    stamp = task.vendor.get("estimated_start_time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return max(0.0, when - now)
+
+
+_VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED")
+_NEWS_MAX_FIELDS = 16
+_NEWS_MAX_TEXT = 2000
+
+
+def _device_news(payload: Any) -> dict[str, Any] | None:
+    """A device's report as plain scalars (an executor is not trusted: anything else is
+    dropped, text is cut short)."""
+    if not isinstance(payload, dict):
+        return None
+    news: dict[str, Any] = {}
+    for key, value in list(payload.items())[:_NEWS_MAX_FIELDS]:
+        if not isinstance(key, str) or len(key) > 64:
+            continue
+        if isinstance(value, str):
+            news[key] = value[:_NEWS_MAX_TEXT]
+        elif value is None or isinstance(value, bool | int | float):
+            news[key] = value
+    return news
+
+
 def _width(config: BackendConfig) -> int:
     return int(config.num_qubits or 0)
 
@@ -810,6 +948,7 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
         UnknownOptionError,
         QasmLimitError,
         CircuitEncodingError,
+        VendorJobError,
     )
 }
 """Errors of an executor that reach the job as their own type (with their message)."""

@@ -29,6 +29,7 @@ from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
 from qlambda.platform.dispatcher import answer
 from qlambda.platform.jobs import LiveJob
 from qlambda.platform.usage import UsageMeter
+from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
@@ -83,7 +84,7 @@ class JobRequests:
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
                 from qlambda.platform.quantum_access import describe_backend
 
-                message.reply(True, describe_backend(self._dispatcher.configs(), payload))
+                self._describe(message, describe_backend(self._dispatcher.configs(), payload))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
             else:
@@ -91,6 +92,25 @@ class JobRequests:
         except ValueError as exc:
             if message.reply is not None:
                 message.reply(False, ValueError(str(exc)))
+
+    def _describe(self, message: Any, description: dict[str, Any]) -> None:
+        """Answer ``ctx.backend(name)``; a device whose target only its executor can read is
+        asked from a thread of its own (the first time it waits on the executor)."""
+        device_data = getattr(self._dispatcher, "device_data", None)
+        kind = backend_kind(description["kind"])
+        if device_data is None or not kind.calibration_from_device:
+            message.reply(True, description)
+            return
+
+        def answer() -> None:
+            try:
+                description["device_data"] = device_data(description["name"])
+            except Exception as exc:
+                message.reply(False, RuntimeError(f"{type(exc).__name__}: {exc}"))
+                return
+            message.reply(True, description)
+
+        threading.Thread(target=answer, name="describe-backend", daemon=True).start()
 
     def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         """Queue the request, once its owner's quotas let it through (their check needs

@@ -1,4 +1,5 @@
-"""What runs inside a QPU executor process: one simulated device, built once.
+"""What runs inside a QPU executor process: one backend's device, built once by its
+kind (:meth:`qlambda.quantum.backends.BackendKind.open`).
 
 An executor is shared by every job that reaches its backend, on a server by every
 tenant. It opens each request as data, with the backend's limits (never a pickle, but
@@ -17,14 +18,15 @@ _limits: Any = None
 
 
 def open_device(config: Any, allow_code: bool = False) -> None:
-    """Engine initializer: build the backend runtime (noise model, simulator) once and run
-    a first circuit, so the first task pays no first-call costs. The worker then freezes
-    all of it out of the garbage collector's full passes (``engine.local.worker``)."""
+    """Engine initializer: build the backend's device (for a simulator: noise model,
+    simulator) once and run a first circuit, so the first task pays no first-call costs.
+    The worker then freezes all of it out of the garbage collector's full passes
+    (``engine.local.worker``)."""
     global _runtime, _limits
+    from qlambda.quantum.backends import backend_kind
     from qlambda.quantum.codec import RequestLimits
-    from qlambda.quantum.runtime import BackendRuntime
 
-    _runtime = BackendRuntime(config)
+    _runtime = backend_kind(config.kind).open(config)
     width = _runtime.device_qubits or config.num_qubits
     _limits = RequestLimits(max_qubits=width, allow_code=allow_code)
     _runtime.warm_up()
@@ -47,7 +49,7 @@ def execute(envelope: Any, calibration: Any = None, reply_to: Any = None) -> Any
     recompiled = False
     if calibration is not None and not isinstance(calibration, str):
         recompiled = _runtime.calibrate(calibration)
-    outcome = _runtime.execute(envelope.open(_limits))
+    outcome = _runtime.execute(envelope.open(_limits), _report)
     current = _runtime.calibration
     outcome = dataclasses.replace(
         outcome,
@@ -144,10 +146,46 @@ def _servable(record: bytes, terms: LaneTerms) -> tuple[int, Any] | None:
         envelope = RequestEnvelope.from_data(payload)
     except (ProtocolError, ValueError):
         return None
-    if task_id != terms.task_id:
+    if task_id != terms.task_id or envelope.mode is not None:
         return None
     if envelope.backend != terms.backend and not (envelope.backend is None and terms.unnamed):
         return None
     if why_unfit(envelope, _runtime.config) is not None:
         return None
     return request_id, envelope
+
+
+def describe_device() -> Any:
+    """What a function's worker needs to build the device's ``Target`` (plain data)."""
+    from qlambda.engine.protocol import Encoded, pack_data
+
+    return Encoded("data", pack_data(_runtime.describe()))
+
+
+def device_snapshot(taken_at: float) -> Any:
+    """The device's calibration read from the device (a ``Calibration`` as JSON data)."""
+    from qlambda.engine.protocol import Encoded, pack_data
+
+    snapshot = _runtime.snapshot(taken_at)
+    return Encoded("data", pack_data(None if snapshot is None else snapshot.to_json()))
+
+
+def close_modes(modes: list[str]) -> None:
+    """Close the vendor sessions and batches of a job that ended."""
+    _runtime.close_modes(list(modes))
+
+
+def cancel_vendor_jobs(jobs: list[str]) -> None:
+    """Cancel vendor jobs a stopped task of this backend left running; runs in the
+    executor that replaced it, which holds the backend's credentials."""
+    _runtime.cancel(list(jobs))
+
+
+def _report(data: dict[str, Any]) -> None:
+    """A device's news about the running task (a vendor job's id, status, queue place),
+    sent to the dispatcher as data; it becomes an event of the task's job."""
+    from qlambda.engine.channel import current_channel
+
+    channel = current_channel()
+    if channel is not None:
+        channel.notify("device", data)

@@ -56,6 +56,9 @@ class QuantumJournal:
                 "reason": "the backend's calibration changed",
             }
             self._event(task, task.started_at or now, EventKind.RECOMPILED, data)
+        elif what == "vendor":
+            data = {"task": task.number, "backend": task.backend, **task.vendor}
+            self._event(task, now, EventKind.QPU_VENDOR, data)
         elif what == "started":
             if job is not None:
                 job.quantum_waiting -= 1

@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError
 from multiprocessing.connection import Connection
 from typing import Any
@@ -63,8 +63,18 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "qlambda.quantum.runtime",
 )
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
-# What user code in a worker must never see: where the store is, the caller's credentials.
+# What user code in a worker must never see: where the store is, the caller's credentials;
+# and (``hide_variables``) a configured QPU's credentials, which its executor alone gets.
 HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
+_hidden_too: set[str] = set()
+
+
+def hide_variables(names: Sequence[str]) -> None:
+    """Remove these variables too from the environment of every worker started from now
+    on (a configured backend's credentials, under names of its configuration's choosing)."""
+    _hidden_too.update(names)
+
+
 EXIT_REPORT_GRACE = 1.0  # how long a worker's exit code may lag behind its closed socket
 ZYGOTE_IDLE_TIMEOUT = 600.0  # a tenant's zygote with no workers stops after this
 LONGEST_SLEEP = 1.0  # the loop looks at its limits at least this often
@@ -182,11 +192,15 @@ class _FunctionBlobs:
             return cached
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a plain (unsandboxed) zygote and its workers see: this process's environment
-    without secrets, with single-threaded BLAS."""
-    env = {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
+    without secrets, with single-threaded BLAS; ``extra``: what this engine's workers alone
+    are given (a QPU executor's credentials)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES and k not in _hidden_too
+    }
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    env.update(extra or {})
     return env
 
 
@@ -218,6 +232,7 @@ class LocalEngine:
         name: str = "local",
         trusted: bool = True,
         sandbox: Callable[[str], Launcher] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._cpus = cpus or os.cpu_count() or 1
         if self._cpus < 1:
@@ -232,6 +247,7 @@ class LocalEngine:
         self.name = name
         self.trusted = trusted
         self._sandbox = sandbox
+        self._environment = dict(environment or {})
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._queue: list[_Task] = []
@@ -575,7 +591,7 @@ class LocalEngine:
     def _spawn(self, pool: Pool[_Worker]) -> None:
         """Start a worker in ``pool`` (its zygote first, if need be). Loop thread only."""
         if pool.process is None:
-            env = worker_environment()
+            env = worker_environment(self._environment)
             try:
                 pool.start(self._preload, env)
             except Exception as exc:
