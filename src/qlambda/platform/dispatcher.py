@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import random
 import threading
 import time
@@ -101,8 +102,13 @@ class QuantumTask:
 
     @property
     def qpu_seconds(self) -> float:
-        """The device's time for this task: the executor's estimate for the circuits as it
-        compiled them, where it emulated the device's time, else the dispatcher's."""
+        """The device's time for this task: what its vendor charged, where it said so; the
+        executor's estimate for the circuits as it compiled them, where it emulated the
+        device's time; else the dispatcher's."""
+        charged = self.vendor.get("vendor_qpu_seconds")
+        if isinstance(charged, int | float) and not isinstance(charged, bool):
+            if math.isfinite(charged) and charged >= 0:
+                return float(charged)
         if self.emulated_seconds is not None:
             return self.emulated_seconds / self.config.time_scale
         return self.estimated_duration
