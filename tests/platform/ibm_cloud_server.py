@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 API_KEY = "test-api-key-0123456789"
 CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/abc123:inst-1::"
+CHARGED_SECONDS = 3.0  # the QPU time this server bills for each completed job
 
 
 def _device_files(device: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -290,7 +291,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _metrics(self, job_id: str, job: dict[str, Any]) -> dict[str, Any]:
         queued = [i for i, j in self.state.jobs.items() if j["status"] == "Queued"]
-        metrics: dict[str, Any] = {"timestamps": {"created": job["created"]}, "usage": {}}
+        usage: dict[str, Any] = {}
+        if job["status"] == "Completed":  # IBM's figure, final once the job is
+            usage = {"status": "completed", "qpu_charge_time_seconds": CHARGED_SECONDS}
+        metrics: dict[str, Any] = {"timestamps": {"created": job["created"]}, "usage": usage}
         if job_id in queued:
             position = queued.index(job_id) + 1
             start = datetime.now(UTC) + timedelta(seconds=300 * position)

@@ -56,6 +56,7 @@ def client(cloud, tmp_path_factory):
         "iam_url": "http://iam.cloud.qlambda.test",
         "poll_seconds": 0.1,
         "num_qubits": 5,
+        "price": {"per_second": 1.6},
     }
     saved = os.environ.get("QISKIT_IBM_TOKEN")
     os.environ["QISKIT_IBM_TOKEN"] = ibm_cloud_server.API_KEY  # the server's environment
@@ -116,6 +117,10 @@ def test_a_session_runs_as_a_runtime_session_and_the_key_stays_in_the_executor(c
     assert len(jobs) == 2 and all(state.jobs[j]["session_id"] == session for j in jobs)
     assert {d["vendor_status"] for d in vendor} >= {"DONE"}
     wait_for(lambda: state.sessions[session].get("state") == "closed")  # closed at the job's end
+    # what IBM charged is each task's QPU seconds, and its cost at the backend's price
+    charged = [e.data for e in job.events() if e.kind.value == "QPU_FINISHED"]
+    assert [d["qpu_seconds"] for d in charged] == [ibm_cloud_server.CHARGED_SECONDS] * 2
+    assert [d["cost"] for d in charged] == [ibm_cloud_server.CHARGED_SECONDS * 1.6] * 2
 
 
 def test_queue_position_and_start_estimate_then_cancel_reaches_ibm(client, cloud):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import random
 import threading
 import time
@@ -40,8 +41,11 @@ from qlambda.core.errors import (
 )
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
-from qlambda.engine.local.engine import hide_variables
+from qlambda.engine.local.engine import hide_variables, remote_error
+from qlambda.engine.local.routes import ANSWERED
+from qlambda.engine.protocol import Encoded, ErrorInfo
 from qlambda.platform import qpu
+from qlambda.platform.lanes import IDLE_SECONDS, Lane
 from qlambda.platform.reservations import Reservation, Reservations, window
 from qlambda.policy import Policy, make_policy
 from qlambda.quantum.backends import backend_kind
@@ -79,6 +83,7 @@ class QuantumTask:
     calibration: str | None = None
     recompiled: bool = False
     direct: bool = False  # the executor answered the job's worker itself
+    lane: bool = False  # it came to the executor straight from the worker (a lane)
     outcome: str = "pending"
     future: Future[Any] = field(default_factory=Future)
     engine_task: int | None = None  # the executor engine's id of the running task
@@ -100,8 +105,13 @@ class QuantumTask:
 
     @property
     def qpu_seconds(self) -> float:
-        """The device's time for this task: the executor's estimate for the circuits as it
-        compiled them, where it emulated the device's time, else the dispatcher's."""
+        """The device's time for this task: what its vendor charged, where it said so; the
+        executor's estimate for the circuits as it compiled them, where it emulated the
+        device's time; else the dispatcher's."""
+        charged = self.vendor.get("vendor_qpu_seconds")
+        if isinstance(charged, int | float) and not isinstance(charged, bool):
+            if math.isfinite(charged) and charged >= 0:
+                return float(charged)
         if self.emulated_seconds is not None:
             return self.emulated_seconds / self.config.time_scale
         return self.estimated_duration
@@ -145,6 +155,7 @@ class _Backend:
         self.first_start: float | None = None
         self.sent_calibration: str | None = None
         self.last_finish: float | None = None
+        self.lane: Lane | None = None  # a job's worker talks to the executor directly
 
     @property
     def load(self) -> float:
@@ -307,6 +318,9 @@ class QPUDispatcher:
         if request.mode is not None and backend_kind(backend.config.kind).vendor_sessions:
             self._modes.setdefault(job_id, {}).setdefault(backend.name, set()).add(request.mode)
         backend.pending.append(task)
+        if backend.lane is not None and not backend.lane.yielding:
+            backend.lane.yielding = True  # another task waits: the policy decides again
+            backend.engine.nudge(backend.lane.engine_task)
         # A free QPU starts before anything is logged; events are emitted under the
         # lock so listeners see every task queued, then started, then finished.
         started = self._start_next(backend)
@@ -380,6 +394,11 @@ class QPUDispatcher:
             )
             self._pins.pop(job_id, None)
             self._reported_direct.pop(job_id, None)
+            for backend in self._backends.values():
+                lane = backend.lane
+                if lane is not None and lane.job_id == job_id and not lane.yielding:
+                    lane.yielding = True
+                    backend.engine.nudge(lane.engine_task)
             modes = self._modes.pop(job_id, {})
         for name, ids in modes.items():  # the vendor's sessions end with the job
             backend = self._backends[name]
@@ -567,6 +586,10 @@ class QPUDispatcher:
             if backend.first_start is None:
                 backend.first_start = task.started_at
             route = task.route
+            lane_fd = self._lane_for(backend, task)
+            if lane_fd is not None:
+                started.append(self._open_lane(backend, task, lane_fd))
+                continue
             spec = TaskSpec(
                 qpu.execute,
                 (
@@ -584,6 +607,142 @@ class QPUDispatcher:
             future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
+
+    # ------------------------------------------------------------------ lanes
+    def _lane_for(self, backend: _Backend, task: QuantumTask) -> int | None:
+        """The job worker's request route to lend with ``task`` (``qlambda.platform.lanes``)
+        if the task may open a lane: nothing else waits for the backend, which has no
+        calibration to keep current and no reservation, the job's owner has no quota
+        to check request by request (its route then offers no lane), and the route can
+        be lent now. Lock held."""
+        route = task.route
+        if (
+            route is None
+            or route.lanes is None
+            or task.request.mode is not None  # a vendor session's calls keep their path
+            or backend.pending
+            or backend.lane is not None
+            or self._reservations.any_on(backend.name)
+            or (self._calibration is not None and self._calibration(backend.name) is not None)
+        ):
+            return None
+        fd: int | None = route.lanes.lend()
+        return fd
+
+    def _open_lane(self, backend: _Backend, task: QuantumTask, lane_fd: int) -> QuantumTask:
+        """Start ``task`` as the first request of a lane. Lock held."""
+        route = task.route
+        lanes = route.lanes
+        terms = qpu.LaneTerms(
+            backend=backend.name,
+            task_id=lanes.task_id,
+            request_id=route.request_id,
+            route=route.key,
+            unnamed=self._pins.get(task.job_id) == backend.name,
+            idle_seconds=IDLE_SECONDS,
+        )
+        spec = TaskSpec(
+            qpu.serve_lane,
+            (task.request, None, route.address, terms),
+            timeout_s=backend.config.task_timeout_seconds,
+            name=f"lane of job {task.job_id}",
+            route=route,
+            lane_fd=lane_fd,
+        )
+        lane = Lane(task.job_id, task.priority, lanes, lanes.task_id, spec.task_id)
+        lane.current[route.request_id] = task
+        spec.on_message = functools.partial(self._lane_message, backend, lane)
+        backend.lane = lane
+        task.engine_task = spec.task_id
+        future = backend.engine.submit(spec)
+        future.add_done_callback(functools.partial(self._lane_ended, backend, lane))
+        return task
+
+    def _lane_message(self, backend: _Backend, lane: Lane, message: Any) -> None:
+        """The lane's executor reports a request: started (taken off the route), done or
+        failed. Its data is checked as any executor's answer is."""
+        try:
+            kind, payload = message.kind, message.payload
+            if kind == "device":  # news of the request in hand
+                for task in list(lane.current.values()):
+                    self._reported_by_device(task, message)
+                return
+            if not isinstance(payload, list) or not payload or type(payload[0]) is not int:
+                raise QuantumRequestError("a malformed report from a lane")
+            request_id = payload[0]
+            timeout = backend.config.task_timeout_seconds
+            if kind == "started" and len(payload) == 2 and isinstance(payload[1], dict):
+                self._lane_started(backend, lane, request_id, payload[1])
+            elif kind == "done" and len(payload) == 2 and isinstance(payload[1], bytes):
+                task = lane.current.pop(request_id)
+                backend.engine.set_deadline(lane.engine_task, timeout)  # waits ~IDLE_SECONDS
+                outcome = ResultEnvelope.from_encoded(Encoded("data", payload[1]))
+                self._settle(backend, task, outcome, None)
+            elif kind == "failed" and len(payload) == 4:
+                task = lane.current.pop(request_id)
+                backend.engine.set_deadline(lane.engine_task, timeout)
+                info = ErrorInfo(str(payload[1]), str(payload[2]), str(payload[3]))
+                error = _executor_error(remote_error(info, trusted=False), backend.config)
+                self._settle(backend, task, None, error)
+            else:
+                raise QuantumRequestError(f"an unknown report {kind!r} from a lane")
+        except (KeyError, QuantumRequestError, ValueError) as exc:
+            # an executor that breaks the protocol serves no one any more
+            backend.engine.cancel(lane.engine_task, f"the lane's executor misbehaved: {exc}")
+
+    def _lane_started(
+        self, backend: _Backend, lane: Lane, request_id: int, facts: dict[str, Any]
+    ) -> None:
+        from qlambda.quantum.envelope import RequestEnvelope
+
+        reply = lane.lanes.took(request_id)  # first: whatever happens, it is answered
+        try:
+            request = RequestEnvelope.from_data({**facts, "payload": b""})
+        except ValueError as exc:
+            if reply is not None:
+                reply(False, QuantumRequestError(f"the lane's executor misreported it: {exc}"))
+            raise
+        now = time.time()
+        task = QuantumTask(
+            request=request,
+            job_id=lane.job_id,
+            priority=lane.priority,
+            backend=backend.name,
+            config=backend.config,
+            arrival=time.monotonic(),
+            queued_at=now,
+        )
+        task.started_at = now
+        task.engine_task = lane.engine_task
+        task.lane = True
+        backend.engine.set_deadline(lane.engine_task, backend.config.task_timeout_seconds)
+        with self._lock:
+            lane.current[request_id] = task
+            backend.executing.append(task)
+            self._emit(task, "queued")
+            self._emit(task, "started")
+        if reply is not None:
+            task.future.add_done_callback(functools.partial(answer, reply))
+
+    def _lane_ended(self, backend: _Backend, lane: Lane, future: Future[Any]) -> None:
+        """The executor let the lane go (or died): what it had not answered fails, the
+        worker's request route goes back to its engine, the backend serves the queue."""
+        error = CancelledError() if future.cancelled() else future.exception()
+        with self._lock:
+            backend.lane = None
+            unanswered = list(lane.current.values())
+            lane.current.clear()
+        lane.lanes.give_back()
+        failure = _executor_error(
+            error or TaskFailedError("the lane ended before the request was answered", None),
+            backend.config,
+        )
+        for task in unanswered:
+            self._settle(backend, task, None, failure)
+        with self._lock:
+            backend.running -= 1
+            for other in self._start_next(backend):
+                self._emit(other, "started")
 
     def _reported_by_device(self, task: QuantumTask, message: Any) -> None:
         """A running task's device reported news (from the executor: plain data, checked
@@ -627,7 +786,6 @@ class QPUDispatcher:
         return snapshot
 
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future[Any]) -> None:
-        task.finished_at = time.time()
         outcome: ResultEnvelope | None = None
         if future.cancelled():
             error: BaseException | None = CancelledError()
@@ -640,10 +798,24 @@ class QPUDispatcher:
                 error = exc
         else:
             error = _executor_error(error, backend.config)
+        self._settle(backend, task, outcome, error, frees_slot=True)
+
+    def _settle(
+        self,
+        backend: _Backend,
+        task: QuantumTask,
+        outcome: ResultEnvelope | None,
+        error: BaseException | None,
+        frees_slot: bool = False,
+    ) -> None:
+        """Record a task's end, answer it, report it "finished". ``frees_slot``: its
+        executor is free for the next task (a lane's requests leave it to the lane)."""
+        task.finished_at = time.time()
         if isinstance(error, CancelledError | TimeLimitError | WorkerDiedError):
             self._cancel_vendor_jobs(backend, task)  # stopped: canceled, or past its limit
         with self._lock:
-            backend.running -= 1
+            if frees_slot:
+                backend.running -= 1
             if task in backend.executing:
                 backend.executing.remove(task)
             backend.completed += 1
@@ -664,8 +836,9 @@ class QPUDispatcher:
                 task.outcome = "done"
             else:
                 task.outcome = "canceled" if isinstance(error, CancelledError) else "error"
-            for other in self._start_next(backend):  # the QPU first: it must not idle
-                self._emit(other, "started")
+            if frees_slot:
+                for other in self._start_next(backend):  # the QPU first: it must not idle
+                    self._emit(other, "started")
             if task.recompiled:  # told before the function sees its result
                 self._emit(task, "recompiled")
             self._unreported[task.job_id] += 1
@@ -719,6 +892,19 @@ class QPUDispatcher:
                     }
                 )
             return rows
+
+
+def answer(reply: Callable[[bool, Any], None], future: Future[Any]) -> None:
+    """Answer a job's quantum request with the outcome of its task's ``future``."""
+    if future.cancelled():
+        reply(False, CancelledError("the quantum task was canceled"))
+    elif future.exception() is not None:
+        reply(False, future.exception())
+    else:
+        value = future.result()
+        if isinstance(value, ResultEnvelope) and value.delivered:
+            value = ANSWERED  # the executor answered the worker directly
+        reply(True, value)
 
 
 def _vendor_start(task: QuantumTask, now: float) -> float | None:

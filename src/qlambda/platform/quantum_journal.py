@@ -83,6 +83,7 @@ class QuantumJournal:
             "outcome": task.outcome,
             "busy_seconds": task.busy_seconds,
             "direct": task.direct,  # answered by the executor over the worker's route
+            "lane": task.lane,  # taken by the executor off the worker's request route
         }
         usage = None
         if self._usage is not None:

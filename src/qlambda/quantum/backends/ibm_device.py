@@ -176,6 +176,9 @@ class IBMDevice(Device):
             raise VendorJobError(f"IBM job {job_id} failed: {job.error_message()}")
         if status == "CANCELLED":
             raise VendorJobError(f"IBM job {job_id} was cancelled at IBM")
+        charged = _charged_seconds(job)
+        if charged is not None:  # what IBM bills: the task's QPU seconds (and cost)
+            self._tell({**base, "vendor_status": status, "vendor_qpu_seconds": charged})
         return job.result()
 
     def _tell(self, news: dict[str, Any]) -> None:
@@ -231,6 +234,18 @@ def _with_precision(pub: Any) -> Any:
     return EstimatorPub(
         pub.circuit, pub.observables, pub.parameter_values, DEFAULT_PRECISION, validate=False
     )
+
+
+def _charged_seconds(job: Any) -> float | None:
+    """The QPU seconds IBM charged for a finished job, once its usage is final."""
+    try:
+        usage = job.metrics().get("usage") or {}
+    except Exception:  # an account without metrics: the platform's estimate stands
+        return None
+    seconds = usage.get("qpu_charge_time_seconds", usage.get("quantum_seconds"))
+    if usage.get("status", "completed") == "pending" or not isinstance(seconds, int | float):
+        return None
+    return float(seconds)
 
 
 def _queue_news(job: Any) -> dict[str, Any]:
