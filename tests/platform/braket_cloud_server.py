@@ -260,6 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "outputS3Bucket": payload["outputS3Bucket"],
                 "outputS3Directory": f"{payload['outputS3KeyPrefix']}/{task_id}",
                 "associations": payload.get("associations", []),
+                "tags": payload.get("tags", {}),
                 "createdAt": _now(),
                 "fail": fail,
             }
@@ -280,6 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
             "outputS3Directory": task["outputS3Directory"],
             "createdAt": task["createdAt"],
             "associations": task["associations"],
+            "tags": task["tags"],
             "actionMetadata": {"actionType": "braket.ir.openqasm.program", "programCount": 1},
             "queueInfo": {
                 "queue": "QUANTUM_TASKS_QUEUE",

@@ -90,7 +90,9 @@ def bell_calls(ctx):
     bell.h(0)
     bell.cx(0, 1)
     measured = bell.measure_all(inplace=False)
-    counts = ctx.sampler("square").run([(measured, None, 300)]).result()[0].data.meas.get_counts()
+    sampler = ctx.sampler("square")
+    sampler.options.environment.job_tags = ["bell", "run 7"]
+    counts = sampler.run([(measured, None, 300)]).result()[0].data.meas.get_counts()
     estimator = ctx.estimator("square")  # two bases: one Braket task batch of two tasks
     evs = estimator.run([(bell, [[SparsePauliOp("ZZ")], [SparsePauliOp("XX")]], None, 0.05)])
     backend = ctx.backend("square")
@@ -133,6 +135,8 @@ def test_tasks_run_on_the_device_with_their_arns_in_the_events(client, cloud):
             {"arn": cloud_server.RESERVATION_ARN, "type": "RESERVATION_TIME_WINDOW_ARN"}
         ]
         assert '"disableQubitRewiring": true' in task["deviceParameters"]
+    # the sampler's job tags are its Braket task's AWS tags; the estimator had none
+    assert sorted(tuple(state.tasks[arn]["tags"]) for arn in arns) == [(), (), ("bell", "run 7")]
 
 
 def test_the_calibration_is_read_from_the_device_and_stored(client):

@@ -7,7 +7,8 @@ each: alone through ``device.run``, several through ``device.run_batch`` (an
 ``AwsQuantumTaskBatch``); an estimator's are the circuits of its measurement bases (the
 platform's execution-option pipeline, which computes the values from the shots and
 runs any mitigation steps). While Braket holds them, their task ARNs, states and queue
-positions are reported; a failed task fails the call with Braket's reason. On the
+positions are reported; a failed task fails the call with Braket's reason. The call's
+job tags are its tasks' AWS tags. On the
 ``LocalSimulator`` the same circuits run in this process, with no account.
 """
 
@@ -85,6 +86,7 @@ class BraketDevice(Device):
         self._pipeline = BraketPipeline(self)
         self.tasks_sent = 0  # Braket tasks the last batch of circuits became
         self._report: Report | None = None
+        self._tags: dict[str, str] = {}  # the running call's job tags
 
     def _read_data(self) -> dict[str, Any]:
         if not self.local:
@@ -151,6 +153,7 @@ class BraketDevice(Device):
         transpiler = self._transpiler(request.optimization_level)
         pubs = tuple(_with_precision(transpiler.prepare_pub(pub)) for pub in request.pubs)
         self._report = report
+        self._tags = dict.fromkeys(request.tags, "")
         try:
             result = self._pipeline.run(dataclasses.replace(request, pubs=pubs))
         finally:
@@ -197,6 +200,8 @@ class BraketDevice(Device):
         extra: dict[str, Any] = {"disable_qubit_rewiring": True}
         if self.reservation_arn:
             extra["reservation_arn"] = str(self.reservation_arn)
+        if self._tags:  # the call's job tags, as the tasks' AWS tags (keys, empty values)
+            extra["tags"] = dict(self._tags)
         if len(circuits) == 1:
             tasks = [self.braket.run(circuits[0], folder, shots=shots[0], **extra)]
         else:
