@@ -125,4 +125,4 @@ def test_without_the_package_the_kind_is_unknown():
         load_backends([{"name": "r", "kind": "reference"}])
     message = str(caught.value)
     assert "backend 'r': unknown backend kind 'reference'; installed: " in message
-    assert "aer, fake" in message and "'qlambda.backends' entry point" in message
+    assert "aer, braket, fake" in message and "'qlambda.backends' entry point" in message

@@ -73,7 +73,10 @@ def test_v2_suffix_is_optional():
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"name": "a", "kind": "qpu"}, "unknown backend kind 'qpu'; installed: aer, fake, ibm"),
+        (
+            {"name": "a", "kind": "qpu"},
+            "unknown backend kind 'qpu'; installed: aer, braket, fake, ibm",
+        ),
         (
             {"name": "a", "kind": "aer", "shots": 5},
             "unknown key(s) 'shots' for kind 'aer'; accepted: name, kind",

@@ -91,6 +91,9 @@ class QuantumTask:
     vendor: dict[str, Any] = field(default_factory=dict)
     """What the device last reported of this task (``Device.execute``'s ``report``): a
     vendor's job id, status, queue position, estimated start."""
+    vendor_jobs: dict[str, Any] = field(default_factory=dict)
+    """Every vendor job the device reported for this task (a call may be several, as a
+    Braket batch is), with the last status reported of each."""
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -755,17 +758,20 @@ class QPUDispatcher:
             if task.finished_at is not None:
                 return
             task.vendor.update(news)
+            job = news.get("vendor_job_id")
+            if isinstance(job, str) and len(task.vendor_jobs) < _VENDOR_MAX_JOBS:
+                task.vendor_jobs[job] = news.get("vendor_status")
             self._emit(task, "vendor")
 
     def _cancel_vendor_jobs(self, backend: _Backend, task: QuantumTask) -> None:
         """A task stopped while a vendor ran its circuits: the backend's next executor
-        (it alone has the credentials) cancels the vendor's job."""
-        job = task.vendor.get("vendor_job_id")
-        if not isinstance(job, str) or task.vendor.get("vendor_status") in _VENDOR_FINAL:
+        (it alone has the credentials) cancels the vendor's jobs not yet ended."""
+        jobs = [job for job, status in task.vendor_jobs.items() if status not in _VENDOR_FINAL]
+        if not jobs:
             return
         spec = TaskSpec(
             qpu.cancel_vendor_jobs,
-            ([job],),
+            (jobs,),
             timeout_s=backend.config.task_timeout_seconds,
             name=f"cancel vendor job of quantum task {task.number}",
         )
@@ -921,7 +927,8 @@ def _vendor_start(task: QuantumTask, now: float) -> float | None:
     return max(0.0, when - now)
 
 
-_VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED")
+_VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED", "COMPLETED", "FAILED")
+_VENDOR_MAX_JOBS = 10_000  # vendor jobs remembered per task (for cancel)
 _NEWS_MAX_FIELDS = 16
 _NEWS_MAX_TEXT = 2000
 

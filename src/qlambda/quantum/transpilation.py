@@ -133,7 +133,8 @@ def _param_key(param: object) -> Hashable:
 
 
 def device_pass_manager(backend: Any, level: int | None, seed: int | None) -> PassManager:
-    """How circuits not yet written for ``backend`` are made runnable on it.
+    """How circuits not yet written for ``backend`` (a Qiskit backend, or a bare
+    ``Target``) are made runnable on it.
 
     ``level`` 0-3: Qiskit's preset pass manager at that level, as ``transpile`` would.
     None: the stages of level 2 that place the circuit (noise-aware VF2Layout, else
@@ -143,14 +144,13 @@ def device_pass_manager(backend: Any, level: int | None, seed: int | None) -> Pa
     which only decomposes gates on three or more qubits, and ``optimization`` goes. A gate
     and its inverse, written on purpose, both run.
     """
+    device = {"target": backend} if isinstance(backend, Target) else {"backend": backend}
     if level is not None:
         return generate_preset_pass_manager(
-            optimization_level=level, backend=backend, seed_transpiler=seed
+            optimization_level=level, seed_transpiler=seed, **device
         )
-    keeping = generate_preset_pass_manager(
-        optimization_level=2, backend=backend, seed_transpiler=seed
-    )
-    keeping.init = generate_preset_pass_manager(optimization_level=0, backend=backend).init
+    keeping = generate_preset_pass_manager(optimization_level=2, seed_transpiler=seed, **device)
+    keeping.init = generate_preset_pass_manager(optimization_level=0, **device).init
     keeping.optimization = None
     return keeping
 

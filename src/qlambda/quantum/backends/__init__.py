@@ -5,7 +5,9 @@
 - ``registry``: :func:`backend_kind` looks a kind up among the built-in ones and those
   installed packages declare under the ``qlambda.backends`` entry point group;
 - ``aer``, ``fake``: the built-in kinds, an ideal Aer simulator and a noisy one built
-  from a fake IBM device.
+  from a fake IBM device;
+- ``braket``: Amazon Braket devices and Braket's LocalSimulator (its ``device`` and
+  ``circuits`` modules need the SDK, installed with the ``braket`` extra).
 """
 
 from qlambda.quantum.backends.kind import BackendKind, Device, Report

@@ -24,6 +24,7 @@ _BUILT_IN = {
     "aer": "qlambda.quantum.backends.aer:AerKind",
     "fake": "qlambda.quantum.backends.fake:FakeKind",
     "ibm": "qlambda.quantum.backends.ibm:IBMKind",
+    "braket": "qlambda.quantum.backends.braket:BraketKind",
 }
 _loaded: dict[str, BackendKind] = {}
 _lock = threading.Lock()
