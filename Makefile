@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	{ test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } && \
 	$(BIN)/python -m pip install --quiet --upgrade pip && \
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev]' && \
-	$(BIN)/python -m pip install --progress-bar on --no-deps $$($(BIN)/python -c 'import tomllib; print(" ".join(map(repr, tomllib.load(open("pyproject.toml", "rb"))["tool"]["qlambda"]["install-without-dependencies"])))') && \
+	$(BIN)/python -m pip install --progress-bar on --no-deps $$($(BIN)/python -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["tool"]["qlambda"]["install-without-dependencies"]))') && \
 	touch $(STAMP) && \
 	echo ">>> installed in $$(( $$(date +%s) - start )) s; the qlambda command is $(BIN)/qlambda (or run: source $(BIN)/activate)"
 
