@@ -23,7 +23,8 @@ FONT = 11
 
 def _svg(width: float, height: float, label: str, body: list[str], css: str = "chart") -> Markup:
     return Markup(
-        f'<svg class="{css}" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
+        f'<svg class="{css}" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">'
         f"<title>{escape(label)}</title>{''.join(body)}</svg>"
     )
@@ -119,7 +120,7 @@ def gantt(timeline: Timeline, width: float = 960) -> Markup:
 
 
 # ---------------------------------------------------------------------------- bars
-def bars(labels: Sequence[str], values: Sequence[float], label: str, width: float = 640) -> Markup:
+def bars(labels: Sequence[str], values: Sequence[float], label: str, width: float = 560) -> Markup:
     """A histogram: one bar per label (counts of a sampler's outcomes)."""
     left, bottom, top = 48.0, 46.0, 12.0
     height = 240.0
@@ -153,8 +154,8 @@ def series(
     label: str,
     y_max: float | None = None,
     y_label: str = "",
-    width: float = 640,
-    height: float = 200,
+    width: float = 960,
+    height: float = 220,
     percent: bool = False,
 ) -> Markup:
     """Lines over time (x: seconds since the epoch), one per name, with a legend."""
@@ -240,20 +241,26 @@ def boxes(
         return height - bottom - (math.log10(max(value, 10**low)) - low) * sy
 
     body = []
-    for exponent in range(math.floor(low), math.ceil(high) + 1):
-        if low <= exponent <= high:
-            py = height - bottom - (exponent - low) * sy
-            body.append(
-                f'<line x1="{left}" y1="{py:.1f}" x2="{width - right}" y2="{py:.1f}" class="grid"/>'
-            )
-            body.append(_text(left - 4, py + 4, seconds_text(10.0**exponent), "end", "axis"))
+    steps = (1, 2, 5) if high - low < 2 else (1,)  # few decades: 1, 2, 5 x 10^k
+    ticks = [
+        math.log10(m) + e
+        for e in range(math.floor(low), math.ceil(high) + 1)
+        for m in steps
+        if low <= math.log10(m) + e <= high
+    ]
+    for exponent in ticks:
+        py = height - bottom - (exponent - low) * sy
+        body.append(
+            f'<line x1="{left}" y1="{py:.1f}" x2="{width - right}" y2="{py:.1f}" class="grid"/>'
+        )
+        body.append(_text(left - 4, py + 4, seconds_text(10.0**exponent), "end", "axis"))
     slot = (width - left - right) / max(len(groups), 1)
     names = list(dict.fromkeys(b["name"] for g in groups for b in g["boxes"]))
     for g, group in enumerate(groups):
         count = max(len(group["boxes"]), 1)
-        box_width = slot * 0.8 / count
+        box_width = min(slot * 0.8 / count, 60.0)
         for b, box in enumerate(group["boxes"]):
-            x = left + g * slot + slot * 0.1 + b * box_width
+            x = left + g * slot + (slot - box_width * count) / 2 + b * box_width
             mid = x + box_width / 2
             css = f"box line-{names.index(box['name']) % 6}"
             tip = (

@@ -37,6 +37,7 @@ HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["clock"] = lambda ts: "" if ts is None else charts.clock(ts)
 templates.env.filters["seconds"] = lambda s: "" if s is None else charts.seconds_text(s)
+templates.env.filters["short"] = lambda v: f"{v:.4g}" if isinstance(v, float) else v
 templates.env.globals["version"] = __version__
 MAX_FORM_BYTES = 64 * 1024
 

@@ -127,8 +127,8 @@ def _boxes(jobs: Any) -> list[dict[str, Any]]:
         return []
     figures = []
     for column, label in (("num_qubits", "qubits"), ("priority", "priority")):
-        if jobs[column].nunique() < 1:
-            continue
+        if column == "priority" and jobs[column].nunique() < 2:
+            continue  # one priority: the qubits figure already shows it
         groups = []
         for policy, of_policy in jobs.groupby("policy", sort=False):
             boxes = [

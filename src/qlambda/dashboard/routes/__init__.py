@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 from qlambda.dashboard.routes import auth, jobs, live, qpus, users, whatif
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 for module in (auth, jobs, live, qpus, users, whatif):
-    router.include_router(module.router)
+    router.include_router(module.router, prefix="/ui")

@@ -23,12 +23,13 @@ from qlambda.gateway.errors import ApiError
 from qlambda.gateway.submissions import Submissions
 from qlambda.platform import Function, Platform
 from qlambda.policy import POLICIES
-from qlambda.sim.scenario import PRESETS
+from qlambda.sim.scenario import PRESETS, parse_seconds
 from qlambda.store.pages import JobFilter
 
 router = APIRouter()
 # the form's fields, as `qlambda simulate --set` keys
-FIELDS = ("C", "Q", "interarrival", "C_max", "Q_max", "reps", "duration", "seed")
+FIELDS = ("C", "Q", "interarrival", "C_max", "Q_max", "reps", "duration", "warmup", "seed")
+WARMUP_SHARE = 0.1  # of a duration given without a warm-up
 MAX_REPLICATIONS = 2000  # sweep points x replications a what-if may ask
 TIMEOUT = "1h"
 
@@ -55,6 +56,7 @@ def defaults(source: str) -> dict[str, str]:
         "Q_max": "" if scenario.Q_max is None else str(scenario.Q_max),
         "reps": "3",
         "duration": "1d",
+        "warmup": "",
         "policies": ",".join(scenario.policies),
     }
 
@@ -96,6 +98,9 @@ def _form(
 def assignments_of(form: dict[str, str]) -> list[str]:
     """The form as ``KEY=VALUE`` changes (an empty field keeps the source's value)."""
     changes = [f"{key}={form[key].strip()}" for key in FIELDS if form.get(key, "").strip()]
+    duration = form.get("duration", "").strip()
+    if duration and not form.get("warmup", "").strip():
+        changes.append(f"warmup={parse_seconds(duration) * WARMUP_SHARE:g}")
     policies = [p for p in POLICIES if form.get(f"policy_{p}")]
     if not policies:
         raise ConfigurationError("choose at least one scheduling policy")
@@ -174,10 +179,10 @@ def result_context(platform: Platform, who: Viewer, job_id: str) -> dict[str, An
     result = encoded.decode(trusted=False)
     context["result"] = result
     for figure in result.get("boxes", []):
-        title = f"job time per policy, by {figure['by']}"
+        title = f"Job time per policy, by {figure['by']}"
         context["figures"].append({"title": title, "chart": charts.boxes(figure["groups"], title)})
     for grid in result.get("heat_maps", []):
-        title = f"drop probability over load (jobs/h) and {grid['axis']}"
+        title = f"Drop probability over load (jobs/h) and {grid['axis']}"
         context["heat_maps"].append(
             {
                 "title": title,
