@@ -100,11 +100,10 @@
       if (answer.ok) body.innerHTML = await answer.text();
     }
 
-    let connected = false;
     const source = new EventSource("/ui/live");
-    source.addEventListener("subscribed", () => {
-      if (connected) reread(); // what happened while the stream was down
-      connected = true;
+    source.addEventListener("subscribed", async () => {
+      // what happened between the page's rendering (or the stream's fall) and now
+      await reread();
       state.textContent = "live";
       document.body.dataset.live = "on";
     });
