@@ -10,6 +10,8 @@ platform's jobs) gets a new token, printed once and revoked when the command end
 from __future__ import annotations
 
 import dataclasses
+import signal
+import sys
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,6 +83,8 @@ def command(
     click.echo(f"qlambda dashboard on http://{shown}:{port}/ui  (data: {directory})", err=True)
     click.echo(f"log in as {LOCAL_USER} with this token (valid until this command ends):")
     click.echo(token, err=False)
+    # uvicorn stops on SIGTERM, then raises it again: exit through the finally below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         serve(
             platform,

@@ -122,9 +122,9 @@ def build(events: list[Event], now: float) -> Timeline | None:
             task["started"] = ts
         elif kind is EventKind.QPU_FINISHED:
             number = int(data.get("task", 0))
-            task = tasks.pop(number, None)
-            if task is not None:
-                _task_spans(backends, number, task, ts, str(data.get("outcome", "done")))
+            finished = tasks.pop(number, None)
+            if finished is not None:
+                _task_spans(backends, number, finished, ts, str(data.get("outcome", "done")))
                 active_tasks = max(0, active_tasks - 1)
                 if active_tasks == 0 and running_since is not None and end is None:
                     classical_since = ts

@@ -34,15 +34,15 @@ def users_context(platform: Platform, settings: GatewaySettings, who: Viewer) ->
     known = {r["name"]: r for r in rows}
     users = []
     for name in names:
-        row = known.get(name)
+        account = known.get(name)
         users.append(
             {
                 "name": name,
-                "row": row,
+                "row": account,
                 "jobs": counts.get(name, {}),
                 "total_jobs": sum(counts.get(name, {}).values()),
                 "usage": spent.get(name),
-                "tokens": platform.store.tokens(name) if row is not None else [],
+                "tokens": platform.store.tokens(name) if account is not None else [],
             }
         )
     return {"users": users, "statuses": [s.value for s in JobStatus], "settings": settings}
