@@ -59,7 +59,7 @@ def test_a_running_job_is_drawn_up_to_now_and_a_restart_queues_it_again():
         now=T + 10,
     )
     assert life is not None and not life.ended and life.end == T + 10
-    job, classical, qpu = life.lanes
+    job, _classical, qpu = life.lanes
     assert [(s.kind, s.start - T, s.end - T, s.open) for s in job.spans] == [
         ("queued", 0, 1, False),
         ("running", 1, 2, False),
@@ -90,7 +90,7 @@ def test_what_users_wrote_is_escaped_in_every_chart():
                 ],
                 evil,
             )
-        ),  # fmt: skip
+        ),
         str(charts.heat_map([evil], [evil], [[0.5]], evil, evil, evil)),
     ]
     for svg in drawn:
