@@ -28,7 +28,13 @@ from qlambda.store.faults import (
     check_psycopg_connection,
     is_connection_error,
 )
-from qlambda.store.pages import Cursor, JobFilter, job_page_statements, merge_newest_first
+from qlambda.store.pages import (
+    Cursor,
+    JobFilter,
+    job_page_statements,
+    matching_names,
+    merge_newest_first,
+)
 from qlambda.store.writer import PATIENCE, PendingWrite, StoreWriter
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -491,7 +497,11 @@ class Store:
         an index range however deep the page, with 100,000 jobs as with 10."""
         table = schema.jobs
         columns = [c for c in table.c if c.name not in ("arguments", "result", "traceback")]
-        pages = [self._all(s) for s in job_page_statements(columns, which, before, limit)]
+        names = None
+        if which.search:
+            names = [row["name"] for row in self._all(matching_names(which.search))]
+        statements = job_page_statements(columns, which, before, limit, names)
+        pages = [self._all(s) for s in statements]
         return merge_newest_first(pages, limit)
 
     def job_counts(self, by: str = "owner") -> list[dict[str, Any]]:
