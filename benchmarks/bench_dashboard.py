@@ -230,7 +230,7 @@ def main() -> None:
     print("-" * 71)
     for label, times in rows:
         ms = [t * 1000 for t in times]
-        print(f"{label:<44} {statistics.median(ms):8.1f} {percentile(ms, 95):8.1f} "
+        print(f"{label:<44} {statistics.median(ms):8.1f} {percentile(ms, 0.95):8.1f} "
               f"{max(ms):8.1f}")  # fmt: skip
     print()
     rate = 60.0 / lag["gap"] * EVENTS_PER_JOB
@@ -243,7 +243,7 @@ def main() -> None:
             continue
         ms = [v * 1000 for v in values]
         print(f"{label:<20} {len(ms):>6} {statistics.median(ms):8.1f} "
-              f"{percentile(ms, 95):8.1f} {max(ms):8.1f}")  # fmt: skip
+              f"{percentile(ms, 0.95):8.1f} {max(ms):8.1f}")  # fmt: skip
     print(f"rows or DONE never shown: {lag['missing']}")
     print("(RUNNING is not shown for a job already DONE when its start is sent)")
 
