@@ -220,7 +220,7 @@ def sparkline(
 def boxes(
     groups: list[dict[str, Any]],
     label: str,
-    y_label: str = "job time (s)",
+    y_label: str = "job time",
     width: float = 720,
     height: float = 300,
 ) -> Markup:
