@@ -18,6 +18,11 @@ block. A Session or Batch here groups the calls of a job on one backend: every p
 made with it runs there, and none runs once it is closed. It reserves no device time: a
 vendor session (IBM's dedicated window) comes with a real device's adapter. Options
 follow :mod:`qlambda.quantum.runtime_options`.
+
+On a backend whose kind has vendor sessions (``ibm``), the calls of one Session run in
+one IBM Runtime session (the device kept between them), those of a Batch in one Runtime
+batch; the platform closes them when the job ends. ``ctx.session(name)`` and
+``ctx.batch(name)`` make them from a backend's name.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ __all__ = [
 _current: contextvars.ContextVar[Session | None] = contextvars.ContextVar(
     "qlambda_runtime_session", default=None
 )
+
+
+def current_session() -> Session | None:
+    """The Session or Batch whose ``with`` block is running, if any."""
+    return _current.get()
 
 
 def _check_backend(backend: Any, what: str) -> PlatformBackend:
@@ -185,6 +195,7 @@ class SamplerV2(PlatformSamplerV2):
         super().__init__(**_primitive_arguments(backend))
         self.options = options
         self.mode = mode if mode is not None else self._session
+        self.mode_id = None if self._session is None else self._session.session_id
 
     def run(self, pubs: Any, *, shots: int | None = None) -> PlatformJob:
         _check_open(self._session)
@@ -200,6 +211,7 @@ class EstimatorV2(PlatformEstimatorV2):
         super().__init__(**_primitive_arguments(backend))
         self.options = options
         self.mode = mode if mode is not None else self._session
+        self.mode_id = None if self._session is None else self._session.session_id
 
     def run(self, pubs: Any, *, precision: float | None = None) -> PlatformJob:
         _check_open(self._session)

@@ -14,6 +14,8 @@ from qlambda import JobFailedError
 BACKENDS = [
     {"name": "aer", "kind": "aer", "num_qubits": 8},
     {"name": "manila", "kind": "fake", "device": "FakeManilaV2", "seed": 5},
+    # IBM's own primitives, sessions and batches in its local testing mode
+    {"name": "ibm_manila", "kind": "ibm", "channel": "local", "device": "fake_manila", "seed": 5},
 ]
 
 IBM_IMPORT = "from qiskit_ibm_runtime import Batch, EstimatorV2, SamplerV2, Session"
@@ -139,6 +141,28 @@ def test_an_ibm_runtime_script_runs_with_only_its_import_changed(client, tmp_pat
     # resilience level 1: readout mitigation, which local testing mode does not apply
     assert on_qlambda["mitigated"] > local["mitigated"] + 0.02
     assert on_qlambda["mitigated"] == pytest.approx(1.0, abs=0.06)
+
+
+def test_the_script_runs_on_an_ibm_backend_through_ibms_own_primitives(client, tmp_path):
+    """The same script against kind ``ibm``: its Session and Batch become Runtime ones,
+    each call a Runtime job of qiskit_ibm_runtime's SamplerV2/EstimatorV2, through the
+    platform's queue; the results agree with the script run by the SDK directly."""
+    job = submit_file(
+        client, tmp_path, SCRIPT.format(import_line=QLAMBDA_IMPORT), name="ibm_manila"
+    )
+    on_qlambda = job.result(600)
+    local = run_locally(SCRIPT.format(import_line=IBM_IMPORT))
+    assert on_qlambda["width"] == local["width"] == 5
+    assert on_qlambda["isa_ops"] == local["isa_ops"]
+    assert sum(on_qlambda["counts"].values()) == 10_000
+    assert _bell_fidelity(on_qlambda["counts"]) == pytest.approx(
+        _bell_fidelity(local["counts"]), abs=0.03
+    )
+    assert on_qlambda["raw"] == pytest.approx(local["raw"], abs=0.05)
+    assert on_qlambda["mitigated"] > local["mitigated"] + 0.02  # the platform's readout step
+    vendor = [e.data for e in job.events() if e.kind.value == "QPU_VENDOR"]
+    assert len({d["task"] for d in vendor}) == 3  # one Runtime job per call
+    assert all(d["vendor_job_id"] for d in vendor)
 
 
 BACKEND_RUN = """

@@ -73,12 +73,15 @@ def test_v2_suffix_is_optional():
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
-        ({"name": "a", "kind": "qpu"}, "unknown kind 'qpu'; accepted: 'aer', 'fake'"),
-        ({"name": "a", "kind": "aer", "shots": 5}, "unknown key(s) 'shots'; accepted: name, kind"),
+        ({"name": "a", "kind": "qpu"}, "unknown backend kind 'qpu'; installed: aer, fake, ibm"),
+        (
+            {"name": "a", "kind": "aer", "shots": 5},
+            "unknown key(s) 'shots' for kind 'aer'; accepted: name, kind",
+        ),
         ({"kind": "aer"}, "missing required key(s) name"),
         ({"name": "f", "kind": "fake"}, "needs a 'device', e.g. 'FakeTorino'; available: "),
         ({"name": "f", "kind": "fake", "device": "nowhere"}, "unknown fake device 'nowhere'"),
-        ({"name": "a", "kind": "aer", "device": "torino"}, "'device' applies only to kind 'fake'"),
+        ({"name": "a", "kind": "aer", "device": "torino"}, "'device' applies only to kinds with"),
         ({"name": "a", "kind": "aer", "concurrency": 0}, "concurrency is 0; accepted: 1 or more"),
         ({"name": "f", "kind": "fake", "device": "torino", "concurrency": 2}, "one task at a"),
         ({"name": "a", "kind": "aer", "time_scale": 0}, "time_scale is 0; accepted: a number > 0"),

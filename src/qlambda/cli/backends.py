@@ -49,7 +49,7 @@ def command(config: Path | None, as_json: bool) -> None:
             backend.name,
             backend.kind,
             backend.device or "",
-            str(backend.num_qubits),
+            str(backend.num_qubits or "device's"),
             str(backend.concurrency),
             emulated,
             f"{backend.task_timeout_seconds:g} s",

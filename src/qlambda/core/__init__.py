@@ -19,6 +19,7 @@ from qlambda.core.errors import (
     TaskFailedError,
     TimeLimitError,
     UnknownBackendError,
+    VendorJobError,
     WorkerDiedError,
 )
 from qlambda.core.events import Event, EventKind
@@ -47,6 +48,7 @@ __all__ = [
     "TaskFailedError",
     "TimeLimitError",
     "UnknownBackendError",
+    "VendorJobError",
     "WorkerDiedError",
     "parse_status",
 ]

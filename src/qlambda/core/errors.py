@@ -121,6 +121,10 @@ class TimeLimitError(TaskFailedError):
     """A task or job ran past its time limit and was stopped."""
 
 
+class VendorJobError(QlambdaError):
+    """A QPU vendor's job failed or was cancelled there; the message is the vendor's."""
+
+
 class ServiceError(QlambdaError):
     """A qlambda server refused a request; ``status`` is its HTTP answer."""
 

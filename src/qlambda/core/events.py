@@ -16,6 +16,7 @@ class EventKind(StrEnum):
     QPU_QUEUED = "QPU_QUEUED"
     QPU_STARTED = "QPU_STARTED"
     QPU_FINISHED = "QPU_FINISHED"
+    QPU_VENDOR = "QPU_VENDOR"  # a device's news of a running task: vendor job id, status, queue
     RECOMPILED = "RECOMPILED"  # a new calibration invalidated the backend's compiled circuits
     CHECKPOINT = "CHECKPOINT"
     REQUEUED = "REQUEUED"

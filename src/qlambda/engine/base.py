@@ -82,6 +82,7 @@ class TaskSpec:
     tenant: str | None = None
     raw_result: bool = False  # hand back the task's ``protocol.Encoded`` value undecoded
     route: Any = None  # a ``routes.Route`` the task answers over (local engine only)
+    lane_fd: int | None = None  # a worker's request route lent with the task (``routes``)
     task_id: int = field(default_factory=lambda: next(_task_ids))
 
     def call(self) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:

@@ -150,6 +150,7 @@ class WorkerStart:
     initializer: Any = None
     initargs: tuple[Any, ...] = ()
     reply_route: bool = False  # the worker's end of its reply route follows (``routes``)
+    request_route: bool = False  # then the worker's end of its request route
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,7 @@ class RunTask:
     arguments: bytes
     options: dict[str, Any] | None
     route: str | None = None
+    lane: bool = False  # a worker's request route follows, lent for this task (``routes``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,11 @@ class Reply:
     request_id: int
     ok: bool
     value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Yield:
+    """End the lane the running task serves (``routes``) once its current request is done."""
 
 
 @dataclass(frozen=True, slots=True)

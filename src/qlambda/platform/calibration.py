@@ -1,9 +1,11 @@
-"""The calibration manager: each fake backend's calibration, snapshotted into the store.
+"""The calibration manager: each calibrated backend's calibration, snapshotted into the store.
 
 A snapshot is taken when the platform starts, on demand (:meth:`CalibrationManager.refresh`)
 and, for backends configured with ``calibration_refresh_seconds``, periodically. A snapshot
 is stored only when it differs from the backend's previous one, so the table is the
-history of changes. Fake devices are static, so a backend with ``calibration_drift > 0``
+history of changes. The backend's kind reads it (a fake device's bundled file; for a
+kind whose calibration only its executor can read, through ``fetch``). Fake devices are
+static, so a backend with ``calibration_drift > 0``
 drifts (seeded, :class:`~qlambda.quantum.calibration.DriftModel`): its calibration moves
 every ``drift_interval_seconds`` of the platform's life.
 
@@ -19,7 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from qlambda.quantum.calibration import Calibration, DriftModel, device_calibration
+from qlambda.quantum.backends import backend_kind
+from qlambda.quantum.calibration import Calibration, DriftModel
 from qlambda.store import Store
 
 Listener = Callable[[Calibration, Calibration | None], None]
@@ -32,10 +35,14 @@ class CalibrationManager:
         backends: Sequence[Any],
         *,
         clock: Callable[[], float] = time.time,
+        fetch: Callable[[str, float], Calibration | None] | None = None,
     ) -> None:
+        """``fetch(backend, now)``: the calibration of a backend whose kind reads it in
+        its executor (:attr:`~qlambda.quantum.backends.BackendKind.calibration_from_device`)."""
         self.store = store
         self._clock = clock
-        self._configs = {b.name: b for b in backends if b.kind == "fake"}
+        self._fetch = fetch
+        self._configs = {b.name: b for b in backends if backend_kind(b.kind).calibrated(b)}
         self._drift = {
             name: DriftModel(
                 seed=config.seed or 0,
@@ -79,9 +86,8 @@ class CalibrationManager:
         now = self._clock() if now is None else now
         with self._lock:
             base = self._base.get(backend)
-            if base is None:
-                config = self._configs[backend]
-                base = device_calibration(backend, config.device, now)
+            if base is None or self._from_device(backend):
+                base = self._read(backend, now)
                 self._base[backend] = base
             drift = self._drift.get(backend)
             if drift is None:
@@ -104,6 +110,22 @@ class CalibrationManager:
         )
         for listener in self._listeners:
             listener(snapshot, previous)
+        return snapshot
+
+    def _from_device(self, backend: str) -> bool:
+        return backend_kind(self._configs[backend].kind).calibration_from_device
+
+    def _read(self, backend: str, now: float) -> Calibration:
+        config = self._configs[backend]
+        kind = backend_kind(config.kind)
+        if kind.calibration_from_device:
+            if self._fetch is None:
+                raise RuntimeError(f"backend {backend!r}: its calibration is read by its executor")
+            snapshot = self._fetch(backend, now)
+        else:
+            snapshot = kind.calibration(config, now)
+        if snapshot is None:
+            raise RuntimeError(f"backend {backend!r} ({config.kind}) gave no calibration")
         return snapshot
 
     def refresh_all(self) -> list[Calibration]:

@@ -142,7 +142,12 @@ class Platform:
         )
         self.controller.start(others_dead=self._db_lock is not None)
         self.backends = self.config.resolved_backends()
-        self.calibration = CalibrationManager(self.store, self.backends)
+        self.calibration = CalibrationManager(
+            self.store,
+            self.backends,
+            # kinds whose calibration only their executor reads (credentials live there)
+            fetch=lambda name, now: self.pilot.dispatcher.device_calibration(name, now),
+        )
         self._live: dict[str, LiveJob] = {}
         self.usage = UsageMeter(self.store, self.config.quotas)
         self.journal = QuantumJournal(self.store, self._live, self.usage)

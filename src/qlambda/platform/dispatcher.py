@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import random
 import threading
 import time
@@ -35,12 +36,19 @@ from qlambda.core.errors import (
     TaskFailedError,
     TimeLimitError,
     UnknownBackendError,
+    VendorJobError,
+    WorkerDiedError,
 )
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.local import LocalEngine
+from qlambda.engine.local.engine import hide_variables, remote_error
+from qlambda.engine.local.routes import ANSWERED
+from qlambda.engine.protocol import Encoded, ErrorInfo
 from qlambda.platform import qpu
+from qlambda.platform.lanes import IDLE_SECONDS, Lane
 from qlambda.platform.reservations import Reservation, Reservations, window
 from qlambda.policy import Policy, make_policy
+from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.codec import QuantumRequestError
 from qlambda.quantum.envelope import ResultEnvelope
 from qlambda.quantum.estimator_measurements import MidCircuitMeasurementError
@@ -75,10 +83,14 @@ class QuantumTask:
     calibration: str | None = None
     recompiled: bool = False
     direct: bool = False  # the executor answered the job's worker itself
+    lane: bool = False  # it came to the executor straight from the worker (a lane)
     outcome: str = "pending"
     future: Future[Any] = field(default_factory=Future)
     engine_task: int | None = None  # the executor engine's id of the running task
     route: Any = field(default=None, repr=False)  # where the executor may answer directly
+    vendor: dict[str, Any] = field(default_factory=dict)
+    """What the device last reported of this task (``Device.execute``'s ``report``): a
+    vendor's job id, status, queue position, estimated start."""
     _estimate: float | None = field(default=None, repr=False)
 
     @property
@@ -90,8 +102,13 @@ class QuantumTask:
 
     @property
     def qpu_seconds(self) -> float:
-        """The device's time for this task: the executor's estimate for the circuits as it
-        compiled them, where it emulated the device's time, else the dispatcher's."""
+        """The device's time for this task: what its vendor charged, where it said so; the
+        executor's estimate for the circuits as it compiled them, where it emulated the
+        device's time; else the dispatcher's."""
+        charged = self.vendor.get("vendor_qpu_seconds")
+        if isinstance(charged, int | float) and not isinstance(charged, bool):
+            if math.isfinite(charged) and charged >= 0:
+                return float(charged)
         if self.emulated_seconds is not None:
             return self.emulated_seconds / self.config.time_scale
         return self.estimated_duration
@@ -104,7 +121,8 @@ class JobEstimates(TypedDict):
     done_in_seconds: float | None
 
 
-# what the dispatcher reports: (task, "queued" | "started" | "recompiled" | "finished")
+# what the dispatcher reports: (task, "queued" | "started" | "vendor" | "recompiled" |
+# "finished"); "vendor": the device reported news of the running task (task.vendor)
 EventSink = Callable[[QuantumTask, str], None]
 
 
@@ -116,6 +134,9 @@ class _Backend:
         self.pending: list[QuantumTask] = []
         self.running = 0
         self.executing: list[QuantumTask] = []
+        kind = backend_kind(config.kind)
+        # the device's credentials: this backend's executors get them, no other worker does
+        hide_variables(kind.secret_variables(config))
         self.engine = LocalEngine(
             cpus=self.slots,
             max_workers=self.slots,
@@ -124,12 +145,14 @@ class _Backend:
             prefetch=0,
             name=f"qpu-{self.name}",
             trusted=False,  # shared by every job: its answers are data, never unpickled
+            environment=kind.executor_environment(config),
         )
         self.busy_seconds = 0.0
         self.completed = 0
         self.first_start: float | None = None
         self.sent_calibration: str | None = None
         self.last_finish: float | None = None
+        self.lane: Lane | None = None  # a job's worker talks to the executor directly
 
     @property
     def load(self) -> float:
@@ -192,6 +215,9 @@ class QPUDispatcher:
         # per job: tasks reported "finished" whose executor answered the worker itself
         self._reported_direct: Counter[str] = Counter()
         self._reported = threading.Condition(self._lock)
+        # per job: the sessions and batches its calls ran in, per backend with vendor sessions
+        self._modes: dict[str, dict[str, set[str]]] = {}
+        self._device_data: dict[str, dict[str, Any]] = {}
         self._reservations = Reservations()
         self._timers: dict[int, threading.Timer] = {}  # per reservation: its end
 
@@ -286,7 +312,12 @@ class QPUDispatcher:
             queued_at=time.time(),
             route=route,
         )
+        if request.mode is not None and backend_kind(backend.config.kind).vendor_sessions:
+            self._modes.setdefault(job_id, {}).setdefault(backend.name, set()).add(request.mode)
         backend.pending.append(task)
+        if backend.lane is not None and not backend.lane.yielding:
+            backend.lane.yielding = True  # another task waits: the policy decides again
+            backend.engine.nudge(backend.lane.engine_task)
         # A free QPU starts before anything is logged; events are emitted under the
         # lock so listeners see every task queued, then started, then finished.
         started = self._start_next(backend)
@@ -360,6 +391,56 @@ class QPUDispatcher:
             )
             self._pins.pop(job_id, None)
             self._reported_direct.pop(job_id, None)
+            for backend in self._backends.values():
+                lane = backend.lane
+                if lane is not None and lane.job_id == job_id and not lane.yielding:
+                    lane.yielding = True
+                    backend.engine.nudge(lane.engine_task)
+            modes = self._modes.pop(job_id, {})
+        for name, ids in modes.items():  # the vendor's sessions end with the job
+            backend = self._backends[name]
+            backend.engine.submit(
+                TaskSpec(
+                    qpu.close_modes,
+                    (sorted(ids),),
+                    timeout_s=backend.config.task_timeout_seconds,
+                    name=f"close the sessions of job {job_id}",
+                )
+            )
+
+    # ------------------------------------------------------------ the device
+    def device_call(self, backend: str, function: Any, *args: Any, timeout: float = 120) -> Any:
+        """Run ``function`` (of :mod:`qlambda.platform.qpu`) in ``backend``'s executor, which
+        alone talks to the device, and return its answer as plain data."""
+        from qlambda.engine.protocol import Encoded, unpack_data
+
+        target = self._backends[backend]
+        spec = TaskSpec(function, args, timeout_s=timeout, name=f"{function.__name__} {backend}")
+        value = target.engine.submit(spec).result(timeout)
+        if not isinstance(value, Encoded) or value.format != "data":
+            raise QuantumRequestError(f"backend {backend!r}'s executor answered with no data")
+        return unpack_data(value.data)
+
+    def device_data(self, backend: str) -> dict[str, Any]:
+        """What ``backend``'s executor says a worker needs to build its ``Target`` (asked
+        once, for kinds that read it from the device)."""
+        config = self._backends[backend].config
+        if not backend_kind(config.kind).calibration_from_device:
+            return {}
+        with self._lock:
+            known = self._device_data.get(backend)
+        if known is None:
+            known = self.device_call(backend, qpu.describe_device)
+            with self._lock:
+                self._device_data[backend] = known
+        return known
+
+    def device_calibration(self, backend: str, taken_at: float) -> Any:
+        """``backend``'s calibration read from the device by its executor."""
+        from qlambda.quantum.calibration import Calibration
+
+        data = self.device_call(backend, qpu.device_snapshot, taken_at)
+        return None if data is None else Calibration.from_json(data)
 
     def job_estimates(self, job_id: str) -> JobEstimates:
         """For a job's quantum tasks not yet finished: in about how many seconds the first
@@ -370,7 +451,13 @@ class QPUDispatcher:
         with self._lock:
             for backend in self._backends.values():
                 for task in backend.executing:
-                    if task.job_id == job_id:
+                    if task.job_id != job_id:
+                        continue
+                    vendor_start = _vendor_start(task, now)
+                    if vendor_start is not None:  # waiting in the vendor's own queue
+                        starts.append(vendor_start)
+                        dones.append(vendor_start + task.estimated_duration)
+                    else:
                         dones.append(backend.remaining(task, now))
                 for task in backend.pending:
                     if task.job_id == job_id:
@@ -496,6 +583,10 @@ class QPUDispatcher:
             if backend.first_start is None:
                 backend.first_start = task.started_at
             route = task.route
+            lane_fd = self._lane_for(backend, task)
+            if lane_fd is not None:
+                started.append(self._open_lane(backend, task, lane_fd))
+                continue
             spec = TaskSpec(
                 qpu.execute,
                 (
@@ -506,12 +597,175 @@ class QPUDispatcher:
                 timeout_s=backend.config.task_timeout_seconds,
                 name=f"quantum task {task.number}",
                 route=route,
+                on_message=functools.partial(self._reported_by_device, task),
             )
             task.engine_task = spec.task_id
             future = backend.engine.submit(spec)
             future.add_done_callback(functools.partial(self._finished, backend, task))
             started.append(task)
         return started
+
+    # ------------------------------------------------------------------ lanes
+    def _lane_for(self, backend: _Backend, task: QuantumTask) -> int | None:
+        """The job worker's request route to lend with ``task`` (``qlambda.platform.lanes``)
+        if the task may open a lane: nothing else waits for the backend, which has no
+        calibration to keep current and no reservation, the job's owner has no quota
+        to check request by request (its route then offers no lane), and the route can
+        be lent now. Lock held."""
+        route = task.route
+        if (
+            route is None
+            or route.lanes is None
+            or task.request.mode is not None  # a vendor session's calls keep their path
+            or backend.pending
+            or backend.lane is not None
+            or self._reservations.any_on(backend.name)
+            or (self._calibration is not None and self._calibration(backend.name) is not None)
+        ):
+            return None
+        fd: int | None = route.lanes.lend()
+        return fd
+
+    def _open_lane(self, backend: _Backend, task: QuantumTask, lane_fd: int) -> QuantumTask:
+        """Start ``task`` as the first request of a lane. Lock held."""
+        route = task.route
+        lanes = route.lanes
+        terms = qpu.LaneTerms(
+            backend=backend.name,
+            task_id=lanes.task_id,
+            request_id=route.request_id,
+            route=route.key,
+            unnamed=self._pins.get(task.job_id) == backend.name,
+            idle_seconds=IDLE_SECONDS,
+        )
+        spec = TaskSpec(
+            qpu.serve_lane,
+            (task.request, None, route.address, terms),
+            timeout_s=backend.config.task_timeout_seconds,
+            name=f"lane of job {task.job_id}",
+            route=route,
+            lane_fd=lane_fd,
+        )
+        lane = Lane(task.job_id, task.priority, lanes, lanes.task_id, spec.task_id)
+        lane.current[route.request_id] = task
+        spec.on_message = functools.partial(self._lane_message, backend, lane)
+        backend.lane = lane
+        task.engine_task = spec.task_id
+        future = backend.engine.submit(spec)
+        future.add_done_callback(functools.partial(self._lane_ended, backend, lane))
+        return task
+
+    def _lane_message(self, backend: _Backend, lane: Lane, message: Any) -> None:
+        """The lane's executor reports a request: started (taken off the route), done or
+        failed. Its data is checked as any executor's answer is."""
+        try:
+            kind, payload = message.kind, message.payload
+            if kind == "device":  # news of the request in hand
+                for task in list(lane.current.values()):
+                    self._reported_by_device(task, message)
+                return
+            if not isinstance(payload, list) or not payload or type(payload[0]) is not int:
+                raise QuantumRequestError("a malformed report from a lane")
+            request_id = payload[0]
+            timeout = backend.config.task_timeout_seconds
+            if kind == "started" and len(payload) == 2 and isinstance(payload[1], dict):
+                self._lane_started(backend, lane, request_id, payload[1])
+            elif kind == "done" and len(payload) == 2 and isinstance(payload[1], bytes):
+                task = lane.current.pop(request_id)
+                backend.engine.set_deadline(lane.engine_task, timeout)  # waits ~IDLE_SECONDS
+                outcome = ResultEnvelope.from_encoded(Encoded("data", payload[1]))
+                self._settle(backend, task, outcome, None)
+            elif kind == "failed" and len(payload) == 4:
+                task = lane.current.pop(request_id)
+                backend.engine.set_deadline(lane.engine_task, timeout)
+                info = ErrorInfo(str(payload[1]), str(payload[2]), str(payload[3]))
+                error = _executor_error(remote_error(info, trusted=False), backend.config)
+                self._settle(backend, task, None, error)
+            else:
+                raise QuantumRequestError(f"an unknown report {kind!r} from a lane")
+        except (KeyError, QuantumRequestError, ValueError) as exc:
+            # an executor that breaks the protocol serves no one any more
+            backend.engine.cancel(lane.engine_task, f"the lane's executor misbehaved: {exc}")
+
+    def _lane_started(
+        self, backend: _Backend, lane: Lane, request_id: int, facts: dict[str, Any]
+    ) -> None:
+        from qlambda.quantum.envelope import RequestEnvelope
+
+        reply = lane.lanes.took(request_id)  # first: whatever happens, it is answered
+        try:
+            request = RequestEnvelope.from_data({**facts, "payload": b""})
+        except ValueError as exc:
+            if reply is not None:
+                reply(False, QuantumRequestError(f"the lane's executor misreported it: {exc}"))
+            raise
+        now = time.time()
+        task = QuantumTask(
+            request=request,
+            job_id=lane.job_id,
+            priority=lane.priority,
+            backend=backend.name,
+            config=backend.config,
+            arrival=time.monotonic(),
+            queued_at=now,
+        )
+        task.started_at = now
+        task.engine_task = lane.engine_task
+        task.lane = True
+        backend.engine.set_deadline(lane.engine_task, backend.config.task_timeout_seconds)
+        with self._lock:
+            lane.current[request_id] = task
+            backend.executing.append(task)
+            self._emit(task, "queued")
+            self._emit(task, "started")
+        if reply is not None:
+            task.future.add_done_callback(functools.partial(answer, reply))
+
+    def _lane_ended(self, backend: _Backend, lane: Lane, future: Future[Any]) -> None:
+        """The executor let the lane go (or died): what it had not answered fails, the
+        worker's request route goes back to its engine, the backend serves the queue."""
+        error = CancelledError() if future.cancelled() else future.exception()
+        with self._lock:
+            backend.lane = None
+            unanswered = list(lane.current.values())
+            lane.current.clear()
+        lane.lanes.give_back()
+        failure = _executor_error(
+            error or TaskFailedError("the lane ended before the request was answered", None),
+            backend.config,
+        )
+        for task in unanswered:
+            self._settle(backend, task, None, failure)
+        with self._lock:
+            backend.running -= 1
+            for other in self._start_next(backend):
+                self._emit(other, "started")
+
+    def _reported_by_device(self, task: QuantumTask, message: Any) -> None:
+        """A running task's device reported news (from the executor: plain data, checked
+        here); it is kept on the task and told as a "vendor" event."""
+        news = _device_news(message.payload) if message.kind == "device" else None
+        if not news:
+            return
+        with self._lock:
+            if task.finished_at is not None:
+                return
+            task.vendor.update(news)
+            self._emit(task, "vendor")
+
+    def _cancel_vendor_jobs(self, backend: _Backend, task: QuantumTask) -> None:
+        """A task stopped while a vendor ran its circuits: the backend's next executor
+        (it alone has the credentials) cancels the vendor's job."""
+        job = task.vendor.get("vendor_job_id")
+        if not isinstance(job, str) or task.vendor.get("vendor_status") in _VENDOR_FINAL:
+            return
+        spec = TaskSpec(
+            qpu.cancel_vendor_jobs,
+            ([job],),
+            timeout_s=backend.config.task_timeout_seconds,
+            name=f"cancel vendor job of quantum task {task.number}",
+        )
+        backend.engine.submit(spec)
 
     def _calibration_for(self, backend: _Backend) -> Any:
         """The snapshot when it changed since the last task to this backend, else its id."""
@@ -526,7 +780,6 @@ class QPUDispatcher:
         return snapshot
 
     def _finished(self, backend: _Backend, task: QuantumTask, future: Future[Any]) -> None:
-        task.finished_at = time.time()
         outcome: ResultEnvelope | None = None
         if future.cancelled():
             error: BaseException | None = CancelledError()
@@ -539,8 +792,24 @@ class QPUDispatcher:
                 error = exc
         else:
             error = _executor_error(error, backend.config)
+        self._settle(backend, task, outcome, error, frees_slot=True)
+
+    def _settle(
+        self,
+        backend: _Backend,
+        task: QuantumTask,
+        outcome: ResultEnvelope | None,
+        error: BaseException | None,
+        frees_slot: bool = False,
+    ) -> None:
+        """Record a task's end, answer it, report it "finished". ``frees_slot``: its
+        executor is free for the next task (a lane's requests leave it to the lane)."""
+        task.finished_at = time.time()
+        if isinstance(error, CancelledError | TimeLimitError | WorkerDiedError):
+            self._cancel_vendor_jobs(backend, task)  # stopped: canceled, or past its limit
         with self._lock:
-            backend.running -= 1
+            if frees_slot:
+                backend.running -= 1
             if task in backend.executing:
                 backend.executing.remove(task)
             backend.completed += 1
@@ -561,8 +830,9 @@ class QPUDispatcher:
                 task.outcome = "done"
             else:
                 task.outcome = "canceled" if isinstance(error, CancelledError) else "error"
-            for other in self._start_next(backend):  # the QPU first: it must not idle
-                self._emit(other, "started")
+            if frees_slot:
+                for other in self._start_next(backend):  # the QPU first: it must not idle
+                    self._emit(other, "started")
             if task.recompiled:  # told before the function sees its result
                 self._emit(task, "recompiled")
             self._unreported[task.job_id] += 1
@@ -629,6 +899,56 @@ class QPUDispatcher:
             return rows
 
 
+def answer(reply: Callable[[bool, Any], None], future: Future[Any]) -> None:
+    """Answer a job's quantum request with the outcome of its task's ``future``."""
+    if future.cancelled():
+        reply(False, CancelledError("the quantum task was canceled"))
+    elif future.exception() is not None:
+        reply(False, future.exception())
+    else:
+        value = future.result()
+        if isinstance(value, ResultEnvelope) and value.delivered:
+            value = ANSWERED  # the executor answered the worker directly
+        reply(True, value)
+
+
+def _vendor_start(task: QuantumTask, now: float) -> float | None:
+    """Seconds until a task queued at its vendor starts, by the vendor's estimate."""
+    from datetime import datetime
+
+    if task.vendor.get("vendor_status") != "QUEUED":
+        return None
+    stamp = task.vendor.get("estimated_start_time")
+    if not isinstance(stamp, str):
+        return None
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+    return max(0.0, when - now)
+
+
+_VENDOR_FINAL = ("DONE", "ERROR", "CANCELLED", "CANCELED")
+_NEWS_MAX_FIELDS = 16
+_NEWS_MAX_TEXT = 2000
+
+
+def _device_news(payload: Any) -> dict[str, Any] | None:
+    """A device's report as plain scalars (an executor is not trusted: anything else is
+    dropped, text is cut short)."""
+    if not isinstance(payload, dict):
+        return None
+    news: dict[str, Any] = {}
+    for key, value in list(payload.items())[:_NEWS_MAX_FIELDS]:
+        if not isinstance(key, str) or len(key) > 64:
+            continue
+        if isinstance(value, str):
+            news[key] = value[:_NEWS_MAX_TEXT]
+        elif value is None or isinstance(value, bool | int | float):
+            news[key] = value
+    return news
+
+
 def _width(config: BackendConfig) -> int:
     return int(config.num_qubits or 0)
 
@@ -645,6 +965,7 @@ _KNOWN_ERRORS: dict[str, type[Exception]] = {
         UnknownOptionError,
         QasmLimitError,
         CircuitEncodingError,
+        VendorJobError,
     )
 }
 """Errors of an executor that reach the job as their own type (with their message)."""

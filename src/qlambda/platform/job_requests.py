@@ -16,6 +16,7 @@ checks the message around it). The kinds:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -25,10 +26,11 @@ from typing import Any
 
 from qlambda.core.events import Event, EventKind
 from qlambda.engine.base import PickledCall, TaskMessage, TaskSpec
-from qlambda.engine.local.routes import ANSWERED
+from qlambda.platform.dispatcher import answer
 from qlambda.platform.jobs import LiveJob
 from qlambda.platform.usage import UsageMeter
-from qlambda.quantum.envelope import RequestEnvelope, ResultEnvelope
+from qlambda.quantum.backends import backend_kind
+from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
@@ -82,7 +84,7 @@ class JobRequests:
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
                 from qlambda.platform.quantum_access import describe_backend
 
-                message.reply(True, describe_backend(self._dispatcher.configs(), payload))
+                self._describe(message, describe_backend(self._dispatcher.configs(), payload))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
             else:
@@ -91,19 +93,41 @@ class JobRequests:
             if message.reply is not None:
                 message.reply(False, ValueError(str(exc)))
 
+    def _describe(self, message: Any, description: dict[str, Any]) -> None:
+        """Answer ``ctx.backend(name)``; a device whose target only its executor can read is
+        asked from a thread of its own (the first time it waits on the executor)."""
+        device_data = getattr(self._dispatcher, "device_data", None)
+        kind = backend_kind(description["kind"])
+        if device_data is None or not kind.calibration_from_device:
+            message.reply(True, description)
+            return
+
+        def answer() -> None:
+            try:
+                description["device_data"] = device_data(description["name"])
+            except Exception as exc:
+                message.reply(False, RuntimeError(f"{type(exc).__name__}: {exc}"))
+                return
+            message.reply(True, description)
+
+        threading.Thread(target=answer, name="describe-backend", daemon=True).start()
+
     def _quantum(self, job: LiveJob, message: TaskMessage, envelope: RequestEnvelope) -> None:
         """Queue the request, once its owner's quotas let it through (their check needs
         the backend, so it is chosen first)."""
         assert message.reply is not None
         admission = None
+        route = message.route
         try:
             backend = None
             if self._usage is not None and self._usage.quota(job.owner).limited:
                 backend = self._dispatcher.choose(envelope, job_id=job.id)
                 config = next(c for c in self._dispatcher.configs() if c.name == backend)
                 admission = self._usage.admit(job.owner, config, envelope)
+                if route is not None:  # every request must pass this check: no lane
+                    route = dataclasses.replace(route, lanes=None)
             task = self._dispatcher.submit(
-                envelope, job_id=job.id, priority=job.priority, route=message.route, backend=backend
+                envelope, job_id=job.id, priority=job.priority, route=route, backend=backend
             )
         except Exception as exc:
             if self._usage is not None:
@@ -172,12 +196,4 @@ def fan_out_calls(payload: Any) -> list[PickledCall]:
 def reply_from(message: TaskMessage, future: Future[Any]) -> None:
     """Answer a request with the outcome of ``future``."""
     assert message.reply is not None
-    if future.cancelled():
-        message.reply(False, CancelledError("the quantum task was canceled"))
-    elif future.exception() is not None:
-        message.reply(False, future.exception())
-    else:
-        value = future.result()
-        if isinstance(value, ResultEnvelope) and value.delivered:
-            value = ANSWERED  # the executor answered the worker directly
-        message.reply(True, value)
+    answer(message.reply, future)

@@ -214,7 +214,11 @@ class Pilot(QuantumAccess):
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
 
     def _describe_backend(self, name: str) -> dict[str, Any]:
-        return describe_backend(self.dispatcher.configs(), name)
+        description = describe_backend(self.dispatcher.configs(), name)
+        data = self.dispatcher.device_data(name)
+        if data:
+            description["device_data"] = data
+        return description
 
     # -------------------------------------------------------- reservations
     def reserve(

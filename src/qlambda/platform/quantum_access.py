@@ -37,7 +37,8 @@ class QuantumAccess:
         """
         from qlambda.quantum.primitives import PlatformSamplerV2
 
-        return PlatformSamplerV2(
+        backend, mode = _in_session(backend)
+        sampler = PlatformSamplerV2(
             self._submit_quantum,
             backend=backend,
             default_shots=default_shots,
@@ -45,6 +46,8 @@ class QuantumAccess:
             strict_options=options is not None,
             optimization_level=optimization_level,
         )
+        sampler.mode_id = mode
+        return sampler
 
     def estimator(
         self,
@@ -62,7 +65,8 @@ class QuantumAccess:
         """
         from qlambda.quantum.primitives import PlatformEstimatorV2
 
-        return PlatformEstimatorV2(
+        backend, mode = _in_session(backend)
+        estimator = PlatformEstimatorV2(
             self._submit_quantum,
             backend=backend,
             default_precision=default_precision,
@@ -70,6 +74,8 @@ class QuantumAccess:
             strict_options=options is not None,
             optimization_level=optimization_level,
         )
+        estimator.mode_id = mode
+        return estimator
 
     def backend(self, name: str) -> Any:
         """Backend ``name`` as a Qiskit ``BackendV2``: its device's ``Target`` (for
@@ -81,6 +87,22 @@ class QuantumAccess:
         if not isinstance(name, str) or not name:
             raise TypeError(f"ctx.backend takes a backend's name, e.g. 'aer'; got {name!r}")
         return PlatformBackend(self, self._describe_backend(name))
+
+    def session(self, backend: str, max_time: int | str | None = None) -> Any:
+        """A :class:`qlambda.runtime.Session` on backend ``backend``: the primitives made
+        inside its ``with`` block (``ctx.sampler()``, ``ctx.estimator()``, or with
+        ``mode=session``) run there, and on a backend with vendor sessions (kind ``ibm``)
+        in one Runtime session, the device kept between their calls."""
+        from qlambda.runtime import Session
+
+        return Session(backend=self.backend(backend), max_time=max_time)
+
+    def batch(self, backend: str, max_time: int | str | None = None) -> Any:
+        """As :meth:`session`, a :class:`qlambda.runtime.Batch`: a vendor runs its calls
+        as one Runtime batch (for a fan-out of independent circuits)."""
+        from qlambda.runtime import Batch
+
+        return Batch(backend=self.backend(backend), max_time=max_time)
 
     def cirq_sampler(
         self,
@@ -136,6 +158,18 @@ class QuantumAccess:
     def _send(self, envelope: Any) -> Future[Any]:
         """Hand a sealed request to the dispatcher; the Future resolves to its result."""
         raise NotImplementedError
+
+
+def _in_session(backend: str | None) -> tuple[str | None, str | None]:
+    """Inside a ``with Session(...)`` block, a primitive for its backend (or for none)
+    runs in it: (backend, session id); elsewhere (backend, None)."""
+    from qlambda.runtime import current_session
+
+    session = current_session()
+    if session is None or backend not in (None, session.backend()):
+        return backend, None
+    session.check_open()
+    return session.backend(), session.session_id
 
 
 def describe_backend(configs: list[Any], name: str) -> dict[str, Any]:

@@ -56,6 +56,9 @@ class QuantumJournal:
                 "reason": "the backend's calibration changed",
             }
             self._event(task, task.started_at or now, EventKind.RECOMPILED, data)
+        elif what == "vendor":
+            data = {"task": task.number, "backend": task.backend, **task.vendor}
+            self._event(task, now, EventKind.QPU_VENDOR, data)
         elif what == "started":
             if job is not None:
                 job.quantum_waiting -= 1
@@ -80,6 +83,7 @@ class QuantumJournal:
             "outcome": task.outcome,
             "busy_seconds": task.busy_seconds,
             "direct": task.direct,  # answered by the executor over the worker's route
+            "lane": task.lane,  # taken by the executor off the worker's request route
         }
         usage = None
         if self._usage is not None:

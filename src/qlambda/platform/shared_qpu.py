@@ -122,6 +122,10 @@ class SharedDispatcher:
     def configs(self) -> list[Any]:
         return self.local.configs()
 
+    def device_data(self, backend: str) -> dict[str, Any]:
+        """Read by this replica's own executor of ``backend`` (every replica has one)."""
+        return self.local.device_data(backend)
+
     def leads(self, backend: str) -> bool:
         return backend in self._led
 

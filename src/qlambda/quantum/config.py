@@ -1,11 +1,14 @@
 """Which quantum backends the platform offers, read from TOML, a mapping or Python objects.
 
-A backend is a simulated QPU: an ideal Aer simulator (``kind = "aer"``) or a noisy Aer
-simulator built from one of qiskit-ibm-runtime's fake IBM devices (``kind = "fake"``).
-The TOML format is a list of ``[[backend]]`` tables, one per backend (see
-``docs/backends.md``). Every mistake is reported as a :class:`ConfigurationError` that
-names the backend, the bad key or value and what is accepted, because a typo in a
-configuration file must never silently give a different platform.
+A backend's ``kind`` says what sort of QPU it is: an ideal Aer simulator (``"aer"``), a
+noisy Aer simulator built from one of qiskit-ibm-runtime's fake IBM devices
+(``"fake"``), or a kind an installed package adds (:mod:`qlambda.quantum.backends`).
+Keys common to every kind are the fields of :class:`BackendConfig`; a kind's own keys
+are kept in its ``settings`` and checked by the kind. The TOML format is a list of
+``[[backend]]`` tables, one per backend (see ``docs/backends.md``). Every mistake is
+reported as a :class:`ConfigurationError` that names the backend, the bad key or value
+and what is accepted, because a typo in a configuration file must never silently give a
+different platform.
 """
 
 from __future__ import annotations
@@ -20,10 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from qlambda.core import ConfigurationError
+from qlambda.quantum.backends import backend_kind, installed_kinds
+from qlambda.quantum.backends.aer import DEFAULT_AER_QUBITS
 
-KINDS = ("aer", "fake")
-DEFAULT_AER_QUBITS = 28
-"""Width limit of an ideal Aer backend when none is given: a 28-qubit statevector takes 4 GiB."""
+__all__ = [  # what other modules import from here
+    "DEFAULT_AER_QUBITS",
+    "DEFAULT_TASK_TIMEOUT",
+    "BackendConfig",
+    "default_backends",
+    "fake_device_names",
+    "installed_kinds",
+    "load_backends",
+    "make_fake_device",
+    "resolve_fake_device",
+    "validate_backend",
+]
 DEFAULT_TASK_TIMEOUT = 600.0
 """Seconds one quantum task may run when its backend sets no ``task_timeout_seconds``."""
 
@@ -81,11 +95,15 @@ class BackendConfig:
     ``per_second``, ``per_task``, ``per_circuit``, ``per_shot``); None: free."""
     simulator_device: str = "CPU"
     """Where Aer simulates: "CPU", or "GPU" (Aer's GPU method; needs a GPU Aer can use)."""
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    """The kind's own keys (``[[backend]]`` keys that are not fields here), checked by
+    the kind (:meth:`qlambda.quantum.backends.BackendKind.validate`)."""
 
     @property
     def is_simulator_only(self) -> bool:
-        """An ideal simulator has no device behind it, so it may run tasks concurrently."""
-        return self.kind == "aer"
+        """An ideal simulator has no device behind it: it gives exact values and may run
+        tasks concurrently (its kind says so)."""
+        return backend_kind(self.kind).exact
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
@@ -161,79 +179,77 @@ def _to_config(entry: Any, *, position: int) -> BackendConfig:
             "accepted: a table/mapping of backend fields or a BackendConfig"
         )
     label = f"backend {entry['name']!r}" if "name" in entry else f"backend #{position + 1}"
-    unknown = sorted(set(entry) - set(_FIELDS))
-    if unknown:
-        raise ConfigurationError(
-            f"{label}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"accepted: {', '.join(_FIELDS)}"
-        )
     missing = [key for key in ("name", "kind") if key not in entry]
     if missing:
         raise ConfigurationError(f"{label}: missing required key(s) {', '.join(missing)}")
-    return validate_backend(BackendConfig(**dict(entry)))
+    try:
+        kind = backend_kind(entry["kind"])
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{label}: {error}") from None
+    common = {key: value for key, value in entry.items() if key in _FIELDS}
+    own = {key: value for key, value in entry.items() if key not in _FIELDS}
+    unknown = sorted(set(own) - set(kind.settings))
+    if unknown:
+        accepted = [f for f in _FIELDS if f != "settings"] + list(kind.settings)
+        raise ConfigurationError(
+            f"{label}: unknown key(s) {', '.join(map(repr, unknown))} for kind "
+            f"{kind.name!r}; accepted: {', '.join(accepted)}"
+        )
+    if own:
+        if not isinstance(common.get("settings", {}), Mapping):
+            raise ConfigurationError(f"{label}: settings must be a table of the kind's keys")
+        common["settings"] = {**common.get("settings", {}), **own}
+    return validate_backend(BackendConfig(**common))
 
 
 def validate_backend(config: BackendConfig) -> BackendConfig:
-    """Check every field and fill in what comes from the device (its width, its name).
+    """Check the common fields, then let the backend's kind check the rest and fill in
+    what comes from the device (its width, its name).
 
-    Returns a config whose ``num_qubits`` is set and whose ``device`` is the class name of
-    the fake backend (e.g. ``"FakeTorino"``).
+    Returns a config whose ``num_qubits`` is set (for kind ``fake``, ``device`` is the
+    fake backend's class name, e.g. ``"FakeTorino"``).
     """
     label = f"backend {config.name!r}"
-    _check_type(label, "name", config.name, str)
+    check_type(label, "name", config.name, str)
     if not config.name.strip():
         raise ConfigurationError("a backend name must not be empty")
-    if config.kind not in KINDS:
+    try:
+        kind = backend_kind(config.kind)
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{label}: {error}") from None
+    if not isinstance(config.settings, Mapping):
         raise ConfigurationError(
-            f"{label}: unknown kind {config.kind!r}; accepted: {', '.join(map(repr, KINDS))}"
+            f"{label}: settings must be a mapping of the kind's own keys, "
+            f"got {type(config.settings).__name__}"
         )
     for key in ("concurrency", "max_parallel_threads", "estimate_default_shots"):
-        _check_int(label, key, getattr(config, key), minimum=1)
+        check_int(label, key, getattr(config, key), minimum=1)
     if config.optimization_level is not None:
-        _check_int(label, "optimization_level", config.optimization_level, minimum=0, maximum=3)
-    _check_type(label, "emulate_qpu_time", config.emulate_qpu_time, bool)
+        check_int(label, "optimization_level", config.optimization_level, minimum=0, maximum=3)
+    check_type(label, "emulate_qpu_time", config.emulate_qpu_time, bool)
     if config.seed is not None:
-        _check_int(label, "seed", config.seed, minimum=0)
-    _check_number(label, "time_scale", config.time_scale, positive=True)
+        check_int(label, "seed", config.seed, minimum=0)
+    check_number(label, "time_scale", config.time_scale, positive=True)
     for key in ("overhead_seconds", "rep_delay_seconds", "layer_seconds"):
-        _check_number(label, key, getattr(config, key), positive=False)
+        check_number(label, key, getattr(config, key), positive=False)
     if config.num_qubits is not None:
-        _check_int(label, "num_qubits", config.num_qubits, minimum=1)
-    _check_number(label, "calibration_drift", config.calibration_drift, positive=False)
-    _check_number(label, "drift_interval_seconds", config.drift_interval_seconds, positive=True)
-    _check_number(label, "task_timeout_seconds", config.task_timeout_seconds, positive=True)
+        check_int(label, "num_qubits", config.num_qubits, minimum=1)
+    check_number(label, "calibration_drift", config.calibration_drift, positive=False)
+    check_number(label, "drift_interval_seconds", config.drift_interval_seconds, positive=True)
+    check_number(label, "task_timeout_seconds", config.task_timeout_seconds, positive=True)
     if config.calibration_refresh_seconds is not None:
-        _check_number(
+        check_number(
             label, "calibration_refresh_seconds", config.calibration_refresh_seconds, positive=True
         )
     config = _with_price_and_device(config, label)
 
-    if config.kind == "aer":
-        if config.device is not None:
-            raise ConfigurationError(
-                f"{label}: 'device' applies only to kind 'fake'; an ideal 'aer' backend has none"
-            )
-        return dataclasses.replace(config, num_qubits=config.num_qubits or DEFAULT_AER_QUBITS)
-
-    if config.concurrency != 1:
+    if config.concurrency != 1 and not kind.exact:
         raise ConfigurationError(
-            f"{label}: concurrency {config.concurrency} is not allowed for kind 'fake' (a QPU "
-            "runs one task at a time); accepted: 1, or use kind 'aer' for a concurrent simulator"
+            f"{label}: concurrency {config.concurrency} is not allowed for kind {kind.name!r} "
+            "(a QPU runs one task at a time); accepted: 1, or use kind 'aer' for a "
+            "concurrent simulator"
         )
-    if config.device is None:
-        raise ConfigurationError(
-            f"{label}: kind 'fake' needs a 'device', e.g. 'FakeTorino'; available: "
-            + ", ".join(fake_device_names())
-        )
-    _check_type(label, "device", config.device, str)
-    device = resolve_fake_device(config.device)
-    width = fake_device_width(device)
-    if config.num_qubits is not None and config.num_qubits > width:
-        raise ConfigurationError(
-            f"{label}: num_qubits {config.num_qubits} exceeds the {width} qubits of {device}; "
-            f"accepted: 1 to {width} (a lower value caps the circuit width)"
-        )
-    return dataclasses.replace(config, device=device, num_qubits=config.num_qubits or width)
+    return kind.validate(dataclasses.replace(config, settings=dict(config.settings)))
 
 
 def _with_price_and_device(config: BackendConfig, label: str) -> BackendConfig:
@@ -244,14 +260,14 @@ def _with_price_and_device(config: BackendConfig, label: str) -> BackendConfig:
     return dataclasses.replace(config, price=parse_price(config.price, label))
 
 
-def _check_type(label: str, key: str, value: Any, kind: type) -> None:
+def check_type(label: str, key: str, value: Any, kind: type) -> None:
     if not isinstance(value, kind):
         raise ConfigurationError(
             f"{label}: {key} must be a {kind.__name__}, got {value!r} ({type(value).__name__})"
         )
 
 
-def _check_int(
+def check_int(
     label: str, key: str, value: Any, *, minimum: int, maximum: int | None = None
 ) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -261,7 +277,7 @@ def _check_int(
         raise ConfigurationError(f"{label}: {key} is {value}; accepted: {minimum}{upper}")
 
 
-def _check_number(label: str, key: str, value: Any, *, positive: bool) -> None:
+def check_number(label: str, key: str, value: Any, *, positive: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigurationError(f"{label}: {key} must be a finite number, got {value!r}")
     if (positive and value <= 0) or value < 0:

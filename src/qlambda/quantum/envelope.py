@@ -31,6 +31,7 @@ from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import (
     QuantumRequest,
     Workload,
+    check_mode,
     estimate_from_workload,
     request_workload,
 )
@@ -47,12 +48,17 @@ class RequestEnvelope:
     workload: Workload
     payload: bytes  # the QuantumRequest as data (qlambda.quantum.codec)
     needs_exact: bool = False  # a PUB asks for precision 0: ideal simulators only
+    mode: str | None = None  # the session or batch the call runs in (QuantumRequest.mode)
 
     def open(self, limits: RequestLimits | None = None) -> QuantumRequest:
         """The request, decoded with ``limits`` and checked against the facts it was
         routed by (:class:`~qlambda.quantum.codec.QuantumRequestError` otherwise)."""
         request: QuantumRequest = decode_request(self.payload, limits)
         check_routing(request, self.primitive, self.num_qubits, self.needs_exact)
+        if request.mode != self.mode:
+            raise QuantumRequestError(
+                f"the request was routed in mode {self.mode!r} but holds {request.mode!r}"
+            )
         return request
 
     def estimate_seconds(self, config: BackendConfig) -> float:
@@ -67,12 +73,14 @@ class RequestEnvelope:
             "workload": [list(item) for item in self.workload],
             "payload": self.payload,
             "needs_exact": self.needs_exact,
+            "mode": self.mode,
         }
 
     @classmethod
     def from_data(cls, data: Any) -> RequestEnvelope:
         """Check what a job sent: the control plane routes and estimates by these fields."""
-        if not isinstance(data, dict) or set(data) != _ENVELOPE_FIELDS:
+        # "mode" may be absent: a request of a client that predates sessions has none
+        if not isinstance(data, dict) or set(data) | {"mode"} != _ENVELOPE_FIELDS:
             raise ValueError(
                 "a quantum request must be a mapping of " + ", ".join(sorted(_ENVELOPE_FIELDS))
             )
@@ -93,6 +101,7 @@ class RequestEnvelope:
             )
         if not isinstance(data["needs_exact"], bool):
             raise ValueError("a quantum request's needs_exact must be true or false")
+        check_mode(data.get("mode"))
         workload = data["workload"]
         if not isinstance(workload, list) or not all(_workload_item(i) for i in workload):
             raise ValueError("a quantum request's workload must be [executions, shots, depth]s")
@@ -103,10 +112,19 @@ class RequestEnvelope:
             workload=tuple(tuple(item) for item in workload),
             payload=data["payload"],
             needs_exact=data["needs_exact"],
+            mode=data.get("mode"),
         )
 
 
-_ENVELOPE_FIELDS = {"primitive", "backend", "num_qubits", "workload", "payload", "needs_exact"}
+_ENVELOPE_FIELDS = {
+    "primitive",
+    "backend",
+    "num_qubits",
+    "workload",
+    "payload",
+    "needs_exact",
+    "mode",
+}
 
 
 def _workload_item(item: Any) -> bool:
@@ -131,6 +149,7 @@ def seal(request: QuantumRequest) -> RequestEnvelope:
         workload=request_workload(request, keys),
         payload=payload,
         needs_exact=request.needs_exact,
+        mode=request.mode,
     )
 
 

@@ -72,7 +72,7 @@ class PipelineBackend:
     def __init__(self, runtime: BackendRuntime) -> None:
         self.runtime = runtime
         config = runtime.config
-        if config.kind == "fake":
+        if runtime.device is not None:
             device = runtime.device
             readout = device_readout_errors(device)
             rebase = _rebase_for(device.target)

@@ -21,7 +21,7 @@ from qiskit.providers import BackendV2, JobStatus, JobV1, Options
 from qiskit.result import Result
 from qiskit.transpiler import Target
 
-from qlambda.quantum.config import make_fake_device
+from qlambda.quantum.backends import backend_kind
 
 RUN_OPTIONS = ("shots", "memory", "seed_simulator")
 """What ``backend.run`` takes besides the circuits (``seed_simulator`` only as None: a
@@ -30,12 +30,7 @@ backend's randomness is its configured ``seed``), as Qiskit's ``BackendSamplerV2
 
 
 @cache
-def _fake_target(device: str) -> Target:
-    return make_fake_device(device).target
-
-
-@cache
-def _ideal_target(num_qubits: int) -> Target:
+def ideal_target(num_qubits: int) -> Target:
     """Every standard gate Aer simulates, on every qubit and pair: an ideal simulator."""
     from qiskit.circuit.library import get_standard_gate_name_mapping
     from qiskit_aer import AerSimulator
@@ -49,7 +44,8 @@ class PlatformBackend(BackendV2):
     """One of the platform's backends, seen from a function: a Qiskit ``BackendV2``.
 
     ``access`` is whoever can submit quantum tasks (a job's context, a pilot);
-    ``description`` the backend's ``name``, ``kind``, ``device`` and ``num_qubits``.
+    ``description`` the backend's ``name``, ``kind``, ``device`` and ``num_qubits`` (and
+    what its kind needs to build the device's target, ``device_data``).
     """
 
     def __init__(self, access: Any, description: dict[str, Any]) -> None:
@@ -62,11 +58,7 @@ class PlatformBackend(BackendV2):
         self._access = access
         self.kind = str(description["kind"])
         self.device = description.get("device")
-        width = int(description["num_qubits"])
-        if self.kind == "fake":
-            self._target = _fake_target(str(self.device))
-        else:
-            self._target = _ideal_target(width)
+        self._target = backend_kind(self.kind).target(description)
 
     @property
     def target(self) -> Target:

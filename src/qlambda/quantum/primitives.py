@@ -181,6 +181,9 @@ class PlatformSamplerV2(BaseSamplerV2):
     ``qiskit_ibm_runtime`` sets them (``sampler.options.default_shots = 10_000``).
     """
 
+    mode_id: str | None = None
+    """The session or batch its calls run in (:class:`qlambda.runtime.Session`), if any."""
+
     def __init__(
         self,
         submit: Submit,
@@ -235,6 +238,7 @@ class PlatformSamplerV2(BaseSamplerV2):
             backend=self.backend,
             options=self.steps,
             optimization_level=self.optimization_level,
+            mode=self.mode_id,
         )
         return _job(self._submit(request), request, self._options.job_tags)
 
@@ -248,6 +252,8 @@ class PlatformEstimatorV2(BaseEstimatorV2):
     as for :class:`PlatformSamplerV2`; ``options`` IBM Runtime's estimator options
     (:class:`EstimatorOptions`: ``estimator.options.resilience_level = 1``).
     """
+
+    mode_id: str | None = None
 
     def __init__(
         self,
@@ -313,6 +319,7 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             backend=self.backend,
             options=self.steps,
             optimization_level=self.optimization_level,
+            mode=self.mode_id,
         )
         return _job(self._submit(request), request, self._options.job_tags)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -71,6 +72,9 @@ class QuantumRequest:
     options: tuple[Any, ...] = ()
     """Execution-option steps (``qlambda.quantum.pipeline``), outermost first."""
     optimization_level: int | None = None
+    mode: str | None = None
+    """The session or batch the call belongs to (``session-<12 hex>``, ``batch-<12 hex>``:
+    :class:`qlambda.runtime.Session`); a device with vendor sessions runs it in one."""
 
     @property
     def needs_exact(self) -> bool:
@@ -88,6 +92,7 @@ def make_request(
     backend: str | None = None,
     options: tuple[Any, ...] = (),
     optimization_level: int | None = None,
+    mode: str | None = None,
 ) -> QuantumRequest:
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
@@ -99,6 +104,7 @@ def make_request(
     if primitive not in PRIMITIVES:
         raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
     check_optimization_level(optimization_level)
+    check_mode(mode)
     if isinstance(pubs, SamplerPub | EstimatorPub) or hasattr(pubs, "num_qubits"):
         raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
     if primitive == "sampler":
@@ -125,7 +131,20 @@ def make_request(
         backend=backend,
         options=tuple(options),
         optimization_level=optimization_level,
+        mode=mode,
     )
+
+
+MODE_PATTERN = re.compile(r"(session|batch)-[0-9a-f]{12}")
+
+
+def check_mode(mode: Any) -> None:
+    """A call's session or batch: None or the id of a :class:`qlambda.runtime.Session`."""
+    if mode is not None and not (isinstance(mode, str) and MODE_PATTERN.fullmatch(mode)):
+        raise ValueError(
+            f"mode {mode!r}: accepted: None, or a session's or batch's id such as "
+            "'session-0123456789ab' (qlambda.runtime.Session(...).session_id)"
+        )
 
 
 # numpy's numbers are welcome (they are registered as numbers.Integral and numbers.Real),

@@ -1,4 +1,5 @@
-"""The simulated device behind one QPU slot; lives in the QPU executor process.
+"""The simulated device behind one QPU slot of kind ``aer`` or ``fake``; lives in the
+QPU executor process (the :class:`~qlambda.quantum.backends.Device` those kinds open).
 
 A :class:`BackendRuntime` builds its simulator once (for a fake IBM device: the noise
 model, the transpiler for its target) and then executes one :class:`QuantumRequest` at
@@ -29,6 +30,7 @@ from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import SamplerV2 as AerSamplerV2
 
 from qlambda.core import CircuitTooWideError
+from qlambda.quantum.backends.kind import Device, Report
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.estimator_measurements import measured_circuit
@@ -138,8 +140,9 @@ def _run_here(primitive: Any, pubs: list[Any]) -> PrimitiveResult:
     return primitive.run(pubs).result()
 
 
-class BackendRuntime:
-    """One backend's simulator, transpiler cache and primitives, built once.
+class BackendRuntime(Device):
+    """One backend's simulator, transpiler cache and primitives, built once: a fake IBM
+    device's noisy simulator when the config names a ``device``, else an ideal one.
 
     An ideal simulator's runtime may serve several tasks at once from threads (its
     ``concurrency``); a noisy device's runtime runs one task at a time, since it swaps
@@ -156,8 +159,8 @@ class BackendRuntime:
             options["device"] = self.config.simulator_device
         self._transpilers: dict[int | None, TranspileCache] = {}
         self._transpilers_lock = threading.Lock()
-        if self.config.kind == "fake":
-            device = make_fake_device(self.config.device or "")
+        if self.config.device is not None:
+            device = make_fake_device(self.config.device)
             self.device: Any = device
             self.device_qubits: int | None = device.num_qubits
             self.simulator = AerSimulator.from_backend(device, **options)
@@ -279,7 +282,7 @@ class BackendRuntime:
             pub.circuit, pub.observables, pub.parameter_values, default, validate=False
         )
 
-    def execute(self, request: QuantumRequest) -> ExecutionOutcome:
+    def execute(self, request: QuantumRequest, report: Report | None = None) -> ExecutionOutcome:
         """Run ``request``; with QPU time emulation, stay busy as long as the device would."""
         check_fits(request, self.config)
         self._check_device_width(request)
@@ -345,7 +348,7 @@ class BackendRuntime:
         )
 
     def _check_precision(self, request: QuantumRequest) -> None:
-        if self.config.kind != "fake":
+        if self.device is None:
             return
         for index, pub in enumerate(request.pubs):
             if not pub.precision:

@@ -5,7 +5,8 @@ and an ideal simulator when the request asks for exact values (precision 0). Amo
 automatic choice (no name, or ``"auto"``) follows the platform's :class:`Selection`:
 
 - ``hardware_threshold``: requests wider than this many qubits go to device backends
-  (kind ``fake``), narrower ones to simulators (kind ``aer``), when such backends fit;
+  (kinds such as ``fake``), narrower ones to ideal simulators (kinds such as ``aer``,
+  whose kind says it is exact), when such backends fit;
 - then the mode: ``"least-loaded"`` (fewest tasks per slot), ``"smallest-simulator"``
   (the narrowest ideal simulator that fits, then the least loaded device), or
   ``"earliest-completion"`` (the lowest backlog plus this request's own expected time).
@@ -67,7 +68,7 @@ def why_unfit(request: Routable, config: BackendConfig) -> str | None:
     """
     if config.num_qubits is not None and request.num_qubits > config.num_qubits:
         return f"circuit needs {request.num_qubits} qubits, it has {config.num_qubits}"
-    if request.needs_exact and config.kind != "aer":
+    if request.needs_exact and not config.is_simulator_only:
         return "a noisy device cannot give exact values (precision 0)"
     return None
 
@@ -103,7 +104,10 @@ def choose_backend(
                 f"backend {config.name!r} cannot serve this {_describe(request)}: {reason}; "
                 "accepted there: a precision > 0, or none (its default, 4096 shots); exact "
                 "values come from ideal simulators: "
-                + (", ".join(c.name for c in backends if c.kind == "aer") or "(none configured)")
+                + (
+                    ", ".join(c.name for c in backends if c.is_simulator_only)
+                    or "(none configured)"
+                )
             )
         return config
     if not backends:
@@ -127,14 +131,14 @@ def choose_backend(
     def least_loaded(candidates: list[BackendConfig]) -> BackendConfig:
         return min(candidates, key=lambda c: load.get(c.name, 0) / c.concurrency)
 
-    simulators = [c for c in fitting if c.kind == "aer"]
-    devices = [c for c in fitting if c.kind != "aer"]
+    simulators = [c for c in fitting if c.is_simulator_only]
+    devices = [c for c in fitting if not c.is_simulator_only]
     threshold = selection.hardware_threshold
     if threshold is not None:
         preferred = devices if request.num_qubits > threshold else simulators
         fitting = preferred or fitting
-        simulators = [c for c in fitting if c.kind == "aer"]
-        devices = [c for c in fitting if c.kind != "aer"]
+        simulators = [c for c in fitting if c.is_simulator_only]
+        devices = [c for c in fitting if not c.is_simulator_only]
     if selection.mode == "smallest-simulator":
         if simulators:
             narrowest = min(c.num_qubits or 0 for c in simulators)

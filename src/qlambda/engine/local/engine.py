@@ -25,11 +25,12 @@ import os
 import pickle
 import selectors
 import signal
+import socket
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError
 from multiprocessing.connection import Connection
 from typing import Any
@@ -62,8 +63,18 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "qlambda.quantum.runtime",
 )
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
-# What user code in a worker must never see: where the store is, the caller's credentials.
+# What user code in a worker must never see: where the store is, the caller's credentials;
+# and (``hide_variables``) a configured QPU's credentials, which its executor alone gets.
 HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
+_hidden_too: set[str] = set()
+
+
+def hide_variables(names: Sequence[str]) -> None:
+    """Remove these variables too from the environment of every worker started from now
+    on (a configured backend's credentials, under names of its configuration's choosing)."""
+    _hidden_too.update(names)
+
+
 EXIT_REPORT_GRACE = 1.0  # how long a worker's exit code may lag behind its closed socket
 ZYGOTE_IDLE_TIMEOUT = 600.0  # a tenant's zygote with no workers stops after this
 LONGEST_SLEEP = 1.0  # the loop looks at its limits at least this often
@@ -77,6 +88,7 @@ class _Task:
         "function",
         "future",
         "key",
+        "lane_fd",
         "rss_baseline",
         "seq",
         "spec",
@@ -101,6 +113,7 @@ class _Task:
         self.started = 0.0
         self.deadline: float | None = None
         self.rss_baseline: int | None = None
+        self.lane_fd = spec.lane_fd  # a request route to lend with the task, until sent
 
     def __lt__(self, other: _Task) -> bool:
         return self.key < other.key
@@ -126,6 +139,9 @@ class _Worker:
         self.idle_since = time.monotonic()
         self.route: Route | None = None  # answers to its requests may come this way
         self.routes_held: set[str] = set()  # routes passed to it (an executor)
+        self.requests: socket.socket | None = None  # its request route (``routes``)
+        self.requests_lent = False  # an executor reads it now (a lane)
+        self.taken: set[tuple[int, int]] = set()  # (task, request) a lane took from it
 
     def send(self, data: bytes) -> None:
         with self.send_lock:
@@ -134,6 +150,26 @@ class _Worker:
     @property
     def idle(self) -> bool:
         return self.ready and self.connected and not self.tasks and self.kill_reason is None
+
+
+class _Lanes:
+    """What a dispatcher may do with one worker's request route (``routes.Lanes``)."""
+
+    __slots__ = ("_engine", "_worker", "task_id")
+
+    def __init__(self, engine: LocalEngine, worker: _Worker, task_id: int) -> None:
+        self._engine = engine
+        self._worker = worker
+        self.task_id = task_id
+
+    def lend(self) -> int | None:
+        return self._engine.lend_requests(self._worker)
+
+    def took(self, request_id: int) -> Callable[[bool, Any], None] | None:
+        return self._engine.took(self._worker, self.task_id, request_id)
+
+    def give_back(self) -> None:
+        self._engine.requests_back(self._worker)
 
 
 class _FunctionBlobs:
@@ -156,11 +192,15 @@ class _FunctionBlobs:
             return cached
 
 
-def worker_environment() -> dict[str, str]:
+def worker_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """What a plain (unsandboxed) zygote and its workers see: this process's environment
-    without secrets, with single-threaded BLAS."""
-    env = {k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES}
+    without secrets, with single-threaded BLAS; ``extra``: what this engine's workers alone
+    are given (a QPU executor's credentials)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in HIDDEN_VARIABLES and k not in _hidden_too
+    }
     env.update(dict.fromkeys(THREAD_VARIABLES, "1"))
+    env.update(extra or {})
     return env
 
 
@@ -192,6 +232,7 @@ class LocalEngine:
         name: str = "local",
         trusted: bool = True,
         sandbox: Callable[[str], Launcher] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
         self._cpus = cpus or os.cpu_count() or 1
         if self._cpus < 1:
@@ -206,6 +247,7 @@ class LocalEngine:
         self.name = name
         self.trusted = trusted
         self._sandbox = sandbox
+        self._environment = dict(environment or {})
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._queue: list[_Task] = []
@@ -223,6 +265,8 @@ class LocalEngine:
         self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
         self._thread: threading.Thread | None = None
         self._sleeping_until = math.inf  # when the loop next looks at limits unwoken
+        self._loop_thread: int | None = None
+        self._requests_returned: list[_Worker] = []  # request routes back from lanes
         self._stopping = False
         self._closed = False
         self._init_error: protocol.ErrorInfo | None = None
@@ -276,6 +320,8 @@ class LocalEngine:
             function = self._functions.get(spec.fn)
             arguments = dumps((spec.args, spec.kwargs))
         task = _Task(spec, future, next(self._seq), function, arguments)
+        if task.lane_fd is not None:
+            future.add_done_callback(lambda _: _close_unsent(task))
         with self._lock:
             if self._init_error is not None:
                 future.set_exception(self._init_failure(self._init_error))
@@ -489,15 +535,29 @@ class LocalEngine:
     def _send_task(self, task: _Task, worker: _Worker) -> None:
         """The task to its worker; with it, the first time, the route it answers over."""
         route: Route | None = task.spec.route
-        if route is None or route.key in worker.routes_held:
+        lane = task.lane_fd
+        new_route = route is not None and route.key not in worker.routes_held
+        if not new_route and lane is None:
             worker.send(self._encode(task, worker))
             return
-        with worker.send_lock:  # the route's fd right behind the task that announces it
-            worker.conn.send_bytes(self._encode(task, worker, route.key))
-            routes.send_fd(worker.conn.fileno(), route.sock.fileno())
-        worker.routes_held.add(route.key)
+        task.lane_fd = None
+        try:
+            # the fds right behind the task that announces them: its route, its lane
+            with worker.send_lock:
+                key = route.key if new_route and route is not None else None
+                worker.conn.send_bytes(self._encode(task, worker, key, lane is not None))
+                if new_route and route is not None:
+                    routes.send_fd(worker.conn.fileno(), route.sock.fileno())
+                    worker.routes_held.add(route.key)
+                if lane is not None:
+                    routes.send_fd(worker.conn.fileno(), lane)
+        finally:
+            if lane is not None:
+                os.close(lane)
 
-    def _encode(self, task: _Task, worker: _Worker, route: str | None = None) -> bytes:
+    def _encode(
+        self, task: _Task, worker: _Worker, route: str | None = None, lane: bool = False
+    ) -> bytes:
         spec = task.spec
         key, blob = task.function
         send_blob = blob if key is None or key not in worker.function_keys else None
@@ -509,7 +569,9 @@ class LocalEngine:
         # costs 0.15 ms a task with Qiskit's modules loaded.
         if spec.workdir is not None or spec.log_path is not None or spec.cpus != 1:
             options = {"workdir": spec.workdir, "log_path": spec.log_path, "cpus": spec.cpus}
-        message = protocol.RunTask(spec.task_id, key, send_blob, task.arguments, options, route)
+        message = protocol.RunTask(
+            spec.task_id, key, send_blob, task.arguments, options, route, lane
+        )
         return pickle.dumps(message, protocol.PICKLE_PROTOCOL)
 
     def _running_on(self, task: _Task) -> _Worker | None:
@@ -529,7 +591,7 @@ class LocalEngine:
     def _spawn(self, pool: Pool[_Worker]) -> None:
         """Start a worker in ``pool`` (its zygote first, if need be). Loop thread only."""
         if pool.process is None:
-            env = worker_environment()
+            env = worker_environment(self._environment)
             try:
                 pool.start(self._preload, env)
             except Exception as exc:
@@ -547,20 +609,28 @@ class LocalEngine:
             initializer=self._initializer,
             initargs=self._initargs,
             reply_route=True,
+            request_route=True,
         )
         key, ours, theirs = routes.new_route()
+        requests, their_requests = routes.new_request_route()
         with contextlib.suppress(OSError):  # buffered until the worker reads it
             conn.send_bytes(dumps(start))
             routes.send_fd(conn.fileno(), theirs.fileno())
+            routes.send_fd(conn.fileno(), their_requests.fileno())
             worker.route = Route(key, ours, 0)
+            worker.requests = requests
         theirs.close()
+        their_requests.close()
         if worker.route is None:
             ours.close()
+            requests.close()
         with self._lock:
             pool.workers.append(worker)
             self._workers[worker_id] = worker
             self.spawned += 1
         self._selector.register(conn.fileno(), selectors.EVENT_READ, ("conn", worker))
+        if worker.requests is not None:
+            self._selector.register(worker.requests, selectors.EVENT_READ, ("requests", worker))
 
     def _kill(self, worker: _Worker, reason: str, error: type[BaseException]) -> None:
         if worker.kill_reason is None:
@@ -591,6 +661,7 @@ class LocalEngine:
 
     # --------------------------------------------------------------- the loop
     def _loop(self) -> None:
+        self._loop_thread = threading.get_ident()
         try:
             self._serve()
         finally:
@@ -602,6 +673,7 @@ class LocalEngine:
                     worker.conn.close()
                 if worker.route is not None:
                     routes.close_quietly(worker.route.sock)
+                routes.close_quietly(worker.requests)
             self._release_descriptors()
 
     def _serve(self) -> None:
@@ -611,6 +683,10 @@ class LocalEngine:
                     return
                 wanted = self._spawn_wanted
                 self._spawn_wanted = {}
+                returned = self._requests_returned
+                self._requests_returned = []
+            for worker in returned:
+                self._read_requests_again(worker)
             for key, count in wanted.items():
                 pool = self._pools.get(key)
                 for _ in range(count):
@@ -627,6 +703,8 @@ class LocalEngine:
                         os.read(self._wake_r, 4096)
                 elif kind == "conn":
                     self._read(target)
+                elif kind == "requests":
+                    self._read_request(target)
                 else:
                     self._read_zygote(target)
 
@@ -645,6 +723,104 @@ class LocalEngine:
             self._disconnected(worker)
         except (EOFError, OSError):
             self._disconnected(worker)
+
+    def _read_request(self, worker: _Worker) -> None:
+        """One record of the worker's request route: a quantum request, as if it had come
+        over the connection; one for a task that is no longer running is dropped (its
+        function returned without waiting for the answer)."""
+        sock = worker.requests
+        if sock is None or worker.requests_lent:
+            return
+        try:
+            record = sock.recv(routes.MAX_RECORD + 1)
+        except BlockingIOError:
+            return
+        except OSError:
+            record = b""
+        if not record:  # the worker has gone; its connection tells the rest
+            self._stop_reading_requests(worker)
+            return
+        try:
+            task_id, request_id, payload = routes.parse_request(record)
+            if (task_id, request_id) in worker.taken:  # a lane's, reported by its executor
+                worker.taken.discard((task_id, request_id))
+                return
+            if not worker.tasks or worker.tasks[0].spec.task_id != task_id:
+                return
+            request = protocol.Request(task_id, request_id, "quantum", payload, True)
+            self._on_request(worker, request)
+        except protocol.ProtocolError as exc:
+            self._kill(
+                worker, f"worker died: it broke the message protocol ({exc})", WorkerDiedError
+            )
+
+    def _stop_reading_requests(self, worker: _Worker) -> None:
+        if worker.requests is not None and not worker.requests_lent:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(worker.requests)
+
+    def lend_requests(self, worker: _Worker) -> int | None:
+        """A duplicate of the worker's request route for an executor to read (a lane), or
+        None. Only on this engine's loop thread, which then stops reading the route (it
+        cannot be in the middle of a read), until ``requests_back``."""
+        if (
+            threading.get_ident() != self._loop_thread
+            or worker.requests is None
+            or worker.requests_lent
+            or not worker.connected
+        ):
+            return None
+        self._stop_reading_requests(worker)
+        worker.requests_lent = True
+        return os.dup(worker.requests.fileno())
+
+    def requests_back(self, worker: _Worker) -> None:
+        """The lane that read the worker's request route has ended: read it again."""
+        with self._lock:
+            self._requests_returned.append(worker)
+        self._wake()
+
+    def _read_requests_again(self, worker: _Worker) -> None:
+        worker.requests_lent = False
+        if worker.requests is None or not worker.connected:
+            return
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self._selector.register(worker.requests, selectors.EVENT_READ, ("requests", worker))
+        self._read_request(worker)  # what came meanwhile (the selector would say so too)
+
+    def took(
+        self, worker: _Worker, task_id: int, request_id: int
+    ) -> Callable[[bool, Any], None] | None:
+        """A lane's executor took this request from the worker's request route: the reply
+        that answers it, None if its task is no longer running (nobody waits for it)."""
+        with self._lock:
+            worker.taken.add((task_id, request_id))
+            if not worker.tasks or worker.tasks[0].spec.task_id != task_id:
+                return None
+            task = worker.tasks[0]
+        return self._request_reply(worker, task, request_id, True)
+
+    def nudge(self, task_id: int) -> None:
+        """Ask the running task's worker to end the lane it serves (``protocol.Yield``)."""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            worker = None if task is None else self._running_on(task)
+        if worker is not None:
+            with contextlib.suppress(OSError):
+                worker.send(dumps(protocol.Yield()))
+
+    def set_deadline(self, task_id: int, timeout_s: float | None) -> None:
+        """The running task must end (or call this again) within ``timeout_s`` seconds
+        from now; None lifts its limit. (A lane's executor serves request after request,
+        each under the backend's time limit.)"""
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                return
+            task.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+            wake = task.deadline is not None and task.deadline < self._sleeping_until
+        if wake:
+            self._wake()
 
     def _handle(self, worker: _Worker, message: Any) -> None:
         if isinstance(message, protocol.TaskDone):
@@ -743,7 +919,30 @@ class LocalEngine:
 
     def _on_request(self, worker: _Worker, message: protocol.Request) -> None:
         task = self._current(worker, message.task_id)
-        blocking = message.blocking
+        request_id = message.request_id
+        reply = self._request_reply(worker, task, request_id, message.blocking)
+        handler = task.spec.on_message
+        if handler is None:
+            reply(False, RuntimeError(f"task {message.task_id} has no handler for requests"))
+            return
+        route = None
+        if worker.route is not None:
+            route = Route(
+                worker.route.key,
+                worker.route.sock,
+                request_id,
+                _Lanes(self, worker, task.spec.task_id),
+            )
+        try:
+            handler(TaskMessage(message.task_id, message.kind, message.payload, reply, route))
+        except Exception as exc:
+            reply(False, exc)
+
+    def _request_reply(
+        self, worker: _Worker, task: _Task, request_id: int, blocking: bool
+    ) -> Callable[[bool, Any], None]:
+        """The reply to one of a task's requests; a blocking one lends the task's cpus
+        until it is answered."""
         if blocking:
             with self._lock:
                 task.blocked += 1
@@ -751,7 +950,6 @@ class LocalEngine:
                     self._free_cpus += task.spec.cpus
                     self._dispatch()
         replied = threading.Event()
-        request_id = message.request_id
 
         def reply(ok: bool, value: Any) -> None:
             if replied.is_set():
@@ -772,17 +970,7 @@ class LocalEngine:
             with contextlib.suppress(OSError):
                 worker.send(data)
 
-        handler = task.spec.on_message
-        if handler is None:
-            reply(False, RuntimeError(f"task {message.task_id} has no handler for requests"))
-            return
-        route = None
-        if worker.route is not None:
-            route = Route(worker.route.key, worker.route.sock, request_id)
-        try:
-            handler(TaskMessage(message.task_id, message.kind, message.payload, reply, route))
-        except Exception as exc:
-            reply(False, exc)
+        return reply
 
     def _read_zygote(self, pool: Pool[_Worker]) -> None:
         try:
@@ -898,6 +1086,8 @@ class LocalEngine:
             worker.conn.close()
         if worker.route is not None:
             routes.close_quietly(worker.route.sock)
+        self._stop_reading_requests(worker)
+        routes.close_quietly(worker.requests)
         pool = worker.pool
         pool.idle_since = time.monotonic()
         if not self._stopping and pool.failed is None:
@@ -987,6 +1177,14 @@ class LocalEngine:
                 f"memory limit of {limit:g} MB exceeded (the task grew to {used_mb:.0f} MB)",
                 WorkerDiedError,
             )
+
+
+def _close_unsent(task: _Task) -> None:
+    """A task that ended without being sent closes the request route it was to lend."""
+    fd, task.lane_fd = task.lane_fd, None
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _earliest(current: float | None, candidate: float) -> float:

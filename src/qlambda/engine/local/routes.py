@@ -1,4 +1,4 @@
-"""Reply routes: a QPU executor answers a job's worker directly.
+"""Reply and request routes: a job's worker and a QPU executor talk directly.
 
 Every worker of a local engine gets, besides its connection, the receiving end of a
 one-way route to it (a ``SOCK_SEQPACKET`` pair: one record per answer). The engine keeps
@@ -13,6 +13,17 @@ Nothing flows the other way: the engine's end is shut for reading and the worker
 writing, so a worker cannot send anything over its route. Executors send without
 blocking: an answer a worker does not read, or too large for one record, goes the
 usual way through the control plane; it never stalls an executor shared by everyone.
+
+Each worker also has a request route, the other way: its quantum requests go there
+(one record each), and the engine reads them as it reads the worker's connection.
+While a job is the only one using a backend, the dispatcher may lend the route's
+reading end to the executor that just ran the job's request (a lane,
+``qlambda.platform.lanes``): the executor then takes the job's next requests itself,
+with no stop in the control plane, and reports each one there. Ownership is never
+shared: the engine stops reading before it lends the route and reads again only once
+the executor has given it back. An executor looks at a record (``MSG_PEEK``) and
+reports it before it takes it, so a record it cannot serve, or one it had not yet
+reported when it died, stays for the engine to read.
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ import itertools
 import os
 import select
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from qlambda.engine.protocol import ProtocolError, pack_data, unpack_data
 
@@ -41,6 +53,23 @@ class Answered:
 ANSWERED = Answered()
 
 
+class Lanes(Protocol):
+    """What a dispatcher may do with the request route of a request's worker."""
+
+    task_id: int  # the task that sent the request (the requests a lane serves carry it)
+
+    def lend(self) -> int | None:
+        """A duplicate of the route's reading end for an executor (the engine stops
+        reading it), or None if it cannot be lent now."""
+
+    def took(self, request_id: int) -> Callable[[bool, Any], None] | None:
+        """The executor took this request: the reply that answers it (None: its task has
+        ended)."""
+
+    def give_back(self) -> None:
+        """The executor has let the route go: the engine reads it again."""
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     """Where a request's answer may go directly: its worker's route and the request id."""
@@ -48,6 +77,7 @@ class Route:
     key: str  # names the route in executors (unique in this control plane)
     sock: socket.socket  # the engine's (sending) end
     request_id: int
+    lanes: Lanes | None = None  # the worker's request route, for a lane
 
     @property
     def address(self) -> tuple[str, int]:
@@ -114,10 +144,69 @@ def deliver(address: Any, data: bytes) -> bool:
     return True
 
 
+_lent: socket.socket | None = None  # the request route lent for the running task
+
+
+def lend(fd: int) -> None:
+    """Hold the request route lent with a task (``lent``), until ``give_back``."""
+    global _lent
+    give_back()
+    _lent = socket.socket(fileno=fd)
+
+
+def lent() -> socket.socket | None:
+    return _lent
+
+
+def give_back() -> None:
+    """Close the lent request route: the engine reads it again once the task has ended."""
+    global _lent
+    close_quietly(_lent)
+    _lent = None
+
+
 def _hung_up(sock: socket.socket) -> bool:
     poller = select.poll()
     poller.register(sock, select.POLLOUT)
     return any(event & (select.POLLHUP | select.POLLERR) for _, event in poller.poll(0))
+
+
+def new_request_route() -> tuple[socket.socket, socket.socket]:
+    """A request route: the engine's (receiving) end and the worker's (sending) end."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.shutdown(socket.SHUT_WR)
+    theirs.shutdown(socket.SHUT_RD)
+    ours.setblocking(False)  # read when the selector says so, and once more when lent back
+    return ours, theirs
+
+
+def send_request(sock: socket.socket, task_id: int, request_id: int, payload: Any) -> bool:
+    """A quantum request over a worker's request route; False if it must go over the
+    connection instead (too large for one record, or the route is full)."""
+    record = pack_data([task_id, request_id, payload])
+    if len(record) > MAX_RECORD:
+        return False
+    try:
+        sock.send(record, socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def parse_request(record: bytes) -> tuple[int, int, Any]:
+    """(task id, request id, payload) of a request route's record; ``ProtocolError`` if
+    it is not one (a worker's records are hostile data)."""
+    if len(record) > MAX_RECORD:
+        raise ProtocolError(f"a request of more than {MAX_RECORD} bytes on a request route")
+    request = unpack_data(record)
+    if (
+        not isinstance(request, list)
+        or len(request) != 3
+        or type(request[0]) is not int
+        or type(request[1]) is not int
+    ):
+        raise ProtocolError("a malformed record on a request route")
+    return request[0], request[1], request[2]
 
 
 # --------------------------------------------------------------- in a worker

@@ -55,9 +55,15 @@ class _ReplyFuture(Future[Any]):
 class WorkerChannel:
     """The task's line to its submitter: protocol messages out, the engine's commands in."""
 
-    def __init__(self, conn: Connection, route: socket.socket | None = None) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        route: socket.socket | None = None,
+        requests: socket.socket | None = None,
+    ) -> None:
         self.conn = conn
         self.route = route  # answers an executor sends straight here (``routes``)
+        self.requests = requests  # where quantum requests go (``routes``)
         self.answered = 0  # how many the running task had that way
         self.task_id = 0
         self.inbox: deque[Any] = deque()  # tasks that arrived while a task waited
@@ -80,6 +86,12 @@ class WorkerChannel:
         future = _ReplyFuture(self)
         request_id = next(self._request_ids)
         self._waiting[request_id] = future
+        if (
+            kind == "quantum"
+            and self.requests is not None
+            and routes.send_request(self.requests, self.task_id, request_id, payload)
+        ):
+            return future
         self.send(protocol.Request(self.task_id, request_id, kind, payload, blocking))
         return future
 
@@ -209,9 +221,11 @@ def worker_main(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the user's process
     try:
         start: protocol.WorkerStart = loads(conn.recv_bytes())
-        route = None
+        route = requests = None
         if start.reply_route:
             route = socket.socket(fileno=routes.receive_fd(fd))
+        if start.request_route:
+            requests = socket.socket(fileno=routes.receive_fd(fd))
         sys.path[:] = start.sys_path
         if start.initializer is not None:
             start.initializer(*start.initargs)
@@ -226,7 +240,7 @@ def worker_main(fd: int) -> None:
     # allocates heavily per call) that was a 450 ms pause every four or five tasks.
     gc.collect()
     gc.freeze()
-    channel = WorkerChannel(conn, route)
+    channel = WorkerChannel(conn, route, requests)
     set_current_channel(channel)
     functions: dict[str, Callable[..., Any]] = {}
     channel.send(protocol.Ready())
@@ -250,6 +264,8 @@ def _run(
     try:
         if task.route is not None:  # an executor: answers to a worker go this way too
             routes.keep(task.route, routes.receive_fd(channel.conn.fileno()))
+        if task.lane:  # ... and the worker's requests come this way, for this task
+            routes.lend(routes.receive_fd(channel.conn.fileno()))
         args, kwargs = loads(task.arguments)
         fn = functions.get(task.function_key) if task.function_key is not None else None
         if fn is None:
@@ -268,6 +284,7 @@ def _run(
         if isinstance(exc, SystemExit):
             exc = RuntimeError(f"the function called sys.exit({exc.code!r})")
         message = protocol.TaskDone(task.task_id, None, error_info(exc))
+    routes.give_back()  # before the task's end: the engine may then read the route again
     if channel.answered:  # before its end: those answers' reports are then waited for
         channel.notify("answered", channel.answered)
         channel.answered = 0

@@ -140,7 +140,16 @@ def _read(path: Path) -> dict[str, Any]:
 
 def device_calibration(backend: str, device_class: str, taken_at: float) -> Calibration:
     """The calibration a fake device class ships with, as a snapshot of ``backend``."""
-    data = _read(properties_file(device_class))
+    return calibration_from_properties(
+        backend, device_class, _read(properties_file(device_class)), taken_at
+    )
+
+
+def calibration_from_properties(
+    backend: str, device: str, data: dict[str, Any], taken_at: float
+) -> Calibration:
+    """A snapshot of ``backend`` from a device's properties in IBM's format (a fake
+    device's bundled file, or ``BackendProperties.to_dict()`` of a live device)."""
     qubits = []
     for entries in data["qubits"]:
         fields = {entry["name"]: _value(entry) for entry in entries}
@@ -166,7 +175,7 @@ def device_calibration(backend: str, device_class: str, taken_at: float) -> Cali
         )
     return Calibration(
         backend=backend,
-        device=device_class,
+        device=device,
         taken_at=taken_at,
         device_date=str(data.get("last_update_date", "")),
         qubits=tuple(qubits),

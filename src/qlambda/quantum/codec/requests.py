@@ -47,7 +47,12 @@ from qlambda.quantum.codec.fields import (
 from qlambda.quantum.codec.observables import pack_observables, unpack_observables
 from qlambda.quantum.codec.steps import pack_step, unpack_steps
 from qlambda.quantum.qasm import QasmLimitError, check_operations, operation_count
-from qlambda.quantum.request import QuantumRequest, check_optimization_level, circuit_width
+from qlambda.quantum.request import (
+    QuantumRequest,
+    check_mode,
+    check_optimization_level,
+    circuit_width,
+)
 from qlambda.quantum.wire import (
     CircuitEncodingError,
     content_hash,
@@ -120,6 +125,7 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
             "precision": None if request.precision is None else float(request.precision),
             "backend": request.backend,
             "optimization_level": _plain_int(request.optimization_level),
+            "mode": request.mode,
             "options": [pack_step(step) for step in request.options],
             "circuits": circuits,
             "pubs": pubs,
@@ -145,6 +151,7 @@ _REQUEST_KEYS = (
     "precision",
     "backend",
     "optimization_level",
+    "mode",
     "options",
     "circuits",
     "pubs",
@@ -162,6 +169,8 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         plain = unpack_data(data)
     except ProtocolError as exc:
         raise QuantumRequestError(f"a quantum request is not msgpack data: {exc}") from None
+    if isinstance(plain, dict) and "mode" not in plain:
+        plain["mode"] = None  # a request made before sessions existed
     fields = record(plain, _REQUEST_KEYS, "quantum request")
     if fields["version"] != FORMAT_VERSION:
         raise QuantumRequestError(
@@ -182,6 +191,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
     level = fields["optimization_level"]
     try:
         check_optimization_level(level)
+        check_mode(fields["mode"])
     except ValueError as exc:
         raise QuantumRequestError(str(exc)) from None
     blobs, entries = fields["circuits"], fields["pubs"]
@@ -256,6 +266,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         backend=backend,
         options=unpack_steps(fields["options"], limits),
         optimization_level=level,
+        mode=fields["mode"],
     )
 
 
