@@ -121,8 +121,10 @@ def wait_ended(server: ServerProcess, user: str, job_id: str) -> dict:
     return job
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Chromium for one test module: Playwright's sync API runs an event loop in this
+    thread while it is open, which later tests' ``asyncio.run`` must not find."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: run python scripts/chromium.py (make test does)")
     from playwright.sync_api import sync_playwright
