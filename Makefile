@@ -29,6 +29,8 @@ test: $(STAMP)
 	$(BIN)/mypy
 	# the sandbox of a shared server's jobs needs bubblewrap (installed here if missing)
 	$(BIN)/python scripts/bubblewrap.py
+	# the dashboard's browser tests drive a headless chromium (installed here if missing)
+	$(BIN)/python scripts/chromium.py
 	$(BIN)/python -m pytest -m "not cluster"
 	# multi-node clusters start in a fresh process, with the machine to themselves
 	$(BIN)/python -m pytest -m cluster

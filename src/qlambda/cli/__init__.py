@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "cancel": "qlambda.cli.cancel",
     "retention": "qlambda.cli.retention",
     "usage": "qlambda.cli.usage",
+    "dashboard": "qlambda.cli.dashboard",
 }
 
 

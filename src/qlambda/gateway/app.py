@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import RedirectResponse
 
 from qlambda import __version__
 from qlambda.gateway import errors
@@ -91,4 +92,12 @@ def create_app(platform: Platform, settings: GatewaySettings | None = None) -> F
     app.state.circuit_checks = CircuitChecks()
     app.state.query_names = {}
     app.include_router(api_router)
+    from qlambda.dashboard import mount  # the web dashboard at /ui
+
+    mount(app)
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        return RedirectResponse("/ui/jobs", status_code=303)
+
     return app

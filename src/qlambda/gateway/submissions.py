@@ -160,6 +160,41 @@ class Submissions:
         await self._committed(stored)
         return JSONResponse(job_out(self.platform.info(job_id)), status_code=201)
 
+    async def submit_function(
+        self,
+        user: User,
+        payload: FunctionPayload,
+        arguments: dict[str, Any],
+        limits: dict[str, Any],
+        priority: float = 1.0,
+    ) -> str:
+        """Store a job of ``payload`` for ``user`` after the same checks as ``POST /jobs``
+        (the dashboard's what-if runs); returns its id once it is stored."""
+        check_priority(user, self.settings, priority)
+        response = await self._store(user, payload, arguments, limits, priority, None)
+        job: dict[str, Any] = json.loads(bytes(response.body))
+        return str(job["id"])
+
+    async def resubmit(self, user: User, job_id: str) -> str:
+        """Submit a stored job again as a new job of its owner (its function, arguments,
+        priority and options), after the checks of a submission by ``user``; returns the
+        new job's id once it is stored."""
+        row = await run_in_threadpool(self.platform.result_row, job_id)
+        check_priority(user, self.settings, row["priority"])
+        self.platform.store.check_available()
+        check_active_limit(self.platform, user, self.settings)
+        apply_running_limit(self.platform, user, self.settings)
+        try:
+            new_id, stored = self.platform.resubmit(job_id, owner=row["owner"])
+        except QuotaExceededError as exc:
+            raise ApiError(429, str(exc)) from None
+        except KeyError as exc:
+            raise ApiError(410, str(exc.args[0])) from None
+        except (TypeError, ValueError) as exc:
+            raise ApiError(422, str(exc)) from None
+        await self._committed(stored)
+        return new_id
+
     async def _committed(self, stored: PendingWrite) -> None:
         """Wait for the job's row on the event loop (``Store.committed``'s rules)."""
         store = self.platform.store

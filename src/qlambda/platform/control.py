@@ -60,6 +60,7 @@ from qlambda.platform.shared_qpu import SharedDispatcher
 from qlambda.platform.tenants import tenant_sandboxes
 from qlambda.platform.usage import UsageMeter
 from qlambda.store import Store, StoreUnavailableError, ownership
+from qlambda.store.pages import Cursor, JobFilter
 from qlambda.store.writer import PendingWrite
 
 log = logging.getLogger(__name__)
@@ -381,6 +382,7 @@ class Platform:
         execution_options: list[Any] | None = None,
         cwd: str | None = None,
         idempotency: tuple[str, str] | None = None,
+        packed_arguments: bytes | None = None,
     ) -> tuple[str, PendingWrite]:
         """Admit and queue a job without waiting: the Future resolves once it is stored.
 
@@ -388,8 +390,9 @@ class Platform:
         why the arguments do not fit the function (the job is then stored as an error).
         ``cwd``: the directory the job runs in (None: a folder of its own).
         ``idempotency`` is (key, digest of the request), stored with the job so that a
-        retry finds it (``Store.job_for_key``). Whoever acknowledges the submission must
-        wait on the Future first.
+        retry finds it (``Store.job_for_key``). ``packed_arguments``: the arguments as a
+        stored job has them (``resubmit``), never unpickled here. Whoever acknowledges the
+        submission must wait on the Future first.
         """
         if self._closing:
             raise RuntimeError("the platform is closed")
@@ -403,10 +406,13 @@ class Platform:
                 f"function {payload.name!r} asks for {limits['cpus']} cpus; "
                 f"this platform's workers have {self.engine.cpus}"
             )
-        try:
-            packed = cloudpickle.dumps(arguments)
-        except Exception as exc:
-            raise TypeError(f"the arguments cannot be sent to a worker: {exc}") from exc
+        if packed_arguments is not None:
+            packed = packed_arguments
+        else:
+            try:
+                packed = cloudpickle.dumps(arguments)
+            except Exception as exc:
+                raise TypeError(f"the arguments cannot be sent to a worker: {exc}") from exc
         self.register_payload(payload, limits["cpus"], limits["timeout_s"], limits["memory_mb"])
         now = time.time()
         job = LiveJob(
@@ -468,6 +474,38 @@ class Platform:
         # meanwhile (the database away, the write given up) never runs
         stored.add_done_callback(acknowledged)
         return job.id, stored
+
+    def resubmit(self, job_id: str, owner: str | None = None) -> tuple[str, PendingWrite]:
+        """Submit a stored job again as a new job: its function, arguments (as stored,
+        not unpickled), priority and execution options, for ``owner`` (default: its
+        own). The Future resolves once the new job is stored."""
+        row = self.result_row(job_id)
+        function = self.store.get_function(row["function_id"])
+        if function is None:
+            raise KeyError(f"the function of job {job_id!r} is no longer stored")
+        payload = FunctionPayload(
+            function["id"],
+            function["name"],
+            function["kind"],
+            function["payload"],
+            function["entrypoint"],
+            function["signature"],
+        )
+        limits = {
+            "cpus": function["cpus"],
+            "timeout_s": function["timeout_s"],
+            "memory_mb": function["memory_mb"],
+        }
+        return self.submit_payload(
+            payload,
+            {},
+            limits=limits,
+            priority=row["priority"],
+            owner=row["owner"] if owner is None else owner,
+            execution_options=row.get("execution_options"),
+            cwd=row.get("cwd"),
+            packed_arguments=row["arguments"],
+        )
 
     # ----------------------------------------------------------- listeners
     def add_listener(self, listener: JobListener) -> None:
@@ -1059,6 +1097,18 @@ class Platform:
             infos.append(live.info() if live is not None else JobInfo.from_row(row))
         if statuses is not None:
             infos = [i for i in infos if i.status.value in statuses]
+        return infos
+
+    def job_page(
+        self, which: JobFilter, before: Cursor | None = None, limit: int = 50
+    ) -> list[JobInfo]:
+        """A page of jobs newest first after the cursor ``before`` (``Store.job_page``),
+        running ones as they are now."""
+        self.store.writer.flush()
+        infos = []
+        for row in self.store.job_page(which, before, limit):
+            live = self._live.get(row["id"])
+            infos.append(live.info() if live is not None else JobInfo.from_row(row))
         return infos
 
 

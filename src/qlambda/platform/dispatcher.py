@@ -872,6 +872,17 @@ class QPUDispatcher:
         with self._lock:
             return sum(len(b.pending) for b in self._backends.values())
 
+    def executing(self) -> dict[str, list[dict[str, Any]]]:
+        """Per backend, the tasks running on it now: job, task number, since when."""
+        with self._lock:
+            return {
+                backend.name: [
+                    {"job_id": t.job_id, "task": t.number, "started_at": t.started_at}
+                    for t in backend.executing
+                ]
+                for backend in self._backends.values()
+            }
+
     def stats(self) -> list[dict[str, Any]]:
         now = time.time()
         with self._lock:

@@ -241,6 +241,10 @@ class SharedDispatcher:
         elsewhere = sum(n for name, n in lengths.items() if name not in self._led)
         return self.local.pending_count() + elsewhere
 
+    def executing(self) -> dict[str, list[dict[str, Any]]]:
+        """The tasks running on the backends this replica leads."""
+        return self.local.executing()
+
     def stats(self) -> list[dict[str, Any]]:
         rows = self.local.stats()
         for row in rows:

@@ -57,6 +57,11 @@ jobs = sa.Table(
     sa.Column("controller", sa.String(100), index=True),
     # a cancel asked of a replica that does not own the job: its owner carries it out
     sa.Column("cancel_requested", sa.Boolean, nullable=False, server_default=sa.false()),
+    # a page of jobs, newest first, after a cursor, whatever the filter (qlambda.store.pages)
+    sa.Index("ix_jobs_created_id", "created_at", "id"),
+    sa.Index("ix_jobs_status_created_id", "status", "created_at", "id"),
+    sa.Index("ix_jobs_owner_status_created_id", "owner", "status", "created_at", "id"),
+    sa.Index("ix_jobs_function_created_id", "function_name", "created_at", "id"),
 )
 
 events = sa.Table(
@@ -81,7 +86,7 @@ quantum_tasks = sa.Table(
     sa.Column("estimated_seconds", sa.Float),
     sa.Column("queued_at", sa.Float, nullable=False),
     sa.Column("started_at", sa.Float),
-    sa.Column("finished_at", sa.Float),
+    sa.Column("finished_at", sa.Float, index=True),  # QPU utilisation over time
     sa.Column("busy_seconds", sa.Float),
     sa.Column("simulated_seconds", sa.Float),
     sa.Column("outcome", sa.String(16), nullable=False),  # done | error | canceled

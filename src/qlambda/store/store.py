@@ -28,6 +28,13 @@ from qlambda.store.faults import (
     check_psycopg_connection,
     is_connection_error,
 )
+from qlambda.store.pages import (
+    Cursor,
+    JobFilter,
+    job_page_statements,
+    matching_names,
+    merge_newest_first,
+)
 from qlambda.store.writer import PATIENCE, PendingWrite, StoreWriter
 
 UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
@@ -482,6 +489,38 @@ class Store:
         if limit is not None:
             statement = statement.limit(limit)
         return self._all(statement)
+
+    def job_page(
+        self, which: JobFilter, before: Cursor | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """A page of jobs newest first, after the cursor ``before`` (``qlambda.store.pages``):
+        an index range however deep the page, with 100,000 jobs as with 10."""
+        table = schema.jobs
+        columns = [c for c in table.c if c.name not in ("arguments", "result", "traceback")]
+        names = None
+        if which.search:
+            names = [row["name"] for row in self._all(matching_names(which.search))]
+        statements = job_page_statements(columns, which, before, limit, names)
+        pages = [self._all(s) for s in statements]
+        return merge_newest_first(pages, limit)
+
+    def job_counts(self, by: str = "owner") -> list[dict[str, Any]]:
+        """Jobs per ``by`` (``owner`` or ``function_name``) and status."""
+        table = schema.jobs
+        column = table.c[by]
+        statement = sa.select(column, table.c.status, sa.func.count().label("jobs")).group_by(
+            column, table.c.status
+        )
+        return self._all(statement)
+
+    def quantum_tasks_between(self, start: float, end: float) -> list[dict[str, Any]]:
+        """Quantum tasks that finished in [start, end), by their finish time."""
+        table = schema.quantum_tasks
+        return self._all(
+            sa.select(table.c.backend, table.c.started_at, table.c.finished_at, table.c.outcome)
+            .where(table.c.finished_at >= start, table.c.finished_at < end)
+            .order_by(table.c.finished_at)
+        )
 
     def job_ids_starting_with(
         self, prefix: str, owner: str | None = None, limit: int | None = None

@@ -239,3 +239,14 @@ def cancel(job_id: str, user: CurrentUser, platform: PlatformDep) -> dict[str, A
     own_job(platform, user, job_id)
     canceled = platform.cancel(job_id)
     return {"id": job_id, "canceled": canceled, "status": platform.info(job_id).status.value}
+
+
+@router.post("/{job_id}/resubmit", status_code=201, response_model=JobOut)
+async def resubmit(
+    job_id: str, user: CurrentUser, platform: PlatformDep, submissions: SubmissionsDep
+) -> dict[str, Any]:
+    """Submit the job again as a new job: the same function, arguments, priority and
+    execution options, for the same owner; answered once the new job is stored."""
+    await run_in_threadpool(own_job, platform, user, job_id)
+    new_id = await submissions.resubmit(user, job_id)
+    return job_out(await run_in_threadpool(platform.info, new_id))

@@ -83,7 +83,7 @@ def revoke_all(
     name: str, user: CurrentUser, platform: PlatformDep, request: Request
 ) -> dict[str, Any]:
     """Revoke every token of a user, at once."""
-    return _revoke(name, None, user, platform, request)
+    return revoke(name, None, user, platform, request)
 
 
 @router.delete("/users/{name}/tokens/{token_id}", response_model=RevokedOut)
@@ -91,10 +91,10 @@ def revoke_one(
     name: str, token_id: str, user: CurrentUser, platform: PlatformDep, request: Request
 ) -> dict[str, Any]:
     """Revoke one token, named by its id (or the start of it, 6 characters or more)."""
-    return _revoke(name, token_id, user, platform, request)
+    return revoke(name, token_id, user, platform, request)
 
 
-def _revoke(
+def revoke(
     name: str, token_id: str | None, user: User, platform: Platform, request: Request
 ) -> dict[str, Any]:
     _self_or_admin(user, name, "revoke other users' tokens")
