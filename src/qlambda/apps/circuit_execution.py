@@ -149,8 +149,8 @@ def run_on_backends(
     if not backends or not all(isinstance(name, str) and name for name in backends):
         raise ValueError(f"backends must be a non-empty list of names, got {backends!r}")
     samplers = [access.sampler(name) for name in backends]
+    started = time.perf_counter()  # building counts, as in the workers' tasks
     built = [mirror_circuit(qubits, index, reps, seed) for index in range(circuits)]
-    started = time.perf_counter()
     jobs = [samplers[i % len(samplers)].run([c], shots=shots) for i, c in enumerate(built)]
     results = []
     for done, job in enumerate(jobs, 1):  # waited for in order: all run meanwhile
