@@ -176,3 +176,37 @@ def test_a_failed_ibm_job_fails_the_task_with_ibms_message(client, cloud):
     assert "VendorJobError" in message and "the device was recalibrating" in message
     finished = [e.data for e in job.events() if e.kind.value == "QPU_FINISHED"]
     assert finished[-1]["outcome"] == "error"
+
+
+def tagged_calls(ctx):
+    from qiskit import QuantumCircuit
+
+    from qlambda.runtime import EstimatorV2, SamplerV2
+
+    backend = ctx.backend("manila")
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    sampler = SamplerV2(mode=backend)
+    sampler.options.environment.job_tags = ["vqe", "run 7"]
+    sampler.run([bell.measure_all(inplace=False)]).result()
+    estimator = EstimatorV2(mode=backend)  # with a step: the platform's own Runtime job
+    estimator.options.resilience.measure_mitigation = True
+    estimator.options.environment.job_tags = ["vqe", "mitigated"]
+    return float(estimator.run([(bell, "ZZ")]).result()[0].data.evs)
+
+
+def test_a_calls_job_tags_are_its_ibm_jobs_tags(client, cloud):
+    _, state = cloud
+    job = client.run(tagged_calls)
+    assert job.result(300) > 0.8
+    vendor = [e.data for e in job.events() if e.kind.value == "QPU_VENDOR"]
+    tags_at_ibm = {
+        task: sorted(
+            {tuple(state.jobs[d["vendor_job_id"]]["tags"]) for d in vendor if d["task"] == task}
+        )
+        for task in sorted({d["task"] for d in vendor})
+    }
+    assert list(tags_at_ibm.values()) == [[("vqe", "run 7")], [("vqe", "mitigated")]]
+    queued = [e.data["tags"] for e in job.events() if e.kind.value == "QPU_QUEUED"]
+    assert queued == [["vqe", "run 7"], ["vqe", "mitigated"]]

@@ -234,6 +234,8 @@ def job(ctx, what):
         estimator.options.twirling.enable_measure = True
     elif what == "typo":
         estimator.options.resilience.zne_mitigaton = True
+    elif what == "tags":
+        estimator.options.environment.job_tags = ["vqe"] * 9
     elif what == "sampler_resilience":
         SamplerV2(mode=backend, options={"resilience_level": 1})
     elif what == "no_mode":
@@ -253,6 +255,7 @@ def job(ctx, what):
     [
         ("twirling", r"options.twirling.enable_measure = True is not accepted; accepted: False"),
         ("typo", r"unknown option options.resilience.zne_mitigaton; accepted: measure_mit"),
+        ("tags", r"job_tags = .* is not accepted: 9 tags; accepted: a list of strings \(at most 8"),
         ("sampler_resilience", r"unknown option options.resilience_level; accepted: default_s"),
         ("no_mode", r"mode is required outside a 'with Session\(...\)' block"),
         ("closed", r"Session session-\w+ is closed"),

@@ -77,6 +77,28 @@ def test_a_jobs_next_requests_come_through_its_lane_and_are_recorded(client):
     assert len(rows) == 3
 
 
+def tagged_estimates(ctx, calls: int) -> list:
+    from qlambda.runtime import EstimatorV2
+
+    estimator = EstimatorV2(mode=ctx.backend("aer"))
+    estimator.options.environment.job_tags = ["vqe", "run 7"]
+    runs = (estimator.run([(circuit(), "ZZ")]).result() for _ in range(calls))
+    return [result.metadata["job_tags"] for result in runs]
+
+
+def test_a_calls_job_tags_are_on_its_events_whichever_way_it_came(client):
+    job = client.run(tagged_estimates, calls=3)
+    assert job.result(120) == [["vqe", "run 7"]] * 3
+    queued = [e.data for e in job.events() if e.kind is EventKind.QPU_QUEUED]
+    assert [d["tags"] for d in queued] == [["vqe", "run 7"]] * 3
+    events = finished(job)
+    assert [e.data["tags"] for e in events] == [["vqe", "run 7"]] * 3
+    assert [e.data["lane"] for e in events] == [False, True, True]  # facts a lane reported
+    untagged = client.run(estimates, calls=2)
+    untagged.result(120)
+    assert not any("tags" in e.data for e in untagged.events())
+
+
 def mixes_backends(ctx) -> list:
     sampler = ctx.sampler("slow")
     values = estimates(ctx, 2)

@@ -93,6 +93,16 @@ def test_a_sampler_request_round_trips_with_its_shots():
     assert copy.pubs[1].parameter_values.shape == ()
 
 
+def test_a_request_carries_its_job_tags_and_an_older_one_without_them_is_accepted():
+    request = make_request("sampler", [ghz()], tags=["vqe", "run 7"])
+    assert request.tags == ("vqe", "run 7")
+    assert round_trip(request).tags == ("vqe", "run 7")
+    older = envelope_data(make_request("sampler", [ghz()], mode="session-0123456789ab"))
+    del older["tags"], older["mode"]  # what a client made before requests carried them
+    copy = decode_request(bad(older), LIMITS)
+    assert (copy.tags, copy.mode) == ((), None)
+
+
 def test_results_round_trip_as_arrays_and_plain_metadata():
     runtime = BackendRuntime(BackendConfig(name="aer", kind="aer", seed=3))
     sampled = runtime.execute(make_request("sampler", [(measured(), [[0.3, 1.0], [2.0, 0.5]])]))
@@ -144,6 +154,10 @@ def test_a_pickle_is_never_loaded_whatever_it_holds(tmp_path):
         (lambda d: d["pubs"][0].update(circuit=3), r"pubs\[0\].circuit"),
         (lambda d: d.update(circuits=[b"QISKIT" + b"\0" * 80]), "circuits"),
         (lambda d: d.update(optimization_level=7), "optimization_level must be one of"),
+        (lambda d: d.update(tags=["a"] * 9), r"9 tags; accepted: a list of strings \(at most 8"),
+        (lambda d: d.update(tags=["x" * 65]), "has 65 characters; accepted"),
+        (lambda d: d.update(tags=[3]), "3 is not a string; accepted"),
+        (lambda d: d.update(tags="ab"), "not a list; accepted"),
         (lambda d: d.update(pubs=[]), "pubs: must be a list of 1 to"),
         (lambda d: d["pubs"][0]["values"].update(shape=[2**30]), "parameter-value sets; at most"),
         (

@@ -60,3 +60,40 @@ def test_a_request_crosses_as_data_with_every_field():
     for field, bad in [("num_qubits", -1), ("primitive", "x"), ("payload", "text")]:
         with pytest.raises(ValueError, match="quantum request"):
             RequestEnvelope.from_data({**data, field: bad})
+
+
+def test_job_tags_travel_as_facts_and_an_envelope_without_them_is_accepted():
+    import pytest
+
+    from qlambda.engine import protocol
+    from qlambda.quantum.codec import QuantumRequestError
+    from qlambda.quantum.envelope import RequestEnvelope
+
+    request = make_request("estimator", [(bell(), SparsePauliOp("ZZ"))], tags=["ghz", "x-1"])
+    envelope = seal(request)
+    data = protocol.unpack_data(protocol.pack_data(envelope.to_data()))
+    assert data["tags"] == ["ghz", "x-1"]
+    assert RequestEnvelope.from_data(data).tags == ("ghz", "x-1")
+    older = {key: value for key, value in data.items() if key not in ("tags", "mode")}
+    assert RequestEnvelope.from_data(older).tags == ()  # a client that predates them
+    with pytest.raises(ValueError, match=r"job tags \['a\\tb'\]: 'a\\tb' has a character"):
+        RequestEnvelope.from_data({**data, "tags": ["a\tb"]})
+    relabelled = RequestEnvelope(**{**envelope.__dict__, "tags": ("other",)})
+    with pytest.raises(QuantumRequestError, match=r"routed with tags \['other'\] but holds"):
+        relabelled.open()
+    assert envelope.open().tags == ("ghz", "x-1")
+
+
+def test_bad_job_tags_are_refused_saying_what_is_accepted():
+    import pytest
+
+    accepted = r"accepted: a list of strings \(at most 8, each 1 to 64 printable characters\)"
+    for tags, problem in [
+        (["t"] * 9, "9 tags"),
+        (["x" * 65], "has 65 characters"),
+        ([""], "'' has 0 characters"),
+        (["a\nb"], "has a character that is not printable"),
+        ("tag", "not a list"),
+    ]:
+        with pytest.raises(ValueError, match=f"{problem}; {accepted}"):
+            make_request("sampler", [bell()], tags=tags)

@@ -704,6 +704,7 @@ class Platform:
             if self.shared:  # its files are this replica's scratch space: the log is stored
                 layout.remove_later(job.log_path, None if job.cwd else job.workdir)
 
+        job.ending = True
         self._write_end(job, fields, event).add_done_callback(ended)
 
     def _write_end(self, job: LiveJob, fields: dict[str, Any], event: Event) -> Future[Any]:
@@ -908,7 +909,9 @@ class Platform:
 
     def info(self, job_id: str) -> JobInfo:
         job = self._live.get(job_id)
-        if job is not None and not job.ended.is_set():
+        # a job whose end is being stored is read from its row, as other replicas read it:
+        # the end shows once committed, even before this control plane has let it go
+        if job is not None and not job.ended.is_set() and not job.ending:
             info = job.info()
             if job.quantum_waiting or job.quantum_executing:
                 info = dataclasses.replace(info, **self.dispatcher.job_estimates(job_id))

@@ -106,9 +106,13 @@ class QuantumTask:
         executor's estimate for the circuits as it compiled them, where it emulated the
         device's time; else the dispatcher's."""
         charged = self.vendor.get("vendor_qpu_seconds")
-        if isinstance(charged, int | float) and not isinstance(charged, bool):
-            if math.isfinite(charged) and charged >= 0:
-                return float(charged)
+        if (
+            isinstance(charged, int | float)
+            and not isinstance(charged, bool)
+            and math.isfinite(charged)
+            and charged >= 0
+        ):
+            return float(charged)
         if self.emulated_seconds is not None:
             return self.emulated_seconds / self.config.time_scale
         return self.estimated_duration

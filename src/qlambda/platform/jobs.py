@@ -96,6 +96,7 @@ class LiveJob:
     log_path: Path | None = None
     cancel_requested: bool = False
     ended: threading.Event = field(default_factory=threading.Event)
+    ending: bool = False  # its end is being stored: its row, not memory, says where it is
 
     @property
     def sub_status(self) -> str | None:

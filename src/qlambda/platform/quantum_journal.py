@@ -47,6 +47,8 @@ class QuantumJournal:
                 "num_qubits": task.request.num_qubits,
                 "estimated_seconds": task.estimated_duration,
             }
+            if task.request.tags:  # the primitive's options.environment.job_tags
+                data["tags"] = list(task.request.tags)
             self._event(task, task.queued_at, EventKind.QPU_QUEUED, data)
         elif what == "recompiled":
             data = {
@@ -85,6 +87,8 @@ class QuantumJournal:
             "direct": task.direct,  # answered by the executor over the worker's route
             "lane": task.lane,  # taken by the executor off the worker's request route
         }
+        if task.request.tags:
+            data["tags"] = list(task.request.tags)
         usage = None
         if self._usage is not None:
             job = self._live.get(task.job_id)  # else another replica's: its row says whose

@@ -32,6 +32,7 @@ from qlambda.quantum.request import (
     QuantumRequest,
     Workload,
     check_mode,
+    check_tags,
     estimate_from_workload,
     request_workload,
 )
@@ -49,6 +50,7 @@ class RequestEnvelope:
     payload: bytes  # the QuantumRequest as data (qlambda.quantum.codec)
     needs_exact: bool = False  # a PUB asks for precision 0: ideal simulators only
     mode: str | None = None  # the session or batch the call runs in (QuantumRequest.mode)
+    tags: tuple[str, ...] = ()  # the call's job tags, for its events (QuantumRequest.tags)
 
     def open(self, limits: RequestLimits | None = None) -> QuantumRequest:
         """The request, decoded with ``limits`` and checked against the facts it was
@@ -58,6 +60,11 @@ class RequestEnvelope:
         if request.mode != self.mode:
             raise QuantumRequestError(
                 f"the request was routed in mode {self.mode!r} but holds {request.mode!r}"
+            )
+        if request.tags != self.tags:
+            raise QuantumRequestError(
+                f"the request was routed with tags {list(self.tags)!r} but holds "
+                f"{list(request.tags)!r}"
             )
         return request
 
@@ -74,13 +81,14 @@ class RequestEnvelope:
             "payload": self.payload,
             "needs_exact": self.needs_exact,
             "mode": self.mode,
+            "tags": list(self.tags),
         }
 
     @classmethod
     def from_data(cls, data: Any) -> RequestEnvelope:
         """Check what a job sent: the control plane routes and estimates by these fields."""
-        # "mode" may be absent: a request of a client that predates sessions has none
-        if not isinstance(data, dict) or set(data) | {"mode"} != _ENVELOPE_FIELDS:
+        # "mode" and "tags" may be absent: a client that predates them sends neither
+        if not isinstance(data, dict) or set(data) | _OPTIONAL_FIELDS != _ENVELOPE_FIELDS:
             raise ValueError(
                 "a quantum request must be a mapping of " + ", ".join(sorted(_ENVELOPE_FIELDS))
             )
@@ -102,6 +110,7 @@ class RequestEnvelope:
         if not isinstance(data["needs_exact"], bool):
             raise ValueError("a quantum request's needs_exact must be true or false")
         check_mode(data.get("mode"))
+        tags = check_tags(data.get("tags", []))
         workload = data["workload"]
         if not isinstance(workload, list) or not all(_workload_item(i) for i in workload):
             raise ValueError("a quantum request's workload must be [executions, shots, depth]s")
@@ -113,6 +122,7 @@ class RequestEnvelope:
             payload=data["payload"],
             needs_exact=data["needs_exact"],
             mode=data.get("mode"),
+            tags=tags,
         )
 
 
@@ -124,7 +134,9 @@ _ENVELOPE_FIELDS = {
     "payload",
     "needs_exact",
     "mode",
+    "tags",
 }
+_OPTIONAL_FIELDS = {"mode", "tags"}
 
 
 def _workload_item(item: Any) -> bool:
@@ -150,6 +162,7 @@ def seal(request: QuantumRequest) -> RequestEnvelope:
         payload=payload,
         needs_exact=request.needs_exact,
         mode=request.mode,
+        tags=request.tags,
     )
 
 

@@ -239,6 +239,7 @@ class PlatformSamplerV2(BaseSamplerV2):
             options=self.steps,
             optimization_level=self.optimization_level,
             mode=self.mode_id,
+            tags=self._options.job_tags,
         )
         return _job(self._submit(request), request, self._options.job_tags)
 
@@ -320,6 +321,7 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             options=self.steps,
             optimization_level=self.optimization_level,
             mode=self.mode_id,
+            tags=self._options.job_tags,
         )
         return _job(self._submit(request), request, self._options.job_tags)
 

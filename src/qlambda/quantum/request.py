@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterable
+import reprlib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Protocol
@@ -75,6 +76,9 @@ class QuantumRequest:
     mode: str | None = None
     """The session or batch the call belongs to (``session-<12 hex>``, ``batch-<12 hex>``:
     :class:`qlambda.runtime.Session`); a device with vendor sessions runs it in one."""
+    tags: tuple[str, ...] = ()
+    """The primitive's ``options.environment.job_tags`` (:func:`check_tags`): on the
+    task's events, and on the vendor's job where the device has one (kind ``ibm``)."""
 
     @property
     def needs_exact(self) -> bool:
@@ -93,6 +97,7 @@ def make_request(
     options: tuple[Any, ...] = (),
     optimization_level: int | None = None,
     mode: str | None = None,
+    tags: Sequence[str] = (),
 ) -> QuantumRequest:
     """Coerce PUB-likes the way Qiskit's primitives do and wrap them as one request.
 
@@ -105,6 +110,7 @@ def make_request(
         raise ValueError(f"unknown primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
     check_optimization_level(optimization_level)
     check_mode(mode)
+    checked_tags = check_tags(tags)
     if isinstance(pubs, SamplerPub | EstimatorPub) or hasattr(pubs, "num_qubits"):
         raise TypeError("pubs must be a list of PUBs, e.g. run([circuit]), not run(circuit)")
     if primitive == "sampler":
@@ -132,6 +138,7 @@ def make_request(
         options=tuple(options),
         optimization_level=optimization_level,
         mode=mode,
+        tags=checked_tags,
     )
 
 
@@ -145,6 +152,39 @@ def check_mode(mode: Any) -> None:
             f"mode {mode!r}: accepted: None, or a session's or batch's id such as "
             "'session-0123456789ab' (qlambda.runtime.Session(...).session_id)"
         )
+
+
+MAX_TAGS = 8
+MAX_TAG_LENGTH = 64
+TAGS_ACCEPTED = (
+    f"a list of strings (at most {MAX_TAGS}, each 1 to {MAX_TAG_LENGTH} printable characters)"
+)
+"""IBM's API documents no limits on job tags; these keep every task's events small."""
+
+
+def check_tags(tags: Any) -> tuple[str, ...]:
+    """A call's job tags (``environment.job_tags``), as a tuple, or ValueError saying
+    which tag is wrong and what is accepted."""
+    problem = tags_problem(tags)
+    if problem is not None:
+        raise ValueError(f"job tags {reprlib.repr(tags)}: {problem}; accepted: {TAGS_ACCEPTED}")
+    return tuple(tags)
+
+
+def tags_problem(tags: Any) -> str | None:
+    """What is wrong with these job tags, or None."""
+    if not isinstance(tags, list | tuple):
+        return "not a list"
+    if len(tags) > MAX_TAGS:
+        return f"{len(tags)} tags"
+    for tag in tags:
+        if not isinstance(tag, str):
+            return f"{reprlib.repr(tag)} is not a string"
+        if not 1 <= len(tag) <= MAX_TAG_LENGTH:
+            return f"{reprlib.repr(tag)} has {len(tag)} characters"
+        if not tag.isprintable():
+            return f"{tag!r} has a character that is not printable"
+    return None
 
 
 # numpy's numbers are welcome (they are registered as numbers.Integral and numbers.Real),

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -186,12 +187,20 @@ def _extrapolator(path: str, value: Any) -> str:
 
 
 def _job_tags(path: str, value: Any) -> list[str] | None:
+    """Checked where they are set: each task carries them (``QuantumRequest.tags``)."""
+    from qlambda.quantum.request import TAGS_ACCEPTED, tags_problem
+
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Sequence):
-        raise _fail(path, value, "a list of strings, or None")
-    if not all(isinstance(tag, str) for tag in value):
-        raise _fail(path, value, "a list of strings, or None")
+        problem: str | None = "not a list"
+    else:
+        problem = tags_problem(list(value))
+    if problem is not None:
+        raise RuntimeOptionError(
+            f"option {path} = {reprlib.repr(value)} is not accepted: {problem}; "
+            f"accepted: {TAGS_ACCEPTED}, or None"
+        )
     return list(value)
 
 

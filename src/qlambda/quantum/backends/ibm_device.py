@@ -8,7 +8,8 @@ Circuits are transpiled for the device's target once per structure (parametric o
 stay symbolic), with the platform's noise-aware layout, against the calibration the
 platform last sent. While the job is at IBM, its id, status, queue position and
 estimated start are reported to the platform; a failed job fails the task with IBM's
-message.
+message. The task's job tags (``options.environment.job_tags`` of the caller's primitive)
+are the Runtime job's tags.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class IBMDevice(Device):
         self._lock = threading.Lock()
         self._pipeline: VendorPipeline | None = None
         self._report: Report | None = None
+        self._tags: list[str] = []  # the running task's, for its Runtime jobs
         self._seeds = np.random.default_rng(config.seed)  # a fresh seed per local job
 
     # ------------------------------------------------------------- compiling
@@ -126,6 +128,7 @@ class IBMDevice(Device):
         pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
         mode = self._mode(request.mode)
         self._report = report
+        self._tags = list(request.tags)
         if request.options:
             pubs = tuple(_with_precision(pub) for pub in pubs)
             if self._pipeline is None:
@@ -146,6 +149,8 @@ class IBMDevice(Device):
         made = SamplerV2(mode=mode) if primitive == "sampler" else EstimatorV2(mode=mode)
         if self.service is None and self.config.seed is not None:  # reproducible, yet
             made.options.simulator.seed_simulator = int(self._seeds.integers(2**31))
+        if self._tags:  # the task's job tags become the Runtime job's, found by them at IBM
+            made.options.environment.job_tags = list(self._tags)
         job = made.run(pubs)
         return self._follow(job, mode)
 

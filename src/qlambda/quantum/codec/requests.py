@@ -4,7 +4,8 @@ A QPU executor is shared by every tenant of a server, so what a job sends it is 
 as hostile data, never unpickled. A request is one msgpack document:
 
 * ``primitive`` ("sampler" | "estimator"), ``shots``, ``precision``, ``backend``,
-  ``optimization_level``: numbers, strings or nil;
+  ``optimization_level``, ``mode``: numbers, strings or nil; ``tags``: a list of
+  strings (absent in a request of an older client: none);
 * ``circuits``: QPY bytes, each distinct circuit once (decoded once per content by
   :mod:`qlambda.quantum.wire`, which hashes the bytes it receives);
 * ``pubs``: per PUB the index of its circuit, its parameter values (per group of
@@ -51,6 +52,7 @@ from qlambda.quantum.request import (
     QuantumRequest,
     check_mode,
     check_optimization_level,
+    check_tags,
     circuit_width,
 )
 from qlambda.quantum.wire import (
@@ -126,6 +128,7 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
             "backend": request.backend,
             "optimization_level": _plain_int(request.optimization_level),
             "mode": request.mode,
+            "tags": list(request.tags),
             "options": [pack_step(step) for step in request.options],
             "circuits": circuits,
             "pubs": pubs,
@@ -152,6 +155,7 @@ _REQUEST_KEYS = (
     "backend",
     "optimization_level",
     "mode",
+    "tags",
     "options",
     "circuits",
     "pubs",
@@ -169,8 +173,9 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         plain = unpack_data(data)
     except ProtocolError as exc:
         raise QuantumRequestError(f"a quantum request is not msgpack data: {exc}") from None
-    if isinstance(plain, dict) and "mode" not in plain:
-        plain["mode"] = None  # a request made before sessions existed
+    if isinstance(plain, dict):
+        plain.setdefault("mode", None)  # a request made before sessions existed
+        plain.setdefault("tags", [])  # or before requests carried their job tags
     fields = record(plain, _REQUEST_KEYS, "quantum request")
     if fields["version"] != FORMAT_VERSION:
         raise QuantumRequestError(
@@ -192,6 +197,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
     try:
         check_optimization_level(level)
         check_mode(fields["mode"])
+        tags = check_tags(fields["tags"])
     except ValueError as exc:
         raise QuantumRequestError(str(exc)) from None
     blobs, entries = fields["circuits"], fields["pubs"]
@@ -267,6 +273,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         options=unpack_steps(fields["options"], limits),
         optimization_level=level,
         mode=fields["mode"],
+        tags=tags,
     )
 
 
