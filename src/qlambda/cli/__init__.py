@@ -11,6 +11,7 @@ from qlambda import __version__
 
 # Sub-command modules, imported lazily so `qlambda --help` stays fast.
 COMMAND_MODULES: dict[str, str] = {
+    "app": "qlambda.cli.app",
     "demo": "qlambda.cli.demo",
     "traces": "qlambda.cli.traces",
     "jobs": "qlambda.cli.jobs",

@@ -1,0 +1,387 @@
+"""``qlambda app NAME``: the mini-apps, run as jobs with progress, a table and a figure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from qlambda.cli.common import data_dir_option, remote_client, server_options, service_call
+
+
+@click.group(name="app")
+def command() -> None:
+    """Mini-apps run as platform jobs (embedded, on a server with --url)."""
+
+
+def _sizes(text: str, hint: str = "--subcircuit-qubits", minimum: int = 2) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < minimum:
+        raise click.BadParameter(
+            f"{text!r}: accepted: comma-separated integers >= {minimum}, e.g. 4,6",
+            param_hint=hint,
+        )
+    return sizes
+
+
+@command.command(name="cut")
+@click.option("--qubits", default=12, show_default=True, help="Width of the full circuit.")
+@click.option(
+    "--subcircuit-qubits",
+    default="4,6",
+    show_default=True,
+    help="Subcircuit sizes to cut into, comma-separated: one job each.",
+)
+@click.option("--reps", default=2, show_default=True, help="EfficientSU2 repetitions.")
+@click.option("--shots", default=4096, show_default=True, help="Shots per subexperiment.")
+@click.option("--batch", default=8, show_default=True, help="Subexperiments per task.")
+@click.option(
+    "--qpus",
+    default=2,
+    show_default=True,
+    help="Embedded platform: Aer backends, each as wide as the largest subcircuit.",
+)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default=None, help="Engine.")
+@click.option(
+    "--backends",
+    default="auto",
+    show_default=True,
+    help="Backends to deal tasks over (names, comma-separated; auto: the platform's choice).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the circuit's angles.")
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("circuit_cutting.png"),
+    show_default=True,
+    help="Where to write the PNG figure.",
+)
+@server_options
+@data_dir_option
+def cut(
+    qubits: int,
+    subcircuit_qubits: str,
+    reps: int,
+    shots: int,
+    batch: int,
+    qpus: int,
+    engine: str | None,
+    backends: str,
+    seed: int,
+    figure: Path,
+    url: str | None,
+    token: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Cut an EfficientSU2 circuit, run its subexperiments as quantum tasks, compare
+    the reconstructed <mean Z> and the wall time with a full simulation."""
+    from rich.console import Console
+
+    from qlambda.apps import circuit_cutting
+
+    sizes = _sizes(subcircuit_qubits)
+    if qubits < 3 or max(sizes) >= qubits:
+        raise click.BadParameter(
+            f"subcircuits must be narrower than the circuit's {qubits} qubits, got {sizes}",
+            param_hint="--subcircuit-qubits",
+        )
+    for name, value in (("shots", shots), ("batch", batch), ("qpus", qpus), ("reps", reps)):
+        if value < 1:
+            raise click.BadParameter(f"must be a positive integer, got {value}", param_hint=name)
+    names = [name.strip() for name in backends.split(",") if name.strip()] or ["auto"]
+    console = Console()
+    if url:
+        client = remote_client(url, token)
+    else:
+        import qlambda
+
+        names = names if backends != "auto" else [f"qpu-{i + 1}" for i in range(qpus)]
+        configs = [
+            {"name": f"qpu-{i + 1}", "kind": "aer", "num_qubits": max(sizes)} for i in range(qpus)
+        ]
+        data_dir = data_dir or Path(".qlambda") / time.strftime("cut-%Y%m%d-%H%M%S")
+        with console.status("starting the embedded platform"):
+            client = qlambda.Client(data_dir=data_dir, backends=configs, engine=engine)
+            client.wait_ready()
+    console.print(
+        f"[bold]circuit cutting[/]: EfficientSU2 of {qubits} qubits (reps={reps}) into "
+        f"subcircuits of {', '.join(map(str, sizes))} qubits over {', '.join(names)}"
+    )
+    try:
+        rows = [
+            _run_one(
+                console, client, circuit_cutting.run, size, qubits, reps, shots, batch, names, seed
+            )
+            for size in sizes
+        ]
+    finally:
+        client.close()
+    console.print(_table(rows))
+    _figure(rows, figure)
+    console.print(f"figure: {figure}")
+
+
+def _run_one(
+    console: Any,
+    client: Any,
+    function: Any,
+    size: int,
+    qubits: int,
+    reps: int,
+    shots: int,
+    batch: int,
+    names: list[str],
+    seed: int,
+) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    job = service_call(
+        lambda: client.run(
+            function,
+            qubits=qubits,
+            subcircuit_qubits=size,
+            reps=reps,
+            shots=shots,
+            batch=batch,
+            backends=names,
+            seed=seed,
+        )
+    )
+    columns = (
+        TextColumn(f"{size:>3}-qubit subcircuits"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("", total=None)
+        while not job.wait(0.5):
+            status = job.sub_status() or ""
+            if status.startswith("subexperiments "):
+                done, _, total = status.split()[1].partition("/")
+                progress.update(task, completed=int(done), total=int(total))
+        if job.status().value == "DONE":
+            done = progress.tasks[0].total or 1
+            progress.update(task, completed=done, total=done)
+    from qlambda.core.errors import JobError
+
+    try:
+        result: dict[str, Any] = job.result(1)
+    except JobError as exc:
+        raise click.ClickException(f"job {job.id} {exc.status}: {exc.reason}") from None
+    return result
+
+
+def _table(rows: list[dict[str, Any]]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    exact = rows[0]["exact"]
+    caption = "exact: none (too wide)" if exact is None else f"exact <mean Z> = {exact:.4f}"
+    table = Table(
+        title="Circuit cutting against a full simulation", caption=caption, box=box.SIMPLE_HEAD
+    )
+    for name in ("sub q", "cuts", "subexp", "tasks", "value", "σ", "error", "cut s"):
+        table.add_column(name, justify="right")
+    table.add_column("full s", justify="right")
+    for row in rows:
+        error = "-" if row["error"] is None else f"{row['error']:+.4f}"
+        full = "-" if row["full_seconds"] is None else f"{row['full_seconds']:.2f}"
+        table.add_row(
+            str(row["subcircuit_qubits"]),
+            str(row["cuts"]),
+            str(row["subexperiments"]),
+            str(row["tasks"]),
+            f"{row['value']:.4f}",
+            f"{row['sigma']:.3f}",
+            error,
+            f"{row['cut_seconds']:.1f}",
+            full,
+        )
+    return table
+
+
+def _figure(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['subcircuit_qubits']}q\n{r['subexperiments']} sub" for r in rows]
+    times = [r["cut_seconds"] for r in rows]
+    full = [r["full_seconds"] for r in rows if r["full_seconds"] is not None]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    left.bar(labels + (["full sim"] if full else []), times + full[:1], color="tab:blue")
+    left.set_ylabel("wall time (s)")
+    left.set_yscale("log")
+    left.set_title(f"{rows[0]['num_qubits']}-qubit EfficientSU2")
+    errors = [abs(r["error"]) if r["error"] is not None else 0.0 for r in rows]
+    right.bar(labels, errors, yerr=[r["sigma"] for r in rows], color="tab:orange", capsize=4)
+    right.set_ylabel("|reconstructed - exact| (bar: σ bound)")
+    right.set_title("error of <mean Z>")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@command.command(name="ensemble")
+@click.option(
+    "--circuits",
+    default="16,64",
+    show_default=True,
+    help="Ensemble sizes (task counts), comma-separated: one run each.",
+)
+@click.option("--qubits", default=8, show_default=True, help="Width of every circuit.")
+@click.option("--reps", default=1, show_default=True, help="EfficientSU2 repetitions.")
+@click.option("--shots", default=1024, show_default=True, help="Shots per circuit.")
+@click.option("--workers", default=2, show_default=True, help="The pilot's cores (W).")
+@click.option("--qpus", default=2, show_default=True, help="The pilot's Aer backends (Q).")
+@click.option(
+    "--mode",
+    type=click.Choice(["backends", "workers"]),
+    default="backends",
+    show_default=True,
+    help="backends: a sampler task per circuit over the Q backends; workers: a classical "
+    "task per circuit simulated on one of the W workers.",
+)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Also time the same simulations on a bare ProcessPoolExecutor of W processes.",
+)
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("circuit_execution.png"),
+    show_default=True,
+    help="Where to write the PNG figure.",
+)
+def ensemble(
+    circuits: str,
+    qubits: int,
+    reps: int,
+    shots: int,
+    workers: int,
+    qpus: int,
+    mode: str,
+    engine: str,
+    baseline: bool,
+    figure: Path,
+) -> None:
+    """Run ensembles of mirror circuits on a pilot; throughput by task count."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from qlambda.apps import circuit_execution as app
+    from qlambda.pilot import PilotDescription, PilotManager
+
+    sizes = _sizes(circuits, "--circuits", minimum=1)
+    for name, value in (("--workers", workers), ("--qpus", qpus), ("--shots", shots)):
+        if value < 1:
+            raise click.BadParameter(f"must be a positive integer, got {value}", param_hint=name)
+    if qubits < 2:
+        raise click.BadParameter(f"must be 2 or more, got {qubits}", param_hint="--qubits")
+    console = Console()
+    qpu_configs = [
+        {"name": f"qpu-{i + 1}", "kind": "aer", "num_qubits": qubits} for i in range(qpus)
+    ]
+    names = [f"qpu-{i + 1}" for i in range(qpus)]
+    rows: list[dict[str, Any]] = []
+    manager = PilotManager()
+    with console.status(f"starting a {engine} pilot: {workers} workers, {qpus} backends"):
+        pilot = manager.create_pilot(
+            PilotDescription(engine=engine, cores=workers, qpus=qpu_configs)
+        )
+        pilot.engine.wait_ready(180)
+    pool = ProcessPoolExecutor(workers) if baseline else None
+    try:
+        if pool is not None:
+            app.run_bare(workers, qubits, workers, reps=reps, shots=shots, pool=pool)  # warm
+        columns = (TextColumn("{task.description}"), BarColumn(bar_width=20), MofNCompleteColumn())
+        with Progress(*columns, console=console) as progress:
+            for size in sizes:
+                bar = progress.add_task(f"{size:>6} circuits", total=size)
+
+                def advance(done: int, total: int, bar: Any = bar) -> None:
+                    progress.update(bar, completed=done)
+
+                if mode == "backends":
+                    summary, _ = app.run_on_backends(
+                        pilot, size, qubits, names, reps=reps, shots=shots, on_progress=advance
+                    )
+                else:
+                    summary, _ = app.run_on_workers(
+                        pilot, size, qubits, reps=reps, shots=shots, on_progress=advance
+                    )
+                row = summary.to_dict()
+                if pool is not None:
+                    bare, _ = app.run_bare(size, qubits, workers, reps=reps, shots=shots, pool=pool)
+                    row["bare_seconds"], row["bare_throughput"] = bare.seconds, bare.throughput
+                rows.append(row)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        manager.cancel()
+    console.print(_ensemble_table(rows, mode, engine, workers, qpus))
+    _ensemble_figure(rows, figure, mode)
+    console.print(f"figure: {figure}")
+    wrong = [row for row in rows if row["correct"] != row["circuits"]]
+    if wrong:
+        raise click.ClickException(
+            f"{sum(r['circuits'] - r['correct'] for r in wrong)} results were not their circuit's"
+        )
+
+
+def _ensemble_table(
+    rows: list[dict[str, Any]], mode: str, engine: str, workers: int, qpus: int
+) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"Ensembles on a {engine} pilot ({mode}: W={workers}, Q={qpus})",
+        box=box.SIMPLE_HEAD,
+    )
+    for name in ("tasks", "seconds", "tasks/s", "correct", "bare s", "bare tasks/s"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        bare = "bare_seconds" in row
+        table.add_row(
+            str(row["circuits"]),
+            f"{row['seconds']:.2f}",
+            f"{row['throughput']:.1f}",
+            f"{row['correct']}/{row['circuits']}",
+            f"{row['bare_seconds']:.2f}" if bare else "-",
+            f"{row['bare_throughput']:.1f}" if bare else "-",
+        )
+    return table
+
+
+def _ensemble_figure(rows: list[dict[str, Any]], path: Path, mode: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = [r["circuits"] for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.plot(tasks, [r["throughput"] for r in rows], "o-", label=f"qlambda pilot ({mode})")
+    if all("bare_throughput" in r for r in rows):
+        ax.plot(tasks, [r["bare_throughput"] for r in rows], "s--", label="bare processes")
+    ax.set_xscale("log")
+    ax.set_xlabel("tasks (circuits)")
+    ax.set_ylabel("circuits per second")
+    ax.set_title(f"{rows[0]['qubits']}-qubit mirror circuits, {rows[0]['shots']} shots")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
