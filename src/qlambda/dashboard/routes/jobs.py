@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -62,18 +62,22 @@ class Listing:
         return urlencode(pairs)
 
 
+StatusQuery = Annotated[list[str] | None, Query()]
+
+
 def listing(
-    who: Viewer,
-    status: list[str] | None,
-    user: str | None,
-    function: str | None,
-    q: str | None,
-    min_priority: str | None,
-    since: str | None,
-    until: str | None,
-    before: str | None,
-    limit: int,
+    who: ViewerDep,
+    status: StatusQuery = None,
+    user: str | None = None,
+    function: str | None = None,
+    q: str | None = None,
+    min_priority: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    before: str | None = None,
+    limit: int = 50,
 ) -> Listing:
+    """The jobs a page lists, from its query (a dependency of the pages that list jobs)."""
     statuses = [s.upper() for s in status or [] if s]
     unknown = [s for s in statuses if s not in STATUSES]
     if unknown:
@@ -131,7 +135,7 @@ def _utc(text: str | None, label: str) -> float | None:
     raise PageError(422, f"{label} must be a time like 2026-01-31T14:00 (UTC), not {text!r}")
 
 
-StatusQuery = Annotated[list[str] | None, Query()]
+ListingDep = Annotated[Listing, Depends(listing)]
 
 
 def _page(platform: Platform, page: Listing) -> tuple[list[JobInfo], str | None]:
@@ -148,20 +152,7 @@ def _page(platform: Platform, page: Listing) -> tuple[list[JobInfo], str | None]
 
 
 @router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(
-    request: Request,
-    who: ViewerDep,
-    status: StatusQuery = None,
-    user: str | None = None,
-    function: str | None = None,
-    q: str | None = None,
-    min_priority: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    before: str | None = None,
-    limit: int = 50,
-) -> HTMLResponse:
-    page = listing(who, status, user, function, q, min_priority, since, until, before, limit)
+def jobs_page(request: Request, who: ViewerDep, page: ListingDep) -> HTMLResponse:
     jobs, older = _page(platform_of(request), page)
     return render(
         request,
@@ -178,22 +169,9 @@ def jobs_page(
 
 
 @router.get("/jobs/rows", response_class=HTMLResponse)
-def job_rows(
-    request: Request,
-    who: ViewerDep,
-    status: StatusQuery = None,
-    user: str | None = None,
-    function: str | None = None,
-    q: str | None = None,
-    min_priority: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    before: str | None = None,
-    limit: int = 50,
-) -> HTMLResponse:
+def job_rows(request: Request, who: ViewerDep, page: ListingDep) -> HTMLResponse:
     """The rows of a jobs page alone: the page reads them again after its live stream
     reconnects (what happened meanwhile)."""
-    page = listing(who, status, user, function, q, min_priority, since, until, before, limit)
     jobs, _ = _page(platform_of(request), page)
     here = "/ui/jobs" + ("?" + page.query() if page.query() else "")
     return render(request, "_rows.html", who, jobs=jobs, here=here)
