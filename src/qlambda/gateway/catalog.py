@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qlambda.platform import Platform
-from qlambda.platform.functions import FunctionPayload
+from qlambda.platform.functions import FunctionPayload, stored_limits
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,6 @@ class Catalog:
         function = store.get_function(row["function_id"])
         if function is None:
             return None
-        payload = FunctionPayload(
-            function["id"],
-            function["name"],
-            function["kind"],
-            function["payload"],
-            function["entrypoint"],
-            function["signature"],
-        )
-        limits = {
-            "cpus": function["cpus"],
-            "timeout_s": function["timeout_s"],
-            "memory_mb": function["memory_mb"],
-        }
+        payload = FunctionPayload.from_row(function)
+        limits = stored_limits(function)
         return Registered(owner, payload, limits, row["parameters"], row["dependencies"] or [])

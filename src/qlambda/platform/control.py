@@ -46,7 +46,7 @@ from qlambda.platform.config import PlatformConfig
 from qlambda.platform.context import JobPayload, execute_job
 from qlambda.platform.controller import Controller, describe
 from qlambda.platform.dispatcher import QPUDispatcher
-from qlambda.platform.functions import Function, FunctionPayload, check_arguments
+from qlambda.platform.functions import Function, FunctionPayload, check_arguments, stored_limits
 from qlambda.platform.job_requests import JobRequests
 from qlambda.platform.jobs import JobInfo, LiveJob
 from qlambda.platform.lock import DataDirLock, SQLiteLock
@@ -483,19 +483,8 @@ class Platform:
         function = self.store.get_function(row["function_id"])
         if function is None:
             raise KeyError(f"the function of job {job_id!r} is no longer stored")
-        payload = FunctionPayload(
-            function["id"],
-            function["name"],
-            function["kind"],
-            function["payload"],
-            function["entrypoint"],
-            function["signature"],
-        )
-        limits = {
-            "cpus": function["cpus"],
-            "timeout_s": function["timeout_s"],
-            "memory_mb": function["memory_mb"],
-        }
+        payload = FunctionPayload.from_row(function)
+        limits = stored_limits(function)
         return self.submit_payload(
             payload,
             {},
@@ -797,14 +786,7 @@ class Platform:
         function = self.store.get_function(row["function_id"])
         if function is None:
             return
-        payload = FunctionPayload(
-            function["id"],
-            function["name"],
-            function["kind"],
-            function["payload"],
-            function["entrypoint"],
-            function["signature"],
-        )
+        payload = FunctionPayload.from_row(function)
         self._functions[payload.id] = payload
         job = LiveJob(
             id=row["id"],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,18 @@ class FunctionPayload:
     payload: bytes
     entrypoint: str | None
     signature: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> FunctionPayload:
+        """A stored function's payload (a row of the store's ``functions``)."""
+        return cls(
+            row["id"], row["name"], row["kind"], row["payload"], row["entrypoint"], row["signature"]
+        )
+
+
+def stored_limits(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The limits a stored function's jobs run under (a row of ``functions``)."""
+    return {"cpus": row["cpus"], "timeout_s": row["timeout_s"], "memory_mb": row["memory_mb"]}
 
 
 @dataclass(frozen=True)
