@@ -234,6 +234,21 @@ def check_fits(request: Routable, config: BackendConfig) -> None:
         )
 
 
+def check_device_width(
+    request: QuantumRequest, config: BackendConfig, device_qubits: int | None
+) -> None:
+    """Raise :class:`CircuitTooWideError` if a circuit is wider than the device itself
+    (``device_qubits``; None: not known)."""
+    if device_qubits is None:
+        return
+    for pub in request.pubs:
+        if pub.circuit.num_qubits > device_qubits:
+            raise CircuitTooWideError(
+                f"circuit has {pub.circuit.num_qubits} qubits; backend "
+                f"{config.name!r} ({config.device}) has {device_qubits}"
+            )
+
+
 def pub_shots(pub: SamplerPub | EstimatorPub, default: int) -> int:
     """Shots a device spends per circuit execution of this PUB.
 

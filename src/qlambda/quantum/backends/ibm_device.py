@@ -23,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qlambda.core import CircuitTooWideError, ConfigurationError
+from qlambda.core import ConfigurationError
 from qlambda.core.errors import VendorJobError
 from qlambda.quantum.backends.ibm import DEFAULT_TOKEN_ENV
 from qlambda.quantum.backends.kind import Device, Report
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.pipeline_backend import PipelineBackend
+from qlambda.quantum.request import check_device_width
 from qlambda.quantum.transpilation import TranspileCache, device_pass_manager, is_isa
 
 if TYPE_CHECKING:
@@ -118,12 +119,7 @@ class IBMDevice(Device):
         import dataclasses
 
         started = time.perf_counter()
-        for pub in request.pubs:
-            if pub.circuit.num_qubits > self.device_qubits:
-                raise CircuitTooWideError(
-                    f"circuit has {pub.circuit.num_qubits} qubits; backend "
-                    f"{self.config.name!r} ({self.config.device}) has {self.device_qubits}"
-                )
+        check_device_width(request, self.config, self.device_qubits)
         transpiler = self._transpiler(request.optimization_level)
         pubs = tuple(transpiler.prepare_pub(pub) for pub in request.pubs)
         mode = self._mode(request.mode)
