@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 import sys
-from pathlib import Path
 
 import pytest
-
-GATEWAY_HELPERS = "qlambda_gateway_test_helpers"
-
-
-def _load_gateway_helpers() -> None:
-    """tests/gateway/conftest.py's server helpers, importable by name for the suites that
-    start servers too (security, dashboard)."""
-    if GATEWAY_HELPERS not in sys.modules:
-        path = Path(__file__).resolve().parent / "gateway" / "conftest.py"
-        spec = importlib.util.spec_from_file_location(GATEWAY_HELPERS, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[GATEWAY_HELPERS] = module
-        spec.loader.exec_module(module)
-
-
-_load_gateway_helpers()
 
 # Workers inherit this; BLAS threads would oversubscribe the 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")

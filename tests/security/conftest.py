@@ -6,12 +6,25 @@ folders are not packages).
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-helpers = sys.modules["qlambda_gateway_test_helpers"]  # loaded by tests/conftest.py
+
+def _gateway_helpers():
+    name = "qlambda_gateway_test_helpers"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "gateway" / "conftest.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+helpers = _gateway_helpers()
 ServerProcess = helpers.ServerProcess
 make_users = helpers.make_users
 
