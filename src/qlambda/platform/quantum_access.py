@@ -111,12 +111,29 @@ class QuantumAccess:
         options: Iterable[Any] | None = None,
         optimization_level: int | None = None,
     ) -> Any:
-        """A ``cirq.Sampler`` over the platform: ``run``/``run_sweep`` return ``cirq.Result`` s."""
+        """A ``cirq.Sampler`` over the platform: ``run``/``run_sweep``/``run_batch`` return
+        ``cirq.Result`` s (a sweep or a batch is one quantum task); on an ideal simulator
+        also ``cirq.Simulator``'s ``simulate``/``simulate_sweep`` (final state vectors) and
+        ``simulate_expectation_values(_sweep)``, each one quantum task."""
         from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
 
+        level = optimization_level
         return PlatformCirqSampler(
-            self.sampler(backend, options=options, optimization_level=optimization_level)
+            self.sampler(backend, options=options, optimization_level=level),
+            estimator=self.estimator(backend, options=[], optimization_level=level),
+            states=self.state_vectors(backend),
         )
+
+    def state_vectors(self, backend: str | None = None) -> Any:
+        """Final state vectors of circuits without measurements, from an ideal simulator
+        (:class:`~qlambda.quantum.primitives.PlatformStateVectors`): ``run(pubs)`` is one
+        quantum task; ``result()[i].data.state`` holds PUB i's states, Qiskit-ordered."""
+        from qlambda.quantum.primitives import PlatformStateVectors
+
+        backend, mode = _in_session(backend)
+        states = PlatformStateVectors(self._submit_quantum, backend=backend)
+        states.mode_id = mode
+        return states
 
     def pennylane_device(
         self,
@@ -132,17 +149,27 @@ class QuantumAccess:
         ``qml.expval`` / ``qml.var`` go to an estimator, ``qml.probs`` / ``qml.counts`` /
         ``qml.sample`` (with shots) to a sampler, both on ``backend`` with ``options``.
         Without shots (analytic mode) expectation values are exact on an ideal simulator;
-        a noisy device, which cannot be exact, takes its default 4096 shots.
+        a noisy device, which cannot be exact, takes its default 4096 shots. Gradients
+        are computed by the device, each one quantum task: ``diff_method="adjoint"`` (an
+        ideal simulator's final states), ``"parameter-shift"`` (every shifted circuit in
+        one request); ``"best"`` is adjoint on a named ideal simulator without options
+        and shots, parameter shift otherwise.
         """
+        from qlambda.quantum.backends import backend_kind
         from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
 
         level = optimization_level
+        exact = False
+        if backend is not None and backend != "auto":
+            exact = backend_kind(self._describe_backend(backend)["kind"]).exact
         return QlambdaDevice(
             wires=wires,
             shots=shots,
             estimator=self.estimator(backend, options=options, optimization_level=level),
             # made when a QNode first samples: an option only estimators take fails only then
             sampler=lambda: self.sampler(backend, options=options, optimization_level=level),
+            states=self.state_vectors(backend),
+            exact=exact and not options,
         )
 
     def _submit_quantum(self, request: Any) -> Future[Any]:

@@ -29,6 +29,7 @@ from qlambda.quantum.codec import (
 )
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.request import (
+    PRIMITIVES,
     QuantumRequest,
     Workload,
     check_mode,
@@ -93,9 +94,9 @@ class RequestEnvelope:
                 "a quantum request must be a mapping of " + ", ".join(sorted(_ENVELOPE_FIELDS))
             )
         primitive, backend, width = data["primitive"], data["backend"], data["num_qubits"]
-        if primitive not in ("sampler", "estimator"):
+        if primitive not in PRIMITIVES:
             raise ValueError(
-                f"a quantum request for primitive {primitive!r}; accepted: sampler, estimator"
+                f"a quantum request for primitive {primitive!r}; accepted: " + ", ".join(PRIMITIVES)
             )
         if backend is not None and not isinstance(backend, str):
             raise ValueError("a quantum request's backend must be a name or None")

@@ -326,6 +326,29 @@ class PlatformEstimatorV2(BaseEstimatorV2):
         return _job(self._submit(request), request, self._options.job_tags)
 
 
+class PlatformStateVectors:
+    """Final state vectors of circuits: ``run(pubs)`` is one ``statevector`` request,
+    served by ideal simulators only (Cirq's ``simulate()``, PennyLane's adjoint gradients).
+
+    Each PUB is a circuit without measurements and its parameter values; its result's
+    ``data.state`` holds a state per parameter set, in Qiskit's qubit order (qubit 0 the
+    least significant bit of the index).
+    """
+
+    mode_id: str | None = None
+
+    def __init__(self, submit: Submit, *, backend: str | None = None) -> None:
+        _check_submit(submit)
+        self._submit = submit
+        self.backend = backend
+
+    def run(self, pubs: Iterable[SamplerPubLike]) -> PlatformJob:
+        request = make_request(
+            "statevector", _as_qiskit_pubs(pubs), backend=self.backend, mode=self.mode_id
+        )
+        return _job(self._submit(request), request, [])
+
+
 class _Steps:
     """A primitive's steps: its listed execution options, or those its IBM-style options
     ask for once any mitigation option is set there (resolved once per setting)."""

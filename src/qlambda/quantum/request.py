@@ -26,7 +26,13 @@ from qlambda.core import CircuitTooWideError
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.wire import circuit_depth
 
-PRIMITIVES = ("sampler", "estimator")
+PRIMITIVES = ("sampler", "estimator", "statevector")
+"""``statevector``: the final state of each circuit and parameter set (Cirq's ``simulate()``,
+PennyLane's adjoint gradients); only an ideal simulator has one."""
+MAX_STATE_QUBITS = 20
+"""Widest circuit whose state vector a request may ask for (16 MiB of amplitudes)."""
+MAX_STATE_AMPLITUDES = 1 << 24
+"""Amplitudes of all the state vectors of one request together (256 MiB)."""
 DEFAULT_SHOTS = 1024
 """Shots per PUB when neither the PUB nor run() says (Qiskit's and Aer's SamplerV2 default)."""
 DEFAULT_PRECISION = 0.015625
@@ -82,8 +88,10 @@ class QuantumRequest:
 
     @property
     def needs_exact(self) -> bool:
-        """Whether a PUB asks for exact values (precision 0), which only an ideal simulator
-        gives."""
+        """Whether a PUB asks for exact values (precision 0) or the request for state
+        vectors, which only an ideal simulator gives."""
+        if self.primitive == "statevector":
+            return True
         return self.primitive == "estimator" and any(pub.precision == 0 for pub in self.pubs)
 
 
@@ -120,6 +128,11 @@ def make_request(
             raise ValueError(f"shots must be a positive integer, got {shots!r}")
         default_shots = DEFAULT_SHOTS if shots is None else shots
         coerced: tuple[Any, ...] = tuple(SamplerPub.coerce(pub, default_shots) for pub in pubs)
+    elif primitive == "statevector":
+        if shots is not None or precision is not None:
+            raise ValueError("a statevector request takes neither shots nor precision")
+        coerced = tuple(SamplerPub.coerce(pub, 1) for pub in pubs)
+        check_state_size(coerced)
     else:
         if shots is not None:
             raise ValueError("an estimator request takes precision, not shots")
@@ -140,6 +153,26 @@ def make_request(
         mode=mode,
         tags=checked_tags,
     )
+
+
+def check_state_size(pubs: Sequence[SamplerPub]) -> None:
+    """Refuse state vectors too large to send back (:data:`MAX_STATE_QUBITS`,
+    :data:`MAX_STATE_AMPLITUDES`), saying what is accepted."""
+    total = 0
+    for index, pub in enumerate(pubs):
+        width = pub.circuit.num_qubits
+        if width > MAX_STATE_QUBITS:
+            raise ValueError(
+                f"pub {index}: the state vector of a {width}-qubit circuit is too large to "
+                f"send; accepted: at most {MAX_STATE_QUBITS} qubits (sample it, or estimate "
+                "expectation values, instead)"
+            )
+        total += (1 << width) * max(pub.parameter_values.size, 1)
+    if total > MAX_STATE_AMPLITUDES:
+        raise ValueError(
+            f"the request asks for {total} amplitudes in all; at most {MAX_STATE_AMPLITUDES} "
+            "(split the parameter sets over several calls)"
+        )
 
 
 MODE_PATTERN = re.compile(r"(session|batch)-[0-9a-f]{12}")

@@ -7,7 +7,9 @@ a time. On a noisy device every request, with execution options or not, is measu
 through its pipeline: all circuits of the request in one simulator call (a noisy
 ``run()`` costs about the same for one circuit as for three), shots drawn from exact
 probabilities where that is the same distribution. An ideal simulator runs plain
-requests on Aer's sampler and on :class:`CompiledEstimator`.
+requests on :class:`~qlambda.quantum.ideal_simulation.IdealSampler` (shots drawn from
+exact probabilities; Aer's sampler for mid-circuit measurements) and on
+:class:`CompiledEstimator`, and alone has state vectors (``statevector`` requests).
 
 An estimator PUB that asked for no precision gets the backend's: exact values on an ideal
 simulator, :data:`DEFAULT_PRECISION` (4096 shots) on a noisy device, which cannot be exact.
@@ -34,6 +36,7 @@ from qlambda.quantum.backends.kind import Device, Report
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 from qlambda.quantum.config import BackendConfig, make_fake_device, validate_backend
 from qlambda.quantum.estimator_measurements import measured_circuit
+from qlambda.quantum.ideal_simulation import IdealSampler, StateVectors
 from qlambda.quantum.noise import RestrictedNoise
 from qlambda.quantum.outcome import ExecutionOutcome
 from qlambda.quantum.pipeline_backend import PipelineBackend
@@ -177,6 +180,8 @@ class BackendRuntime(Device):
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
             self._estimator = CompiledEstimator(self.simulator, run_options)
             self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
+            self._drawn = IdealSampler(self.simulator, self.config.seed)
+            self._states = StateVectors(self.simulator)
         self._pipeline: PipelineBackend | None = None
         self.calibration: Any = None
         """The calibration snapshot this runtime compiles and simulates against (None: the
@@ -321,12 +326,32 @@ class BackendRuntime(Device):
         steps), so plain and mitigated calls are simulated and sampled alike; an ideal
         simulator runs plain requests on Aer's primitives, except estimates with shots of
         a circuit that measures mid-circuit, which only shots can sample."""
+        if prepared.primitive == "statevector":
+            return self._state_vectors(prepared)
         if prepared.primitive == "estimator":
             self._check_precision(prepared)
         if prepared.options or self.device is not None or self._sampled_estimates(prepared):
             return self.pipeline.run(prepared)
+        if prepared.primitive == "sampler":
+            drawn = self._drawn.run_pubs(prepared.pubs)
+            if drawn is not None:
+                return drawn
         primitive = self._sampler if prepared.primitive == "sampler" else self._estimator
         return _run_here(primitive, list(prepared.pubs))
+
+    def _state_vectors(self, prepared: QuantumRequest) -> PrimitiveResult:
+        """Final states: an ideal simulator's alone, and with no execution option."""
+        if self.device is not None:
+            raise ValueError(
+                f"backend {self.config.name!r} simulates the noisy device {self.config.device}, "
+                "which has no single final state; accepted: a state vector from an ideal "
+                "simulator (kind 'aer')"
+            )
+        if prepared.options:
+            raise ValueError(
+                "execution options do not apply to a state vector; accepted: none (options=[])"
+            )
+        return self._states.run_pubs(prepared.pubs)
 
     def _check_device_width(self, request: QuantumRequest) -> None:
         """A circuit laid out for a larger device cannot be re-laid on this one."""

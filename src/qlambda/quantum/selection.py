@@ -69,12 +69,14 @@ def why_unfit(request: Routable, config: BackendConfig) -> str | None:
     if config.num_qubits is not None and request.num_qubits > config.num_qubits:
         return f"circuit needs {request.num_qubits} qubits, it has {config.num_qubits}"
     if request.needs_exact and not config.is_simulator_only:
+        if request.primitive == "statevector":
+            return "a device has no state vector to give (only an ideal simulator has one)"
         return "a noisy device cannot give exact values (precision 0)"
     return None
 
 
 def _describe(request: Routable) -> str:
-    exact = ", exact values" if request.needs_exact else ""
+    exact = ", exact values" if request.needs_exact and request.primitive != "statevector" else ""
     return f"{request.primitive} request ({request.num_qubits} qubits{exact})"
 
 
@@ -100,10 +102,15 @@ def choose_backend(
         check_fits(request, config)
         reason = why_unfit(request, config)
         if reason is not None:
+            accepted = (
+                "state vectors come from ideal simulators"
+                if request.primitive == "statevector"
+                else "accepted there: a precision > 0, or none (its default, 4096 shots); "
+                "exact values come from ideal simulators"
+            )
             raise NoSuitableBackendError(
                 f"backend {config.name!r} cannot serve this {_describe(request)}: {reason}; "
-                "accepted there: a precision > 0, or none (its default, 4096 shots); exact "
-                "values come from ideal simulators: "
+                f"{accepted}: "
                 + (
                     ", ".join(c.name for c in backends if c.is_simulator_only)
                     or "(none configured)"

@@ -3,16 +3,16 @@
 A QPU executor is shared by every tenant of a server, so what a job sends it is read
 as hostile data, never unpickled. A request is one msgpack document:
 
-* ``primitive`` ("sampler" | "estimator"), ``shots``, ``precision``, ``backend``,
+* ``primitive`` ("sampler" | "estimator" | "statevector"), ``shots``, ``precision``, ``backend``,
   ``optimization_level``, ``mode``: numbers, strings or nil; ``tags``: a list of
   strings (absent in a request of an older client: none);
 * ``circuits``: QPY bytes, each distinct circuit once (decoded once per content by
   :mod:`qlambda.quantum.wire`, which hashes the bytes it receives);
 * ``pubs``: per PUB the index of its circuit, its parameter values (per group of
-  parameter names, an array), its shots (sampler) or precision (estimator), and an
-  estimator's observables: msgpack bytes of their shape, width and the raw parts of
-  each ``SparseObservable`` (coefficients, bit terms, qubit indices, term boundaries),
-  decoded once per content like circuits;
+  parameter names, an array), its shots (sampler; 1 for a statevector request) or
+  precision (estimator), and an estimator's observables: msgpack bytes of their
+  shape, width and the raw parts of each ``SparseObservable`` (coefficients, bit
+  terms, qubit indices, term boundaries), decoded once per content like circuits;
 * ``options``: execution options as ``{"name", "kwargs"}`` (the keyword arguments as
   JSON text), resolved among the options installed where the executor runs; or, where
   the executor runs the user's own code (the embedded platform), ``{"name", "code"}``,
@@ -49,9 +49,11 @@ from qlambda.quantum.codec.observables import pack_observables, unpack_observabl
 from qlambda.quantum.codec.steps import pack_step, unpack_steps
 from qlambda.quantum.qasm import QasmLimitError, check_operations, operation_count
 from qlambda.quantum.request import (
+    PRIMITIVES,
     QuantumRequest,
     check_mode,
     check_optimization_level,
+    check_state_size,
     check_tags,
     circuit_width,
 )
@@ -103,7 +105,7 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
             position = index[key] = len(circuits)
             circuits.append(blob)
         values = _pack_bindings(pub.parameter_values)
-        if request.primitive == "sampler":
+        if request.primitive != "estimator":  # a sampler's or a statevector request's
             pubs.append({"circuit": position, "values": values, "shots": int(pub.shots)})
             if keys is not None:
                 keys.append((key, None))
@@ -182,8 +184,8 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
             f"quantum request format {fields['version']!r}; accepted: {FORMAT_VERSION}"
         )
     primitive = fields["primitive"]
-    if primitive not in ("sampler", "estimator"):
-        raise QuantumRequestError(f"primitive {primitive!r}; accepted: sampler, estimator")
+    if primitive not in PRIMITIVES:
+        raise QuantumRequestError(f"primitive {primitive!r}; accepted: {', '.join(PRIMITIVES)}")
     shots = fields["shots"]
     if shots is not None:
         whole_number(shots, "shots", 1, limits.max_shots)
@@ -223,7 +225,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
         where = f"pubs[{position}]"
         keys = (
             ("circuit", "values", "shots")
-            if primitive == "sampler"
+            if primitive != "estimator"
             else ("circuit", "observables", "values", "precision")
         )
         entry = record(entry, keys, where)
@@ -235,7 +237,7 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
                 f"{circuit.num_parameters} parameters"
             )
         try:  # the parts are checked here: Qiskit's own validation would repeat it
-            if primitive == "sampler":
+            if primitive != "estimator":
                 pub_shots = whole_number(entry["shots"], f"{where}.shots", 1, limits.max_shots)
                 total_shots += pub_shots * max(values.size, 1)
                 if total_shots > limits.max_total_shots:
@@ -263,6 +265,11 @@ def decode_request(data: bytes, limits: RequestLimits | None = None) -> Any:
             raise
         except (TypeError, ValueError) as exc:  # shapes that do not broadcast
             raise QuantumRequestError(f"{where}: {exc}") from None
+    if primitive == "statevector":
+        try:
+            check_state_size(pubs)
+        except ValueError as exc:
+            raise QuantumRequestError(str(exc)) from None
     return QuantumRequest(
         primitive=primitive,
         pubs=tuple(pubs),

@@ -1,10 +1,10 @@
 """Turn a circuit written with any supported SDK into a Qiskit circuit.
 
 Accepted: ``qiskit.QuantumCircuit``; an OpenQASM 2 or 3 program as a string (the version
-line decides; bounded as :mod:`qlambda.quantum.qasm` says); a ``cirq.Circuit`` (through
-Cirq's OpenQASM 2 output, so its parameters must be resolved first:
-``cirq.resolve_parameters``). PennyLane tapes reach the platform
-through the ``qlambda.platform`` device instead.
+line decides; bounded as :mod:`qlambda.quantum.qasm` says); a ``cirq.Circuit`` (converted
+gate by gate, :mod:`.cirq_circuits`; its parameters must be resolved first:
+``cirq.resolve_parameters``, or use ``ctx.cirq_sampler()``, which takes sweeps).
+PennyLane tapes reach the platform through the ``qlambda.platform`` device instead.
 """
 
 from __future__ import annotations
@@ -41,19 +41,26 @@ def from_qasm(program: str, limits: QasmLimits | None = None) -> QuantumCircuit:
 
 
 def from_cirq(circuit: Any) -> QuantumCircuit:
-    """A Cirq circuit as a Qiskit circuit; qubits in Cirq's sorted order (q[0] first).
+    """A Cirq circuit as a Qiskit circuit, converted gate by gate (no OpenQASM), once per
+    circuit structure; qubits in Cirq's sorted order (q[0] first).
 
     A measurement with key ``k`` becomes the classical register ``m_k``.
     """
-    import cirq
+    from qlambda.quantum.sdk.cirq_circuits import cirq_program
 
-    if cirq.is_parameterized(circuit):
+    program = cirq_program(circuit)
+    if program.symbols:
         raise UnsupportedCircuitError(
-            "a Cirq circuit with unresolved parameters cannot be sent; resolve them first "
-            "(cirq.resolve_parameters(circuit, values)) or use ctx.cirq_sampler(), which "
-            "takes sweeps"
+            "a Cirq circuit with unresolved parameters cannot be sent as a PUB; resolve "
+            "them first (cirq.resolve_parameters(circuit, values)) or use "
+            "ctx.cirq_sampler(), which takes parameter resolvers and sweeps"
         )
-    return from_qasm(cirq.qasm(circuit))
+    if any(any(m.invert) for m in program.measurements):
+        raise UnsupportedCircuitError(
+            "a Cirq measurement with an invert mask cannot be sent as a PUB (a Qiskit "
+            "register has no inverted bits); use ctx.cirq_sampler(), which applies it"
+        )
+    return program.circuit
 
 
 def to_qiskit(circuit: Any) -> QuantumCircuit:

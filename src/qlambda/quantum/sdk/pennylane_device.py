@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pennylane as qml
 from pennylane.devices import Device, ExecutionConfig
+from pennylane.devices.preprocess import decompose
+from pennylane.devices.qubit import adjoint_jacobian, measure_final_state
 from pennylane.measurements import (
     CountsMP,
     ExpectationMP,
@@ -49,12 +51,12 @@ from pennylane.operation import Operator
 from pennylane.tape import QuantumScript
 from pennylane.transforms.core import CompilePipeline
 from pennylane.wires import Wires
-from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.primitives import BaseSamplerV2
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.quantum_info import SparsePauliOp
 
-from qlambda.core.arrays import IntArray
-from qlambda.quantum.sdk.circuits import from_qasm
+from qlambda.core.arrays import FloatArray, IntArray
+from qlambda.quantum.sdk.pennylane_circuits import REGISTER, TapeProgram, supported, tape_program
 
 ESTIMATED = (ExpectationMP, VarianceMP)
 SAMPLED = (ProbabilityMP, CountsMP, SampleMP)
@@ -63,7 +65,10 @@ ACCEPTED = (
     "linear combinations); with shots, qml.probs, qml.counts and qml.sample of wires or "
     "of a Pauli word"
 )
-_REGISTER = "wires"  # the sampling circuits' classical register, one bit per device wire
+DIFF_METHODS = ("parameter-shift", "adjoint")
+"""Gradients the device computes itself, a whole gradient in one quantum task; ``best``
+is adjoint where the device knows its backend is an ideal simulator and the QNode is
+analytic, parameter shift otherwise."""
 
 Combine = Callable[[Sequence[float]], float]
 
@@ -80,9 +85,48 @@ class _TapePlan:
     wires: Wires
     # measurement index -> (indices into its estimator PUB's observables, how to combine)
     estimated: dict[int, tuple[list[int], Combine]] = field(default_factory=dict)
-    # per shot partition: (estimator PUB, row of its evs); a PUB per distinct shot count
-    estimator_rows: list[tuple[int, int]] = field(default_factory=list)
+    # per shot partition: (estimator group, parameter set, row of the evs)
+    estimator_rows: list[tuple[int, int, int]] = field(default_factory=list)
     sampled: dict[int, int] = field(default_factory=dict)  # measurement -> sampler PUB
+
+
+@dataclass
+class _Group:
+    """Tapes of one gate structure, observables and shots: ONE estimator PUB, a parameter
+    set per distinct tape (the tapes of a parameter-shift gradient differ only there)."""
+
+    program: TapeProgram
+    observables: list[SparsePauliOp]
+    copies: int
+    precision: float | None
+    rows: list[FloatArray] = field(default_factory=list)
+    seen: dict[bytes, int] = field(default_factory=dict)
+
+    def add(self, values: FloatArray) -> int:
+        key = values.tobytes()
+        known = self.seen.get(key)
+        if known is None:
+            known = self.seen[key] = len(self.rows)
+            self.rows.append(values)
+        return known
+
+    def pub(self) -> tuple[Any, ...]:
+        count = len(self.rows)
+        shape = (count, 1, 1)  # parameter sets x shot partitions x observables
+        names = self.program.names
+        bindings = (
+            BindingsArray({names: np.stack(self.rows).reshape(*shape, len(names))}, shape=shape)
+            if names
+            else BindingsArray(shape=shape)
+        )
+        return (self.program.circuit, [self.observables] * self.copies, bindings, self.precision)
+
+
+def _bindings(program: TapeProgram, rows: list[FloatArray]) -> BindingsArray:
+    shape = (len(rows),)
+    if not program.names:
+        return BindingsArray(shape=shape)
+    return BindingsArray({program.names: np.stack(rows)}, shape=shape)
 
 
 def _check(measurement: MeasurementProcess) -> None:
@@ -174,6 +218,10 @@ def _shot_groups(tape: QuantumScript) -> list[tuple[float | None, int]]:
     return [(1 / math.sqrt(group.shots), group.copies) for group in tape.shots.shot_vector]
 
 
+def _adjoint_supported(operator: Operator) -> bool:
+    return supported(operator) and operator.num_params <= 1
+
+
 @qml.transform  # type: ignore[untyped-decorator]  # PennyLane ships no types
 def _refuse_broadcast_counts(
     tape: QuantumScript,
@@ -191,7 +239,10 @@ def _refuse_broadcast_counts(
 class QlambdaDevice(Device):
     """``estimator``: a platform EstimatorV2 (``ctx.estimator(...)``) for expval and var;
     ``sampler``: a platform SamplerV2 (``ctx.sampler(...)``), or a function making one on
-    first use, for probs, counts and sample. At least one of them is needed."""
+    first use, for probs, counts and sample. At least one of them is needed. ``states``:
+    :class:`~qlambda.quantum.primitives.PlatformStateVectors` on an ideal simulator, for
+    ``diff_method="adjoint"``; ``exact``: the backend is known to be an ideal simulator
+    (``diff_method="best"`` is then adjoint for analytic QNodes)."""
 
     name = "qlambda.platform"
 
@@ -202,6 +253,8 @@ class QlambdaDevice(Device):
         *,
         estimator: Any = None,
         sampler: BaseSamplerV2 | Callable[[], BaseSamplerV2] | None = None,
+        states: Any = None,
+        exact: bool = False,
     ) -> None:
         super().__init__(wires=wires, shots=shots)
         if estimator is None and sampler is None:
@@ -211,35 +264,140 @@ class QlambdaDevice(Device):
             )
         self._estimator = estimator
         self._sampler = sampler
+        self._states = states
+        self._exact = exact
 
     def preprocess_transforms(
         self, execution_config: ExecutionConfig | None = None
     ) -> CompilePipeline:
-        """Broadcast tapes become one tape per parameter set, all in the same batch."""
+        """Gates outside :data:`~.pennylane_circuits.GATES` are decomposed (state
+        preparations too); broadcast tapes become one tape per parameter set, all in the
+        same batch."""
         program = CompilePipeline()
         program.add_transform(_refuse_broadcast_counts)
+        adjoint = execution_config is not None and execution_config.gradient_method == "adjoint"
+        program.add_transform(
+            decompose,
+            # the adjoint method differentiates gates of one parameter (Rot: RZ RY RZ)
+            stopping_condition=_adjoint_supported if adjoint else supported,
+            skip_initial_state_prep=False,
+            name=self.name,
+        )
         program.add_transform(qml.transforms.broadcast_expand)
         return program
 
+    # gradients: computed here, each one quantum task
+
+    def _method(self, config: ExecutionConfig | None, circuit: QuantumScript | None) -> str | None:
+        """The gradient this device computes for ``config`` and ``circuit``, or None."""
+        if config is None or config.derivative_order > 1:
+            return None
+        method = config.gradient_method
+        analytic = circuit is None or not circuit.shots
+        if method in ("best", "device"):
+            return (
+                "adjoint"
+                if self._exact and self._states is not None and analytic
+                else ("parameter-shift")
+            )
+        if method == "adjoint":
+            return "adjoint" if self._states is not None and analytic else None
+        if method == "parameter-shift" and not config.gradient_keyword_arguments:
+            return "parameter-shift"
+        return None
+
+    def supports_derivatives(
+        self,
+        execution_config: ExecutionConfig | None = None,
+        circuit: QuantumScript | None = None,
+    ) -> bool:
+        return self._method(execution_config, circuit) is not None
+
+    def setup_execution_config(
+        self, config: ExecutionConfig | None = None, circuit: QuantumScript | None = None
+    ) -> ExecutionConfig:
+        """A gradient this device computes is asked for together with the results (one
+        request per step of an optimiser)."""
+        config = config or ExecutionConfig()
+        method = self._method(config, circuit)
+        if method is not None:
+            config = replace(
+                config,
+                gradient_method=method,
+                use_device_gradient=True,
+                use_device_jacobian_product=False,
+                grad_on_execution=True,
+            )
+        return super().setup_execution_config(config, circuit)
+
+    def compute_derivatives(
+        self,
+        circuits: QuantumScript | Sequence[QuantumScript],
+        execution_config: ExecutionConfig | None = None,
+    ) -> Any:
+        return self.execute_and_compute_derivatives(circuits, execution_config)[1]
+
+    def execute_and_compute_derivatives(
+        self,
+        circuits: QuantumScript | Sequence[QuantumScript],
+        execution_config: ExecutionConfig | None = None,
+    ) -> tuple[Any, Any]:
+        """Results and Jacobians of every tape: with the adjoint method, ONE statevector
+        request (the backward pass in this process, as PennyLane's ``adjoint_jacobian``);
+        with parameter shift, every tape and all its shifted tapes in ONE batch."""
+        single = isinstance(circuits, QuantumScript)
+        tapes = [circuits] if single else list(circuits)
+        method = execution_config.gradient_method if execution_config else "parameter-shift"
+        if method == "adjoint":
+            results, jacobians = self._adjoint(tapes)
+        else:
+            batch: list[QuantumScript] = []
+            parts = []
+            for tape in tapes:
+                shifted, combine = qml.gradients.param_shift(tape)
+                parts.append((len(batch), len(shifted), combine))
+                batch.extend([tape, *shifted])
+            values = self.execute(batch)
+            results = tuple(values[start] for start, _, _ in parts)
+            jacobians = tuple(
+                combine(values[start + 1 : start + 1 + count]) for start, count, combine in parts
+            )
+        if single:
+            return results[0], jacobians[0]
+        return results, jacobians
+
+    def _adjoint(self, tapes: list[QuantumScript]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Final states from the ideal simulator, then PennyLane's adjoint backward pass."""
+        standard = [tape.map_to_standard_wires() for tape in tapes]
+        for tape in standard:
+            for measurement in tape.measurements:
+                if not isinstance(measurement, ExpectationMP):
+                    raise UnsupportedMeasurementError(
+                        f"diff_method='adjoint' differentiates qml.expval only, not "
+                        f"{measurement}; use diff_method='parameter-shift' for it"
+                    )
+        groups: dict[Any, tuple[TapeProgram, list[FloatArray]]] = {}
+        where = []
+        for tape in standard:
+            program = tape_program(tape.operations, range(len(tape.wires)))
+            rows = groups.setdefault(id(program), (program, []))[1]
+            where.append((id(program), len(rows)))
+            rows.append(program.values(tape.operations))
+        order = list(groups)
+        pubs = [(groups[k][0].circuit, _bindings(*groups[k])) for k in order]
+        result = self._states.run(pubs).result()
+        results, jacobians = [], []
+        for tape, (key, row) in zip(standard, where, strict=True):
+            width = len(tape.wires)
+            vector = np.asarray(result[order.index(key)].data.state[row])
+            # Qiskit's qubit 0 is the least significant bit; PennyLane's wire 0 the first axis
+            state = vector.reshape((2,) * width).transpose(range(width - 1, -1, -1))
+            results.append(measure_final_state(tape, state, False))
+            jacobians.append(adjoint_jacobian(tape, state=state))
+        return tuple(results), tuple(jacobians)
+
     def _wires_of(self, tape: QuantumScript) -> Any:
         return self.wires if self.wires is not None else tape.wires
-
-    def _circuit(self, tape: QuantumScript, wires: Any) -> QuantumCircuit:
-        body = QuantumScript(tape.operations)
-        program = qml.to_openqasm(body, wires=wires, rotations=False, measure_all=False)
-        circuit = from_qasm(program)
-        circuit.remove_final_measurements()
-        return circuit
-
-    def _sampling_circuit(
-        self, tape: QuantumScript, gates: list[Operator], wires: Wires
-    ) -> QuantumCircuit:
-        """The tape's gates, then ``gates``, then every wire measured (bit i is ``wires[i]``)."""
-        circuit = self._circuit(QuantumScript([*tape.operations, *gates]), wires)
-        register = ClassicalRegister(circuit.num_qubits, _REGISTER)
-        circuit.add_register(register)
-        circuit.measure(range(circuit.num_qubits), register)
-        return circuit
 
     def _primitive(self, kind: str) -> Any:
         if kind == "estimator":
@@ -259,24 +417,42 @@ class QlambdaDevice(Device):
         return self._sampler
 
     def _plan(
-        self, tape: QuantumScript, estimator_pubs: list[Any], sampler_pubs: list[Any]
+        self,
+        tape: QuantumScript,
+        groups: dict[Any, _Group],
+        sampler_pubs: list[Any],
+        terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]],
     ) -> _TapePlan:
-        """Append the tape's PUBs to the batch's and say where its answers will be."""
+        """Add the tape to the batch's estimator groups and sampler PUBs and say where its
+        answers will be."""
         for measurement in tape.measurements:
             _check(measurement)
         plan = _TapePlan(tape, Wires(self._wires_of(tape)))
         observables: list[SparsePauliOp] = []
+        keys = []
         for index, measurement in enumerate(tape.measurements):
             if isinstance(measurement, ESTIMATED):
-                terms, combine = _estimator_terms(measurement, plan.wires)
+                known = terms_of.get(id(measurement))
+                if known is None:  # the shifted tapes of a gradient share their measurements
+                    terms, combine = _estimator_terms(measurement, plan.wires)
+                    key = tuple((tuple(t.paulis.to_labels()), t.coeffs.tobytes()) for t in terms)
+                    known = terms_of[id(measurement)] = (terms, combine, key)
+                terms, combine, key = known
                 positions = list(range(len(observables), len(observables) + len(terms)))
                 plan.estimated[index] = (positions, combine)
                 observables.extend(terms)
+                keys.append(key)
         if observables:
-            circuit = self._circuit(tape, plan.wires)
+            program = tape_program(tape.operations, plan.wires)
+            values = program.values(tape.operations)
             for precision, copies in _shot_groups(tape):
-                plan.estimator_rows.extend((len(estimator_pubs), row) for row in range(copies))
-                estimator_pubs.append((circuit, [observables] * copies, None, precision))
+                group_key = (id(program), tuple(keys), precision, copies)
+                group = groups.get(group_key)
+                if group is None:
+                    group = groups[group_key] = _Group(program, observables, copies, precision)
+                number = list(groups).index(group_key)
+                row = group.add(values)
+                plan.estimator_rows.extend((number, row, copy) for copy in range(copies))
         for gates, indices in _bases(tape).values():
             if not tape.shots:
                 raise ValueError(
@@ -284,9 +460,13 @@ class QlambdaDevice(Device):
                     f"(@qml.qnode(dev, shots=1000) or qml.set_shots(qnode, shots=1000)); "
                     f"without shots the device takes qml.expval and qml.var"
                 )
-            circuit = self._sampling_circuit(tape, gates, plan.wires)
+            operations = [*tape.operations, *gates]
+            program = tape_program(operations, plan.wires)
+            values = program.values(operations)
             plan.sampled.update(dict.fromkeys(indices, len(sampler_pubs)))
-            sampler_pubs.append((circuit, None, tape.shots.total_shots))
+            sampler_pubs.append(
+                (program.measured, _bindings(program, [values]), tape.shots.total_shots)
+            )
         return plan
 
     def execute(
@@ -296,9 +476,11 @@ class QlambdaDevice(Device):
     ) -> Any:
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
-        estimator_pubs: list[Any] = []
+        groups: dict[Any, _Group] = {}
         sampler_pubs: list[Any] = []
-        plans = [self._plan(tape, estimator_pubs, sampler_pubs) for tape in tapes]
+        terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]] = {}
+        plans = [self._plan(tape, groups, sampler_pubs, terms_of) for tape in tapes]
+        estimator_pubs = [group.pub() for group in groups.values()]
         # both requests are queued before either is awaited
         estimator_job = self._primitive("estimator").run(estimator_pubs) if estimator_pubs else None
         sampler_job = self._primitive("sampler").run(sampler_pubs) if sampler_pubs else None
@@ -310,9 +492,9 @@ class QlambdaDevice(Device):
     @staticmethod
     def _bits(pub: Any) -> IntArray:
         """Shots x wires, in the device's wire order, as ``default.qubit`` samples them."""
-        bits = getattr(pub.data, _REGISTER)
-        shots: IntArray = bits.to_bool_array(order="little").astype(np.int64)
-        return shots
+        bits = getattr(pub.data, REGISTER)
+        shots: IntArray = bits.to_bool_array(order="little").reshape(-1, bits.num_bits)
+        return shots.astype(np.int64)
 
     @staticmethod
     def _answer(plan: _TapePlan, evs: list[Any], samples: list[IntArray]) -> Any:
@@ -323,8 +505,8 @@ class QlambdaDevice(Device):
             for index, measurement in enumerate(plan.tape.measurements):
                 if index in plan.estimated:
                     positions, combine = plan.estimated[index]
-                    pub, row = plan.estimator_rows[number]
-                    values.append(combine([float(evs[pub][row][p]) for p in positions]))
+                    pub, row, copy = plan.estimator_rows[number]
+                    values.append(combine([float(evs[pub][row, copy, p]) for p in positions]))
                 else:
                     rows = slice(None) if partition is None else slice(*partition)
                     bits = samples[plan.sampled[index]][rows]

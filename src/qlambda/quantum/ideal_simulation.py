@@ -1,0 +1,162 @@
+"""Samples and state vectors on an ideal Aer simulator, each circuit prepared once.
+
+Aer's own SamplerV2 asks Aer for every shot's bit string as text and parses them in
+Python (about 0.6 ms per 1000 shots), and starts a thread per call. On an ideal simulator
+a circuit whose measurements all come last has exact outcome probabilities, so
+:class:`IdealSampler` asks Aer for those (one call for every PUB and parameter set of a
+request) and draws the shots in numpy: the same distribution, as a noisy device's
+pipeline already does it (:mod:`qlambda.quantum.sampling`). Circuits measured
+mid-circuit, or measuring more than :data:`MAX_DRAWN_QUBITS` qubits, go to Aer's sampler
+as before.
+
+:class:`StateVectors` answers ``statevector`` requests (Cirq's ``simulate()``, PennyLane's
+adjoint gradients): the final state of each circuit and parameter set, in Qiskit's qubit
+order (qubit 0 the least significant), as the PUB's ``state`` field.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+from qiskit import QuantumCircuit
+from qiskit.primitives import BitArray, DataBin, PrimitiveResult, PubResult
+from qiskit.primitives.containers.sampler_pub import SamplerPub
+from qiskit.primitives.containers.sampler_pub_result import SamplerPubResult
+
+from qlambda.quantum.sampling import FinalMeasurements, draw_shots, final_measurements
+from qlambda.quantum.transpilation import circuit_token
+
+MAX_DRAWN_QUBITS = 16
+"""Measured qubits up to which shots are drawn from the 2^n outcome probabilities."""
+
+
+class _Prepared:
+    """Circuits derived once per circuit content (LRU)."""
+
+    def __init__(self, capacity: int = 128) -> None:
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def get(self, circuit: QuantumCircuit, make: Any) -> Any:
+        key = circuit_token(circuit)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        made = make(circuit)
+        with self._lock:
+            self._entries[key] = made
+            if len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return made
+
+
+def _binds(circuit: QuantumCircuit, pub: SamplerPub) -> dict[Any, Any]:
+    """Aer's ``parameter_binds`` entry for one PUB: every parameter set of the PUB."""
+    if not circuit.num_parameters:
+        return {}
+    values = pub.parameter_values
+    table = values.as_array(circuit.parameters).reshape(-1, circuit.num_parameters)
+    return {parameter: table[:, i] for i, parameter in enumerate(circuit.parameters)}
+
+
+def _run_all(
+    simulator: Any, circuits: Sequence[QuantumCircuit], pubs: Sequence[SamplerPub], options: Any
+) -> list[list[Any]]:
+    """One Aer call for every circuit and parameter set; per PUB, the data of each set."""
+    binds = [_binds(circuit, pub) for circuit, pub in zip(circuits, pubs, strict=True)]
+    result = simulator.run(list(circuits), parameter_binds=binds, **options).result()
+    per_pub, position = [], 0
+    for circuit, pub in zip(circuits, pubs, strict=True):
+        sets = max(pub.parameter_values.size, 1)
+        if circuit.num_parameters:
+            per_pub.append([result.data(position + k) for k in range(sets)])
+            position += sets
+        else:  # Aer ran it once; every parameter set is that same circuit
+            per_pub.append([result.data(position)] * sets)
+            position += 1
+    return per_pub
+
+
+class IdealSampler:
+    """A SamplerV2-like runner for an ideal simulator: ``run_pubs(pubs)`` returns the
+    ``PrimitiveResult``, or None when a circuit needs Aer's own per-shot sampling."""
+
+    def __init__(self, simulator: Any, seed: int | None = None) -> None:
+        self.simulator = simulator
+        self._rng = np.random.default_rng(seed)
+        self._splits = _Prepared()
+        self._lock = threading.Lock()  # an ideal simulator may serve tasks from threads
+
+    def _split(self, circuit: QuantumCircuit) -> FinalMeasurements | None:
+        split: FinalMeasurements | None = self._splits.get(circuit, final_measurements)
+        if split is None or len(split.qubits) > MAX_DRAWN_QUBITS:
+            return None
+        return split
+
+    def run_pubs(self, pubs: Sequence[SamplerPub]) -> PrimitiveResult[Any] | None:
+        splits = [self._split(pub.circuit) for pub in pubs]
+        if any(split is None for split in splits):
+            return None
+        ready = [split for split in splits if split is not None]
+        data = _run_all(self.simulator, [s.saving_probabilities for s in ready], pubs, {})
+        results = []
+        for pub, split, sets in zip(pubs, ready, data, strict=True):
+            shape = pub.parameter_values.shape
+            drawn = []
+            for saved in sets:
+                probabilities = saved["probabilities"] if split.qubits else np.ones(1)
+                with self._lock:
+                    drawn.append(draw_shots(split, probabilities, int(pub.shots), {}, self._rng))
+            registers = {
+                name: BitArray(
+                    np.stack([d[name].array for d in drawn]).reshape(
+                        *shape, *drawn[0][name].array.shape
+                    ),
+                    drawn[0][name].num_bits,
+                )
+                for name in split.registers
+            }
+            results.append(
+                SamplerPubResult(
+                    DataBin(**registers, shape=shape),
+                    metadata={"shots": int(pub.shots), "circuit_metadata": pub.circuit.metadata},
+                )
+            )
+        return PrimitiveResult(results, metadata={"version": 2})
+
+
+class StateVectors:
+    """Final state vectors of measurement-free circuits, one Aer call per request."""
+
+    def __init__(self, simulator: Any) -> None:
+        self.simulator = simulator
+        self._saving = _Prepared()
+
+    @staticmethod
+    def _saving_state(circuit: QuantumCircuit) -> QuantumCircuit:
+        if any(item.operation.name in ("measure", "reset") for item in circuit.data):
+            raise ValueError(
+                f"circuit {circuit.name!r} measures or resets qubits, so it has no single "
+                "final state; accepted for a state vector: circuits of gates only (remove "
+                "the measurements, or sample the circuit instead)"
+            )
+        saving = circuit.copy()
+        saving.save_statevector(label="state")
+        return saving
+
+    def run_pubs(self, pubs: Sequence[SamplerPub]) -> PrimitiveResult[Any]:
+        circuits = [self._saving.get(pub.circuit, self._saving_state) for pub in pubs]
+        data = _run_all(self.simulator, circuits, pubs, {"method": "statevector"})
+        results = []
+        for pub, sets in zip(pubs, data, strict=True):
+            shape = pub.parameter_values.shape
+            states = np.stack([np.asarray(saved["state"], dtype=complex) for saved in sets])
+            states = states.reshape(*shape, 1 << pub.circuit.num_qubits)
+            results.append(PubResult(DataBin(state=states, shape=shape), metadata={}))
+        return PrimitiveResult(results, metadata={"version": 2})
