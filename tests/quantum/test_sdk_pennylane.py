@@ -184,9 +184,9 @@ def test_a_parameter_shift_jacobian_of_probabilities_is_one_sampler_request(aer_
     exact = jacobian(qml.device("default.qubit", wires=2), None)
     assert ours.shape == exact.shape == (4, 2)
     assert np.allclose(ours, exact, atol=0.03)
-    # the forward pass, then all four shifted tapes in one request
-    assert [r.primitive for r in aer_submit.requests] == ["sampler", "sampler"]
-    assert len(aer_submit.requests[1].pubs) == 4
+    # the device computes the gradient: the forward tape and all four shifted tapes in one
+    assert [r.primitive for r in aer_submit.requests] == ["sampler"]
+    assert len(aer_submit.requests[0].pubs) == 5
 
 
 @pytest.mark.parametrize(
