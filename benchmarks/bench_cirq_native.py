@@ -1,8 +1,8 @@
 """Cirq programs through qlambda against ``cirq.Simulator``, side by side in one job.
 
-Each workload is a loop written as Cirq's documentation writes it, run twice inside one
-qlambda function (the same worker process, runs alternating so load hits both alike):
-on ``cirq.Simulator()``, and on ``ctx.cirq_sampler("aer")``, the one-line change, whose
+Each workload is a loop written as Cirq's documentation writes it, run inside one qlambda
+function (the same worker process, runs alternating so load hits them alike): on
+``cirq.Simulator()``, and on ``ctx.cirq_sampler("aer")``, the one-line change, whose
 every call is a quantum task through the platform's queue to the ideal Aer executor.
 
 - ``run``: a small circuit (3 qubits, 6 gates, one symbol), ``sampler.run(circuit,
@@ -13,7 +13,10 @@ every call is a quantum task through the platform's queue to the ideal Aer execu
 - ``expectation``: ``simulate_expectation_values`` of two Pauli sums.
 
 Figures: the median milliseconds per call over the loop, then the median over repeats.
-Target: qlambda within 1.5x of ``cirq.Simulator`` on small circuits.
+Target: qlambda within 1.5x of ``cirq.Simulator`` on small circuits. A third column runs
+the same qlambda code with an Aer executor in the job's own process (sealed, opened and
+run there): the difference to the platform's column is what the queue and the two
+process hops cost per call.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_cirq_native.py [--calls 40] [--repeats 5]
 """
@@ -98,18 +101,50 @@ def workloads(calls: int) -> dict[str, Callable[[Any], float]]:
     }
 
 
+def in_process_submit() -> Callable[[Any], Any]:
+    """Requests sealed, opened and run by an Aer executor in this very process: the
+    platform's code path without its queue and process hops."""
+    from concurrent.futures import Future
+
+    from qlambda.quantum.config import BackendConfig
+    from qlambda.quantum.envelope import seal, seal_outcome
+    from qlambda.quantum.runtime import BackendRuntime
+
+    runtime = BackendRuntime(BackendConfig(name="local", kind="aer"))
+
+    def submit(request: Any) -> Future[Any]:
+        answer: Future[Any] = Future()
+        answer.set_result(seal_outcome(runtime.execute(seal(request).open())))
+        return answer
+
+    return submit
+
+
 def side_by_side(ctx: Any, calls: int, repeats: int) -> dict[str, list[list[float]]]:
-    """Inside a job: per workload, [cirq ms, qlambda ms] per repeat, alternating."""
+    """Inside a job: per workload, [cirq, qlambda, in-process] ms per repeat, alternating."""
     import cirq
 
+    from qlambda.quantum.primitives import (
+        PlatformEstimatorV2,
+        PlatformSamplerV2,
+        PlatformStateVectors,
+    )
+    from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
+
     loops = workloads(calls)
-    bare = cirq.Simulator()
-    platform = ctx.cirq_sampler("aer")
-    times: dict[str, list[list[float]]] = {name: [[], []] for name in loops}
+    submit = in_process_submit()
+    samplers = [
+        cirq.Simulator(),
+        ctx.cirq_sampler("aer"),
+        PlatformCirqSampler(
+            PlatformSamplerV2(submit), PlatformEstimatorV2(submit), PlatformStateVectors(submit)
+        ),
+    ]
+    times: dict[str, list[list[float]]] = {name: [[], [], []] for name in loops}
     for _ in range(repeats):
         for name, loop in loops.items():
-            times[name][0].append(loop(bare))
-            times[name][1].append(loop(platform))
+            for k, sampler in enumerate(samplers):
+                times[name][k].append(loop(sampler))
     return times
 
 
@@ -118,16 +153,20 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=40, help="calls per loop")
     parser.add_argument("--repeats", type=int, default=5, help="alternating repeats")
     args = parser.parse_args()
+    load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as data, qlambda.Client(data_dir=data) as client:
         client.wait_ready()
         print(f"running {args.repeats} x {args.calls} calls of each workload in one job ...")
         times = client.run(side_by_side, calls=args.calls, repeats=args.repeats).result()
+    print(f"load average (1 min) {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end")
     print()
-    print(f"{'workload':<26} {'cirq.Simulator':>15} {'qlambda aer':>12} {'ratio':>7} {'target':>7}")
-    print(f"{'':<26} {'ms/call':>15} {'ms/call':>12} {'':>7} {'':>7}")
-    for name, (bare, platform) in times.items():
-        b, p = statistics.median(bare), statistics.median(platform)
-        print(f"{name:<26} {b:>15.2f} {p:>12.2f} {p / b:>6.2f}x {'<=1.5x':>7}")
+    print(f"{'workload':<24} {'cirq.Simulator':>14} {'qlambda':>8} {'ratio':>6} {'in-process':>11}")
+    print(f"{'(ms per call)':<24} {'':>14} {'aer':>8} {'':>6} {'executor':>11}")
+    for name, (bare, platform, local) in times.items():
+        b, p, q = (statistics.median(values) for values in (bare, platform, local))
+        print(f"{name:<24} {b:>14.2f} {p:>8.2f} {p / b:>5.2f}x {q:>11.2f}")
+    print("target: qlambda within 1.5x of cirq.Simulator. in-process executor: the same")
+    print("code path with the Aer executor in the job's process (no queue, no process hops).")
 
 
 if __name__ == "__main__":
