@@ -56,10 +56,9 @@ class _Evolved:
     def __init__(self, saving: QuantumCircuit, table: Any, labels: frozenset[str]) -> None:
         from qiskit.quantum_info import Statevector
 
-        gates = saving.copy()
-        data = gates._data  # the saves come last; deleting from the end is cheap
-        while len(data) and data[len(data) - 1].operation.name.startswith("save_"):
-            del data[len(data) - 1]
+        from qlambda.quantum.ideal_simulation import without_saves
+
+        gates = without_saves(saving)
         rows = range(len(table)) if table is not None else range(1)
         self._data = []
         for row in rows:

@@ -82,14 +82,37 @@ def _small(circuits: Sequence[QuantumCircuit], pubs: Sequence[SamplerPub]) -> bo
     return work <= SMALL_WORK
 
 
+_unsaved_lock = threading.Lock()
+_unsaved: OrderedDict[int, tuple[QuantumCircuit, QuantumCircuit]] = OrderedDict()
+
+
+def without_saves(saving: QuantumCircuit) -> QuantumCircuit:
+    """``saving`` without its final save instructions (Aer's), made once per circuit
+    object: the entry holds ``saving`` itself, so its id is not reused meanwhile."""
+    with _unsaved_lock:
+        known = _unsaved.get(id(saving))
+        if known is not None and known[0] is saving:
+            _unsaved.move_to_end(id(saving))
+            return known[1]
+    gates = saving.copy()
+    data = gates._data  # the saves come last; deleting from the end is cheap
+    while len(data) and data[len(data) - 1].operation.name.startswith("save_"):
+        del data[len(data) - 1]
+    with _unsaved_lock:
+        _unsaved[id(saving)] = (saving, gates)
+        while len(_unsaved) > 256:
+            _unsaved.popitem(last=False)
+    return gates
+
+
 def _evolved(circuit: QuantumCircuit, pub: SamplerPub) -> list[dict[str, Any]]:
     """What Aer would save for each parameter set of ``pub``, from Qiskit's own
     ``Statevector`` (the circuit's last instruction is its one save instruction)."""
     from qiskit.quantum_info import Statevector
 
-    gates = circuit.copy()
-    save = gates.data.pop()
-    label, qubits = save.operation.label, [gates.find_bit(q).index for q in save.qubits]
+    gates = without_saves(circuit)
+    save = circuit.data[-1]
+    label, qubits = save.operation.label, [circuit.find_bit(q).index for q in save.qubits]
     sets: list[dict[str, Any]] = []
     table = None
     if gates.num_parameters:
