@@ -102,3 +102,13 @@ def test_a_mid_circuit_measurement_is_still_sampled_by_aer(aer_runtime):
     circuit.measure(1, 1)
     result = aer_runtime.execute(make_request("sampler", [circuit], shots=100)).result
     assert result[0].data.c.get_counts() == {"11": 100}
+
+
+def test_small_circuits_with_control_flow_go_to_aer(aer_runtime):
+    loop = QuantumCircuit(1)
+    with loop.for_loop(range(3)):
+        loop.x(0)
+    estimate = make_request("estimator", [(loop, "Z")], precision=0.0)
+    assert aer_runtime.execute(estimate).result[0].data.evs == pytest.approx(-1.0)
+    states = make_request("statevector", [loop])
+    assert np.allclose(aer_runtime.execute(states).result[0].data.state, [0, 1])

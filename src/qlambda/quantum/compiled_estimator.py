@@ -46,7 +46,13 @@ circuits Aer's fixed cost per call (about 0.5 ms) is larger than the simulation.
 
 
 def _small(saving: QuantumCircuit, sets: int) -> bool:
-    return saving.num_qubits <= SMALL_QUBITS and len(saving.data) * max(sets, 1) <= SMALL_WORK
+    from qlambda.quantum.ideal_simulation import only_gates
+
+    return (
+        saving.num_qubits <= SMALL_QUBITS
+        and len(saving.data) * max(sets, 1) <= SMALL_WORK
+        and only_gates(saving)
+    )
 
 
 class _Evolved:

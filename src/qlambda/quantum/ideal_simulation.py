@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 from qiskit import QuantumCircuit
+from qiskit.circuit import Gate
 from qiskit.primitives import BitArray, DataBin, PrimitiveResult, PubResult
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.primitives.containers.sampler_pub_result import SamplerPubResult
@@ -79,7 +80,17 @@ def _small(circuits: Sequence[QuantumCircuit], pubs: Sequence[SamplerPub]) -> bo
         if circuit.num_qubits > SMALL_QUBITS:
             return False
         work += len(circuit.data) * max(pub.parameter_values.size, 1)
-    return work <= SMALL_WORK
+    return work <= SMALL_WORK and all(only_gates(circuit) for circuit in circuits)
+
+
+def only_gates(circuit: QuantumCircuit) -> bool:
+    """Whether ``circuit`` is gates (and barriers), then Aer's save instructions: what
+    ``Statevector`` evolves (control flow, resets or delays are left to Aer)."""
+    return all(
+        isinstance(item.operation, Gate) or item.operation.name == "barrier"
+        for item in circuit.data
+        if not item.operation.name.startswith("save_")
+    )
 
 
 _unsaved_lock = threading.Lock()
