@@ -9,11 +9,8 @@ iteration's parameter values: compiled once, bound per call, like the transpiler
 
 Exact values (precision 0) are those of Aer's EstimatorV2 for the same PUB, bit for bit:
 the same instructions on the same simulator, summed term by term in the observable's
-order. With ``small_circuits`` (an ideal backend's estimator), small PUBs
-(:data:`SMALL_WORK`) are evolved with Qiskit's ``Statevector`` instead, which takes less
-time than Aer's fixed cost per call; they are equal to rounding (about 1e-15). A
-precision above zero adds Gaussian noise of that standard deviation, as Aer's estimator
-does, but drawn from one generator seeded once: Aer reseeds for every PUB, so
+order. A precision above zero adds Gaussian noise of that standard deviation, as Aer's
+estimator does, but drawn from one generator seeded once: Aer reseeds for every PUB, so
 with a seed every call got the same noise and repeated estimates were not independent.
 
 A circuit's final measurements are removed and the Pauli terms they dephase count 0, as
@@ -38,59 +35,14 @@ from qiskit.quantum_info import Pauli
 from qlambda.quantum.estimator_measurements import refuse_exact, split_measurements, vanishes
 from qlambda.quantum.transpilation import circuit_token
 
-SMALL_QUBITS = 8
-SMALL_WORK = 48
-"""A PUB whose circuit has at most ``SMALL_QUBITS`` qubits, and gates times parameter sets
-at most ``SMALL_WORK``, is evolved with ``qiskit.quantum_info.Statevector``: for such
-circuits Aer's fixed cost per call (about 0.5 ms) is larger than the simulation."""
-
-
-def _small(saving: QuantumCircuit, sets: int) -> bool:
-    from qlambda.quantum.ideal_simulation import only_gates
-
-    return (
-        saving.num_qubits <= SMALL_QUBITS
-        and len(saving.data) * max(sets, 1) <= SMALL_WORK
-        and only_gates(saving)
-    )
-
-
-class _Evolved:
-    """The saved expectation values of ``saving`` (its gates, then one save instruction per
-    Pauli) per parameter set, computed with Qiskit's ``Statevector``: Aer's result shape."""
-
-    def __init__(self, saving: QuantumCircuit, table: Any, labels: frozenset[str]) -> None:
-        from qiskit.quantum_info import Statevector
-
-        from qlambda.quantum.ideal_simulation import without_saves
-
-        gates = without_saves(saving)
-        rows = range(len(table)) if table is not None else range(1)
-        self._data = []
-        for row in rows:
-            state = Statevector(gates.assign_parameters(table[row]) if table is not None else gates)
-            self._data.append(
-                {label: float(state.expectation_value(Pauli(label)).real) for label in labels}
-            )
-        self.metadata = {"method": "statevector", "simulator": "qiskit.quantum_info"}
-
-    def data(self, index: int) -> dict[str, float]:
-        return self._data[index] if len(self._data) > 1 else self._data[0]
-
 
 class CompiledEstimator(BaseEstimatorV2):
     """An EstimatorV2 on ``simulator`` that keeps instrumented circuits (LRU)."""
 
     def __init__(
-        self,
-        simulator: Any,
-        run_options: dict[str, Any] | None = None,
-        capacity: int = 64,
-        small_circuits: bool = False,
+        self, simulator: Any, run_options: dict[str, Any] | None = None, capacity: int = 64
     ) -> None:
         self.simulator = simulator
-        self.small_circuits = small_circuits
-        """Small PUBs through Qiskit's ``Statevector`` instead of Aer (see ``SMALL_WORK``)."""
         self.run_options = dict(run_options or {})
         self._noise = np.random.default_rng(self.run_options.get("seed_simulator"))
         self._capacity = capacity
@@ -154,14 +106,10 @@ class CompiledEstimator(BaseEstimatorV2):
         saving, saved_labels = self.instrumented(circuit, paulis, index)
 
         binds = None
-        table = None
         if circuit.num_parameters:
             table = values.as_array(circuit.parameters).reshape(-1, circuit.num_parameters)
             binds = [{p: table[:, i] for i, p in enumerate(circuit.parameters)}]
-        if self.small_circuits and _small(saving, values.size):
-            result: Any = _Evolved(saving, table, saved_labels)
-        else:
-            result = self.simulator.run(saving, parameter_binds=binds, **self.run_options).result()
+        result = self.simulator.run(saving, parameter_binds=binds, **self.run_options).result()
 
         # which parameter set and which observable each entry of the result shape uses
         value_index = np.broadcast_to(np.arange(values.size).reshape(values.shape), shape)

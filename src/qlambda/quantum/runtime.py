@@ -178,7 +178,7 @@ class BackendRuntime(Device):
             self.noise = None
             self._exclusive = nullcontext()
             run_options = {} if self.config.seed is None else {"seed_simulator": self.config.seed}
-            self._estimator = CompiledEstimator(self.simulator, run_options, small_circuits=True)
+            self._estimator = CompiledEstimator(self.simulator, run_options)
             self._sampler = AerSamplerV2.from_backend(self.simulator, seed=self.config.seed)
             self._drawn = IdealSampler(self.simulator, self.config.seed)
             self._states = StateVectors(self.simulator)
