@@ -37,3 +37,27 @@ def test_app_ensemble_returns_every_result_and_prints_throughput(tmp_path, asser
     assert figure.read_bytes().startswith(b"\x89PNG")
     bad = qlambda("app", "ensemble", "--circuits", "0")
     assert bad.returncode != 0 and "integers >= 1" in bad.stderr
+
+
+def test_app_qml_trains_on_one_and_two_workers_and_prints_the_speed_up(tmp_path, assert_fits):
+    figure = tmp_path / "qml.png"
+    done = qlambda(
+        "app", "qml", "--train-samples", "24", "--steps", "2", "--workers", "1,2",
+        "--data-dir", str(tmp_path / "data"), "--figure", str(figure),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "speed-up over W=1" in done.stdout and "logistic regression" in done.stdout
+    lines = [line.split() for line in done.stdout.splitlines()]
+    assert [row[0] for row in lines if row and row[0] in ("1", "2") and len(row) == 9] == [
+        "1",
+        "2",
+    ]
+    assert_fits(done.stdout)
+    assert figure.read_bytes().startswith(b"\x89PNG")
+
+
+def test_app_qml_refuses_bad_options_with_what_is_accepted():
+    done = qlambda("app", "qml", "--classes", "3,3")
+    assert done.returncode != 0 and "two different digits" in done.stderr
+    done = qlambda("app", "qml", "--workers", "0")
+    assert done.returncode != 0 and "integers >= 1" in done.stderr
