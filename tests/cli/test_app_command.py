@@ -61,3 +61,25 @@ def test_app_qml_refuses_bad_options_with_what_is_accepted():
     assert done.returncode != 0 and "two different digits" in done.stderr
     done = qlambda("app", "qml", "--workers", "0")
     assert done.returncode != 0 and "integers >= 1" in done.stderr
+
+
+def test_app_vqe_workload_exports_traces_and_compares_them(tmp_path, assert_fits):
+    figure, traces = tmp_path / "vqe.png", tmp_path / "traces"
+    done = qlambda(
+        "app", "vqe-workload", "--sizes", "4", "--runs", "2", "--maxiter", "10",
+        "--shots", "100", "--data-dir", str(tmp_path / "data"), "--traces", str(traces),
+        "--figure", str(figure),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "qlambda against the published traces, n_qubits 4" in done.stdout
+    for field in ("pre (s)", "cost_time (ms)", "num_iterations", "post (s)", "sampling"):
+        assert field in done.stdout
+    assert_fits(done.stdout)
+    assert sorted(p.name for p in traces.glob("*.csv")) == [
+        "cost_time.csv", "exec_time.csv", "num_iterations.csv", "post.csv", "pre.csv",
+    ]  # fmt: skip
+    assert figure.read_bytes().startswith(b"\x89PNG")
+    bad = qlambda("app", "vqe-workload", "--sizes", "5")
+    assert bad.returncode != 0 and "even sizes of 4 or more" in bad.stderr
+    bad = qlambda("app", "vqe-workload", "--sizes", "26")
+    assert bad.returncode != 0 and "no samples for [26] qubits" in bad.stderr

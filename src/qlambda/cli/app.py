@@ -658,3 +658,126 @@ def _qml_figure(rows: list[dict[str, Any]], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+@command.command(name="vqe-workload")
+@click.option(
+    "--sizes",
+    default="4-12",
+    show_default=True,
+    help="Graph sizes (qubits): even numbers, comma-separated or a range (4-24: the "
+    "published sizes).",
+)
+@click.option("--runs", default=3, show_default=True, help="Jobs per size (published: 20).")
+@click.option("--maxiter", default=1500, show_default=True, help="COBYLA's cap (published: 1500).")
+@click.option("--shots", default=10_000, show_default=True, help="Shots of the final sampling.")
+@click.option("--workers", default=1, show_default=True, help="The platform's workers.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--seed", default=0, show_default=True, help="Seed of the first run's graph.")
+@click.option(
+    "--traces",
+    "traces_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to export the traces (default: DATA_DIR/traces).",
+)
+@click.option(
+    "--published",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Traces to compare with (default: the published ones shipped with qlambda).",
+)
+@click.option(
+    "--figure",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("vqe_workload.png"),
+    show_default=True,
+    help="Where to write the PNG figure.",
+)
+@data_dir_option
+def vqe_workload(
+    sizes: str,
+    runs: int,
+    maxiter: int,
+    shots: int,
+    workers: int,
+    engine: str,
+    seed: int,
+    traces_dir: Path | None,
+    published: Path | None,
+    figure: Path,
+    data_dir: Path | None,
+) -> None:
+    """Run the VQE MaxCut workload of the published traces (EfficientSU2, COBYLA, one
+    job after another), export its traces and compare them with the published ones."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    import qlambda
+    from qlambda.apps import vqe_workload as app
+
+    try:
+        chosen = app.parse_sizes(sizes)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--sizes") from None
+    for name, value in (("--runs", runs), ("--maxiter", maxiter), ("--shots", shots)):
+        if value < 1:
+            raise click.BadParameter(f"must be a positive integer, got {value}", param_hint=name)
+    if workers < 1:
+        raise click.BadParameter(
+            f"must be a positive integer, got {workers}", param_hint="--workers"
+        )
+    missing = sorted(set(chosen) - set(app.published_sizes(published)))
+    if missing:
+        raise click.BadParameter(
+            f"the traces to compare with have no samples for {missing} qubits; accepted: "
+            f"{', '.join(map(str, app.published_sizes(published)))}",
+            param_hint="--sizes",
+        )
+    console = Console()
+    data_dir = data_dir or Path(".qlambda") / time.strftime("vqe-%Y%m%d-%H%M%S")
+    traces_dir = traces_dir or data_dir / "traces"
+    console.print(
+        f"[bold]VQE workload[/]: {runs} jobs per size for n_qubits {', '.join(map(str, chosen))}, "
+        f"EfficientSU2 (reps=1), COBYLA maxiter {maxiter}, a final {shots}-shot sampling; "
+        f"one job after another on {workers} worker(s), engine {engine}"
+    )
+    with console.status("starting the embedded platform"):
+        client = qlambda.Client(
+            data_dir=data_dir,
+            workers=workers,
+            backends=[{"name": "aer", "kind": "aer"}],
+            engine=engine,
+        )
+        client.wait_ready(300)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[now]}"),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=console) as progress:
+            bar = progress.add_task("jobs", total=len(chosen) * runs, now="")
+
+            def on_status(number: int, status: str) -> None:
+                progress.update(bar, now=f"job {number}: {status[:40]}")
+
+            def on_job(done: int, total: int, size: int, result: dict[str, Any]) -> None:
+                progress.update(bar, completed=done)
+
+            app.run_workload(
+                client, chosen, runs, maxiter=maxiter, shots=shots, seed=seed,
+                on_job=on_job, on_status=on_status,
+            )  # fmt: skip
+    except (RuntimeError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        client.close()
+    _, sampling = app.export(data_dir, traces_dir)
+    console.print(f"traces: {traces_dir} (replay: qlambda simulate replay --traces {traces_dir})")
+    rows, compared = app.compare(traces_dir, published, sampling=sampling)
+    click.echo(app.comparison_table(rows, compared))
+    app.plot_comparison(traces_dir, compared, figure, published, sampling=sampling)
+    console.print(f"figure: {figure}")
