@@ -1,4 +1,4 @@
-"""``qlambda app cut``, run as a user would at an 80-column terminal."""
+"""``qlambda app ...``: the mini-apps, run as a user would at an 80-column terminal."""
 
 from __future__ import annotations
 
