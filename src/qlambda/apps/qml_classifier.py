@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -42,12 +42,16 @@ __all__ = [
     "DigitsTask",
     "ShardGradient",
     "TrainingResult",
+    "bare_gradient",
     "classical_baseline",
     "classifier_circuit",
     "combine",
     "evaluate",
+    "initial_weights",
     "load_digits_task",
+    "number_of_weights",
     "predict",
+    "readout",
     "shard_gradient",
     "shift_pubs",
     "train",
@@ -369,7 +373,6 @@ class TrainingResult:
     seconds: float
     seconds_per_step: float
     quantum_requests: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
