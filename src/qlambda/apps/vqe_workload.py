@@ -236,9 +236,9 @@ def compare(
 def _number(value: float) -> str:
     if value == 0:
         return "0"
-    if abs(value) >= 1000 or float(value).is_integer():
+    if abs(value) >= 100 or float(value).is_integer():
         return f"{value:.0f}"
-    return f"{value:.3g}"
+    return f"{value:#.3g}"  # 2.00, not 2: three significant digits
 
 
 def _cell(quartiles: tuple[float, float, float], scale: float = 1.0) -> str:
