@@ -8,7 +8,6 @@ channel: quantum calls, fan-out, status, checkpoints.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
@@ -27,10 +26,11 @@ from qlambda.platform.functions import (
     CONTEXT_PARAMETER,
     check_arguments,
     remember_source,
+    takes_context,
     unship,
 )
 from qlambda.platform.output_caps import capped_output
-from qlambda.platform.quantum_access import QuantumAccess
+from qlambda.platform.quantum_access import QuantumAccess, using_access
 from qlambda.platform.results import encode_result
 
 
@@ -81,12 +81,32 @@ class JobContext(QuantumAccess):
         worker is busy with jobs. The function and items are pickled here; the control
         plane hands the bytes to workers without reading them.
         """
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((item,), {}) for item in items]
+        return _decoded(self._fan_out(fn, calls).result())
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on one of the pilot's workers, as :meth:`map` does
+        for each item, without waiting: the Future resolves to its value (or error)."""
+        answer: Future[Any] = Future()
+
+        def done(sent: Future[Any]) -> None:
+            error = sent.exception()
+            if error is not None:
+                answer.set_exception(error)
+            else:
+                answer.set_result(_decoded(sent.result())[0])
+
+        self._fan_out(fn, [(args, kwargs)]).add_done_callback(done)
+        return answer
+
+    def _fan_out(
+        self, fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+    ) -> Future[Any]:
         request = {
             "function": cloudpickle.dumps(fn),
-            "items": [dumps(((item,), {})) for item in items],
+            "items": [dumps(call) for call in calls],
         }
-        values = self._channel.request("map", request).result()
-        return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
+        return self._channel.request("map", request)
 
     # -- progress and state -------------------------------------------------
     def log(self, message: str) -> None:
@@ -116,12 +136,11 @@ def execute_job(payload: JobPayload) -> Encoded:
     fn = _load(payload)
     kwargs = cloudpickle.loads(payload.arguments)
     check_arguments(fn, payload.function_name, kwargs)
-    if _takes_context(fn):
-        kwargs[CONTEXT_PARAMETER] = JobContext(
-            payload.job_id, payload.attempt, channel, payload.execution_options
-        )
+    ctx = JobContext(payload.job_id, payload.attempt, channel, payload.execution_options)
+    if takes_context(fn):
+        kwargs[CONTEXT_PARAMETER] = ctx
     try:
-        with capped_output(payload.max_log_bytes):
+        with capped_output(payload.max_log_bytes), using_access(ctx):
             value = fn(**kwargs)
     except OSError as exc:
         if payload.own_directory and exc.filename and not os.path.isabs(str(exc.filename)):
@@ -134,11 +153,8 @@ def execute_job(payload: JobPayload) -> Encoded:
     return encode_result(value)
 
 
-def _takes_context(fn: Callable[..., Any]) -> bool:
-    try:
-        return CONTEXT_PARAMETER in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def _decoded(values: list[Any]) -> list[Any]:
+    return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
 
 
 def _load(payload: JobPayload) -> Callable[..., Any]:

@@ -24,7 +24,8 @@ from qlambda.core.errors import ConfigurationError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
-from qlambda.platform.functions import ship_user_code_by_value
+from qlambda.platform.functions import ship_user_code_by_value, takes_context
+from qlambda.platform.pilot_tasks import PilotTaskRequests, run_pilot_task
 from qlambda.platform.quantum_access import QuantumAccess, describe_backend
 from qlambda.platform.reservations import Reservation
 from qlambda.platform.units import parse_megabytes, parse_seconds
@@ -34,6 +35,7 @@ RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
 # cluster then runs the first task without waiting for the quantum stack to load.
 REMOTE_PILOT_PRELOAD: tuple[str, ...] = ()
 _pilot_numbers = itertools.count(1)
+_task_numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ class Pilot(QuantumAccess):
             self.engine.shutdown()
             raise
         self._canceled = False
+        self._task_requests = PilotTaskRequests(self)
 
     def __enter__(self) -> Pilot:
         return self
@@ -174,12 +177,40 @@ class Pilot(QuantumAccess):
         ``resources``: ``cpus`` (int), ``memory`` (MB or "2GB"), ``timeout`` (s or "5m"),
         ``priority`` (larger runs first); on Ray also ``gpus`` and ``resources``, the
         custom resources of a node, e.g. ``{"resources": {"qpu_torino": 1}}``.
+        A ``fn`` with a parameter named ``ctx`` receives the task's context, this pilot's
+        QPUs: ``ctx.sampler()``, ``ctx.estimator()``, ``ctx.backend(name)``.
         """
+        return self.submit_call(fn, args, kwargs, resources=resources)
+
+    def submit_call(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        resources: Mapping[str, Any] | None = None,
+        name: str = "",
+    ) -> Future[Any]:
+        """:meth:`submit` with the arguments given as such, and the task's ``name`` (what
+        its context's ``task_name`` says). A ``fn`` with a parameter named ``ctx``
+        receives the task's context: this pilot's QPUs (``qlambda.platform.pilot_tasks``)."""
         if self._canceled:
             raise RuntimeError(f"{self.id} is canceled")
         ship_user_code_by_value(fn)
         accepted = getattr(self.engine, "RESOURCE_KEYS", RESOURCE_KEYS)
-        return self.engine.submit(TaskSpec(fn, args, kwargs, **_limits(resources, accepted)))
+        limits = _limits(resources, accepted)
+        kwargs = dict(kwargs or {})
+        if not takes_context(fn):
+            return self.engine.submit(TaskSpec(fn, tuple(args), kwargs, name=name, **limits))
+        task_name = name or f"{self.id}-task-{next(_task_numbers)}"
+        spec = TaskSpec(
+            run_pilot_task,
+            (fn, self.id, task_name, tuple(args), kwargs),
+            name=task_name,
+            on_message=self._task_requests.handle,
+            **limits,
+        )
+        return self.engine.submit(spec)
 
     def map(
         self,

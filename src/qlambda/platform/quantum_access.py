@@ -7,11 +7,35 @@ execution options), a Cirq sampler and a PennyLane device.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 from qlambda.core.errors import UnknownBackendError
+
+_current: contextvars.ContextVar[QuantumAccess | None] = contextvars.ContextVar(
+    "qlambda_quantum_access", default=None
+)
+
+
+def current_access() -> QuantumAccess | None:
+    """The context of the job or pilot task running here (its QPUs), or None outside one.
+
+    What code that receives no ``ctx`` uses to reach the platform's QPUs: a Qiskit
+    Serverless program's primitives, ``qlambda.runtime.QiskitRuntimeService``."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using_access(access: QuantumAccess) -> Iterator[QuantumAccess]:
+    """Make ``access`` the :func:`current_access` of the code run inside the block."""
+    token = _current.set(access)
+    try:
+        yield access
+    finally:
+        _current.reset(token)
 
 
 class QuantumAccess:
