@@ -73,6 +73,10 @@ class JobContext(QuantumAccess):
         described: dict[str, Any] = self._channel.request("backend", name).result()
         return described
 
+    def _list_backends(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
+        return listed
+
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run ``fn`` on every item on the pilot's workers; results in order.
@@ -84,20 +88,10 @@ class JobContext(QuantumAccess):
         calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((item,), {}) for item in items]
         return _decoded(self._fan_out(fn, calls).result())
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> FanOutTask:
         """Run ``fn(*args, **kwargs)`` on one of the pilot's workers, as :meth:`map` does
-        for each item, without waiting: the Future resolves to its value (or error)."""
-        answer: Future[Any] = Future()
-
-        def done(sent: Future[Any]) -> None:
-            error = sent.exception()
-            if error is not None:
-                answer.set_exception(error)
-            else:
-                answer.set_result(_decoded(sent.result())[0])
-
-        self._fan_out(fn, [(args, kwargs)]).add_done_callback(done)
-        return answer
+        for each item, without waiting: ``.result()`` waits for its value (or error)."""
+        return FanOutTask(self._fan_out(fn, [(args, kwargs)]))
 
     def _fan_out(
         self, fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
@@ -126,6 +120,23 @@ class JobContext(QuantumAccess):
         """The last checkpointed state of this job, or None."""
         blob = self._channel.request("restore", None, blocking=False).result()
         return None if blob is None else cloudpickle.loads(blob)
+
+
+class FanOutTask:
+    """One task of :meth:`JobContext.submit`. Waiting on it reads the worker's channel (a
+    worker has no reader thread), so its value is read with ``result()``."""
+
+    def __init__(self, sent: Future[Any]) -> None:
+        self._sent = sent
+
+    def done(self) -> bool:
+        return self._sent.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return _decoded(self._sent.result(timeout))[0]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._sent.exception(timeout)
 
 
 def execute_job(payload: JobPayload) -> Encoded:

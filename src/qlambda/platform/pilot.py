@@ -26,7 +26,7 @@ from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
 from qlambda.platform.functions import ship_user_code_by_value, takes_context
 from qlambda.platform.pilot_tasks import PilotTaskRequests, run_pilot_task
-from qlambda.platform.quantum_access import QuantumAccess, describe_backend
+from qlambda.platform.quantum_access import QuantumAccess, describe_backend, describe_backends
 from qlambda.platform.reservations import Reservation
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
@@ -243,6 +243,9 @@ class Pilot(QuantumAccess):
     def _send(self, envelope: Any) -> Future[Any]:
         # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        return describe_backends(self.dispatcher)
 
     def _describe_backend(self, name: str) -> dict[str, Any]:
         description = describe_backend(self.dispatcher.configs(), name)

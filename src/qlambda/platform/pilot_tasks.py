@@ -28,7 +28,7 @@ from qlambda.engine.base import TaskMessage
 from qlambda.engine.channel import Channel, current_channel
 from qlambda.platform.dispatcher import answer
 from qlambda.platform.functions import CONTEXT_PARAMETER
-from qlambda.platform.quantum_access import QuantumAccess, using_access
+from qlambda.platform.quantum_access import QuantumAccess, describe_backends, using_access
 from qlambda.quantum.envelope import RequestEnvelope
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ class TaskContext(QuantumAccess):
     def _describe_backend(self, name: str) -> dict[str, Any]:
         described: dict[str, Any] = self._channel.request("backend", name).result()
         return described
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
+        return listed
 
     def log(self, message: str) -> None:
         """A timestamped line on the task's stderr."""
@@ -100,10 +104,12 @@ class PilotTaskRequests:
                 threading.Thread(
                     target=self._describe, args=(name, reply), name="describe-backend", daemon=True
                 ).start()
+            elif message.kind == "backends" and message.payload is None:
+                reply(True, describe_backends(self._pilot.dispatcher))
             else:
                 raise ValueError(
                     f"unknown request {message.kind!r} from a pilot task; a task's context "
-                    "sends 'quantum' and 'backend' requests"
+                    "sends 'quantum', 'backend' and 'backends' requests"
                 )
         except Exception as exc:
             reply(False, exc)
