@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -156,6 +157,7 @@ class Pilot(QuantumAccess):
             raise
         self._canceled = False
         self._task_requests = PilotTaskRequests(self)
+        self._context_of: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
     def __enter__(self) -> Pilot:
         return self
@@ -200,7 +202,7 @@ class Pilot(QuantumAccess):
         accepted = getattr(self.engine, "RESOURCE_KEYS", RESOURCE_KEYS)
         limits = _limits(resources, accepted)
         kwargs = dict(kwargs or {})
-        if not takes_context(fn):
+        if not self._takes_context(fn):
             return self.engine.submit(TaskSpec(fn, tuple(args), kwargs, name=name, **limits))
         task_name = name or f"{self.id}-task-{next(_task_numbers)}"
         spec = TaskSpec(
@@ -211,6 +213,17 @@ class Pilot(QuantumAccess):
             **limits,
         )
         return self.engine.submit(spec)
+
+    def _takes_context(self, fn: Callable[..., Any]) -> bool:
+        """``takes_context``, remembered per function: reading a signature costs about
+        as much as submitting a task."""
+        try:
+            return self._context_of[fn]
+        except KeyError:
+            self._context_of[fn] = answer = takes_context(fn)
+            return answer
+        except TypeError:  # not weakly referable
+            return takes_context(fn)
 
     def map(
         self,
