@@ -75,7 +75,7 @@ def test_the_function_and_its_notebook_run_embedded_with_only_imports_changed(tm
     check_against_qiskit(result)
     assert "ended DONE" in stdout
     assert "sampled 2 circuits in parallel" in stdout  # the job's log, through job.logs()
-    assert "listed True" in stdout
+    assert "listed True" in stdout and "by function True" in stdout
     store = Store.open(data_dir)
     try:
         events = store.events(job_id_of(stdout))
@@ -101,6 +101,7 @@ def test_the_notebook_runs_against_qlambda_serve(tmp_path):
         result, stdout = run_notebook(folder, env)
         check_against_qiskit(result)
         assert "ended DONE" in stdout and "sampled 2 circuits in parallel" in stdout
+        assert "listed True" in stdout and "by function True" in stdout
         with server.http(tokens["alice"]) as http:
             events = http.get(f"/jobs/{job_id_of(stdout)}/events").json()
         kinds = [event["kind"] for event in events]

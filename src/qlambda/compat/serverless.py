@@ -652,6 +652,17 @@ class ServerlessClient(BaseClient):
 
     get = function
 
+    def jobs(
+        self, limit: int = 10, offset: int = 0, function: QiskitFunction | None = None, **_: Any
+    ) -> builtins.list[Job]:
+        """The most recent jobs, newest first (only ``function``'s if given: the server
+        filters them)."""
+        title = None if function is None else function.title
+        found = self.client.jobs(limit=limit, offset=offset, function=title)
+        return [Job(job) for job in found]
+
+    get_jobs = jobs
+
 
 class IBMServerlessClient(ServerlessClient):
     """As :class:`ServerlessClient`: qlambda has no IBM-hosted service, so ``host`` (or
