@@ -107,7 +107,7 @@ class Simulated:
     """The simulator's replications of one measured run."""
 
     platform: Platform
-    jobs: pd.DataFrame  # rep, qubits, priority, job_time (completed jobs)
+    jobs: pd.DataFrame  # rep, job (index in Measured.jobs), qubits, priority, job_time
     drop_probability: float  # mean over replications
     utilisation: float  # mean over replications
     reps: int
@@ -127,6 +127,7 @@ def simulate(measured: Measured, choice: ModelChoice = ModelChoice(), reps: int 
             pd.DataFrame(
                 {
                     "rep": rep,
+                    "job": done,
                     "qubits": workload.qubits[done],
                     "priority": workload.priority[done],
                     "job_time": outcome.completion_times - arrival,
