@@ -29,6 +29,7 @@ def measured(policy: str = "fifo", qpus: int = 1) -> Measured:
             "post_seconds": [0.0, 0.0, 0.0],
             "status": ["DONE", "DROPPED", "DONE"],
             "job_time": [2.5, np.nan, 4.0],
+            "end_stretch": [0.0, np.nan, 0.0],
         }
     )
     tasks = pd.DataFrame(
@@ -36,9 +37,11 @@ def measured(policy: str = "fifo", qpus: int = 1) -> Measured:
             "job": [0, 0, 2, 2],
             "seq": [1, 2, 3, 4],
             "num_qubits": [4, 4, 4, 4],
+            "queued_at": [0.0, 1.0, 0.2, 3.0],
             "started_at": [0.0, 1.0, 2.0, 3.0],
             "finished_at": [1.0, 2.5, 3.0, 4.2],
             "held": [1.0, 1.5, 1.0, 1.2],
+            "gap": [np.nan, 0.0, np.nan, 0.0],
         }
     )
     calibration = Calibration(speed=1e6, qpu_seconds={4: 1.1, 6: 0.7}, overhead=Overhead())
@@ -92,3 +95,20 @@ def test_plan_is_the_seed_s_and_bad_configurations_are_refused():
         TwinConfig(policy="sjf")
     with pytest.raises(ConfigurationError, match="sizes must be among"):
         TwinConfig(sizes=(5,))
+
+
+def test_recorded_classical_stretches_replace_planned_work_and_overheads():
+    data = measured()
+    data.tasks.loc[1, "gap"] = 0.25  # job 0 waited 0.25 s between its two tasks
+    data.jobs.loc[0, "end_stretch"] = 0.5
+    data.calibration = Calibration(1e6, {4: 1.1, 6: 0.7}, Overhead(0.01, 0.02, 0.03))
+    work = workload_of(data, recorded=True, overhead=True)
+    # job 0: first iteration planned (0) + the iteration overhead; second its record
+    np.testing.assert_allclose(work.iter_classical_ops[:2], [0.02e6, 0.25e6])
+    # post: the recorded stretch for jobs that ran, planned + end overhead otherwise
+    np.testing.assert_allclose(work.post_ops, [0.5e6, 0.03e6, 0.0])
+    start_only = simulate(data).platform.overhead
+    assert start_only == Overhead(start=0.01)  # the rest is in the recorded tasks
+    assert simulate(data, ModelChoice(recorded=False)).platform.overhead == Overhead(
+        0.01, 0.02, 0.03
+    )

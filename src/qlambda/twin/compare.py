@@ -39,37 +39,50 @@ class ModelChoice:
     workers: int | None = None
     qpus: int | None = None
     overhead: bool = True
-    recorded: bool = True  # each quantum task as long as it was; False: per-size medians
+    recorded: bool = True  # each task as long as it was; False: planned work, size means
 
 
-def workload_of(measured: Measured, recorded: bool = True) -> Workload:
+def workload_of(measured: Measured, recorded: bool = True, overhead: bool = True) -> Workload:
     """The measured jobs as the simulator's arrays (classical work in operations at S).
 
-    ``recorded``: each quantum task lasts what that task held its QPU slot on the
-    platform (a dropped job's tasks: the median of its size); otherwise every task of
-    a size lasts that size's median.
+    ``recorded``: each task is given what the platform recorded for it: a quantum task
+    how long it held its QPU slot, a classical iteration how long it took from the
+    previous answer to the next request, the post-processing from the last answer to
+    the job's end (so the platform's overhead is where it happened, bursts included).
+    What has no record (a job's first iteration, every task of a dropped job) gets its
+    planned work plus, with ``overhead``, the calibrated mean overhead, and its size's
+    mean QPU time. Not ``recorded``: every job its planned work and every quantum task
+    its size's mean (overheads then come from ``platform_of``).
     """
     jobs = measured.jobs.reset_index(drop=True)
     speed = measured.calibration.speed
     held = measured.calibration.qpu_seconds
+    extra = measured.calibration.overhead if overhead else Overhead()
     qubits = jobs.qubits.to_numpy(np.int64)
     iterations = jobs.iterations.to_numpy(np.int64)
-    median = np.array([held[int(q)] for q in qubits], dtype=np.float64)
+    mean = np.array([held[int(q)] for q in qubits], dtype=np.float64)
     iteration_ops = jobs.iteration_seconds.to_numpy(np.float64) * speed
+    post_ops = jobs.post_seconds.to_numpy(np.float64) * speed
     offset: IntArray = np.empty(0, np.int64)
     per_classical: FloatArray = np.empty(0)
     per_quantum: FloatArray = np.empty(0)
     if recorded:
         offset = np.concatenate(([0], np.cumsum(iterations))).astype(np.int64)
-        per_quantum = np.repeat(median, iterations)
-        per_classical = np.repeat(iteration_ops, iterations)
+        per_quantum = np.repeat(mean, iterations)
+        per_classical = np.repeat(iteration_ops + extra.iteration * speed, iterations)
+        post_ops = post_ops + extra.end * speed
         tasks = measured.tasks
         if not tasks.empty:
             order = tasks.sort_values(["job", "seq"])
+            owner = order.job.to_numpy()
             rank = order.groupby("job").cumcount().to_numpy()
-            slot = offset[order.job.to_numpy()] + rank
-            keep = rank < iterations[order.job.to_numpy()]
+            slot = offset[owner] + rank
+            keep = rank < iterations[owner]
             per_quantum[slot[keep]] = order.held.to_numpy()[keep]
+            gaps = keep & (rank > 0)
+            per_classical[slot[gaps]] = order.gap.to_numpy()[gaps] * speed
+        ran = jobs.status.to_numpy() == "DONE"
+        post_ops[ran] = jobs.end_stretch.to_numpy(np.float64)[ran] * speed
     return Workload(
         arrival=jobs.arrival.to_numpy(np.float64),
         qubits=qubits,
@@ -77,8 +90,8 @@ def workload_of(measured: Measured, recorded: bool = True) -> Workload:
         iterations=iterations,
         pre_ops=jobs.pre_seconds.to_numpy(np.float64) * speed,
         classical_ops=iteration_ops,
-        quantum_time=median,
-        post_ops=jobs.post_seconds.to_numpy(np.float64) * speed,
+        quantum_time=mean,
+        post_ops=post_ops,
         iter_offset=offset,
         iter_classical_ops=per_classical,
         iter_quantum_time=per_quantum,
@@ -86,8 +99,15 @@ def workload_of(measured: Measured, recorded: bool = True) -> Workload:
 
 
 def platform_of(measured: Measured, choice: ModelChoice = ModelChoice()) -> Platform:
+    """The simulated platform; with recorded tasks only the start overhead is left to
+    add (the others are in the recorded tasks, see ``workload_of``)."""
     config = measured.config
     horizon = float(measured.jobs.arrival.max()) if len(measured.jobs) else 0.0
+    overhead = Overhead()
+    if choice.overhead:
+        overhead = measured.calibration.overhead
+        if choice.recorded:
+            overhead = Overhead(start=overhead.start)
     return Platform(
         C=choice.workers or config.workers,
         S=measured.calibration.speed,
@@ -98,7 +118,7 @@ def platform_of(measured: Measured, choice: ModelChoice = ModelChoice()) -> Plat
         duration=10 * horizon + 3600.0,
         warmup=0.0,
         policy=choice.policy or config.policy,
-        overhead=measured.calibration.overhead if choice.overhead else Overhead(),
+        overhead=overhead,
     )
 
 
@@ -114,7 +134,7 @@ class Simulated:
 
 
 def simulate(measured: Measured, choice: ModelChoice = ModelChoice(), reps: int = 20) -> Simulated:
-    workload = workload_of(measured, choice.recorded)
+    workload = workload_of(measured, choice.recorded, choice.overhead)
     platform = platform_of(measured, choice)
     if platform.policy in ("fifo", "lifo", "priority"):
         reps = 1  # no draws: every seed gives the same run

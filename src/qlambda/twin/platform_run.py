@@ -156,8 +156,12 @@ class Measured:
     config: TwinConfig
     calibration: Calibration
     interarrival: float
-    jobs: pd.DataFrame  # arrival, qubits, priority, iterations, *_seconds, status, job_time
-    tasks: pd.DataFrame  # job index, started, finished, held
+    # arrival, qubits, priority, iterations, *_seconds (planned), status, job_time,
+    # end_stretch (last answer to the job's end)
+    jobs: pd.DataFrame
+    # job (index in jobs), seq, num_qubits, queued_at, started_at, finished_at, held
+    # (finished - started), gap (queued_at - the job's previous task's finished_at)
+    tasks: pd.DataFrame
     wall_seconds: float
     data_dir: Path
     traces_dir: Path | None = None
@@ -387,8 +391,17 @@ def run_platform(
     table["job_time"] = np.where(
         table.status == "DONE", rows.ended_at.to_numpy() - rows.created_at.to_numpy(), np.nan
     )
+    table["end_stretch"] = np.nan
     if not tasks.empty:
-        tasks = tasks[["job", "seq", "num_qubits", "started_at", "finished_at", "held"]]
+        tasks = tasks.sort_values(["job", "seq"])
+        previous = tasks.groupby("job").finished_at.shift()
+        tasks["gap"] = tasks.queued_at - previous  # NaN for a job's first task
+        last = tasks.groupby("job").finished_at.max()
+        ended = rows.ended_at.to_numpy()[last.index]
+        table.loc[last.index, "end_stretch"] = ended - last.to_numpy()
+        tasks = tasks[
+            ["job", "seq", "num_qubits", "queued_at", "started_at", "finished_at", "held", "gap"]
+        ]
     failed = table[~table.status.isin(["DONE", "DROPPED"])]
     if len(failed):
         raise RuntimeError(
