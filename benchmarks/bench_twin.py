@@ -50,8 +50,8 @@ def main() -> None:
     print(f"platform vs simulator, {args.jobs} jobs per run, C=2 Q=2 Q_max=4")
     print(TARGET_TEXT)
     header = (
-        f"{'run':<17}{'':<6}{'median':>7}{'p95':>7}{'drop':>6}{'util':>6}"
-        f"  {'|med err|':>9}{'|p95 err|':>10}{'KS':>6}"
+        f"{'run':<18}{'':<8}{'median':>7}{'p95':>7}{'drop':>6}{'util':>6}"
+        f"{'|med err|':>10}{'|p95 err|':>10}{'KS':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -90,11 +90,11 @@ def main() -> None:
             tail = ""
             if judge is not None:
                 tail = (
-                    f"  {100 * judge.worst_median:>8.1f}%{100 * judge.worst_p95:>9.1f}%"
+                    f"{100 * judge.worst_median:>9.1f}%{100 * judge.worst_p95:>9.1f}%"
                     f"{judge.table.ks.max():>6.3f}"
                 )
             print(
-                f"{label:<17}{name:<6}{median:>7.3f}{p95:>7.3f}{100 * drop:>5.1f}%"
+                f"{label:<18}{name:<8}{median:>7.3f}{p95:>7.3f}{100 * drop:>5.1f}%"
                 f"{100 * util:>5.1f}%{tail}"
             )
     print("errors: worst over the groups of 40+ jobs (all, per priority, per size)")

@@ -29,10 +29,13 @@ def test_bad_input_is_refused_before_anything_runs(tmp_path, arguments, message)
 
 
 @pytest.mark.slow
-def test_a_small_twin_run_prints_its_comparison_and_keeps_its_data(tmp_path, assert_fits):
-    out = tmp_path / "twin"
-    arguments = ["twin", "--policy", "fifo", "--load", "0.6", "--jobs", "12", "--out", str(out)]
+def test_a_small_twin_run_prints_its_comparison_and_keeps_its_data(
+    tmp_path, monkeypatch, assert_fits
+):
+    arguments = ["twin", "--policy", "fifo", "--load", "0.6", "--jobs", "12", "--out", "twin"]
+    monkeypatch.chdir(tmp_path)  # short paths in the output
     result = CliRunner().invoke(main, arguments)
+    out = tmp_path / "twin"
     assert result.exit_code == 0, result.output
     assert_fits(result.output)
     for text in ("fifo load 0.6: C=2 Q=2", "median s", "prio 4", "8 qubits", "QPU utilisation"):

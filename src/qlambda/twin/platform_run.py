@@ -1,10 +1,11 @@
 """Run the embedded platform under a Poisson stream of jobs of known shape, and measure it.
 
 One run is one platform configuration (workers C, one QPU backend with Q slots that
-emulates device time, a scheduling policy, admission limits). It first calibrates
-what the model needs and the jobs do not say (:class:`Calibration`), on the idle
-platform; then submits the planned jobs at their arrival times and waits for every
-one to end; then reads the store: each job's status and times, each quantum task.
+emulates device time, a scheduling policy, admission limits). It first times the
+jobs' classical kernel in a worker (S); then submits the planned jobs at their
+arrival times and waits for every one to end; then reads the store (each job's
+status and times, each quantum task) and calibrates from those records what the
+model needs and the jobs do not say (:class:`Calibration`).
 """
 
 from __future__ import annotations
@@ -140,8 +141,8 @@ class Calibration:
     ``speed``: operations per second of the jobs' classical kernel in a worker (S).
     ``qpu_seconds``: per size, the mean time a quantum task holds a QPU slot (from the
     dispatcher's start to its finish: the emulated device time and the hand-over).
-    ``overhead``: the platform's own time per classical task (see ``Overhead``),
-    from solo jobs whose every other term is known.
+    ``overhead``: the platform's own time per classical task (see ``Overhead``):
+    each recorded classical stretch minus its planned work.
     """
 
     speed: float

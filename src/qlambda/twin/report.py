@@ -67,8 +67,9 @@ def format_verdict(measured: Measured, verdict: Verdict) -> str:
 
 TARGET_TEXT = (
     f"target: medians within {100 * MEDIAN_TOLERANCE:.0f}%, p95 within "
-    f"{100 * P95_TOLERANCE:.0f}% (groups of {MIN_JOBS_FOR_P95}+ jobs; * marks the others), "
-    f"drop within {100 * DROP_TOLERANCE:.0f} points"
+    f"{100 * P95_TOLERANCE:.0f}%, drop probability within "
+    f"{100 * DROP_TOLERANCE:.0f} points;\n"
+    f"p95 judged in groups of {MIN_JOBS_FOR_P95}+ jobs (* marks the others)"
 )
 
 

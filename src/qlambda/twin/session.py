@@ -80,7 +80,8 @@ def run_twin(
     ]
     result = TwinResult()
     if echo:
-        echo(f"qlambda twin: {len(configs)} platform run(s) of {jobs} jobs; data in {out}")
+        echo(f"qlambda twin: {len(configs)} platform run(s) of {jobs} jobs")
+        echo(f"data: {out}")
         echo(TARGET_TEXT)
     for index, config in enumerate(configs, start=1):
         label = f"[{index}/{len(configs)}] {config.label}"
@@ -95,6 +96,7 @@ def run_twin(
     (out / "comparison.json").write_text(json.dumps(result.data(), indent=2) + "\n")
     if echo:
         echo("")
-        echo(f"figure: {result.figure}; traces: {out}/*/traces (qlambda simulate replay)")
+        echo(f"figure: {result.figure}")
+        echo(f"traces (for qlambda simulate replay --traces): {out}/*/traces")
         echo("all runs within target" if result.within_target else "some run is OUTSIDE target")
     return result
