@@ -18,6 +18,8 @@ from qlambda.cli import main
         (["--load", "7"], "load must be in (0, 5)"),
         (["--jobs", "3"], "3 is not in the range x>=10"),
         (["--time-scale", "5"], "time_scale must be in [0.001, 1]"),
+        (["--q-max", "0"], "--q-max takes a positive integer or none, got '0'"),
+        (["--c-max", "many"], "--c-max takes a positive integer or none, got 'many'"),
     ],
 )
 def test_bad_input_is_refused_before_anything_runs(tmp_path, arguments, message):

@@ -18,6 +18,18 @@ def _floats(text: str) -> tuple[float, ...]:
         raise click.BadParameter(f"expected numbers separated by commas, got {text!r}") from None
 
 
+def _limit(name: str, text: str) -> int | None:
+    if text.strip().lower() in ("none", "off", "unlimited"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise click.BadParameter(f"{name} takes a positive integer or none, got {text!r}")
+    return value
+
+
 @click.command(name="twin")
 @click.option(
     "--policy",
@@ -34,13 +46,17 @@ def _floats(text: str) -> tuple[float, ...]:
     show_default=True,
     help="Offered QPU loads to run, comma-separated (QPU seconds arriving per second / Q).",
 )
-@click.option("--jobs", default=150, show_default=True, type=click.IntRange(min=10))
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1), help="C.")
-@click.option("--qpus", default=2, show_default=True, type=click.IntRange(min=1), help="Q.")
-@click.option("--c-max", type=click.IntRange(min=1), default=None, help="Admission C_max.")
 @click.option(
-    "--q-max", type=click.IntRange(min=1), default=4, show_default=True, help="Admission Q_max."
+    "--jobs", default=150, show_default=True, type=click.IntRange(min=10), help="Jobs per run."
 )
+@click.option(
+    "--workers", default=2, show_default=True, type=click.IntRange(min=1), help="Workers (C)."
+)
+@click.option(
+    "--qpus", default=2, show_default=True, type=click.IntRange(min=1), help="QPU slots (Q)."
+)
+@click.option("--c-max", default="none", show_default=True, help="Admission C_max, or none.")
+@click.option("--q-max", default="4", show_default=True, help="Admission Q_max, or none.")
 @click.option(
     "--time-scale",
     default=0.015,
@@ -55,7 +71,11 @@ def _floats(text: str) -> tuple[float, ...]:
     help="Simulator seeds for policies that draw at random.",
 )
 @click.option("--seed", default=1, show_default=True, help="Seed of the job stream.")
-@click.option("--no-overhead", is_flag=True, help="Simulate without the platform's overhead.")
+@click.option(
+    "--no-overhead",
+    is_flag=True,
+    help="Simulate without the calibrated platform overhead (recorded service times stay).",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -69,8 +89,8 @@ def command(
     jobs: int,
     workers: int,
     qpus: int,
-    c_max: int | None,
-    q_max: int | None,
+    c_max: str,
+    q_max: str,
     time_scale: float,
     reps: int,
     seed: int,
@@ -96,8 +116,8 @@ def command(
             jobs=jobs,
             workers=workers,
             qpus=qpus,
-            c_max=c_max,
-            q_max=q_max,
+            c_max=_limit("--c-max", c_max),
+            q_max=_limit("--q-max", q_max),
             time_scale=time_scale,
             seed=seed,
             reps=reps,
