@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -24,8 +25,9 @@ from qlambda.core.errors import ConfigurationError
 from qlambda.engine.base import TaskSpec
 from qlambda.engine.registry import ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
-from qlambda.platform.functions import ship_user_code_by_value
-from qlambda.platform.quantum_access import QuantumAccess, describe_backend
+from qlambda.platform.functions import ship_user_code_by_value, takes_context
+from qlambda.platform.pilot_tasks import PilotTaskRequests, run_pilot_task
+from qlambda.platform.quantum_access import QuantumAccess, describe_backend, describe_backends
 from qlambda.platform.reservations import Reservation
 from qlambda.platform.units import parse_megabytes, parse_seconds
 
@@ -34,6 +36,7 @@ RESOURCE_KEYS = ("cpus", "memory", "timeout", "priority")
 # cluster then runs the first task without waiting for the quantum stack to load.
 REMOTE_PILOT_PRELOAD: tuple[str, ...] = ()
 _pilot_numbers = itertools.count(1)
+_task_numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,8 @@ class Pilot(QuantumAccess):
             self.engine.shutdown()
             raise
         self._canceled = False
+        self._task_requests = PilotTaskRequests(self)
+        self._context_of: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
     def __enter__(self) -> Pilot:
         return self
@@ -174,12 +179,51 @@ class Pilot(QuantumAccess):
         ``resources``: ``cpus`` (int), ``memory`` (MB or "2GB"), ``timeout`` (s or "5m"),
         ``priority`` (larger runs first); on Ray also ``gpus`` and ``resources``, the
         custom resources of a node, e.g. ``{"resources": {"qpu_torino": 1}}``.
+        A ``fn`` with a parameter named ``ctx`` receives the task's context, this pilot's
+        QPUs: ``ctx.sampler()``, ``ctx.estimator()``, ``ctx.backend(name)``.
         """
+        return self.submit_call(fn, args, kwargs, resources=resources)
+
+    def submit_call(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        resources: Mapping[str, Any] | None = None,
+        name: str = "",
+    ) -> Future[Any]:
+        """:meth:`submit` with the arguments given as such, and the task's ``name`` (what
+        its context's ``task_name`` says). A ``fn`` with a parameter named ``ctx``
+        receives the task's context: this pilot's QPUs (``qlambda.platform.pilot_tasks``)."""
         if self._canceled:
             raise RuntimeError(f"{self.id} is canceled")
         ship_user_code_by_value(fn)
         accepted = getattr(self.engine, "RESOURCE_KEYS", RESOURCE_KEYS)
-        return self.engine.submit(TaskSpec(fn, args, kwargs, **_limits(resources, accepted)))
+        limits = _limits(resources, accepted)
+        kwargs = dict(kwargs or {})
+        if not self._takes_context(fn):
+            return self.engine.submit(TaskSpec(fn, tuple(args), kwargs, name=name, **limits))
+        task_name = name or f"{self.id}-task-{next(_task_numbers)}"
+        spec = TaskSpec(
+            run_pilot_task,
+            (fn, self.id, task_name, tuple(args), kwargs),
+            name=task_name,
+            on_message=self._task_requests.handle,
+            **limits,
+        )
+        return self.engine.submit(spec)
+
+    def _takes_context(self, fn: Callable[..., Any]) -> bool:
+        """``takes_context``, remembered per function: reading a signature costs about
+        as much as submitting a task."""
+        try:
+            return self._context_of[fn]
+        except KeyError:
+            self._context_of[fn] = answer = takes_context(fn)
+            return answer
+        except TypeError:  # not weakly referable
+            return takes_context(fn)
 
     def map(
         self,
@@ -212,6 +256,9 @@ class Pilot(QuantumAccess):
     def _send(self, envelope: Any) -> Future[Any]:
         # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        return describe_backends(self.dispatcher)
 
     def _describe_backend(self, name: str) -> dict[str, Any]:
         description = describe_backend(self.dispatcher.configs(), name)
