@@ -25,6 +25,34 @@ def _load_postgres_helper():
     return module
 
 
+def _load_script(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"qlambda_script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node SLURM (munged, slurmctld, slurmd from scripts/slurm.py) for the
+    session; the batch commands of this process and its children reach it through
+    ``SLURM_CONF``. Stopped, its jobs cancelled, by the pids it started."""
+    cluster = _load_script("slurm").start()
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.config
+    yield cluster
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous
+    cluster.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server on loopback for the whole session, stopped by its pid."""
