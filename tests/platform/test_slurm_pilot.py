@@ -67,6 +67,12 @@ def test_cancel_runs_scancel_and_stops_the_running_task(slurm_cluster, tmp_path)
     pilot = PilotManager().create_pilot(PilotDescription(engine="slurm", walltime="5m"))
     job_id = pilot.engine.stats()["job_id"]
     assert pilot.wait_ready(60)
+    one = pilot.submit(hold, str(tmp_path / "one"), 120)
+    wait_for((tmp_path / "one").exists, what="the first task's start")
+    assert pilot.cancel_task(one)  # stopped in the agent; the pilot goes on
+    with pytest.raises(CancelledError):
+        one.result(30)
+    assert pilot.submit(square, 4).result(60) == 16
     running = pilot.submit(hold, str(tmp_path / "started"), 120)
     waiting = pilot.submit(square, 3)  # one core: it waits behind
     wait_for((tmp_path / "started").exists, what="the task's start")

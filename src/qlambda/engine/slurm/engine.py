@@ -66,13 +66,14 @@ def default_drain(walltime: float | None) -> float:
 
 
 class _Task:
-    __slots__ = ("future", "key", "sent", "spec")
+    __slots__ = ("canceled", "future", "key", "sent", "spec")
 
     def __init__(self, spec: TaskSpec, seq: int) -> None:
         self.spec = spec
         self.future = TaskFuture(spec.task_id)
         self.key = (-spec.priority, seq)
         self.sent = False
+        self.canceled: str | None = None  # why, once a running task is being stopped
 
     def __lt__(self, other: _Task) -> bool:
         return self.key < other.key
@@ -224,6 +225,7 @@ class SlurmEngine:
                 if task.future.cancel():
                     self._tasks.pop(task_id, None)
                 return True
+            task.canceled = reason
             send = self._send
         if send is not None:
             with contextlib.suppress(Exception):
@@ -424,7 +426,9 @@ class SlurmEngine:
             self._pump()
         if task.future.done():
             return
-        if ok:
+        if task.canceled is not None:
+            task.future.set_exception(CancelledError(task.canceled))
+        elif ok:
             task.future.set_result(outcome)
         else:
             task.future.set_exception(outcome)
