@@ -147,6 +147,7 @@ class SlurmEngine:
         self._server: ChannelServer | None = None
         self._watcher: threading.Thread | None = None
         self._ready = threading.Event()
+        self._submitted = threading.Event()  # the job id is known
         self._functions: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
         self.job_id: str | None = None
         self.directory: str | None = None
@@ -174,6 +175,7 @@ class SlurmEngine:
             script = self._write_agent_files(self.directory, self._server)
             self._submitted_at = time.monotonic()
             self.job_id = batch.submit(script, self._sbatch_options(self.directory))
+            self._submitted.set()
         except batch.BatchError as exc:
             self._server.close()
             shutil.rmtree(self.directory, ignore_errors=True)
@@ -359,6 +361,8 @@ class SlurmEngine:
     # ------------------------------------------------------------------ the agent
     def _on_message(self, task_id: int, message: Any, send: Callable[[Any], None]) -> None:
         if isinstance(message, protocol.Hello):
+            # on an idle cluster the agent may dial before sbatch has printed the job id
+            self._submitted.wait(30)
             if self.job_id is None or str(task_id) != self.job_id:
                 return  # not this pilot's job
             with self._lock:
@@ -456,6 +460,9 @@ class SlurmEngine:
                 gone += 1
                 if job is not None or gone >= 3:  # a final state, or forgotten for good
                     reason = job.describe() if job is not None else "it left SLURM's queue"
+                    if not self._ready.is_set():  # the agent never came up: say what it said
+                        said = self.agent_log().strip()[-1500:]
+                        reason += f"; the agent's output: {said}" if said else ""
                     self._job_over(reason, job.state if job is not None else "GONE")
                     return
             with self._lock:
