@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -93,6 +94,7 @@ def write_config(directory: str, node: str, name: str = "qlambda") -> str:
     No cgroups (``proctrack/linuxproc``, ``task/none``): containers seldom delegate
     them, and a test cluster does not need to fence jobs in. Cores are the consumable
     resource, so a job of one core leaves the others to the next."""
+    user = pwd.getpwuid(os.geteuid()).pw_name  # root on a test machine
     for sub in ("state", "spool"):
         os.makedirs(os.path.join(directory, sub), exist_ok=True)
     path = os.path.join(directory, "slurm.conf")
@@ -101,8 +103,8 @@ def write_config(directory: str, node: str, name: str = "qlambda") -> str:
         "SlurmctldHost=localhost(127.0.0.1)",
         f"SlurmctldPort={free_port()}",
         f"SlurmdPort={free_port()}",
-        "SlurmUser=root",
-        "SlurmdUser=root",
+        f"SlurmUser={user}",
+        f"SlurmdUser={user}",
         "AuthType=auth/munge",
         "CredType=cred/munge",
         f"AuthInfo=socket={directory}/munge.socket",

@@ -13,24 +13,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _load_postgres_helper():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "postgres_server.py"
-    spec = importlib.util.spec_from_file_location("qlambda_postgres_server", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _load_script(name: str):
+    """One of the project's scripts/ (postgres_server, slurm) as a module."""
     import importlib.util
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"qlambda_script_{name}", path)
+    spec = importlib.util.spec_from_file_location(f"qlambda_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -56,7 +45,7 @@ def slurm_cluster():
 @pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server on loopback for the whole session, stopped by its pid."""
-    server = _load_postgres_helper().start()
+    server = _load_script("postgres_server").start()
     yield server
     server.stop()
 
@@ -65,7 +54,7 @@ def postgres_server():
 def own_postgres():
     """A PostgreSQL server for this test alone, which it may kill -9 and restart
     (``.kill()``, ``.restart()``: same port, same data)."""
-    server = _load_postgres_helper().start()
+    server = _load_script("postgres_server").start()
     yield server
     server.stop()
 
