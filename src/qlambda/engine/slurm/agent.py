@@ -31,6 +31,7 @@ from qlambda.engine.base import Engine, PickledCall, TaskSpec
 from qlambda.engine.local.userfault import error_info
 from qlambda.engine.local.wire import loads
 from qlambda.engine.local.worker import encode_value
+from qlambda.engine.slurm.cluster import node_count, wait_for_nodes
 
 MAX_RESULTS_PER_MESSAGE = 512
 
@@ -171,6 +172,9 @@ def main(argv: list[str]) -> int:
         agent.engine = start_engine(config)
         agent.engine.start()
         agent.engine.wait_ready(300)
+        nodes = node_count()
+        if nodes > 1:
+            wait_for_nodes(agent.engine, nodes * int(config.get("cores") or 1))
     except Exception as exc:
         agent.notify("failed", f"{type(exc).__name__}: {exc}")
         raise

@@ -18,10 +18,23 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from qlambda.engine.remote.processes import free_port
 
 READY_SECONDS = 120.0
+
+
+def wait_for_nodes(engine: Any, cpus: int) -> None:
+    """Wait until every node's workers have joined (the engine sees all the cpus)."""
+    deadline = time.monotonic() + READY_SECONDS
+    while engine.cpus < cpus:
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"the cluster has {engine.cpus} of the allocation's {cpus} cpus after "
+                f"{READY_SECONDS:g} s: workers started with srun did not all join"
+            )
+        time.sleep(0.5)
 
 
 def node_count() -> int:
@@ -102,23 +115,7 @@ def _ray(host: str, root: str, nodes: int, cores: int, gpus: int) -> str:
         [*_others(nodes, cores, gpus), ray, "start", f"--address={host}:{port}", *common],
         f"{root}/workers.log",
     )
-    _wait_resources(f"{host}:{port}", nodes * cores)
     return f"{host}:{port}"
-
-
-def _wait_resources(address: str, cpus: int) -> None:
-    """Wait until every node has joined (the cluster has all the allocation's cpus)."""
-    import ray
-
-    ray.init(address=address, configure_logging=False)
-    try:
-        deadline = time.monotonic() + READY_SECONDS
-        while ray.cluster_resources().get("CPU", 0) < cpus:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the Ray cluster has fewer than {cpus} cpus after srun")
-            time.sleep(0.5)
-    finally:
-        ray.shutdown()
 
 
 def _dask(host: str, root: str, nodes: int, cores: int, gpus: int) -> str:
