@@ -31,6 +31,10 @@ def square(x):
     return x * x
 
 
+def with_context(ctx):
+    return ctx.task_name
+
+
 def wait_for(condition, timeout=60.0, what="the condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,6 +122,8 @@ def test_a_task_that_cannot_finish_before_the_walltime_is_not_started(slurm_clus
         with pytest.raises(PilotEndedError, match=r"may run 120 s .* walltime left"):
             too_long.result(10)
         assert pilot.submit(square, 2, resources={"timeout": "10s"}).result(30) == 4
+        with pytest.raises(ValueError, match="ctx parameter.* use a Ray or Dask pilot"):
+            pilot.submit(with_context)
     finally:
         pilot.cancel()
 

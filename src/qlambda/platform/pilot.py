@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from qlambda.core.errors import ConfigurationError, PilotEndedError
 from qlambda.engine.base import Engine, TaskSpec
 from qlambda.engine.registry import PILOT_ENGINES, create_engine
 from qlambda.platform.dispatcher import EventSink, QPUDispatcher
-from qlambda.platform.functions import ship_user_code_by_value
-from qlambda.platform.quantum_access import QuantumAccess, describe_backend
+from qlambda.platform.functions import ship_user_code_by_value, takes_context
+from qlambda.platform.pilot_tasks import PilotTaskRequests, run_pilot_task
+from qlambda.platform.quantum_access import QuantumAccess, describe_backend, describe_backends
 from qlambda.platform.reservations import Reservation
 from qlambda.platform.units import parse_megabytes, parse_seconds, parse_walltime
 
@@ -39,6 +41,7 @@ AGENT_ENGINES = ("local", "ray", "dask")
 # cluster then runs the first task without waiting for the quantum stack to load.
 REMOTE_PILOT_PRELOAD: tuple[str, ...] = ()
 _pilot_numbers = itertools.count(1)
+_task_numbers = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,8 @@ class Pilot(QuantumAccess):
             self.engine.shutdown()
             raise
         self._canceled = False
+        self._task_requests = PilotTaskRequests(self)
+        self._context_of: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
         if not slurm:  # a SLURM pilot reports its own steps (SUBMITTED ... READY)
             self._record("STARTED", {"seconds": round(time.monotonic() - started, 3)})
 
@@ -276,7 +281,24 @@ class Pilot(QuantumAccess):
         MPI ranks, see ``qlambda.engine.mpi``; the result is rank 0's); on Ray and Dask
         also ``resources``, the custom resources of a node, e.g.
         ``{"resources": {"qpu_torino": 1}}``.
+        A ``fn`` with a parameter named ``ctx`` receives the task's context, this pilot's
+        QPUs: ``ctx.sampler()``, ``ctx.estimator()``, ``ctx.backend(name)`` (not on a SLURM
+        pilot, whose agent carries plain tasks only).
         """
+        return self.submit_call(fn, args, kwargs, resources=resources)
+
+    def submit_call(
+        self,
+        fn: Callable[..., Any],
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        resources: Mapping[str, Any] | None = None,
+        name: str = "",
+    ) -> Future[Any]:
+        """:meth:`submit` with the arguments given as such, and the task's ``name`` (what
+        its context's ``task_name`` says). A ``fn`` with a parameter named ``ctx``
+        receives the task's context: this pilot's QPUs (``qlambda.platform.pilot_tasks``)."""
         if self._canceled:
             raise RuntimeError(f"{self.id} is canceled")
         ship_user_code_by_value(fn)
@@ -293,9 +315,31 @@ class Pilot(QuantumAccess):
                 f"gpus: the {self.description.engine} engine schedules cpus only; GPU tasks "
                 "need engine='ray', 'dask' or 'slurm'"
             )
+        kwargs = dict(kwargs or {})
         if ranks is not None:
-            return self._submit_mpi(fn, args, kwargs, ranks, limits)
-        return self.engine.submit(TaskSpec(fn, args, kwargs, **limits))
+            return self._submit_mpi(fn, tuple(args), kwargs, ranks, limits)
+        if not self._takes_context(fn):
+            return self.engine.submit(TaskSpec(fn, tuple(args), kwargs, name=name, **limits))
+        task_name = name or f"{self.id}-task-{next(_task_numbers)}"
+        spec = TaskSpec(
+            run_pilot_task,
+            (fn, self.id, task_name, tuple(args), kwargs),
+            name=task_name,
+            on_message=self._task_requests.handle,
+            **limits,
+        )
+        return self.engine.submit(spec)
+
+    def _takes_context(self, fn: Callable[..., Any]) -> bool:
+        """``takes_context``, remembered per function: reading a signature costs about
+        as much as submitting a task."""
+        try:
+            return self._context_of[fn]
+        except KeyError:
+            self._context_of[fn] = answer = takes_context(fn)
+            return answer
+        except TypeError:  # not weakly referable
+            return takes_context(fn)
 
     def _submit_mpi(
         self,
@@ -365,6 +409,9 @@ class Pilot(QuantumAccess):
     def _send(self, envelope: Any) -> Future[Any]:
         # a pilot's unnamed calls each go to the least loaded of its QPUs, not to one pin
         return self.dispatcher.submit(envelope, job_id=self.id, pin=False).future
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        return describe_backends(self.dispatcher)
 
     def _describe_backend(self, name: str) -> dict[str, Any]:
         description = describe_backend(self.dispatcher.configs(), name)

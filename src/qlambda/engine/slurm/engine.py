@@ -294,7 +294,11 @@ class SlurmEngine:
                 "custom resources are a Ray cluster's; a SLURM pilot has cpus and gpus"
             )
         if spec.on_message is not None or spec.log_path is not None:
-            raise ValueError("a SLURM pilot runs pilot tasks; jobs with a channel need Ray")
+            raise ValueError(
+                "the task needs a channel back to the control plane (a function with a ctx "
+                "parameter, or a job), which a SLURM pilot's agent does not carry: use a Ray "
+                "or Dask pilot for it"
+            )
 
     def _pump(self) -> None:
         """Send queued tasks while the agent has free cpus and the walltime allows them.
