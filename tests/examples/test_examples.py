@@ -107,6 +107,15 @@ def test_scale_out(tmp_path):
     assert "ray pilot: [0, 1, 4, 9, 16]" in out and "dask job: 285" in out
 
 
+@pytest.mark.slurm
+def test_hpc(slurm_cluster, tmp_path):
+    out = run_example("hpc.py", tmp_path)  # SLURM_CONF points sbatch at the test cluster
+    assert re.search(r"batch job \d+ ready in [\d.]+ s", out)
+    assert "squares: [0, 1, 4, 9, 16] ..." in out
+    assert re.search(r"ran in batch job\(s\): \['\d+'\]", out)
+    assert "MPI task: 4 ranks, allreduce = 46" in out and "after cancel: ENDED" in out
+
+
 def test_serverless(tmp_path):
     out = run_example("serverless.py", tmp_path)
     counts = ast.literal_eval(out.split("counts:")[1].splitlines()[0])

@@ -48,8 +48,8 @@ def test_resources_set_limits(pilot):
     future = pilot.submit(pause, 30, resources={"timeout": "0.5s"})
     with pytest.raises(TimeLimitError):
         future.result(60)
-    with pytest.raises(ValueError, match=r"unknown resource.*'gpus'.*accepted: cpus, memory"):
-        pilot.submit(cube, 1, resources={"gpus": 1})
+    with pytest.raises(ValueError, match=r"unknown resource.*'resources'.*accepted: cpus, memory"):
+        pilot.submit(cube, 1, resources={"resources": {"qpu_torino": 1}})
     with pytest.raises(ValueError, match="cannot read memory 'lots'"):
         pilot.submit(cube, 1, resources={"memory": "lots"})
 
@@ -64,8 +64,10 @@ def test_the_pilots_qpus_take_qiskit_primitives(pilot):
 
 
 def test_unknown_engines_are_refused():
-    with pytest.raises(ConfigurationError, match="unknown engine 'slurm'; available: local"):
-        PilotDescription(engine="slurm")
+    with pytest.raises(
+        ConfigurationError, match="unknown engine 'pbs'; available: local, ray, dask, slurm"
+    ):
+        PilotDescription(engine="pbs")
 
 
 def test_the_manager_spreads_tasks_over_its_pilots(manager, pilot):
