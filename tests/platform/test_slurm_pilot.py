@@ -122,7 +122,7 @@ def test_a_task_that_cannot_finish_before_the_walltime_is_not_started(slurm_clus
         with pytest.raises(PilotEndedError, match=r"may run 120 s .* walltime left"):
             too_long.result(10)
         assert pilot.submit(square, 2, resources={"timeout": "10s"}).result(30) == 4
-        with pytest.raises(ValueError, match="ctx parameter.* use a Ray or Dask pilot"):
+        with pytest.raises(ValueError, match=r"ctx parameter.* use a Ray or Dask pilot"):
             pilot.submit(with_context)
     finally:
         pilot.cancel()
