@@ -22,9 +22,17 @@ Measurements (see ``ACCEPTED``):
 
 Each batch of tapes PennyLane hands the device (a QNode call, or all the shifted tapes of
 a parameter-shift gradient) becomes at most ONE estimator request and ONE sampler
-request, both in the queue before either is awaited. With a shot vector, the estimator
-gets one PUB per distinct shot count (its observables repeated per partition), the sampler
-all the shots at once, sliced into the partitions as ``default.qubit`` slices them.
+request, both in the queue before either is awaited. Tapes are converted gate by gate
+(:mod:`.pennylane_circuits`), once per gate structure: tapes of one structure, observables
+and shots are one estimator PUB with a parameter set per tape. With a shot vector, the
+estimator gets one PUB per distinct shot count (its observables repeated per partition),
+the sampler all the shots at once, sliced into the partitions as ``default.qubit`` slices
+them.
+
+Gradients are the device's own (``DIFF_METHODS``), the values with them, each one
+request: parameter shift (the tape and every shifted tape in one batch), and adjoint on
+an ideal simulator (the final states in one ``statevector`` request, the backward pass
+here, :mod:`.adjoint`).
 """
 
 from __future__ import annotations
