@@ -25,8 +25,9 @@ import numpy as np
 
 from qlambda.core import ConfigurationError
 from qlambda.core.arrays import FloatArray
-from qlambda.sim.model import HOUR
 
+# Not imported from qlambda.sim.model: the model imports the workload, which imports this.
+HOUR = 3600.0
 DAY = 24 * HOUR
 # Column names read as arrival times, in order of preference.
 TIME_COLUMNS = ("arrival", "arrival_time", "created_at", "submitted_at", "time", "timestamp")

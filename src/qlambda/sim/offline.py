@@ -568,6 +568,13 @@ def print_gaps(report: GapReport) -> None:
             f"{100 * record['gap']:+.1f}%",
         )
     console.print(table)
+    if report.online and max(report.gap(name) for name in report.online) <= 1e-9:
+        console.print(
+            "note: in this stretch the online policies are already optimal (little or no "
+            "waiting): more jobs or iterations (--offline-jobs, --offline-iterations) or a "
+            "burstier recording give the solver something to gain",
+            style="dim",
+        )
     if report.optimum.status != "optimal":
         console.print(
             f"[yellow]note[/]: the solver stopped at its time limit; the optimum lies "
