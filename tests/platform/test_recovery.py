@@ -30,6 +30,20 @@ def test_checkpoint_and_restore_within_a_run(tmp_path):
         assert result == {"done": 3, "attempts": [1]}
 
 
+def restores_what_it_stored(ctx):
+    before = ctx.restore()
+    state = {"step": 1}
+    ctx.checkpoint(state)
+    state["step"] = 2  # changed after it was stored: restore gives what was stored
+    return {"before": before, "after": ctx.restore(), "attempt": ctx.attempt}
+
+
+def test_restore_in_a_first_run_gives_what_that_run_stored(tmp_path):
+    with qlambda.Client(data_dir=tmp_path, workers=1) as client:
+        result = client.run(restores_what_it_stored).result(60)
+        assert result == {"before": None, "after": {"step": 1}, "attempt": 1}
+
+
 def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path):
     first = qlambda.Client(data_dir=tmp_path, workers=1)
     running = first.run(counts_with_checkpoints, steps=6, pause=0.5)

@@ -32,6 +32,7 @@ from qlambda.platform.functions import (
 from qlambda.platform.output_caps import capped_output
 from qlambda.platform.quantum_access import QuantumAccess
 from qlambda.platform.results import encode_result
+from qlambda.platform.status_pacer import StatusPacer
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class JobContext(QuantumAccess):
         self.attempt = attempt
         self._channel = channel
         self.execution_options = execution_options
+        self._status = StatusPacer(lambda text: channel.notify("status", text))
 
     def _send(self, envelope: Any) -> Future[Any]:
         return self._channel.request("quantum", envelope.to_data())
@@ -95,8 +97,10 @@ class JobContext(QuantumAccess):
         print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
     def status(self, sub_status: str) -> None:
-        """What the job is doing now, shown as its sub-status while it runs."""
-        self._channel.notify("status", str(sub_status)[:200])
+        """What the job is doing now, shown as its sub-status while it runs. At most one
+        every :data:`STATUS_INTERVAL` seconds reaches the platform; a newer one replaces
+        one still waiting, and the latest always arrives, at most that much later."""
+        self._status.set(str(sub_status)[:200])
 
     def checkpoint(self, state: Any) -> None:
         """Store ``state``; returns once it is durable. A re-run job gets it from ``restore``."""
@@ -120,6 +124,7 @@ def execute_job(payload: JobPayload) -> Encoded:
         kwargs[CONTEXT_PARAMETER] = JobContext(
             payload.job_id, payload.attempt, channel, payload.execution_options
         )
+    context = kwargs.get(CONTEXT_PARAMETER)
     try:
         with capped_output(payload.max_log_bytes):
             value = fn(**kwargs)
@@ -131,6 +136,9 @@ def execute_job(payload: JobPayload) -> Encoded:
                 "as a zipped folder that holds the file."
             )
         raise
+    finally:
+        if isinstance(context, JobContext):
+            context._status.close()  # its last status goes before the job's end
     return encode_result(value)
 
 

@@ -23,6 +23,7 @@ from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import PauliList
 
 from qlambda.core import CircuitTooWideError
+from qlambda.quantum import observables_memo
 from qlambda.quantum.config import BackendConfig
 from qlambda.quantum.wire import circuit_depth
 
@@ -125,7 +126,7 @@ def make_request(
             raise ValueError("an estimator request takes precision, not shots")
         if precision is not None and not _is_finite_non_negative(precision):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
-        coerced = tuple(EstimatorPub.coerce(pub, precision) for pub in pubs)
+        coerced = tuple(EstimatorPub.coerce(_memoised(pub), precision) for pub in pubs)
     if not coerced:
         raise ValueError("run() needs at least one PUB")
     return QuantumRequest(
@@ -140,6 +141,14 @@ def make_request(
         mode=mode,
         tags=checked_tags,
     )
+
+
+def _memoised(pub: Any) -> Any:
+    """An estimator PUB-like whose ``SparsePauliOp`` is replaced by the array it was
+    coerced to before, while it is unchanged (:mod:`qlambda.quantum.observables_memo`)."""
+    if isinstance(pub, tuple | list) and len(pub) >= 2:
+        return (pub[0], observables_memo.coerced(pub[1]), *pub[2:])
+    return pub
 
 
 MODE_PATTERN = re.compile(r"(session|batch)-[0-9a-f]{12}")

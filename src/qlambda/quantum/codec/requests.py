@@ -35,6 +35,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 
 from qlambda.engine.protocol import ProtocolError, pack_data, unpack_data
+from qlambda.quantum import observables_memo
 from qlambda.quantum.codec.fields import (
     FORMAT_VERSION,
     QuantumRequestError,
@@ -57,7 +58,6 @@ from qlambda.quantum.request import (
 )
 from qlambda.quantum.wire import (
     CircuitEncodingError,
-    content_hash,
     content_key,
     decode_circuit,
     encode_circuit,
@@ -108,7 +108,9 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
             if keys is not None:
                 keys.append((key, None))
         else:
-            observables = pack_observables(pub.observables)
+            observables, observables_key = observables_memo.packed(
+                pub.observables, pack_observables
+            )
             pubs.append(
                 {
                     "circuit": position,
@@ -118,7 +120,7 @@ def encode_request(request: Any, keys: list[tuple[bytes, bytes | None]] | None =
                 }
             )
             if keys is not None:
-                keys.append((key, content_hash(observables)))
+                keys.append((key, observables_key))
     return pack_data(
         {
             "version": FORMAT_VERSION,
