@@ -109,3 +109,14 @@ def test_plan_needs_an_arrival_rate() -> None:
     result = CliRunner().invoke(main, ["plan", "--slo", "p95<2h"])
     assert result.exit_code == 2
     assert "give --rate" in result.output
+
+
+def test_recorded_traces_keep_replays_span_at_the_rate_given() -> None:
+    from qlambda.cli.plan import _base_scenario
+    from qlambda.sim.traces import default_traces_dir
+
+    base = _base_scenario(default_traces_dir(), "36/h", None, ())
+    assert base.interarrival == (100.0,)
+    assert base.duration == pytest.approx(2000 * 100.0)  # replay's 2,000 mean gaps
+    assert base.warmup == pytest.approx(0.1 * base.duration)
+    assert base.target_means is None  # recorded QPU times are kept as they are

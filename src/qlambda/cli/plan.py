@@ -143,7 +143,7 @@ def command(
     \b
     qlambda plan --rate 6/h --slo "p95<2h" --max-drop 1% \\
         --price worker-hour=0.5 --price qpu-hour=96
-    qlambda plan --traces .qlambda/demo-*/traces --arrivals replay:arrivals.csv ...
+    qlambda plan --traces DIR --arrivals replay:DIR --slo "p99<=10m" ...
     """
     from qlambda.sim.plan import (
         Prices,
@@ -257,7 +257,9 @@ def _base_scenario(
                 f"{traces} has no platform.json giving the arrival rate: give --rate "
                 "(e.g. 6/h) or --arrivals"
             )
-        if rate is not None or arrivals is not None:
+        if rate is not None:  # replay's duration follows this gap
+            placeholders.append(f"interarrival={parse_gap(rate)!r}")
+        elif arrivals is not None:  # its process sets the duration below
             placeholders.append("interarrival=600")
         base = replay_scenario(traces, (*placeholders, *assignments))
     else:
