@@ -55,7 +55,7 @@ def main() -> None:
         )
         runs.append((label, result, time.perf_counter() - started))
     print(
-        f"plan: {len(space.candidates())} configurations, 2 simulated days (+12 h warm-up), "
+        f"plan: {len(space.candidates())} configurations, 2 simulated days (12 h warm-up), "
         f"{args.jobs} processes"
     )
     print(f"{'design':<28} {'reps':>6} {'wall s':>8} {'s/config':>9}  cheapest (cost/h)")
