@@ -120,3 +120,14 @@ def test_recorded_traces_keep_replays_span_at_the_rate_given() -> None:
     assert base.duration == pytest.approx(2000 * 100.0)  # replay's 2,000 mean gaps
     assert base.warmup == pytest.approx(0.1 * base.duration)
     assert base.target_means is None  # recorded QPU times are kept as they are
+
+
+def test_a_short_recording_is_repeated_long_enough_for_jobs_to_finish(tmp_path: Path) -> None:
+    from qlambda.cli.plan import _base_scenario
+    from qlambda.sim.arrivals import RecordedArrivals
+
+    (tmp_path / "arrivals.csv").write_text("arrival\n0\n2\n2.5\n9\n")
+    base = _base_scenario(None, None, f"replay:{tmp_path}", ())
+    assert isinstance(base.arrivals, RecordedArrivals)
+    assert base.duration == pytest.approx(2000 * 12.0 / 4)  # one copy: 9 s + a 3 s gap
+    assert base.warmup == 0.0

@@ -176,7 +176,7 @@ def command(
         raise click.UsageError("give an objective: --slo 'p95<2h' and/or --max-drop 1%")
     if not price_table.given:
         click.echo(
-            "note: no --price given: every configuration costs 0 and the plan picks the "
+            "note: no --price given: every configuration costs 0 and the plan picks the\n"
             "one that meets the objectives with the fewest drops",
             err=True,
         )
@@ -240,7 +240,7 @@ def _base_scenario(
 ) -> Scenario:
     from qlambda.sim import preset
     from qlambda.sim.arrivals import RateProfile, RecordedArrivals, parse_gap
-    from qlambda.sim.replay import Recording, replay_scenario
+    from qlambda.sim.replay import REPLAY_ARRIVALS, Recording, replay_scenario
     from qlambda.sim.scenario import parse_value
 
     keys = {a.partition("=")[0].strip().lower() for a in assignments}
@@ -271,13 +271,15 @@ def _base_scenario(
         base = preset("small").override(assignments)
     changes: dict[str, Any] = {"name": "plan", "policies": ("fifo",), "C": 1, "Q": 1}
     process = parse_value("arrivals", arrivals) if arrivals is not None else None
-    # Replications: 2 days after a 12-hour warm-up for Poisson arrivals on the published
-    # traces; one copy of a recording from an empty platform (a real week, from its
-    # start); two whole days of a daily profile after one day of warm-up. Recorded
-    # traces keep replay's 2,000 mean gaps.
+    # Replications: 2 days, the first 12 hours a warm-up, for Poisson arrivals on the
+    # published traces; a recording from an empty platform, once (a real week, from its
+    # start) or repeated up to 2,000 arrivals; two whole days of a daily profile after
+    # one day of warm-up. Recorded traces keep replay's 2,000 mean gaps.
     span, warmup = (2 * 86400.0, 12 * 3600.0) if traces is None else (None, None)
     if isinstance(process, RecordedArrivals):
-        span, warmup = process.period, 0.0
+        # at least one copy, and long enough for jobs to finish: replay's 2,000 mean gaps
+        gaps = REPLAY_ARRIVALS * process.period / len(process.times)
+        span, warmup = max(process.period, gaps), 0.0
     elif isinstance(process, RateProfile):
         span, warmup = 3 * process.period, process.period
     if "duration" not in keys and span is not None:
