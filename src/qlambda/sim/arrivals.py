@@ -2,8 +2,8 @@
 
 * :class:`PoissonArrivals`: the model of [1], exponential gaps of a fixed mean;
 * :class:`RecordedArrivals`: the very times a platform recorded (a CSV of times,
-  for instance what ``qlambda traces export`` writes as ``arrivals.csv``), replayed
-  as they were, and repeated end to end when the simulated horizon is longer;
+  such as an ``arrivals.csv`` kept beside a trace directory), replayed as they
+  were, and repeated end to end when the simulated horizon is longer;
 * :class:`RateProfile`: a daily profile of piecewise-constant rates (jobs per hour
   in equal slots of the day), a non-homogeneous Poisson process drawn by thinning.
 
