@@ -31,6 +31,10 @@ test: $(STAMP)
 	$(BIN)/python scripts/bubblewrap.py
 	# the dashboard's browser tests drive a headless chromium (installed here if missing)
 	$(BIN)/python scripts/chromium.py
+	# SLURM pilots' tests start a single-node SLURM (slurmctld, slurmd, munge: installed
+	# here if missing); MPI tasks' tests run Open MPI's mpirun (likewise)
+	$(BIN)/python scripts/slurm.py
+	$(BIN)/python scripts/openmpi.py
 	$(BIN)/python -m pytest -m "not cluster"
 	# multi-node clusters start in a fresh process, with the machine to themselves
 	$(BIN)/python -m pytest -m cluster

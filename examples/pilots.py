@@ -15,6 +15,16 @@ def simulate_chunk(seed: int) -> float:
     return float(np.random.default_rng(seed).normal(size=10_000).mean())
 
 
+def zz_of_bell(ctx) -> float:
+    """A task with a ctx parameter: it reaches the pilot's QPUs, through the same queue."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    return float(ctx.estimator().run([(bell, SparsePauliOp("ZZ"))]).result()[0].data.evs)
+
+
 circuit = QuantumCircuit(2)
 circuit.h(0)
 circuit.cx(0, 1)
@@ -30,5 +40,6 @@ with PilotManager() as manager:
     print("map over 100 items:", len(results), "results, in order")
     result = pilot.sampler().run([circuit]).result()  # the pilot's QPUs
     print("Bell counts:", result[0].data.meas.get_counts())
+    print(f"a task on the pilot's QPUs: <ZZ> = {pilot.submit(zz_of_bell).result(60):.3f}")
     print(f"on the least loaded pilot: {manager.submit(simulate_chunk, 4).result(60):+.4f}")
     pilot.cancel()  # queued tasks canceled, running ones stopped

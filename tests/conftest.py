@@ -13,12 +13,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _load_postgres_helper():
+def _load_script(name: str):
+    """One of the project's scripts/ (postgres_server, slurm) as a module."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "postgres_server.py"
-    spec = importlib.util.spec_from_file_location("qlambda_postgres_server", path)
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"qlambda_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
@@ -26,9 +27,25 @@ def _load_postgres_helper():
 
 
 @pytest.fixture(scope="session")
+def slurm_cluster():
+    """A real single-node SLURM (munged, slurmctld, slurmd from scripts/slurm.py) for the
+    session; the batch commands of this process and its children reach it through
+    ``SLURM_CONF``. Stopped, its jobs cancelled, by the pids it started."""
+    cluster = _load_script("slurm").start()
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = cluster.config
+    yield cluster
+    if previous is None:
+        os.environ.pop("SLURM_CONF", None)
+    else:
+        os.environ["SLURM_CONF"] = previous
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def postgres_server():
     """A real PostgreSQL server on loopback for the whole session, stopped by its pid."""
-    server = _load_postgres_helper().start()
+    server = _load_script("postgres_server").start()
     yield server
     server.stop()
 
@@ -37,7 +54,7 @@ def postgres_server():
 def own_postgres():
     """A PostgreSQL server for this test alone, which it may kill -9 and restart
     (``.kill()``, ``.restart()``: same port, same data)."""
-    server = _load_postgres_helper().start()
+    server = _load_script("postgres_server").start()
     yield server
     server.stop()
 

@@ -23,6 +23,10 @@ On a backend whose kind has vendor sessions (``ibm``), the calls of one Session 
 one IBM Runtime session (the device kept between them), those of a Batch in one Runtime
 batch; the platform closes them when the job ends. ``ctx.session(name)`` and
 ``ctx.batch(name)`` make them from a backend's name.
+
+Code that receives no ``ctx`` (a Qiskit Serverless function file, a helper module) gets
+its backends from :class:`QiskitRuntimeService`: ``QiskitRuntimeService().backend(name)``
+or ``.least_busy()`` inside a job or a pilot task are the platform's backends.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ __all__ = [
     "Batch",
     "EstimatorOptions",
     "EstimatorV2",
+    "QiskitRuntimeService",
     "RuntimeOptionError",
     "SamplerOptions",
     "SamplerV2",
@@ -216,3 +221,100 @@ class EstimatorV2(PlatformEstimatorV2):
     def run(self, pubs: Any, *, precision: float | None = None) -> PlatformJob:
         _check_open(self._session)
         return super().run(pubs, precision=precision)
+
+
+class QiskitRuntimeService:
+    """``qiskit_ibm_runtime.QiskitRuntimeService`` inside a job or a pilot task: its
+    backends are the platform's (the one running the code), each call a quantum task in
+    the platform's queue.
+
+    The credentials IBM's constructor takes (``channel``, ``token``, ``instance``, ...)
+    are accepted and unused: a device's credentials are its QPU executor's, never a
+    job's. Outside a job or pilot task there is no platform to reach, and it says so.
+    """
+
+    def __init__(
+        self,
+        channel: str | None = None,
+        token: str | None = None,
+        url: str | None = None,
+        filename: str | None = None,
+        name: str | None = None,
+        instance: str | None = None,
+        proxies: Any = None,
+        verify: bool | None = None,
+        private_endpoint: bool | None = None,
+        url_resolver: Any = None,
+        region: str | None = None,
+        plans_preference: list[str] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        from qlambda.platform.quantum_access import current_access
+
+        access = current_access()
+        if access is None:
+            raise RuntimeError(
+                "qlambda.runtime.QiskitRuntimeService reaches the platform's backends from "
+                "code running in a job or a pilot task; here there is none (submit the code "
+                "with qlambda.Client().run(...) or pilot.submit(...))"
+            )
+        self._access = access
+        self.channel = channel or "qlambda"
+
+    def backends(
+        self, name: str | None = None, min_num_qubits: int | None = None, **filters: Any
+    ) -> list[PlatformBackend]:
+        """The platform's backends (named ``name``, at least ``min_num_qubits`` wide);
+        ``simulator=True/False`` and ``operational`` filter as IBM's do."""
+        rows = self._rows(name, min_num_qubits, filters)
+        return [self._access.backend(row["name"]) for row in rows]
+
+    def backend(self, name: str | None = None, instance: str | None = None) -> PlatformBackend:
+        """Backend ``name`` (None: the least busy)."""
+        del instance
+        if name is None:
+            return self.least_busy()
+        backend: PlatformBackend = self._access.backend(name)
+        return backend
+
+    get_backend = backend
+
+    def least_busy(
+        self,
+        min_num_qubits: int | None = None,
+        instance: str | None = None,
+        filters: Any = None,
+        **kwargs: Any,
+    ) -> PlatformBackend:
+        """The backend with the fewest tasks waiting or executing, among those at least
+        ``min_num_qubits`` wide."""
+        del instance
+        if filters is not None:
+            raise TypeError("filters (a callable) is not accepted; use min_num_qubits")
+        rows = self._rows(None, min_num_qubits, kwargs)
+        if not rows:
+            raise ValueError(
+                f"no backend has {min_num_qubits} qubits or more; backends: "
+                + ", ".join(f"{r['name']} ({r['num_qubits']})" for r in self._access.backends())
+            )
+        best = min(rows, key=lambda row: row["load"])
+        backend: PlatformBackend = self._access.backend(best["name"])
+        return backend
+
+    def _rows(
+        self, name: str | None, min_num_qubits: int | None, filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        unknown = sorted(set(filters) - {"simulator", "operational", "dynamic_circuits"})
+        if unknown:
+            raise TypeError(
+                f"unknown filter(s) {', '.join(unknown)}; accepted: name, min_num_qubits, "
+                "simulator, operational"
+            )
+        rows = list(self._access.backends())
+        if name is not None:
+            rows = [row for row in rows if row["name"] == name]
+        if min_num_qubits is not None:
+            rows = [row for row in rows if (row["num_qubits"] or 0) >= min_num_qubits]
+        if "simulator" in filters:  # ideal simulators; the others stand for devices
+            rows = [row for row in rows if (row["kind"] == "aer") == bool(filters["simulator"])]
+        return rows

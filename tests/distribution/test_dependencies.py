@@ -24,6 +24,7 @@ PACKAGE = ROOT / "src" / "qlambda"
 OPTIONAL = {  # subpackages that run only with an extra installed: their imports are its
     PACKAGE / "engine" / "ray": "ray",
     PACKAGE / "engine" / "dask": "dask",
+    PACKAGE / "engine" / "mpi": "mpi",
     PACKAGE / "quantum" / "backends" / "braket": "braket",
 }
 

@@ -53,6 +53,7 @@ def test_pilots(tmp_path):
     assert "map over 100 items: 100 results" in out
     counts = ast.literal_eval(out.split("Bell counts:")[1].splitlines()[0])
     assert set(counts) <= {"00", "11"} and sum(counts.values()) == 1024
+    assert "a task on the pilot's QPUs: <ZZ> = 1.000" in out
 
 
 def test_costs(tmp_path):
@@ -104,6 +105,34 @@ def test_ibm_runtime(tmp_path):
 def test_scale_out(tmp_path):
     out = run_example("scale_out.py", tmp_path)
     assert "ray pilot: [0, 1, 4, 9, 16]" in out and "dask job: 285" in out
+
+
+@pytest.mark.slurm
+def test_hpc(slurm_cluster, tmp_path):
+    out = run_example("hpc.py", tmp_path)  # SLURM_CONF points sbatch at the test cluster
+    assert re.search(r"batch job \d+ ready in [\d.]+ s", out)
+    assert "squares: [0, 1, 4, 9, 16] ..." in out
+    assert re.search(r"ran in batch job\(s\): \['\d+'\]", out)
+    assert "MPI task: 4 ranks, allreduce = 46" in out and "after cancel: ENDED" in out
+
+
+def test_serverless(tmp_path):
+    out = run_example("serverless.py", tmp_path)
+    counts = ast.literal_eval(out.split("counts:")[1].splitlines()[0])
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000
+    assert "status: DONE" in out and "prepared 1 circuits in child tasks" in out
+
+
+def test_serverless_against_a_server(http_server, tmp_path):
+    out = run_example("serverless.py", tmp_path, **_server_env(http_server))
+    assert "status: DONE" in out and "prepared 1 circuits in child tasks" in out
+
+
+def test_pilot_quantum(tmp_path):
+    out = run_example("pilot_quantum.py", tmp_path)
+    assert "squares: [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]" in out
+    counts = ast.literal_eval(out.split("Bell counts:")[1].splitlines()[0])
+    assert set(counts) == {"00", "11"} and sum(counts.values()) == 1000
 
 
 def _server_env(server) -> dict[str, str]:

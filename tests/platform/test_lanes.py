@@ -209,7 +209,9 @@ def test_an_executor_killed_in_a_lane_fails_at_most_the_request_in_hand(tmp_path
         assert after == [1.0] * 3
         assert set(failures) <= {"WorkerDiedError"} and len(failures) <= 1
         outcomes = [e.data["outcome"] for e in finished(job)]
-        assert outcomes.count("error") == len(failures)
+        # the one request in doubt may have been answered before the executor died,
+        # before it reported so: the worker has its result, the record says failed
+        assert len(failures) <= outcomes.count("error") <= 1
 
 
 def writes_to_its_request_route(ctx, record: bytes) -> list[float]:

@@ -48,8 +48,8 @@ def test_resources_set_limits(pilot):
     future = pilot.submit(pause, 30, resources={"timeout": "0.5s"})
     with pytest.raises(TimeLimitError):
         future.result(60)
-    with pytest.raises(ValueError, match=r"unknown resource.*'gpus'.*accepted: cpus, memory"):
-        pilot.submit(cube, 1, resources={"gpus": 1})
+    with pytest.raises(ValueError, match=r"unknown resource.*'resources'.*accepted: cpus, memory"):
+        pilot.submit(cube, 1, resources={"resources": {"qpu_torino": 1}})
     with pytest.raises(ValueError, match="cannot read memory 'lots'"):
         pilot.submit(cube, 1, resources={"memory": "lots"})
 
@@ -64,8 +64,10 @@ def test_the_pilots_qpus_take_qiskit_primitives(pilot):
 
 
 def test_unknown_engines_are_refused():
-    with pytest.raises(ConfigurationError, match="unknown engine 'slurm'; available: local"):
-        PilotDescription(engine="slurm")
+    with pytest.raises(
+        ConfigurationError, match="unknown engine 'pbs'; available: local, ray, dask, slurm"
+    ):
+        PilotDescription(engine="pbs")
 
 
 def test_the_manager_spreads_tasks_over_its_pilots(manager, pilot):
@@ -128,3 +130,34 @@ def test_a_pilot_s_backend_runs_ibm_runtime_style_code(pilot):
     assert session.status() == "Closed"
     with pytest.raises(ValueError, match="unknown backend 'torino'; available: sim"):
         pilot.backend("torino")
+
+
+def ghz_expectations(width, ctx):
+    """A task that reaches its pilot's QPUs: its context's estimator, a Runtime-style
+    sampler on a backend got by name, and the least busy backend found without ctx."""
+    from qiskit.quantum_info import SparsePauliOp
+
+    from qlambda.runtime import QiskitRuntimeService, SamplerV2
+
+    circuit = QuantumCircuit(width)
+    circuit.h(0)
+    for qubit in range(width - 1):
+        circuit.cx(qubit, qubit + 1)
+    value = ctx.estimator().run([(circuit, SparsePauliOp("Z" * width))]).result()[0].data.evs
+    measured = circuit.copy()
+    measured.measure_all()
+    backend = ctx.backend("sim")
+    counts = SamplerV2(mode=backend).run([measured], shots=500).result()[0].data.meas
+    least_busy = QiskitRuntimeService().least_busy(min_num_qubits=width)
+    return float(value), counts.get_counts(), least_busy.name, [b["name"] for b in ctx.backends()]
+
+
+def test_a_task_with_ctx_reaches_the_pilots_qpus_through_its_dispatcher(pilot):
+    before = pilot.dispatcher.stats()[0]["completed"]
+    value, counts, least_busy, names = pilot.submit(ghz_expectations, 3).result(120)
+    assert value == pytest.approx(0.0, abs=1e-9)  # <ZZZ> of GHZ-3 is 0, exactly
+    assert sorted(counts) == ["000", "111"] and sum(counts.values()) == 500
+    assert least_busy == "sim" and names == ["sim"]
+    assert pilot.dispatcher.stats()[0]["completed"] == before + 2
+    named = pilot.submit_call(ghz_expectations, (2,), name="mine")
+    assert named.result(120)[0] == pytest.approx(1.0, abs=1e-9)  # <ZZ> of a Bell pair

@@ -82,11 +82,12 @@ def test_another_pilots_task_waits_until_the_window_ends():
 def test_gpus_are_checked_and_refused_where_aer_has_no_gpu():
     with pytest.raises(ConfigurationError, match="gpus must be a whole number"):
         PilotDescription(gpus=-1)
-    with pytest.raises(ConfigurationError, match="it has none; give it qpus"):
-        PilotManager().create_pilot(PilotDescription(gpus=1))
     if gpu_available():
         pytest.skip("Aer has a GPU here: the refusal cannot be shown")
-    with pytest.raises(ConfigurationError, match=r"gpus=1: .*no(ne)? .*Aer's available devices"):
+    # the machine's lack of a GPU, or Aer's, whichever is found first
+    with pytest.raises(
+        ConfigurationError, match=r"gpus=1: .*(has no GPU|no(ne)? .*Aer's available devices)"
+    ):
         PilotManager().create_pilot(PilotDescription(gpus=1, qpus=[QPU]))
 
 

@@ -18,6 +18,7 @@ COMMAND_MODULES: dict[str, str] = {
     "backends": "qlambda.cli.backends",
     "simulate": "qlambda.cli.simulate",
     "plan": "qlambda.cli.plan",
+    "twin": "qlambda.cli.twin",
     "serve": "qlambda.cli.serve",
     "users": "qlambda.cli.users",
     "run": "qlambda.cli.run",

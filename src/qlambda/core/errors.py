@@ -121,6 +121,11 @@ class TimeLimitError(TaskFailedError):
     """A task or job ran past its time limit and was stopped."""
 
 
+class PilotEndedError(QlambdaError):
+    """A task did not start: its pilot's batch job ended, drains, or has too little
+    walltime left for it. It never ran, so a ``PilotManager`` runs it on another pilot."""
+
+
 class VendorJobError(QlambdaError):
     """A QPU vendor's job failed or was cancelled there; the message is the vendor's."""
 

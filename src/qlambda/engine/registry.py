@@ -10,6 +10,8 @@ if TYPE_CHECKING:
     from qlambda.engine.base import Engine
 
 ENGINES = ("local", "ray", "dask")
+# a pilot may also be a batch job (qlambda.engine.slurm); the platform's jobs need a channel
+PILOT_ENGINES = (*ENGINES, "slurm")
 
 
 def create_engine(

@@ -8,7 +8,6 @@ channel: quantum calls, fan-out, status, checkpoints.
 
 from __future__ import annotations
 
-import inspect
 import os
 import sys
 import time
@@ -27,10 +26,11 @@ from qlambda.platform.functions import (
     CONTEXT_PARAMETER,
     check_arguments,
     remember_source,
+    takes_context,
     unship,
 )
 from qlambda.platform.output_caps import capped_output
-from qlambda.platform.quantum_access import QuantumAccess
+from qlambda.platform.quantum_access import QuantumAccess, using_access
 from qlambda.platform.results import encode_result
 from qlambda.platform.status_pacer import StatusPacer
 
@@ -75,6 +75,10 @@ class JobContext(QuantumAccess):
         described: dict[str, Any] = self._channel.request("backend", name).result()
         return described
 
+    def _list_backends(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
+        return listed
+
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         """Run ``fn`` on every item on the pilot's workers; results in order.
@@ -83,12 +87,22 @@ class JobContext(QuantumAccess):
         worker is busy with jobs. The function and items are pickled here; the control
         plane hands the bytes to workers without reading them.
         """
+        calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = [((item,), {}) for item in items]
+        return _decoded(self._fan_out(fn, calls).result())
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> FanOutTask:
+        """Run ``fn(*args, **kwargs)`` on one of the pilot's workers, as :meth:`map` does
+        for each item, without waiting: ``.result()`` waits for its value (or error)."""
+        return FanOutTask(self._fan_out(fn, [(args, kwargs)]))
+
+    def _fan_out(
+        self, fn: Callable[..., Any], calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+    ) -> Future[Any]:
         request = {
             "function": cloudpickle.dumps(fn),
-            "items": [dumps(((item,), {})) for item in items],
+            "items": [dumps(call) for call in calls],
         }
-        values = self._channel.request("map", request).result()
-        return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
+        return self._channel.request("map", request)
 
     # -- progress and state -------------------------------------------------
     def log(self, message: str) -> None:
@@ -112,6 +126,23 @@ class JobContext(QuantumAccess):
         return None if blob is None else cloudpickle.loads(blob)
 
 
+class FanOutTask:
+    """One task of :meth:`JobContext.submit`. Waiting on it reads the worker's channel (a
+    worker has no reader thread), so its value is read with ``result()``."""
+
+    def __init__(self, sent: Future[Any]) -> None:
+        self._sent = sent
+
+    def done(self) -> bool:
+        return self._sent.done()
+
+    def result(self, timeout: float | None = None) -> Any:
+        return _decoded(self._sent.result(timeout))[0]
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        return self._sent.exception(timeout)
+
+
 def execute_job(payload: JobPayload) -> Encoded:
     channel = current_channel()
     if channel is None:
@@ -120,13 +151,11 @@ def execute_job(payload: JobPayload) -> Encoded:
     fn = _load(payload)
     kwargs = cloudpickle.loads(payload.arguments)
     check_arguments(fn, payload.function_name, kwargs)
-    if _takes_context(fn):
-        kwargs[CONTEXT_PARAMETER] = JobContext(
-            payload.job_id, payload.attempt, channel, payload.execution_options
-        )
-    context = kwargs.get(CONTEXT_PARAMETER)
+    ctx = JobContext(payload.job_id, payload.attempt, channel, payload.execution_options)
+    if takes_context(fn):
+        kwargs[CONTEXT_PARAMETER] = ctx
     try:
-        with capped_output(payload.max_log_bytes):
+        with capped_output(payload.max_log_bytes), using_access(ctx):
             value = fn(**kwargs)
     except OSError as exc:
         if payload.own_directory and exc.filename and not os.path.isabs(str(exc.filename)):
@@ -137,16 +166,12 @@ def execute_job(payload: JobPayload) -> Encoded:
             )
         raise
     finally:
-        if isinstance(context, JobContext):
-            context._status.close()  # its last status goes before the job's end
+        ctx._status.close()  # its last status goes before the job's end
     return encode_result(value)
 
 
-def _takes_context(fn: Callable[..., Any]) -> bool:
-    try:
-        return CONTEXT_PARAMETER in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
+def _decoded(values: list[Any]) -> list[Any]:
+    return [v.decode(trusted=True) if isinstance(v, Encoded) else v for v in values]
 
 
 def _load(payload: JobPayload) -> Callable[..., Any]:

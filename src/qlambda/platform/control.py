@@ -632,6 +632,8 @@ class Platform:
         job.task_id = spec.task_id
         future = self.engine.submit(spec)
         future.add_done_callback(functools.partial(self._finish, job))
+        if job.cancel_requested:  # canceled while it was being handed over
+            self.engine.cancel(spec.task_id)
 
     def _started_running(self, job: LiveJob, attempt: int) -> None:
         now = time.time()
@@ -1014,7 +1016,7 @@ class Platform:
         self.dispatcher.cancel_job(job_id)
         if job.task_id is not None:
             return self.engine.cancel(job.task_id)
-        return False
+        return True  # not handed to the engine yet: it never starts (_start_committed, _run)
 
     def _cancel_elsewhere(self, job_id: str) -> bool:
         """Ask the job's owner to cancel it, and wait a little for it to end: True once

@@ -274,6 +274,14 @@ def describe_parameters(fn: Callable[..., Any]) -> list[dict[str, Any]] | None:
     ]
 
 
+def takes_context(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn`` has a parameter named ``ctx``: the platform then passes its context."""
+    try:
+        return CONTEXT_PARAMETER in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def check_arguments(fn: Callable[..., Any], name: str, kwargs: dict[str, Any]) -> None:
     """Raise TypeError naming what is wrong and what is accepted, before anything runs."""
     try:

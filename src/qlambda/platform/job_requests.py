@@ -10,6 +10,7 @@ checks the message around it). The kinds:
 * ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
 * ``checkpoint`` (bytes, stored as they are) and ``restore``;
 * ``backend``: a backend's name; the answer describes it (``ctx.backend(name)``);
+* ``backends`` (no payload): every backend described, with its load (``ctx.backends()``);
 * ``map``: a fan-out, a pickled function and pickled arguments per item, which the
   control plane forwards to the owner's workers without reading.
 """
@@ -85,6 +86,10 @@ class JobRequests:
                 from qlambda.platform.quantum_access import describe_backend
 
                 self._describe(message, describe_backend(self._dispatcher.configs(), payload))
+            elif kind == "backends" and payload is None and message.reply is not None:
+                from qlambda.platform.quantum_access import describe_backends
+
+                message.reply(True, describe_backends(self._dispatcher))
             elif kind == "map":
                 self._fan_out(job, message, fan_out_calls(payload))
             else:

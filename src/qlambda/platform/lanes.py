@@ -20,6 +20,9 @@ time limit; a cancel stops the lane's executor as it stops any task. The policy 
 decides every start whenever two jobs want a backend: the lane yields as soon as the
 second one's task is queued.
 
+An executor killed after it answered a request but before it reported so leaves that
+one request recorded as failed, though the job has its result.
+
 Backends whose calibration the platform tracks take no lanes: every task there must
 carry the snapshot it is compiled for.
 """

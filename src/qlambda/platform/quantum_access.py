@@ -7,11 +7,35 @@ execution options), a Cirq sampler and a PennyLane device.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
 from qlambda.core.errors import UnknownBackendError
+
+_current: contextvars.ContextVar[QuantumAccess | None] = contextvars.ContextVar(
+    "qlambda_quantum_access", default=None
+)
+
+
+def current_access() -> QuantumAccess | None:
+    """The context of the job or pilot task running here (its QPUs), or None outside one.
+
+    What code that receives no ``ctx`` uses to reach the platform's QPUs: a Qiskit
+    Serverless program's primitives, ``qlambda.runtime.QiskitRuntimeService``."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using_access(access: QuantumAccess) -> Iterator[QuantumAccess]:
+    """Make ``access`` the :func:`current_access` of the code run inside the block."""
+    token = _current.set(access)
+    try:
+        yield access
+    finally:
+        _current.reset(token)
 
 
 class QuantumAccess:
@@ -145,6 +169,14 @@ class QuantumAccess:
             sampler=lambda: self.sampler(backend, options=options, optimization_level=level),
         )
 
+    def backends(self) -> list[dict[str, Any]]:
+        """The QPUs this code can reach: each one's ``name``, ``kind``, ``device``,
+        ``num_qubits`` and ``load`` (its tasks waiting or executing now)."""
+        return self._list_backends()
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
     def _submit_quantum(self, request: Any) -> Future[Any]:
         from qlambda.quantum.envelope import seal
 
@@ -170,6 +202,19 @@ def _in_session(backend: str | None) -> tuple[str | None, str | None]:
         return backend, None
     session.check_open()
     return session.backend(), session.session_id
+
+
+def describe_backends(dispatcher: Any) -> list[dict[str, Any]]:
+    """What :meth:`QuantumAccess.backends` returns, from a QPU dispatcher."""
+    stats = {row["backend"]: row for row in dispatcher.stats()}
+    described = []
+    for config in dispatcher.configs():
+        row = describe_backend([config], config.name)
+        load = stats.get(config.name, {})
+        row["num_qubits"] = row["num_qubits"] or load.get("num_qubits")
+        row["load"] = load.get("pending", 0) + load.get("running", 0)
+        described.append(row)
+    return described
 
 
 def describe_backend(configs: list[Any], name: str) -> dict[str, Any]:

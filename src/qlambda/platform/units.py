@@ -44,6 +44,11 @@ def parse_seconds(value: float | str | None) -> float | None:
     return _parse(value, _DURATION, "timeout")
 
 
+def parse_walltime(value: float | str | None) -> float | None:
+    """A batch job's walltime in seconds, from seconds or a string such as '30m', '2h'."""
+    return _parse(value, _DURATION, "walltime")
+
+
 def parse_age(value: float | str, what: str) -> float:
     """Seconds, 0 or more, from a number of seconds or a string such as '12h', '7d', '2w'."""
     seconds = _parse(value, _DURATION, what, zero=True)

@@ -305,7 +305,7 @@ def simulate_fast(
     code = POLICY_CODES[platform.policy]
     if platform.reference_compat and platform.policy == "fifo":
         code = SLOT_ZERO_FIFO
-    w = workload
+    w = platform.overhead.apply(workload, platform.S)
     jobs, times, counters, classical_area, quantum_area = _kernel(
         w.arrival,
         w.priority,

@@ -6,14 +6,58 @@ compared field by field.
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from dataclasses import dataclass
 
 from qlambda.core import ConfigurationError
 from qlambda.core.arrays import FloatArray, IntArray
 from qlambda.policy import POLICIES
+from qlambda.sim.workload import Workload
 
 HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """What a real platform adds to every classical task, in seconds at full speed S.
+
+    A platform spends time the traces' work does not contain: handing a job to a
+    worker and loading its function (``start``, added to the preparation), sending
+    each quantum request and waking the job with its answer (``iteration``, added to
+    every classical iteration task), storing the result (``end``, added to the
+    post-processing). The model adds them as classical work, shared like any other
+    (``qlambda twin`` measures them on the platform). All zero: the model of [1].
+    """
+
+    start: float = 0.0
+    iteration: float = 0.0
+    end: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("start", "iteration", "end"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or not 0 <= float(value) < float("inf"):
+                raise ConfigurationError(
+                    f"overhead {name} must be a finite number of seconds >= 0, got {value!r}"
+                )
+
+    @property
+    def zero(self) -> bool:
+        return self.start == self.iteration == self.end == 0
+
+    def apply(self, workload: Workload, S: float) -> Workload:
+        """``workload`` with each classical task's operations grown by its overhead."""
+        if self.zero:
+            return workload
+        iteration = self.iteration * S
+        return dataclasses.replace(
+            workload,
+            pre_ops=workload.pre_ops + self.start * S,
+            classical_ops=workload.classical_ops + iteration,
+            post_ops=workload.post_ops + self.end * S,
+            iter_classical_ops=workload.iter_classical_ops + iteration,
+        )
 
 
 @dataclass(frozen=True)
@@ -23,6 +67,7 @@ class Platform:
     ``c_max``/``q_max`` of ``None`` mean no admission limit on that side.
     ``reference_compat`` reproduces two behaviours of [1]'s published
     implementation (FIFO by swap-remove from slot 0; drop probability from t=0).
+    ``overhead``: the platform's own time per classical task (default: none).
     """
 
     C: int
@@ -34,6 +79,7 @@ class Platform:
     warmup: float
     policy: str
     reference_compat: bool = False
+    overhead: Overhead = Overhead()
 
     def __post_init__(self) -> None:
         for name in ("C", "Q", "c_max", "q_max"):  # numpy integers are welcome too

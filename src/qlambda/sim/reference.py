@@ -59,6 +59,7 @@ def simulate_reference(
     platform: Platform, workload: Workload, policy_rng: np.random.Generator
 ) -> Outcome:
     """Run one replication; ``policy_rng`` feeds the policy's draws."""
+    workload = platform.overhead.apply(workload, platform.S)
     policy = policy_for(platform)
     admission = AdmissionControl(platform.c_max, platform.q_max)
     stage: dict[int, str] = {}
