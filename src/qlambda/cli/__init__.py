@@ -17,6 +17,7 @@ COMMAND_MODULES: dict[str, str] = {
     "jobs": "qlambda.cli.jobs",
     "backends": "qlambda.cli.backends",
     "simulate": "qlambda.cli.simulate",
+    "plan": "qlambda.cli.plan",
     "twin": "qlambda.cli.twin",
     "serve": "qlambda.cli.serve",
     "users": "qlambda.cli.users",

@@ -46,7 +46,7 @@ PRESET_NAMES = ("small", "big-q", "big-c", "replay")
     help="Override a scenario parameter, e.g. --set Q=1..6 --set warmup=12h "
     "(keys: C, Q, S, C_max, Q_max, interarrival, duration, warmup, qubits, "
     "priorities, policies, reps, seed, target_means, allow_unscaled, "
-    "redraw_per_iteration, synthetic).",
+    "redraw_per_iteration, synthetic, arrivals).",
 )
 @click.option(
     "--traces",
@@ -59,6 +59,14 @@ PRESET_NAMES = ("small", "big-q", "big-c", "replay")
     metavar="SPEC",
     help="Draw jobs from distributions instead of traces, e.g. 'pre=const:10,"
     "classical=exp:0.01,quantum=exp:4,post=const:0.1,iterations=const:500'.",
+)
+@click.option(
+    "--arrivals",
+    metavar="SPEC",
+    help="Arrivals other than Poisson at the scenario's interarrival: "
+    "replay:FILE.csv (recorded times, repeated over longer runs; replay-once: not "
+    "repeated), profile:R1,...,R24 (jobs/h per hour of the day) or profile:FILE.csv, "
+    "poisson:6/h.",
 )
 @click.option(
     "--out",
@@ -95,6 +103,7 @@ def command(
     assignments: tuple[str, ...],
     traces: Path | None,
     synthetic: str | None,
+    arrivals: str | None,
     out: Path | None,
     fmt: str,
     plots: bool,
@@ -137,6 +146,8 @@ def command(
             changes["traces"] = str(traces)
         if synthetic is not None:
             changes["synthetic"] = parse_value("synthetic", synthetic)
+        if arrivals is not None:
+            changes["arrivals"] = parse_value("arrivals", arrivals)
         scenario = scenario.replace(**changes)
         started = time.perf_counter()
         result = run(

@@ -114,6 +114,7 @@ def make_workload(
         traces=source.traces,
         synthetic=source.synthetic,
         per_iteration=scenario.redraw_per_iteration,
+        arrivals=scenario.arrivals,
     )
     return workload, streams
 

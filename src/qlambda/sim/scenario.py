@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from qlambda.core import ConfigurationError
 from qlambda.policy import POLICIES
+from qlambda.sim.arrivals import ArrivalProcess, parse_arrivals
 from qlambda.sim.model import HOUR, Platform
 from qlambda.sim.workload import SyntheticWorkload
 
@@ -49,6 +50,9 @@ class Scenario:
     a path to a file in that format, or ``None`` to keep quantum samples as traced.
     ``traces``: a trace directory, ``None`` for the published dataset shipped with qlambda.
     ``synthetic``: draw jobs from distributions instead of traces.
+    ``arrivals``: an arrival process (``qlambda.sim.arrivals``: recorded times, a daily
+    rate profile) instead of Poisson arrivals; ``interarrival`` then becomes its mean
+    gap over ``duration`` (what the tables and offered loads show).
     """
 
     name: str = "custom"
@@ -71,6 +75,7 @@ class Scenario:
     synthetic: SyntheticWorkload | None = None
     redraw_per_iteration: bool = False
     reference_compat: bool = False
+    arrivals: ArrivalProcess | None = None
     notes: str = field(default="", compare=False)
 
     if TYPE_CHECKING:
@@ -98,6 +103,7 @@ class Scenario:
             synthetic: SyntheticWorkload | None = ...,
             redraw_per_iteration: bool = ...,
             reference_compat: bool = ...,
+            arrivals: ArrivalProcess | None = ...,
             notes: str = ...,
         ) -> None: ...
 
@@ -121,6 +127,14 @@ class Scenario:
             raise ConfigurationError(f"qubits must be positive integers, got {self.qubits}")
         if any(not p > 0 for p in self.priorities):
             raise ConfigurationError(f"priorities must be > 0, got {self.priorities}")
+        if self.arrivals is not None:
+            if len(self.interarrival) > 1:
+                raise ConfigurationError(
+                    "interarrival cannot be swept with an arrival process: "
+                    f"{self.arrivals.describe()} sets the arrivals"
+                )
+            gap = self.arrivals.mean_gap(float(self.duration))
+            object.__setattr__(self, "interarrival", (gap,))
         if any(not a > 0 for a in self.interarrival):
             raise ConfigurationError(f"interarrival must be > 0, got {self.interarrival}")
         list(self.points())  # validates every platform of the sweep
@@ -310,4 +324,6 @@ def parse_value(name: str, text: str) -> Any:
         return None if text.lower() in ("none", "off") else text
     if name == "synthetic":
         return None if text.lower() in ("none", "off") else SyntheticWorkload.parse(text)
+    if name == "arrivals":
+        return None if text.lower() in ("none", "off", "poisson") else parse_arrivals(text)
     raise ConfigurationError(f"parameter {name!r} cannot be set from text")

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from qlambda.core import ConfigurationError
 from qlambda.core.arrays import FloatArray, IntArray
+from qlambda.sim.arrivals import poisson_times
 from qlambda.sim.traces import TraceSet
+
+if TYPE_CHECKING:
+    from qlambda.sim.arrivals import ArrivalProcess
 
 # Classical work in operations = trace seconds x this (the traces were timed at 1e9 ops/s).
 OPS_PER_TRACE_SECOND = 1e9
@@ -152,17 +157,7 @@ class Streams:
 
 def poisson_arrivals(rng: np.random.Generator, interarrival: float, horizon: float) -> FloatArray:
     """Arrival times in ``[0, horizon)`` of a Poisson process with the given mean gap."""
-    if interarrival <= 0:
-        raise ConfigurationError(f"interarrival must be > 0 seconds, got {interarrival}")
-    chunks: list[FloatArray] = []
-    last = 0.0
-    chunk = int(horizon / interarrival * 1.1) + 16
-    while last < horizon:
-        times = last + np.cumsum(rng.exponential(interarrival, chunk))
-        chunks.append(times)
-        last = float(times[-1])
-    arrivals = np.concatenate(chunks) if chunks else np.empty(0)
-    return arrivals[arrivals < horizon]
+    return poisson_times(rng, interarrival, horizon)
 
 
 def _pick(rng: np.random.Generator, samples: FloatArray, count: int) -> FloatArray:
@@ -179,8 +174,12 @@ def draw_workload(
     traces: TraceSet | None = None,
     synthetic: SyntheticWorkload | None = None,
     per_iteration: bool = False,
+    arrivals: ArrivalProcess | None = None,
 ) -> Workload:
-    """Draw every job arriving before ``horizon``, from traces or from distributions."""
+    """Draw every job arriving before ``horizon``, from traces or from distributions.
+
+    Arrivals are Poisson with mean gap ``interarrival`` unless ``arrivals`` is given.
+    """
     if (traces is None) == (synthetic is None):
         raise ConfigurationError("a workload needs exactly one of traces or synthetic")
     if not qubits or not priorities:
@@ -189,7 +188,10 @@ def draw_workload(
         raise ConfigurationError(f"priorities must be > 0, got {list(priorities)}")
     if traces is not None:
         traces.require(qubits)
-    arrival = poisson_arrivals(streams.arrivals, interarrival, horizon)
+    if arrivals is None:
+        arrival = poisson_arrivals(streams.arrivals, interarrival, horizon)
+    else:
+        arrival = np.asarray(arrivals.draw(streams.arrivals, horizon), dtype=np.float64)
     n = len(arrival)
     rng = streams.jobs
     size = np.asarray(qubits, dtype=np.int64)[rng.integers(0, len(qubits), n)]
