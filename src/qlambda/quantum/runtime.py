@@ -49,9 +49,11 @@ from qlambda.quantum.request import (
 )
 from qlambda.quantum.transpilation import (
     TranspileCache,
+    binds_unreliably,
     device_pass_manager,
     is_isa,
     supports_all,
+    without_unbindable,
 )
 
 __all__ = ["BackendRuntime", "ExecutionOutcome", "apply_calibration"]
@@ -246,19 +248,26 @@ class BackendRuntime(Device):
                 transpile=lambda circuit: transpile_placing_readout(pass_manager, circuit),
             )
         names = frozenset(self.simulator.target.operation_names)
+        run_pass_manager = _built_on_first_use(
+            lambda: generate_preset_pass_manager(
+                optimization_level=0 if level is None else level,
+                backend=self.simulator,
+                seed_transpiler=seed,
+            )
+        )
+
+        def transpile(circuit: QuantumCircuit) -> QuantumCircuit:
+            if level is not None or not supports_all(circuit, names):
+                circuit = run_pass_manager(circuit)
+            return without_unbindable(circuit)
+
         return TranspileCache(
             needs_transpile=(
-                (lambda circuit: not supports_all(circuit, names))
+                (lambda circuit: not supports_all(circuit, names) or binds_unreliably(circuit))
                 if level is None
                 else (lambda circuit: True)
             ),
-            transpile=_built_on_first_use(
-                lambda: generate_preset_pass_manager(
-                    optimization_level=0 if level is None else level,
-                    backend=self.simulator,
-                    seed_transpiler=seed,
-                )
-            ),
+            transpile=transpile,
         )
 
     @property

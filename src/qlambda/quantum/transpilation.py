@@ -170,6 +170,35 @@ def is_isa(circuit: QuantumCircuit, target: Target) -> bool:
     return True
 
 
+UNBINDABLE = frozenset({"crx", "cry", "crz", "cp", "cu1", "mcphase", "mcrx", "mcry", "mcrz"})
+"""Gates whose values Aer (0.18) ignores when they are bound through ``parameter_binds``:
+its results for a parameterised ``cry(theta)`` are those of ``theta = 0``. An ideal
+simulator runs them decomposed instead (rotations and CNOTs, which bind correctly)."""
+
+
+def binds_unreliably(circuit: QuantumCircuit) -> bool:
+    """Whether ``circuit`` holds a parameterised gate of :data:`UNBINDABLE`."""
+    return any(
+        instruction.operation.name in UNBINDABLE and instruction.is_parameterized()
+        for instruction in circuit.data
+    )
+
+
+def without_unbindable(circuit: QuantumCircuit) -> QuantumCircuit:
+    """``circuit`` with its parameterised :data:`UNBINDABLE` gates decomposed (some
+    decompose into others of them: ``mcphase`` into ``crz``, so until none is left)."""
+    for _ in range(8):
+        names = {
+            instruction.operation.name
+            for instruction in circuit.data
+            if instruction.operation.name in UNBINDABLE and instruction.is_parameterized()
+        }
+        if not names:
+            break
+        circuit = circuit.decompose(gates_to_decompose=sorted(names))
+    return circuit
+
+
 def supports_all(circuit: QuantumCircuit, operation_names: frozenset[str]) -> bool:
     """Whether a width-agnostic simulator can run ``circuit`` as it is."""
     return all(name in operation_names or name in _ALWAYS_SUPPORTED for name in circuit.count_ops())
