@@ -23,6 +23,7 @@ import itertools
 import math
 import os
 import pickle
+import queue
 import selectors
 import signal
 import socket
@@ -31,7 +32,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import CancelledError
+from concurrent.futures import CancelledError, Future, InvalidStateError
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -271,6 +272,17 @@ class LocalEngine:
         self._closed = False
         self._init_error: protocol.ErrorInfo | None = None
         self._ready_event = threading.Event()
+        # A dead worker's task fails from a thread of its own, never under this engine's
+        # lock: its future's callbacks reach other engines (a job's end cancels its quantum
+        # tasks; a quantum task's failure answers the job's worker), whose loops may hold
+        # their locks while they wait for this one.
+        self._failures: queue.SimpleQueue[tuple[Future[Any], BaseException] | None] = (
+            queue.SimpleQueue()
+        )
+        self._failing = threading.Thread(
+            target=self._fail_in_order, name=f"qlambda-{name}-failures", daemon=True
+        )
+        self._failing.start()
         self.completed = 0
         self.spawned = 0
 
@@ -384,6 +396,9 @@ class LocalEngine:
             for task in running:
                 if not task.future.done():
                     task.future.set_exception(CancelledError())
+        self._failures.put(None)  # after the failures queued so far
+        if threading.current_thread() is not self._failing:
+            self._failing.join(10.0 if wait else 2.0)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -1074,8 +1089,14 @@ class LocalEngine:
         if reason is None or reason == "retired":
             reason = describe_exit(worker.exit_code)
         if not running.future.done():
-            running.future.set_exception(worker.kill_error(reason))
+            self._failures.put((running.future, worker.kill_error(reason)))
         self._dispatch()
+
+    def _fail_in_order(self) -> None:
+        while (failure := self._failures.get()) is not None:
+            future, error = failure
+            with contextlib.suppress(InvalidStateError):  # canceled meanwhile
+                future.set_exception(error)
 
     def _forget(self, worker: _Worker) -> None:
         if self._workers.pop(worker.id, None) is None:
