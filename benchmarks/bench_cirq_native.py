@@ -101,25 +101,6 @@ def workloads(calls: int) -> dict[str, Callable[[Any], float]]:
     }
 
 
-def in_process_submit() -> Callable[[Any], Any]:
-    """Requests sealed, opened and run by an Aer executor in this very process: the
-    platform's code path without its queue and process hops."""
-    from concurrent.futures import Future
-
-    from qlambda.quantum.config import BackendConfig
-    from qlambda.quantum.envelope import seal, seal_outcome
-    from qlambda.quantum.runtime import BackendRuntime
-
-    runtime = BackendRuntime(BackendConfig(name="local", kind="aer"))
-
-    def submit(request: Any) -> Future[Any]:
-        answer: Future[Any] = Future()
-        answer.set_result(seal_outcome(runtime.execute(seal(request).open())))
-        return answer
-
-    return submit
-
-
 def side_by_side(ctx: Any, calls: int, repeats: int) -> dict[str, list[list[float]]]:
     """Inside a job: per workload, [cirq, qlambda, in-process] ms per repeat, alternating."""
     import cirq
@@ -132,6 +113,8 @@ def side_by_side(ctx: Any, calls: int, repeats: int) -> dict[str, list[list[floa
     from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
 
     loops = workloads(calls)
+    from qlambda.quantum.in_process import in_process_submit
+
     submit = in_process_submit()
     samplers = [
         cirq.Simulator(),

@@ -106,29 +106,11 @@ VARIANTS = [
 ]
 
 
-def in_process_submit() -> Callable[[Any], Any]:
-    """Requests sealed, opened and run by an Aer executor in this very process: the
-    platform's code path without its queue and process hops."""
-    from concurrent.futures import Future
-
-    from qlambda.quantum.config import BackendConfig
-    from qlambda.quantum.envelope import seal, seal_outcome
-    from qlambda.quantum.runtime import BackendRuntime
-
-    runtime = BackendRuntime(BackendConfig(name="local", kind="aer"))
-
-    def submit(request: Any) -> Future[Any]:
-        answer: Future[Any] = Future()
-        answer.set_result(seal_outcome(runtime.execute(seal(request).open())))
-        return answer
-
-    return submit
-
-
 def side_by_side(ctx: Any, steps: int, repeats: int) -> dict[str, list[list[float]]]:
     """Inside a job: per pattern, ms per step of each variant per repeat, alternating."""
     import pennylane as qml
 
+    from qlambda.quantum.in_process import in_process_submit
     from qlambda.quantum.primitives import PlatformEstimatorV2, PlatformStateVectors
     from qlambda.quantum.sdk.pennylane_device import QlambdaDevice
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from qlambda.cli.common import data_dir_option, remote_client, server_options, service_call
+from qlambda.cli.common import (
+    data_dir_option,
+    figure_option,
+    remote_client,
+    server_options,
+    service_call,
+)
 
 
 @click.group(name="app")
@@ -54,13 +60,7 @@ def _sizes(text: str, hint: str = "--subcircuit-qubits", minimum: int = 2) -> li
     help="Backends to deal tasks over (names, comma-separated; auto: the platform's choice).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the circuit's angles.")
-@click.option(
-    "--figure",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("circuit_cutting.png"),
-    show_default=True,
-    help="Where to write the PNG figure.",
-)
+@figure_option("circuit_cutting.png")
 @server_options
 @data_dir_option
 def cut(
@@ -256,13 +256,7 @@ def _figure(rows: list[dict[str, Any]], path: Path) -> None:
     show_default=True,
     help="Also time the same simulations on a bare ProcessPoolExecutor of W processes.",
 )
-@click.option(
-    "--figure",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("circuit_execution.png"),
-    show_default=True,
-    help="Where to write the PNG figure.",
-)
+@figure_option("circuit_execution.png")
 def ensemble(
     circuits: str,
     qubits: int,
@@ -414,13 +408,7 @@ def _ensemble_figure(rows: list[dict[str, Any]], path: Path, mode: str) -> None:
     help="Also train bare: the same shards on a ProcessPoolExecutor of W, on Aer.",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of the split and weights.")
-@click.option(
-    "--figure",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("qml_classifier.png"),
-    show_default=True,
-    help="Where to write the PNG figure.",
-)
+@figure_option("qml_classifier.png")
 @server_options
 @data_dir_option
 def qml(
@@ -687,13 +675,7 @@ def _qml_figure(rows: list[dict[str, Any]], path: Path) -> None:
     default=None,
     help="Traces to compare with (default: the published ones shipped with qlambda).",
 )
-@click.option(
-    "--figure",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("vqe_workload.png"),
-    show_default=True,
-    help="Where to write the PNG figure.",
-)
+@figure_option("vqe_workload.png")
 @data_dir_option
 def vqe_workload(
     sizes: str,

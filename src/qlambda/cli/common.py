@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import sys
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,18 @@ def server_options(command: Any) -> Any:
         default=None,
         help="A qlambda server, e.g. http://127.0.0.1:8000 (default: $QLAMBDA_URL).",
     )(command)
+
+
+def figure_option(default: str) -> Callable[[Any], Any]:
+    """``--figure PATH``: where a command writes its PNG (``default`` in the current directory)."""
+    option: Callable[[Any], Any] = click.option(
+        "--figure",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=Path(default),
+        show_default=True,
+        help="Where to write the PNG figure.",
+    )
+    return option
 
 
 def remote_client(url: str, token: str | None) -> Any:
