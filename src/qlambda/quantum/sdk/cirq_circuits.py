@@ -21,9 +21,7 @@ otherwise: Cirq's first qubit is Qiskit's qubit 0.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +33,7 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import UnitaryGate
 
 from qlambda.core.arrays import FloatArray
+from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.sdk.circuits import UnsupportedCircuitError
 
 SUPPORTED = (
@@ -272,9 +271,8 @@ def _convert(circuit: cirq.AbstractCircuit, qubit_order: Any) -> CirqProgram:
     )
 
 
-_lock = threading.Lock()
-_programs: OrderedDict[Hashable, CirqProgram] = OrderedDict()
 CACHE_SIZE = 256
+_programs: LRUMemo[CirqProgram] = LRUMemo(CACHE_SIZE)
 
 
 def cirq_program(circuit: cirq.AbstractCircuit, qubit_order: Any = None) -> CirqProgram:
@@ -289,14 +287,4 @@ def cirq_program(circuit: cirq.AbstractCircuit, qubit_order: Any = None) -> Cirq
     if isinstance(qubit_order, cirq.QubitOrder):  # a rule of the caller's: not cached
         return _convert(frozen, qubit_order)
     key = (frozen, None if qubit_order is None else tuple(qubit_order))
-    with _lock:
-        known = _programs.get(key)
-        if known is not None:
-            _programs.move_to_end(key)
-            return known
-    program = _convert(frozen, qubit_order)
-    with _lock:
-        _programs[key] = program
-        while len(_programs) > CACHE_SIZE:
-            _programs.popitem(last=False)
-    return program
+    return _programs.get(key, lambda: _convert(frozen, qubit_order))

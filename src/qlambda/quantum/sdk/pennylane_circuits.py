@@ -16,8 +16,6 @@ rotations and CNOTs: Aer 0.18 ignores the values bound to a parameterised ``crx`
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from qiskit import ClassicalRegister, QuantumCircuit
 from qiskit.circuit import Parameter
 
 from qlambda.core.arrays import FloatArray
+from qlambda.quantum.memo import LRUMemo
 
 REGISTER = "wires"  # the sampling circuits' classical register, one bit per device wire
 Angle = Any  # a Parameter, or an expression of one (qiskit ships no types)
@@ -170,23 +169,12 @@ def _convert(operations: Sequence[Operator], wires: Sequence[Any]) -> TapeProgra
     )
 
 
-_lock = threading.Lock()
-_programs: OrderedDict[Hashable, TapeProgram] = OrderedDict()
 CACHE_SIZE = 256
+_programs: LRUMemo[TapeProgram] = LRUMemo(CACHE_SIZE)
 
 
 def tape_program(operations: Sequence[Operator], wires: Sequence[Any]) -> TapeProgram:
     """The :class:`TapeProgram` of ``operations`` on qubits ``wires`` (qubit i is
     ``wires[i]``), converted once per structure."""
     key = (structure(operations), tuple(wires))
-    with _lock:
-        known = _programs.get(key)
-        if known is not None:
-            _programs.move_to_end(key)
-            return known
-    program = _convert(operations, wires)
-    with _lock:
-        _programs[key] = program
-        while len(_programs) > CACHE_SIZE:
-            _programs.popitem(last=False)
-    return program
+    return _programs.get(key, lambda: _convert(operations, wires))
