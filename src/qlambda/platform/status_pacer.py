@@ -45,7 +45,7 @@ class StatusPacer:
 
     def close(self) -> None:
         """Send the status held, if any; later ones are dropped (the job has ended)."""
-        with self._lock:
+        with self._lock, contextlib.suppress(OSError):  # the job's own outcome matters more
             self._closed = True
             self._flush()
 
