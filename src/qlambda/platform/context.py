@@ -30,7 +30,7 @@ from qlambda.platform.functions import (
     unship,
 )
 from qlambda.platform.output_caps import capped_output
-from qlambda.platform.quantum_access import QuantumAccess, using_access
+from qlambda.platform.quantum_access import ChannelAccess, using_access
 from qlambda.platform.results import encode_result
 from qlambda.platform.status_pacer import StatusPacer
 
@@ -52,7 +52,7 @@ class JobPayload:
     max_log_bytes: int | None = None  # the job's log stops growing there
 
 
-class JobContext(QuantumAccess):
+class JobContext(ChannelAccess):
     """What a function receives as ``ctx``."""
 
     def __init__(
@@ -67,17 +67,6 @@ class JobContext(QuantumAccess):
         self._channel = channel
         self.execution_options = execution_options
         self._status = StatusPacer(lambda text: channel.notify("status", text))
-
-    def _send(self, envelope: Any) -> Future[Any]:
-        return self._channel.request("quantum", envelope.to_data())
-
-    def _describe_backend(self, name: str) -> dict[str, Any]:
-        described: dict[str, Any] = self._channel.request("backend", name).result()
-        return described
-
-    def _list_backends(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
-        return listed
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:

@@ -21,38 +21,26 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from qlambda.engine.base import TaskMessage
 from qlambda.engine.channel import Channel, current_channel
 from qlambda.platform.dispatcher import answer
 from qlambda.platform.functions import CONTEXT_PARAMETER
-from qlambda.platform.quantum_access import QuantumAccess, describe_backends, using_access
+from qlambda.platform.quantum_access import ChannelAccess, describe_backends, using_access
 from qlambda.quantum.envelope import RequestEnvelope
 
 if TYPE_CHECKING:
     from qlambda.platform.pilot import Pilot
 
 
-class TaskContext(QuantumAccess):
+class TaskContext(ChannelAccess):
     """What a pilot task receives as ``ctx``: its pilot's QPUs."""
 
     def __init__(self, pilot_id: str, task_name: str, channel: Channel) -> None:
         self.pilot_id = pilot_id
         self.task_name = task_name
         self._channel = channel
-
-    def _send(self, envelope: Any) -> Future[Any]:
-        return self._channel.request("quantum", envelope.to_data())
-
-    def _describe_backend(self, name: str) -> dict[str, Any]:
-        described: dict[str, Any] = self._channel.request("backend", name).result()
-        return described
-
-    def _list_backends(self) -> list[dict[str, Any]]:
-        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
-        return listed
 
     def log(self, message: str) -> None:
         """A timestamped line on the task's stderr."""

@@ -14,6 +14,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from qlambda.core.errors import UnknownBackendError
+from qlambda.engine.channel import Channel
 
 _current: contextvars.ContextVar[QuantumAccess | None] = contextvars.ContextVar(
     "qlambda_quantum_access", default=None
@@ -217,6 +218,24 @@ class QuantumAccess:
     def _send(self, envelope: Any) -> Future[Any]:
         """Hand a sealed request to the dispatcher; the Future resolves to its result."""
         raise NotImplementedError
+
+
+class ChannelAccess(QuantumAccess):
+    """Quantum access over a task's channel to whoever runs it: a job's context (the
+    control plane answers) or a pilot task's (its pilot answers)."""
+
+    _channel: Channel
+
+    def _send(self, envelope: Any) -> Future[Any]:
+        return self._channel.request("quantum", envelope.to_data())
+
+    def _describe_backend(self, name: str) -> dict[str, Any]:
+        described: dict[str, Any] = self._channel.request("backend", name).result()
+        return described
+
+    def _list_backends(self) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = self._channel.request("backends", None).result()
+        return listed
 
 
 def _in_session(backend: str | None) -> tuple[str | None, str | None]:
