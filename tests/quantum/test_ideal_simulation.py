@@ -31,12 +31,12 @@ def entangler() -> QuantumCircuit:
     return circuit
 
 
-@pytest.mark.parametrize("path", ["statevector", "aer"])
+@pytest.mark.parametrize("path", ["numpy", "aer"])
 def test_a_statevector_request_returns_each_parameter_set_s_final_state(
     aer_runtime, monkeypatch, path
 ):
-    if path == "aer":  # every request through Aer, not Qiskit's Statevector
-        monkeypatch.setattr(ideal_simulation, "SMALL_WORK", 0)
+    if path == "aer":  # every request through Aer, not numpy's small states
+        monkeypatch.setattr(ideal_simulation, "faster_than_aer", lambda work: False)
     values = [[0.3], [1.7], [-2.0]]
     request = seal(make_request("statevector", [(entangler(), values)])).open()
     result = aer_runtime.execute(request).result

@@ -7,11 +7,18 @@ loop sends the same circuit and observable on every iteration, so this estimator
 the instrumented circuit once per (circuit, Pauli terms) and then only binds the
 iteration's parameter values: compiled once, bound per call, like the transpiler cache.
 
-Exact values (precision 0) are those of Aer's EstimatorV2 for the same PUB, bit for bit:
-the same instructions on the same simulator, summed term by term in the observable's
-order. A precision above zero adds Gaussian noise of that standard deviation, as Aer's
-estimator does, but drawn from one generator seeded once: Aer reseeds for every PUB, so
-with a seed every call got the same noise and repeated estimates were not independent.
+Small circuits skip Aer altogether (:mod:`qlambda.quantum.small_state`): the state of
+every parameter set is evolved in numpy (compiled once per circuit) and each Pauli term
+read from it, when that costs less than Aer's fixed 0.5 ms per call (the measured rule:
+:func:`~qlambda.quantum.small_state.faster_than_aer`; the demo's 8-qubit QAOA circuit
+takes this path). Exact values (precision 0) are the exact expectation values either
+way: on Aer those of its EstimatorV2 for the same PUB, bit for bit (the same
+instructions on the same simulator, summed term by term in the observable's order); in
+numpy they agree with Aer's to about 1e-12, not bit for bit (the same arithmetic in
+another order). A precision above zero adds Gaussian noise of that standard deviation,
+as Aer's estimator does, but drawn from one generator seeded once: Aer reseeds for every
+PUB, so with a seed every call got the same noise and repeated estimates were not
+independent.
 
 A circuit's final measurements are removed and the Pauli terms they dephase count 0, as
 Qiskit's estimators measure them (:mod:`qlambda.quantum.estimator_measurements`); a
@@ -21,8 +28,8 @@ mid-circuit measurement has no exact value and is refused.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,8 +39,40 @@ from qiskit.primitives.containers import DataBin
 from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPubLike
 from qiskit.quantum_info import Pauli
 
+from qlambda.core.arrays import FloatArray
 from qlambda.quantum.estimator_measurements import refuse_exact, split_measurements, vanishes
+from qlambda.quantum.memo import LRUMemo
+from qlambda.quantum.small_state import SmallCircuit, faster_than_aer, pauli_terms, small_circuit
 from qlambda.quantum.transpilation import circuit_token
+
+
+@dataclass
+class _Instrumented:
+    """What an estimator keeps per (circuit, Pauli terms): the circuit without its final
+    measurements, the terms they do not dephase, and, each built on first use, the
+    circuit saving those terms for Aer and the numpy program (None: refused)."""
+
+    measured: QuantumCircuit
+    saved: frozenset[str]
+    saving: QuantumCircuit | None = None
+    program: SmallCircuit | None = None
+    compiled: bool = False
+
+    def saving_circuit(self) -> QuantumCircuit:
+        if self.saving is None:
+            saving = self.measured.copy()
+            for label in sorted(self.saved):
+                saving.save_expectation_value(
+                    Pauli(label), qubits=range(saving.num_qubits), label=label
+                )
+            self.saving = saving
+        return self.saving
+
+    def small(self, key: Hashable) -> SmallCircuit | None:
+        if not self.compiled:
+            self.program = small_circuit(self.measured, key)
+            self.compiled = True
+        return self.program
 
 
 class CompiledEstimator(BaseEstimatorV2):
@@ -45,13 +84,15 @@ class CompiledEstimator(BaseEstimatorV2):
         self.simulator = simulator
         self.run_options = dict(run_options or {})
         self._noise = np.random.default_rng(self.run_options.get("seed_simulator"))
-        self._capacity = capacity
-        self._instrumented: OrderedDict[Hashable, tuple[QuantumCircuit, frozenset[str]]] = (
-            OrderedDict()
-        )
+        self._instrumented: LRUMemo[_Instrumented] = LRUMemo(capacity)
         self._lock = threading.Lock()  # an ideal simulator may serve tasks from threads
-        self.hits = 0
+        self.calls = 0
         self.misses = 0
+
+    @property
+    def hits(self) -> int:
+        """Calls that found their circuit instrumented already."""
+        return self.calls - self.misses
 
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
@@ -68,33 +109,27 @@ class CompiledEstimator(BaseEstimatorV2):
             [self._run_pub(pub, index) for index, pub in enumerate(pubs)], metadata={"version": 2}
         )
 
+    def _entry(self, circuit: QuantumCircuit, paulis: frozenset[str], index: int) -> _Instrumented:
+        def make() -> _Instrumented:
+            with self._lock:
+                self.misses += 1
+            measured = split_measurements(circuit)
+            if measured.mid_circuit:
+                raise refuse_exact(index)
+            saved = frozenset(label for label in paulis if not vanishes(label, measured.dephased))
+            return _Instrumented(measured.circuit, saved)
+
+        with self._lock:
+            self.calls += 1
+        return self._instrumented.get(("estimator", circuit_token(circuit), paulis), make)
+
     def instrumented(
         self, circuit: QuantumCircuit, paulis: frozenset[str], index: int = 0
     ) -> tuple[QuantumCircuit, frozenset[str]]:
         """``circuit`` without its final measurements, saving the expectation value of each
         Pauli in ``paulis`` that they do not dephase, and the Paulis saved; built once."""
-        key = (circuit_token(circuit), paulis)
-        with self._lock:
-            cached = self._instrumented.get(key)
-            if cached is not None:
-                self.hits += 1
-                self._instrumented.move_to_end(key)
-                return cached
-            self.misses += 1
-        measured = split_measurements(circuit)
-        if measured.mid_circuit:
-            raise refuse_exact(index)
-        saving = measured.circuit.copy()
-        saved = frozenset(label for label in paulis if not vanishes(label, measured.dephased))
-        for label in sorted(saved):
-            saving.save_expectation_value(
-                Pauli(label), qubits=range(saving.num_qubits), label=label
-            )
-        with self._lock:
-            self._instrumented[key] = (saving, saved)
-            if len(self._instrumented) > self._capacity:
-                self._instrumented.popitem(last=False)
-        return saving, saved
+        entry = self._entry(circuit, paulis, index)
+        return entry.saving_circuit(), entry.saved
 
     def _run_pub(self, pub: EstimatorPub, index: int = 0) -> PubResult:
         circuit = pub.circuit
@@ -103,23 +138,20 @@ class CompiledEstimator(BaseEstimatorV2):
         values = pub.parameter_values
         shape = np.broadcast_shapes(values.shape, observables.shape)
         paulis = frozenset(label for terms in observables.ravel() for label in terms)
-        saving, saved_labels = self.instrumented(circuit, paulis, index)
-
-        binds = None
-        if circuit.num_parameters:
-            table = values.as_array(circuit.parameters).reshape(-1, circuit.num_parameters)
-            binds = [{p: table[:, i] for i, p in enumerate(circuit.parameters)}]
-        result = self.simulator.run(saving, parameter_binds=binds, **self.run_options).result()
-
+        entry = self._entry(circuit, paulis, index)
         # which parameter set and which observable each entry of the result shape uses
         value_index = np.broadcast_to(np.arange(values.size).reshape(values.shape), shape)
-        observable = np.broadcast_to(observables, shape)
-        evs = np.zeros(shape, dtype=float)
-        for position in np.ndindex(*shape):
-            saved = result.data(int(value_index[position]))
-            for label, coeff in observable[position].items():
-                if label in saved_labels:  # the others are dephased by a final measurement
-                    evs[position] += saved[label] * coeff
+        observable_index = np.broadcast_to(
+            np.arange(observables.size).reshape(observables.shape), shape
+        )
+        program = entry.small(("estimator", circuit_token(circuit)))
+        if program is not None and faster_than_aer(
+            [(program.num_qubits, program.gates, max(values.size, 1))]
+        ):
+            evs, metadata = self._small_values(program, entry, pub, observables)
+            evs = evs[value_index, observable_index]
+        else:
+            evs, metadata = self._aer_values(entry, pub, observables, value_index, shape)
         if precision > 0:
             with self._lock:
                 evs = self._noise.normal(evs, precision, evs.shape)
@@ -128,6 +160,54 @@ class CompiledEstimator(BaseEstimatorV2):
             metadata={
                 "target_precision": precision,
                 "circuit_metadata": circuit.metadata,
-                "simulator_metadata": result.metadata,
+                "simulator_metadata": metadata,
             },
         )
+
+    @staticmethod
+    def _small_values(
+        program: SmallCircuit, entry: _Instrumented, pub: EstimatorPub, observables: Any
+    ) -> tuple[FloatArray, dict[str, Any]]:
+        """The value of every observable in every parameter set (sets, observables)."""
+        labels = sorted(entry.saved)
+        if program.parameters:
+            table = pub.parameter_values.as_array(program.parameters)
+            states = program.states(table.reshape(-1, len(program.parameters)))
+        else:
+            states = program.states()
+        terms = pauli_terms(labels, program.num_qubits).values(states)  # (sets, terms)
+        position = {label: k for k, label in enumerate(labels)}
+        coefficients = np.zeros((observables.size, len(labels)))
+        for number, observable in enumerate(observables.ravel()):
+            for label, coeff in observable.items():
+                if label in position:  # the others are dephased by a final measurement
+                    coefficients[number, position[label]] += coeff
+        evs: FloatArray = terms @ coefficients.T
+        if not program.parameters:
+            evs = np.broadcast_to(evs, (max(pub.parameter_values.size, 1), observables.size))
+        return evs, {"method": "statevector", "simulator": "numpy"}
+
+    def _aer_values(
+        self,
+        entry: _Instrumented,
+        pub: EstimatorPub,
+        observables: Any,
+        value_index: Any,
+        shape: tuple[int, ...],
+    ) -> tuple[FloatArray, dict[str, Any]]:
+        """The values of the result's shape from one Aer call saving every term."""
+        circuit, values = pub.circuit, pub.parameter_values
+        binds = None
+        if circuit.num_parameters:
+            table = values.as_array(circuit.parameters).reshape(-1, circuit.num_parameters)
+            binds = [{p: table[:, i] for i, p in enumerate(circuit.parameters)}]
+        saving = entry.saving_circuit()
+        result = self.simulator.run(saving, parameter_binds=binds, **self.run_options).result()
+        observable = np.broadcast_to(observables, shape)
+        evs = np.zeros(shape, dtype=float)
+        for position in np.ndindex(*shape):
+            saved = result.data(int(value_index[position]))
+            for label, coeff in observable[position].items():
+                if label in entry.saved:  # the others are dephased by a final measurement
+                    evs[position] += saved[label] * coeff
+        return evs, result.metadata
