@@ -27,12 +27,12 @@ from qiskit import QuantumCircuit
 from qiskit.circuit import ParameterVector
 from qiskit_aer import AerSimulator
 
-from qlambda.quantum.small_state import SmallCircuit, faster_than_aer
+from qlambda.quantum.small_state import AER_COSTS, NUMPY_COSTS, SmallCircuit, faster_than_aer
 
 CASES = [
     (qubits, gates, sets)
     for qubits in (2, 4, 6, 8, 10, 12, 14)
-    for gates in (8, 32, 128)
+    for gates in (4, 16, 64, 256)
     for sets in (1, 8)
 ]
 
@@ -79,12 +79,15 @@ def measure(qubits: int, gates: int, sets: int, calls: int) -> tuple[float, floa
     return numpy, aer
 
 
-def fit(rows: list[tuple[int, int, int, float]]) -> tuple[float, float, float]:
-    """Seconds = call + gate * g + amplitude * g * s * 2^n, least squares."""
-    design = np.array([[1.0, g, g * s * (1 << n)] for n, g, s, _ in rows])
+def fit(rows: list[tuple[int, int, int, float]]) -> tuple[float, float, float, float]:
+    """Seconds = call + gate * g + set * s + amplitude * g * s * 2^n, least relative
+    squares."""
+    design = np.array([[1.0, g, s, g * s * (1 << n)] for n, g, s, _ in rows])
     seconds = np.array([t for *_, t in rows])
-    (call, gate, amplitude), *_ = np.linalg.lstsq(design, seconds, rcond=None)
-    return float(call), float(gate), float(amplitude)
+    weights = 1 / seconds  # small calls count as much as large ones
+    solution, *_ = np.linalg.lstsq(design * weights[:, None], np.ones(len(rows)), rcond=None)
+    call, gate, per_set, amplitude = solution
+    return float(call), float(gate), float(per_set), float(amplitude)
 
 
 def main() -> None:
@@ -93,7 +96,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(
-        f"{'qubits':>6s} {'gates':>6s} {'sets':>5s} {'numpy us':>18s} {'Aer us':>18s} {'rule':>7s}"
+        f"{'qubits':>6s} {'gates':>6s} {'sets':>5s} {'numpy us':>17s} {'Aer us':>17s} "
+        f"{'rule':>6s} {'right':>6s}"
     )
     numpy_rows, aer_rows = [], []
     for index, (qubits, gates, sets) in enumerate(CASES):
@@ -103,16 +107,23 @@ def main() -> None:
         aer = [1e6 * a for _, a in runs]
         numpy_rows.append((qubits, gates, sets, statistics.median(numpy) * 1e-6))
         aer_rows.append((qubits, gates, sets, statistics.median(aer) * 1e-6))
-        rule = "numpy" if faster_than_aer(qubits, gates, sets) else "Aer"
+        numpy_wins = faster_than_aer([(qubits, gates, sets)])
+        right = numpy_wins == (statistics.median(numpy) < statistics.median(aer))
         print(
-            f"{qubits:6d} {gates:6d} {sets:5d} "
-            f"{min(numpy):8.0f}-{max(numpy):<9.0f} {min(aer):8.0f}-{max(aer):<9.0f} {rule:>7s}"
+            f"\r{qubits:6d} {gates:6d} {sets:5d} "
+            f"{min(numpy):8.0f}-{max(numpy):<8.0f} {min(aer):8.0f}-{max(aer):<8.0f} "
+            f"{'numpy' if numpy_wins else 'Aer':>6s} {'yes' if right else 'NO':>6s}"
         )
-    print("\nfit: seconds = call + gates * per gate + amplitudes * per amplitude")
-    print(f"{'':8s} {'call us':>10s} {'per gate us':>12s} {'per amplitude ns':>17s}")
-    for name, rows in (("numpy", numpy_rows), ("Aer", aer_rows)):
-        call, gate, amplitude = fit(rows)
-        print(f"{name:8s} {1e6 * call:10.1f} {1e6 * gate:12.2f} {1e9 * amplitude:17.4f}")
+    print("\nfit: seconds = call + gates * per gate + sets * per set + amplitudes * per")
+    print("amplitude, amplitudes = gates * sets * 2^qubits; rule: small_state's constants")
+    print(f"{'':8s} {'call us':>10s} {'per gate us':>12s} {'per set us':>11s} {'per amp. ns':>12s}")
+    fitted = [(name, *fit(rows)) for name, rows in (("numpy", numpy_rows), ("Aer", aer_rows))]
+    rules = [("rule np", *NUMPY_COSTS), ("rule Aer", *AER_COSTS)]
+    for name, call, gate, per_set, amplitude in [*fitted, *rules]:
+        print(
+            f"{name:8s} {1e6 * call:10.1f} {1e6 * gate:12.2f} {1e6 * per_set:11.1f} "
+            f"{1e9 * amplitude:12.3f}"
+        )
 
 
 if __name__ == "__main__":

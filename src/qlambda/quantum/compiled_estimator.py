@@ -75,6 +75,30 @@ class _Instrumented:
         return self.program
 
 
+@dataclass(frozen=True)
+class _Observables:
+    """A PUB's observables as the estimator reads them: the object array of
+    ``{pauli: coeff}``, the Paulis in sorted order, and each observable's coefficient of
+    each Pauli (observables, Paulis)."""
+
+    source: Any  # the ObservablesArray, held so that its id is not reused meanwhile
+    terms: Any
+    paulis: frozenset[str]
+    labels: tuple[str, ...]
+    coefficients: FloatArray
+
+    @classmethod
+    def of(cls, source: Any) -> _Observables:
+        terms = np.asarray(source)  # object array of {pauli: coeff}
+        labels = tuple(sorted({label for observable in terms.ravel() for label in observable}))
+        position = {label: k for k, label in enumerate(labels)}
+        coefficients = np.zeros((terms.size, len(labels)))
+        for number, observable in enumerate(terms.ravel()):
+            for label, coeff in observable.items():
+                coefficients[number, position[label]] += coeff
+        return cls(source, terms, frozenset(labels), labels, coefficients)
+
+
 class CompiledEstimator(BaseEstimatorV2):
     """An EstimatorV2 on ``simulator`` that keeps instrumented circuits (LRU)."""
 
@@ -85,6 +109,8 @@ class CompiledEstimator(BaseEstimatorV2):
         self.run_options = dict(run_options or {})
         self._noise = np.random.default_rng(self.run_options.get("seed_simulator"))
         self._instrumented: LRUMemo[_Instrumented] = LRUMemo(capacity)
+        # an executor decodes equal observables to one object: read once per object
+        self._observables: LRUMemo[_Observables] = LRUMemo(capacity)
         self._lock = threading.Lock()  # an ideal simulator may serve tasks from threads
         self.calls = 0
         self.misses = 0
@@ -134,11 +160,12 @@ class CompiledEstimator(BaseEstimatorV2):
     def _run_pub(self, pub: EstimatorPub, index: int = 0) -> PubResult:
         circuit = pub.circuit
         precision = pub.precision or 0.0
-        observables = np.asarray(pub.observables)  # object array of {pauli: coeff}
+        source = pub.observables
+        read = self._observables.get(id(source), lambda: _Observables.of(source))
+        observables = read.terms
         values = pub.parameter_values
         shape = np.broadcast_shapes(values.shape, observables.shape)
-        paulis = frozenset(label for terms in observables.ravel() for label in terms)
-        entry = self._entry(circuit, paulis, index)
+        entry = self._entry(circuit, read.paulis, index)
         # which parameter set and which observable each entry of the result shape uses
         value_index = np.broadcast_to(np.arange(values.size).reshape(values.shape), shape)
         observable_index = np.broadcast_to(
@@ -148,7 +175,7 @@ class CompiledEstimator(BaseEstimatorV2):
         if program is not None and faster_than_aer(
             [(program.num_qubits, program.gates, max(values.size, 1))]
         ):
-            evs, metadata = self._small_values(program, entry, pub, observables)
+            evs, metadata = self._small_values(program, entry, pub, read)
             evs = evs[value_index, observable_index]
         else:
             evs, metadata = self._aer_values(entry, pub, observables, value_index, shape)
@@ -166,25 +193,23 @@ class CompiledEstimator(BaseEstimatorV2):
 
     @staticmethod
     def _small_values(
-        program: SmallCircuit, entry: _Instrumented, pub: EstimatorPub, observables: Any
+        program: SmallCircuit, entry: _Instrumented, pub: EstimatorPub, read: _Observables
     ) -> tuple[FloatArray, dict[str, Any]]:
         """The value of every observable in every parameter set (sets, observables)."""
-        labels = sorted(entry.saved)
         if program.parameters:
             table = pub.parameter_values.as_array(program.parameters)
             states = program.states(table.reshape(-1, len(program.parameters)))
         else:
             states = program.states()
+        coefficients = read.coefficients
+        labels = read.labels
+        if len(entry.saved) < len(labels):  # the others are dephased by a final measurement
+            kept = [k for k, label in enumerate(labels) if label in entry.saved]
+            coefficients, labels = coefficients[:, kept], tuple(labels[k] for k in kept)
         terms = pauli_terms(labels, program.num_qubits).values(states)  # (sets, terms)
-        position = {label: k for k, label in enumerate(labels)}
-        coefficients = np.zeros((observables.size, len(labels)))
-        for number, observable in enumerate(observables.ravel()):
-            for label, coeff in observable.items():
-                if label in position:  # the others are dephased by a final measurement
-                    coefficients[number, position[label]] += coeff
         evs: FloatArray = terms @ coefficients.T
         if not program.parameters:
-            evs = np.broadcast_to(evs, (max(pub.parameter_values.size, 1), observables.size))
+            evs = np.broadcast_to(evs, (max(pub.parameter_values.size, 1), len(coefficients)))
         return evs, {"method": "statevector", "simulator": "numpy"}
 
     def _aer_values(
