@@ -3,14 +3,21 @@
 Bare: ``solve_maxcut`` in this process on Aer's EstimatorV2 and SamplerV2. Platform:
 the same function submitted as a job (``qaoa_maxcut.run``), each estimator call a
 quantum task through the dispatcher to a QPU executor holding the same Aer
-simulator, timed from submission to result. Same seeds, same iterations; runs
-alternate so load hits both alike. Target: at most 1.2x the bare wall time.
+simulator, timed from submission to result. Same seeds; runs alternate so load hits
+both alike. Target: at most 1.2x the bare loop's time per estimator call.
 
 The platform's ideal simulator estimates with :class:`CompiledEstimator` (the circuit
-instrumented once, parameters bound per call), which Aer's EstimatorV2 does not do. A
+instrumented once, parameters bound per call; a circuit as small as this one evolved in
+numpy, :mod:`qlambda.quantum.small_state`), which Aer's EstimatorV2 does not do. A
 third run, the bare loop on that estimator in this process, separates what the platform
 itself costs (process hops, queueing, status and checkpoints) from what it saves: the
 platform's extra milliseconds per call against it (target: at most 1 ms, 1.2x).
+
+Numpy's exact values agree with Aer's to about 1e-12, not bit for bit, and COBYLA
+amplifies such differences into another path to the same minimum: the loops on
+CompiledEstimator may take another number of estimator calls than the loop on Aer's
+EstimatorV2. Each row's per-call figure divides by its own loop's calls (printed), and
+the energies found must agree to :data:`ENERGY_TOLERANCE`.
 
 The platform runs twice: as the embedded client does (jobs in the server's own
 processes) and sandboxed as ``qlambda serve`` runs a shared server (each tenant's
@@ -41,6 +48,8 @@ from qlambda.apps import qaoa_maxcut
 from qlambda.quantum.compiled_estimator import CompiledEstimator
 
 MODES = {"off": None, "on": {"mode": "bwrap"}}  # the [sandbox] table of each run
+ENERGY_TOLERANCE = 1e-6
+"""How far the three loops' energies may be apart (COBYLA stops within about 1e-8)."""
 
 
 def run_bare_compiled(nodes: int, reps: int, maxiter: int, seed: int) -> qaoa_maxcut.MaxCutResult:
@@ -62,7 +71,7 @@ class Timings:
     bare: float  # median seconds, Aer's EstimatorV2 in this process
     compiled: float  # median seconds, CompiledEstimator in this process
     platform: float  # median seconds, the job from submission to result
-    calls: int  # estimator calls of one run
+    calls: tuple[int, int, int]  # estimator calls of one run of each loop (same order)
 
 
 def measure(sandbox: str, problem: dict[str, Any], repeats: int) -> Timings:
@@ -77,7 +86,8 @@ def measure(sandbox: str, problem: dict[str, Any], repeats: int) -> Timings:
         served_problem = {**problem, "precision": 0.0}  # exact, as Aer's EstimatorV2 by default
         client.run(qaoa_maxcut.run, **served_problem).result()  # and the tenant's sandbox
         run_bare_compiled(**problem)
-        bare, compiled, platform, calls = [], [], [], 0
+        bare, compiled, platform = [], [], []
+        calls = (0, 0, 0)
         for number in range(repeats):
             print(f"  sandbox {sandbox}: run {number + 1} of {repeats}", end="\r", flush=True)
             start = time.perf_counter()
@@ -86,13 +96,14 @@ def measure(sandbox: str, problem: dict[str, Any], repeats: int) -> Timings:
             start = time.perf_counter()
             same = run_bare_compiled(**problem)
             compiled.append(time.perf_counter() - start)
-            assert same.energy == result.energy, "the compiled estimator must give Aer's values"
             start = time.perf_counter()
             served = client.run(qaoa_maxcut.run, **served_problem).result()
             platform.append(time.perf_counter() - start)
-            assert served["energy"] == result.energy, "the two runs must be the same loop"
-            assert served["iterations"] == result.iterations
-            calls = result.iterations
+            for energy in (same.energy, served["energy"]):
+                assert abs(energy - result.energy) <= ENERGY_TOLERANCE, (
+                    f"the loops must find the same minimum: {energy} against {result.energy}"
+                )
+            calls = (result.iterations, same.iterations, served["iterations"])
     print(" " * 40, end="\r")
     return Timings(
         sandbox,
@@ -104,31 +115,32 @@ def measure(sandbox: str, problem: dict[str, Any], repeats: int) -> Timings:
 
 
 def report(runs: list[Timings], args: argparse.Namespace) -> None:
-    calls = runs[0].calls
-    print(
-        f"\nQAOA MaxCut, {args.nodes} nodes, reps={args.reps}, COBYLA, {calls} estimator "
-        f"calls (median of {args.repeats})"
-    )
-    print(f"{'run':44s} {'wall s':>8s} {'per call ms':>12s}")
+    print(f"\nQAOA MaxCut, {args.nodes} nodes, reps={args.reps}, COBYLA (median of {args.repeats})")
+    print(f"{'run':40s} {'calls':>6s} {'wall s':>8s} {'per call ms':>12s}")
     for t in runs:
         print(f"sandbox {t.sandbox}:")
-        for label, seconds in (
-            ("bare loop, one process (Aer)", t.bare),
-            ("bare loop, CompiledEstimator", t.compiled),
-            ("qlambda job (submit to result)", t.platform),
+        for label, seconds, calls in zip(
+            (
+                "bare loop, one process (Aer)",
+                "bare loop, CompiledEstimator",
+                "qlambda job (submit to result)",
+            ),
+            (t.bare, t.compiled, t.platform),
+            t.calls,
+            strict=True,
         ):
-            print(f"  {label:42s} {seconds:8.3f} {1e3 * seconds / t.calls:12.2f}")
-    print(f"\n{'ratio':30s} {'sandbox':>8s} {'ratio':>7s} {'extra ms/call':>14s} {'target':>12s}")
+            print(f"  {label:38s} {calls:6d} {seconds:8.3f} {1e3 * seconds / calls:12.2f}")
+    head = ("ratio (per call)", "sandbox", "ratio", "extra ms/call", "target")
+    print(f"\n{head[0]:30s} {head[1]:>8s} {head[2]:>7s} {head[3]:>14s} {head[4]:>12s}")
     for t in runs:
-        print(
-            f"{'platform / bare loop (Aer)':30s} {t.sandbox:>8s} {t.platform / t.bare:7.2f} "
-            f"{'':>14s} {'<= 1.2':>12s}"
-        )
+        ratio = (t.platform / t.calls[2]) / (t.bare / t.calls[0])
+        name = "platform / bare loop (Aer)"
+        print(f"{name:30s} {t.sandbox:>8s} {ratio:7.2f} {'':>14s} {'<= 1.2':>12s}")
     for t in runs:
-        extra = 1e3 * (t.platform - t.compiled) / t.calls
+        served, compiled = t.platform / t.calls[2], t.compiled / t.calls[1]
         print(
-            f"{'platform / compiled bare loop':30s} {t.sandbox:>8s} {t.platform / t.compiled:7.2f} "
-            f"{extra:14.2f} {'<= 1.2, 1 ms':>12s}"
+            f"{'platform / compiled bare loop':30s} {t.sandbox:>8s} {served / compiled:7.2f} "
+            f"{1e3 * (served - compiled):14.2f} {'<= 1.2, 1 ms':>12s}"
         )
 
 
