@@ -25,11 +25,12 @@ and CX chains, 2 to 14 qubits, 4 to 256 gates, 1 or 8 parameter sets), a call co
 
 an amplitude being one gate on one set's 2^n amplitudes (Aer's cost per gate is mostly
 binding parameters, its cost per set building one experiment each). Numpy is faster for
-every circuit of up to 10 qubits measured (a 3-qubit, 4-gate circuit: 18 us against
-410 us; 8 qubits, 64 gates: 190 us against 1.5 ms), and at 12-14 qubits for one
-parameter set; with 8 sets at 12-14 qubits Aer is (8 sets of 14 qubits, 64 gates: 34 ms
-against 22 ms). The rule takes the cheaper of the two fitted costs; it picked the faster
-one in 53 of the 56 cases measured, the others within 30% of each other.
+every circuit of up to 10 qubits measured (4 qubits, 4 gates: 17 us against 420 us;
+8 qubits, 64 gates: 190 us against 1.4 ms; 10 qubits, 256 gates, 8 sets: 10 ms against
+15 ms), and at 12-14 qubits for one parameter set; with 8 sets, from 64 gates at 12
+qubits and from 16 at 14 qubits, Aer is (14 qubits, 64 gates: 47 ms against 30 ms).
+The rule takes the cheaper of the two fitted costs: in a run at load 3-4 it picked the
+faster in 54 of the 56 cases, the two others within 25% of each other.
 """
 
 from __future__ import annotations
