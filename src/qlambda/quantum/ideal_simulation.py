@@ -9,8 +9,8 @@ pipeline already does it (:mod:`qlambda.quantum.sampling`). Circuits measured
 mid-circuit, or measuring more than :data:`MAX_DRAWN_QUBITS` qubits, go to Aer's sampler
 as before. Requests of small circuits skip Aer altogether: their states come from
 :mod:`qlambda.quantum.small_state` (compiled once per circuit, in numpy), in less time
-than Aer's fixed cost per call (the measured rule: :func:`~qlambda.quantum.small_state.
-faster_than_aer`).
+than Aer's fixed cost per call (the rule, fitted on measurements:
+``small_state.faster_than_aer``).
 
 :class:`StateVectors` answers ``statevector`` requests (Cirq's ``simulate()``, PennyLane's
 adjoint gradients): the final state of each circuit and parameter set, in Qiskit's qubit
