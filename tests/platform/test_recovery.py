@@ -64,9 +64,7 @@ def test_a_checkpoint_not_waited_for_is_restored_and_stored_before_the_job_ends(
 
 
 @pytest.mark.parametrize("wait", [True, False], ids=["waited", "not-waited"])
-def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(
-    tmp_path, wait
-):
+def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path, wait):
     first = qlambda.Client(data_dir=tmp_path, workers=1)
     running = first.run(counts_with_checkpoints, steps=6, pause=0.5, wait=wait)
     queued = first.run(counts_with_checkpoints, steps=1, pause=0.0)
