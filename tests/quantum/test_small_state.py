@@ -35,10 +35,10 @@ AER_GATES = [gate for gate in GATES if gate.name in AerSimulator().target.operat
 
 
 def angle(rng: np.random.Generator) -> object:
-    """A number, a parameter, an affine expression of two, or a product (not affine)."""
+    """A number, a parameter, an affine expression of two, or one that is not affine."""
     a, b = rng.choice(len(PARAMETERS), 2, replace=False)
     p, q = PARAMETERS[a], PARAMETERS[b]
-    return [float(rng.normal()), p, -p / 2 + 0.7, 2 * p - q, p * q][rng.integers(5)]
+    return [float(rng.normal()), p, -p / 2 + 0.7, 2 * p - q, p * q, p.sign()][rng.integers(6)]
 
 
 def random_circuit(

@@ -242,21 +242,30 @@ class _Angles:
         """The constant term of ``angle`` with its coefficients written into ``row``, or
         None when it is not affine in its parameters (or has complex coefficients)."""
         for parameter in angle.parameters:
-            slope = angle.gradient(parameter)
+            try:
+                slope = angle.gradient(parameter)
+            except RuntimeError:  # no derivative (sign): bound row by row
+                return None
             if isinstance(slope, ParameterExpression) or complex(slope).imag:
                 return None
             row[self._column[parameter]] = complex(slope).real
         constant = complex(angle.bind({p: 0.0 for p in angle.parameters}))
         return None if constant.imag else constant.real
 
+    def freeze(self) -> None:
+        """Every angle added: the affine map as arrays, built once."""
+        count = len(self._constants)
+        self._map = np.zeros((len(self._column), count))
+        if count:
+            self._map[:] = np.array(self._coefficients).T
+        self._offsets = np.array(self._constants)
+
     def table(self, values: FloatArray) -> FloatArray:
         """The angles (sets, count) for the parameter ``values`` (sets, parameters)."""
         sets = len(values)
-        count = len(self._constants)
-        if not count:
+        if not len(self._constants):
             return np.zeros((sets, 0))
-        matrix = np.array(self._coefficients).reshape(count, -1)
-        angles: FloatArray = values @ matrix.T + np.array(self._constants)
+        angles: FloatArray = values @ self._map + self._offsets
         for position, expression in self._general.items():
             names = list(expression.parameters)
             for row in range(sets):
@@ -312,6 +321,7 @@ class SmallCircuit:
         final = tuple(1 + layout.index(qubit) for qubit in reversed(range(self.num_qubits)))
         self._final = None if final == identity else (0, *final)
         self.gates = len(self._steps)
+        self._angles.freeze()
         self._formulas = list(self._groups)
         self._positions = [np.array(self._groups[formula]) for formula in self._formulas]
 
