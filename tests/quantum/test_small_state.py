@@ -208,3 +208,13 @@ def test_gates_without_a_formula_are_bound_set_by_set() -> None:
     states = SmallCircuit(circuit).states(values)
     for state, expected in zip(states, bound_states(circuit, values), strict=True):
         np.testing.assert_allclose(state, expected.data, atol=1e-12)
+
+
+def test_a_bell_state_s_correlations_are_exactly_one() -> None:
+    bell = QuantumCircuit(2)
+    bell.h(0)
+    bell.cx(0, 1)
+    states = SmallCircuit(bell).states()
+    assert (states.real**2).sum() != 1.0  # rounding: 2 x 0.4999999999999999
+    values = pauli_terms(["ZZ", "XX", "YY"], 2).values(states)[0]
+    assert values.tolist() == [1.0, 1.0, -1.0]  # normalised, as Aer gives them

@@ -464,13 +464,17 @@ class PauliTerms:
             self._groups.append((gather if x else None, signs.T.copy(), phases, positions))
 
     def values(self, states: AnyArray) -> FloatArray:
-        """The expectation value of every label (sets, labels) in ``states`` (sets, 2^n)."""
+        """The expectation value of every label (sets, labels) in ``states`` (sets, 2^n),
+        divided by each state's norm: rounding in the evolution does not scale them (a
+        Bell state's ZZ is 1.0, not 0.9999999999999998)."""
         out = np.empty((len(states), len(self.labels)))
         conjugate = states.conj()
         for gather, signs, phases, positions in self._groups:
             products = conjugate * (states[:, gather] if gather is not None else states)
             out[:, positions] = ((products @ signs) * phases).real
-        return out
+        norms = (states.real**2 + states.imag**2).sum(axis=1)
+        result: FloatArray = out / norms[:, None]
+        return result
 
 
 _terms: LRUMemo[PauliTerms] = LRUMemo(256)
