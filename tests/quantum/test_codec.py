@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from copy import deepcopy
 
 import numpy as np
 import pytest
@@ -120,11 +121,23 @@ def test_results_round_trip_as_arrays_and_plain_metadata():
 
 
 def envelope_data(request) -> dict:
-    return unpack_data(encode_request(request))
+    """A request's data as one document to change: its fixed part, the values in place."""
+    outer = unpack_data(encode_request(request))
+    data = unpack_data(outer["request"])
+    for pub, arrays in zip(data["pubs"], outer["values"], strict=True):
+        for group, raw in zip(pub["values"]["data"], arrays, strict=True):
+            group[1]["data"] = raw
+    return {"version": outer["version"], **data}
 
 
 def bad(data: dict) -> bytes:
-    return pack_data(data)
+    """What :func:`envelope_data` gave, changed, laid out as requests are again."""
+    data = deepcopy(data)
+    version = data.pop("version")
+    values = []
+    for pub in data["pubs"]:
+        values.append([group[1].pop("data", b"") for group in pub["values"]["data"]])
+    return pack_data({"version": version, "request": pack_data(data), "values": values})
 
 
 def test_a_pickle_is_never_loaded_whatever_it_holds(tmp_path):
@@ -145,9 +158,9 @@ def test_a_pickle_is_never_loaded_whatever_it_holds(tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(version=2), "format 2; accepted: 1"),
+        (lambda d: d.update(version=1), "format 1; accepted: 2"),
         (lambda d: d.update(primitive="qpe"), "primitive 'qpe'; accepted: sampler, estimator"),
-        (lambda d: d.update(extra=1), "expected a mapping of version, primitive"),
+        (lambda d: d.update(extra=1), "expected a mapping of primitive, shots"),
         (lambda d: d.update(shots=0), "shots: must be a whole number from 1 to"),
         (lambda d: d.update(shots=MAX_SHOTS + 1), "shots: must be a whole number"),
         (lambda d: d["pubs"][0].update(shots=True), r"pubs\[0\].shots"),
@@ -311,3 +324,42 @@ def test_the_control_plane_queues_no_request_larger_than_an_executor_takes():
     data["payload"] = b"\0" * (MAX_REQUEST_BYTES + 1)
     with pytest.raises(ValueError, match="bytes; at most 268435456"):
         RequestEnvelope.from_data(data)
+
+
+def test_a_request_s_fixed_part_is_decoded_once_and_its_values_every_time():
+    from qlambda.quantum.codec import requests
+
+    circuit = ansatz()
+    first = round_trip(make_request("estimator", [(circuit, "ZZI", [0.1, 0.2])]))
+    again = round_trip(make_request("estimator", [(circuit, "ZZI", [0.7, 0.9])]))
+    assert again.pubs[0].circuit is first.pubs[0].circuit  # the fixed part, kept
+    assert np.array_equal(again.pubs[0].parameter_values.as_array(circuit.parameters), [0.7, 0.9])
+    assert np.array_equal(first.pubs[0].parameter_values.as_array(circuit.parameters), [0.1, 0.2])
+    # what the fixed part holds is its content, never what came before in its place
+    circuit.rz(Parameter("c"), 2)
+    changed = round_trip(make_request("estimator", [(circuit, "ZZI", [0.1, 0.2, 0.3])]))
+    assert changed.pubs[0].circuit.num_parameters == 3
+    other = round_trip(make_request("estimator", [(ansatz(), "XXI", [0.1, 0.2])]))
+    assert dict(other.pubs[0].observables.ravel()[0]) == {"XXI": 1.0}
+    assert len(requests._templates) >= 3
+
+
+def test_a_fixed_part_accepted_under_some_limits_is_checked_again_under_others():
+    payload = encode_request(make_request("sampler", [ghz()]))
+    assert decode_request(payload, RequestLimits(max_qubits=8)).num_qubits == 3
+    with pytest.raises(QuantumRequestError, match="a circuit of 3 qubits; at most 2"):
+        decode_request(payload, RequestLimits(max_qubits=2))
+
+
+def test_values_that_do_not_fit_the_fixed_part_are_refused():
+    outer = unpack_data(encode_request(make_request("sampler", [(measured(), [0.1, 0.2])])))
+    for values, message in (
+        ([], "one list of parameter-value arrays per PUB"),
+        ([[]], "one array of bytes per group"),
+        ([[b"\0" * 24]], "24 bytes do not hold a float64 array of shape"),
+        ([["text"]], "data must be bytes"),
+    ):
+        with pytest.raises(QuantumRequestError, match=message):
+            decode_request(pack_data({**outer, "values": values}), LIMITS)
+    with pytest.raises(QuantumRequestError, match="expected a mapping of version, request"):
+        decode_request(pack_data({**outer, "key": b"\0" * 16}), LIMITS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from qiskit.circuit.library import real_amplitudes
 from qiskit.quantum_info import SparsePauliOp
 
@@ -57,3 +58,33 @@ def test_operators_with_symbolic_coefficients_are_left_to_qiskit() -> None:
 
     operator = SparsePauliOp(["ZZ"], np.array([Parameter("a")], dtype=object))
     assert observables_memo.coerced(operator) is operator
+
+
+def test_a_loop_pub_is_not_walked_again_and_checked_as_qiskit_checks_it(monkeypatch) -> None:
+    from qiskit.primitives.containers.estimator_pub import EstimatorPub
+    from qiskit.primitives.containers.observables_array import ObservablesArray
+
+    circuit = real_amplitudes(2, reps=1)
+    operator = SparsePauliOp(["ZZ", "XI"], [1.0, 0.5])
+    values = np.linspace(0, 1, circuit.num_parameters)
+    _request(circuit, operator, values)  # the operator is coerced (and validated) once
+
+    def walked(self, *args, **kwargs):
+        raise AssertionError("the observables were walked again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ObservablesArray, "__array__", walked)
+        (pub,) = make_request("estimator", [(circuit, operator, values, 0.25)]).pubs
+    expected = EstimatorPub.coerce((circuit, operator, values, 0.25))
+    assert pub.precision == 0.25 and pub.shape == expected.shape
+    assert np.array_equal(pub.parameter_values.as_array(circuit.parameters), values)
+    # what Qiskit refuses is refused with Qiskit's message
+    with pytest.raises(ValueError, match="inconsistent with last dimension"):
+        _request(circuit, operator, values[:-1])
+    with pytest.raises(ValueError, match="precision must be non-negative"):
+        make_request("estimator", [(circuit, operator, values, -1.0)])
+    with pytest.raises(ValueError, match="number of qubits"):
+        _request(real_amplitudes(3, reps=1), operator, np.zeros(6))
+    # and a PUB of several parameter sets keeps its shape
+    (pub,) = _request(circuit, operator, np.zeros((5, circuit.num_parameters))).pubs
+    assert pub.shape == (5,)

@@ -187,12 +187,17 @@ def test_a_forged_cache_key_cannot_make_another_tenant_s_circuit_count_wrong(ser
     assert answer.startswith("refused: QuantumRequestError"), answer
     # the data layout has no key to forge: one added anywhere is refused
     sealed = seal(make_request("sampler", [mallorys_circuit(name + "-2")], shots=SHOTS))
-    data = unpack_data(sealed.payload)
+    outer = unpack_data(sealed.payload)
+    data = unpack_data(outer["request"])
     with_key = {**data, "pubs": [{**data["pubs"][0], "key": bobs_key}]}
     as_tuple = {**data, "circuits": [[bobs_key, forged, "qpy"]]}
     top_level = {**data, "keys": [bobs_key]}
-    for attempt in (with_key, as_tuple, top_level):
-        answer = server.mallory.run(send_raw, envelope=envelope(pack_data(attempt))).result(120)
+    attempts = [
+        pack_data({**outer, "request": pack_data(d)}) for d in (with_key, as_tuple, top_level)
+    ]
+    attempts.append(pack_data({**outer, "key": bobs_key}))  # beside the request's fixed part
+    for attempt in attempts:
+        answer = server.mallory.run(send_raw, envelope=envelope(attempt)).result(120)
         assert answer.startswith("refused: QuantumRequestError"), answer
     # her own circuit, sent as it should be, runs and leaves nothing under bob's name
     assert server.mallory.run(send_raw, envelope=as_argument(sealed)).result(120) == "accepted"

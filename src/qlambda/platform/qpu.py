@@ -114,9 +114,7 @@ def serve_lane(envelope: Any, calibration: Any, reply_to: Any, terms: LaneTerms)
         request = _servable(record, terms)
         if request is None:  # left on the route for the control plane
             return
-        request_id, taken = request
-        facts = taken.to_data()
-        del facts["payload"]
+        request_id, taken, facts = request
         channel.notify("started", [request_id, facts])
         sock.recv(routes.MAX_RECORD + 1)
         _serve(channel, request_id, taken, None, (terms.route, request_id))
@@ -134,8 +132,10 @@ def _serve(channel: Any, request_id: int, envelope: Any, calibration: Any, reply
         channel.notify("done", [request_id, answer.data])
 
 
-def _servable(record: bytes, terms: LaneTerms) -> tuple[int, Any] | None:
-    """(request id, envelope) of a record this lane may serve, else None."""
+def _servable(record: bytes, terms: LaneTerms) -> tuple[int, Any, dict[str, Any]] | None:
+    """(request id, envelope, its facts) of a record this lane may serve, else None. The
+    facts are the envelope's fields as the worker sent them (checked) but its payload:
+    what the control plane records the request by."""
     from qlambda.engine.local import routes
     from qlambda.engine.protocol import ProtocolError
     from qlambda.quantum.envelope import RequestEnvelope
@@ -152,7 +152,8 @@ def _servable(record: bytes, terms: LaneTerms) -> tuple[int, Any] | None:
         return None
     if why_unfit(envelope, _runtime.config) is not None:
         return None
-    return request_id, envelope
+    facts = {name: value for name, value in payload.items() if name != "payload"}
+    return request_id, envelope, facts
 
 
 def describe_device() -> Any:

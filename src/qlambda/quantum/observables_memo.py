@@ -84,6 +84,14 @@ def coerced(observables: Any) -> Any:
     return array
 
 
+def validated(observables: Any) -> bool:
+    """Whether ``observables`` is an array :func:`coerced` made (and Qiskit validated
+    then), still remembered: nothing needs walking its observables again."""
+    with _lock:
+        entry = _by_array.get(id(observables))
+    return entry is not None and entry.coerced is observables
+
+
 def packed(observables: Any, pack: Any) -> tuple[bytes, bytes]:
     """(``pack(observables)``, its content key), worked out once for an array
     :func:`coerced` made; any other array is packed every time."""

@@ -231,6 +231,7 @@ class PlatformSamplerV2(BaseSamplerV2):
         return self._steps.resolve(self._options)
 
     def run(self, pubs: Iterable[SamplerPubLike], *, shots: int | None = None) -> PlatformJob:
+        tags = self._options.job_tags
         request = make_request(
             "sampler",
             _as_qiskit_pubs(pubs),
@@ -239,9 +240,9 @@ class PlatformSamplerV2(BaseSamplerV2):
             options=self.steps,
             optimization_level=self.optimization_level,
             mode=self.mode_id,
-            tags=self._options.job_tags,
+            tags=tags,
         )
-        return _job(self._submit(request), request, self._options.job_tags)
+        return _job(self._submit(request), request, tags)
 
 
 class PlatformEstimatorV2(BaseEstimatorV2):
@@ -313,6 +314,7 @@ class PlatformEstimatorV2(BaseEstimatorV2):
     def run(
         self, pubs: Iterable[EstimatorPubLike], *, precision: float | None = None
     ) -> PlatformJob:
+        tags = self._options.job_tags
         request = make_request(
             "estimator",
             _as_qiskit_pubs(pubs),
@@ -321,9 +323,9 @@ class PlatformEstimatorV2(BaseEstimatorV2):
             options=self.steps,
             optimization_level=self.optimization_level,
             mode=self.mode_id,
-            tags=self._options.job_tags,
+            tags=tags,
         )
-        return _job(self._submit(request), request, self._options.job_tags)
+        return _job(self._submit(request), request, tags)
 
 
 class PlatformStateVectors:

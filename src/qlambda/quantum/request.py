@@ -12,12 +12,13 @@ import functools
 import math
 import re
 import reprlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any, Protocol
 
 from qiskit import QuantumCircuit
+from qiskit.primitives.containers.bindings_array import BindingsArray
 from qiskit.primitives.containers.estimator_pub import EstimatorPub
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import PauliList
@@ -139,7 +140,7 @@ def make_request(
             raise ValueError("an estimator request takes precision, not shots")
         if precision is not None and not _is_finite_non_negative(precision):
             raise ValueError(f"precision must be a finite number >= 0, got {precision!r}")
-        coerced = tuple(EstimatorPub.coerce(_memoised(pub), precision) for pub in pubs)
+        coerced = tuple(_estimator_pub(pub, precision) for pub in pubs)
     if not coerced:
         raise ValueError("run() needs at least one PUB")
     return QuantumRequest(
@@ -176,12 +177,53 @@ def check_state_size(pubs: Sequence[SamplerPub]) -> None:
         )
 
 
-def _memoised(pub: Any) -> Any:
-    """An estimator PUB-like whose ``SparsePauliOp`` is replaced by the array it was
-    coerced to before, while it is unchanged (:mod:`qlambda.quantum.observables_memo`)."""
-    if isinstance(pub, tuple | list) and len(pub) >= 2:
-        return (pub[0], observables_memo.coerced(pub[1]), *pub[2:])
-    return pub
+def _estimator_pub(pub: Any, precision: float | None) -> EstimatorPub:
+    """``EstimatorPub.coerce(pub, precision)``, its ``SparsePauliOp`` replaced by the
+    array it was coerced to before while it is unchanged
+    (:mod:`qlambda.quantum.observables_memo`).
+
+    A variational loop's PUB ``(circuit, operator, values)`` is checked as Qiskit checks
+    it but for the observables, which the memo validated when it coerced them: Qiskit's
+    own check turns every observable into a dict again on each call. Anything this does
+    not accept goes through Qiskit's coercion, which says what is wrong.
+    """
+    if isinstance(pub, tuple | list) and 2 <= len(pub) <= 4:
+        observables = observables_memo.coerced(pub[1])
+        fast = _known_observables_pub(pub, observables, precision)
+        if fast is not None:
+            return fast
+        pub = (pub[0], observables, *pub[2:])
+    return EstimatorPub.coerce(pub, precision)
+
+
+def _known_observables_pub(
+    pub: tuple[Any, ...] | list[Any], observables: Any, precision: float | None
+) -> EstimatorPub | None:
+    circuit = pub[0]
+    if (
+        not isinstance(circuit, QuantumCircuit)
+        or not observables_memo.validated(observables)
+        or observables.num_qubits != circuit.num_qubits
+    ):
+        return None
+    if len(pub) > 3 and pub[3] is not None:
+        precision = pub[3]
+        if not _is_finite_non_negative(precision):
+            return None
+    values = pub[2] if len(pub) > 2 else None
+    try:
+        bindings = None
+        if values is not None:
+            if not isinstance(values, BindingsArray | Mapping):
+                values = {tuple(circuit.parameters): values}
+            bindings = BindingsArray.coerce(values)
+            bindings.validate()
+        made = EstimatorPub(circuit, observables, bindings, precision, validate=False)
+    except (TypeError, ValueError):
+        return None
+    if made.parameter_values.num_parameters != circuit.num_parameters:
+        return None
+    return made
 
 
 MODE_PATTERN = re.compile(r"(session|batch)-[0-9a-f]{12}")

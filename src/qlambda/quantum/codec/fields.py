@@ -33,15 +33,28 @@ def unpack_array(
 ) -> np.ndarray[Any, Any]:
     """An array from its data, every field checked; a read-only view of the bytes."""
     fields = record(value, ("dtype", "shape", "data"), where)
-    dtype, shape, data = fields["dtype"], fields["shape"], fields["data"]
+    kind = array_dtype(fields["dtype"], where, dtypes)
+    shape = shape_of(fields["shape"], where)
+    return array_of(fields["data"], kind, shape, where, finite)
+
+
+def array_dtype(dtype: Any, where: str, dtypes: Sequence[str] | None = None) -> np.dtype[Any]:
+    """The dtype an array's data declares, if it is one of ``dtypes`` (or of any array)."""
     if not isinstance(dtype, str) or dtype not in _ARRAY_DTYPES:
         raise QuantumRequestError(f"{where}: dtype {dtype!r}; accepted: {sorted(_ARRAY_DTYPES)}")
-    if dtypes is not None and np.dtype(dtype) not in [np.dtype(d) for d in dtypes]:
+    kind = np.dtype(dtype)
+    if dtypes is not None and kind not in [np.dtype(d) for d in dtypes]:
         raise QuantumRequestError(f"{where}: dtype {dtype!r}; accepted: {', '.join(dtypes)}")
-    shape = shape_of(shape, where)
+    return kind
+
+
+def array_of(
+    data: Any, kind: np.dtype[Any], shape: tuple[int, ...], where: str, finite: bool = True
+) -> np.ndarray[Any, Any]:
+    """A read-only view of ``data`` as an array of ``kind`` and ``shape`` (both checked
+    already), if its size matches and, with ``finite``, its numbers are finite."""
     if not isinstance(data, bytes):
         raise QuantumRequestError(f"{where}: data must be bytes")
-    kind = np.dtype(dtype)
     if len(data) != math.prod(shape) * kind.itemsize:
         raise QuantumRequestError(
             f"{where}: {len(data)} bytes do not hold a {kind} array of shape {tuple(shape)}"

@@ -96,9 +96,20 @@ def decode_result(data: bytes) -> Any:
     return PrimitiveResult(results, metadata=fields["metadata"])
 
 
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
+
+
 def plain_data(value: Any, depth: int = 0) -> Any:
     """``value`` as msgpack-able plain data: mappings with string keys, lists, strings,
     numbers, booleans, nil; numpy values become numbers and lists, anything else text."""
+    kind = type(value)
+    if kind in _PLAIN:  # most of a result's metadata, checked first
+        return value
+    if kind is dict and depth <= 50:
+        return {
+            key if type(key) is str else str(key): plain_data(item, depth + 1)
+            for key, item in value.items()
+        }
     if depth > 50:
         return repr(value)
     if value is None or isinstance(value, bool | int | float | str | bytes):
