@@ -38,7 +38,7 @@ here, :mod:`.adjoint`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,9 +61,11 @@ from pennylane.transforms.core import CompilePipeline
 from pennylane.wires import Wires
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import SparsePauliOp
 
 from qlambda.core.arrays import FloatArray, IntArray
+from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.sdk.adjoint import adjoint
 from qlambda.quantum.sdk.pennylane_circuits import REGISTER, TapeProgram, supported, tape_program
 
@@ -106,6 +108,8 @@ class _Group:
 
     program: TapeProgram
     observables: list[SparsePauliOp]
+    keys: Hashable
+    """The observables' content (what their ``ObservablesArray`` is kept by)."""
     copies: int
     precision: float | None
     rows: list[FloatArray] = field(default_factory=list)
@@ -128,7 +132,11 @@ class _Group:
             if names
             else BindingsArray(shape=shape)
         )
-        return (self.program.circuit, [self.observables] * self.copies, bindings, self.precision)
+        observables = _arrays.get(
+            (self.keys, self.copies),
+            lambda: ObservablesArray.coerce([self.observables] * self.copies),
+        )
+        return (self.program.circuit, observables, bindings, self.precision)
 
 
 def _bindings(program: TapeProgram, rows: list[FloatArray]) -> BindingsArray:
@@ -195,6 +203,41 @@ def _estimator_terms(
     if rest is None:
         return [operator], lambda evs: max(0.0, constant - float(evs[0]) ** 2)
     return [operator, rest], lambda evs: max(0.0, constant + float(evs[1]) - float(evs[0]) ** 2)
+
+
+Terms = tuple[list[SparsePauliOp], Combine, Hashable]
+"""A measurement's observables to estimate, how they combine, and their content."""
+MEMO_SIZE = 256
+_terms: LRUMemo[Terms] = LRUMemo(MEMO_SIZE)
+_arrays: LRUMemo[ObservablesArray] = LRUMemo(MEMO_SIZE)
+
+
+def _observable_key(observable: Operator) -> Hashable | None:
+    """A snapshot of what the observable's conversion reads: its Pauli words (wire and
+    letter, in order) and coefficients; None where it has no Pauli form or a
+    coefficient is not a number (not memoised: converted, or refused, each time)."""
+    sentence = observable.pauli_rep
+    if sentence is None:
+        return None
+    try:
+        return tuple((tuple(word.items()), complex(coeff)) for word, coeff in sentence.items())
+    except (TypeError, ValueError):
+        return None
+
+
+def _known_terms(measurement: MeasurementProcess, wires: Wires) -> Terms:
+    """:func:`_estimator_terms` of ``measurement``, once per kind, observable (by
+    content) and wires."""
+
+    def make() -> Terms:
+        terms, combine = _estimator_terms(measurement, wires)
+        key = tuple((tuple(t.paulis.to_labels()), t.coeffs.tobytes()) for t in terms)
+        return terms, combine, key
+
+    content = _observable_key(measurement.obs)
+    if content is None:
+        return make()
+    return _terms.get((type(measurement), content, tuple(wires)), make)
 
 
 def _bases(tape: QuantumScript) -> dict[str, tuple[list[Operator], list[int]]]:
@@ -447,9 +490,7 @@ class QlambdaDevice(Device):
             if isinstance(measurement, ESTIMATED):
                 known = terms_of.get(id(measurement))
                 if known is None:  # the shifted tapes of a gradient share their measurements
-                    terms, combine = _estimator_terms(measurement, plan.wires)
-                    key = tuple((tuple(t.paulis.to_labels()), t.coeffs.tobytes()) for t in terms)
-                    known = terms_of[id(measurement)] = (terms, combine, key)
+                    known = terms_of[id(measurement)] = _known_terms(measurement, plan.wires)
                 terms, combine, key = known
                 positions = list(range(len(observables), len(observables) + len(terms)))
                 plan.estimated[index] = (positions, combine)
@@ -462,7 +503,9 @@ class QlambdaDevice(Device):
                 group_key = (id(program), tuple(keys), precision, copies)
                 group = groups.get(group_key)
                 if group is None:
-                    group = groups[group_key] = _Group(program, observables, copies, precision)
+                    group = groups[group_key] = _Group(
+                        program, observables, tuple(keys), copies, precision
+                    )
                 number = list(groups).index(group_key)
                 row = group.add(values)
                 plan.estimator_rows.extend((number, row, copy) for copy in range(copies))
