@@ -68,6 +68,7 @@ from qlambda.core.arrays import FloatArray, IntArray
 from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.sdk.adjoint import adjoint
 from qlambda.quantum.sdk.pennylane_circuits import REGISTER, TapeProgram, supported, tape_program
+from qlambda.quantum.sdk.pennylane_shifts import ShiftPlan, plannable, shift_plan
 
 ESTIMATED = (ExpectationMP, VarianceMP)
 SAMPLED = (ProbabilityMP, CountsMP, SampleMP)
@@ -403,16 +404,24 @@ class QlambdaDevice(Device):
         if method == "adjoint":
             results, jacobians = self._adjoint(tapes)
         else:
-            batch: list[QuantumScript] = []
+            entries: list[tuple[QuantumScript, FloatArray | None]] = []
             parts = []
             for tape in tapes:
-                shifted, combine = qml.gradients.param_shift(tape)
-                parts.append((len(batch), len(shifted), combine))
-                batch.extend([tape, *shifted])
-            values = self.execute(batch)
-            results = tuple(values[start] for start, _, _ in parts)
+                planned = self._shift_plan(tape)
+                if planned is None:
+                    shifted, combine = qml.gradients.param_shift(tape)
+                    parts.append((len(entries), len(shifted), combine))
+                    entries.extend((t, None) for t in [tape, *shifted])
+                else:  # the shifted tapes as rows of values, the tape's structure kept
+                    plan, values = planned
+                    rows = plan.rows(values)
+                    parts.append((len(entries), len(rows), plan.combine))
+                    entries.append((tape, values))
+                    entries.extend((tape, row) for row in rows)
+            answers = self._execute(entries)
+            results = tuple(answers[start] for start, _, _ in parts)
             jacobians = tuple(
-                combine(values[start + 1 : start + 1 + count]) for start, count, combine in parts
+                combine(answers[start + 1 : start + 1 + count]) for start, count, combine in parts
             )
         if single:
             return results[0], jacobians[0]
@@ -452,6 +461,21 @@ class QlambdaDevice(Device):
             jacobians.append(ours[1])
         return tuple(results), tuple(jacobians)
 
+    def _shift_plan(self, tape: QuantumScript) -> tuple[ShiftPlan, FloatArray] | None:
+        """The tape's :class:`~.pennylane_shifts.ShiftPlan` and its slot values, or None
+        (``param_shift`` builds the shifted tapes)."""
+        if not plannable(tape):
+            return None
+        keys = []
+        for measurement in tape.measurements:
+            content = _observable_key(measurement.obs)
+            if content is None:
+                return None
+            keys.append((type(measurement), measurement.wires, content))
+        program = tape_program(tape.operations, Wires(self._wires_of(tape)))
+        plan = shift_plan(tape, program, tuple(keys))
+        return None if plan is None else (plan, program.values(tape.operations))
+
     def _wires_of(self, tape: QuantumScript) -> Any:
         return self.wires if self.wires is not None else tape.wires
 
@@ -478,9 +502,10 @@ class QlambdaDevice(Device):
         groups: dict[Any, _Group],
         sampler_pubs: list[Any],
         terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]],
+        values: FloatArray | None = None,
     ) -> _TapePlan:
         """Add the tape to the batch's estimator groups and sampler PUBs and say where its
-        answers will be."""
+        answers will be; ``values``: its slot values, if not its operations' own."""
         for measurement in tape.measurements:
             _check(measurement)
         plan = _TapePlan(tape, Wires(self._wires_of(tape)))
@@ -498,7 +523,8 @@ class QlambdaDevice(Device):
                 keys.append(key)
         if observables:
             program = tape_program(tape.operations, plan.wires)
-            values = program.values(tape.operations)
+            if values is None:
+                values = program.values(tape.operations)
             for precision, copies in _shot_groups(tape):
                 group_key = (id(program), tuple(keys), precision, copies)
                 group = groups.get(group_key)
@@ -532,18 +558,25 @@ class QlambdaDevice(Device):
     ) -> Any:
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
+        answers = self._execute([(tape, None) for tape in tapes])
+        return answers[0] if single else answers
+
+    def _execute(self, entries: list[tuple[QuantumScript, FloatArray | None]]) -> tuple[Any, ...]:
+        """Each tape's answer, the tape run with ``values`` as its slot values where given
+        (the shifted tapes of a :class:`~.pennylane_shifts.ShiftPlan`)."""
         groups: dict[Any, _Group] = {}
         sampler_pubs: list[Any] = []
         terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]] = {}
-        plans = [self._plan(tape, groups, sampler_pubs, terms_of) for tape in tapes]
+        plans = [
+            self._plan(tape, groups, sampler_pubs, terms_of, values) for tape, values in entries
+        ]
         estimator_pubs = [group.pub() for group in groups.values()]
         # both requests are queued before either is awaited
         estimator_job = self._primitive("estimator").run(estimator_pubs) if estimator_pubs else None
         sampler_job = self._primitive("sampler").run(sampler_pubs) if sampler_pubs else None
         evs = [pub.data.evs for pub in estimator_job.result()] if estimator_job else []
         samples = [self._bits(pub) for pub in sampler_job.result()] if sampler_job else []
-        answers = tuple(self._answer(plan, evs, samples) for plan in plans)
-        return answers[0] if single else answers
+        return tuple(self._answer(plan, evs, samples) for plan in plans)
 
     @staticmethod
     def _bits(pub: Any) -> IntArray:
