@@ -140,6 +140,14 @@ class _Group:
         return (self.program.circuit, observables, bindings, self.precision)
 
 
+def _shifted(plan: _TapePlan, groups: list[_Group], values: FloatArray) -> _TapePlan:
+    """The plan of ``plan``'s tape with other slot values (a shifted tape of a
+    :class:`~.pennylane_shifts.ShiftPlan`: analytic expectation values only, one group)."""
+    ((number, _, copy),) = plan.estimator_rows
+    row = groups[number].add(values)
+    return _TapePlan(plan.tape, plan.wires, plan.estimated, [(number, row, copy)])
+
+
 def _bindings(program: TapeProgram, rows: list[FloatArray]) -> BindingsArray:
     shape = (len(rows),)
     if not program.names:
@@ -567,9 +575,13 @@ class QlambdaDevice(Device):
         groups: dict[Any, _Group] = {}
         sampler_pubs: list[Any] = []
         terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]] = {}
-        plans = [
-            self._plan(tape, groups, sampler_pubs, terms_of, values) for tape, values in entries
-        ]
+        plans: list[_TapePlan] = []
+        for tape, values in entries:
+            last = plans[-1] if plans else None
+            if values is not None and last is not None and last.tape is tape:
+                plans.append(_shifted(last, list(groups.values()), values))
+            else:
+                plans.append(self._plan(tape, groups, sampler_pubs, terms_of, values))
         estimator_pubs = [group.pub() for group in groups.values()]
         # both requests are queued before either is awaited
         estimator_job = self._primitive("estimator").run(estimator_pubs) if estimator_pubs else None

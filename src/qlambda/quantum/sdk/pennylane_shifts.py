@@ -63,8 +63,8 @@ def plannable(tape: QuantumScript) -> bool:
         return False
     if not all(isinstance(m, ExpectationMP) for m in tape.measurements):
         return False
-    parameters = tape.get_parameters(trainable_only=True, operations_only=False)
-    if len(parameters) != len(tape.get_parameters(trainable_only=True, operations_only=True)):
+    parameters = tape.get_parameters(trainable_only=True, operations_only=True)
+    if len(parameters) != len(tape.trainable_params):
         return False  # a trainable observable
     return all(_float64(p) for p in parameters)
 
