@@ -134,3 +134,28 @@ def test_parameter_values_given_every_way_resolve_as_cirq_resolves_them(sampler)
         assert np.allclose(got, want, atol=1e-6), params
     with pytest.raises(ValueError, match="duplicate keys"):
         sampler.simulate(program, {T: 0.5, "t": 0.5, "a": 1.0})
+
+
+def test_the_estimator_pub_it_sends_is_valid(sampler, aer_submit):
+    """The PUB is built without Qiskit's check: it must pass that check all the same."""
+    a = sympy.Symbol("a")
+    programs = [
+        circuit(),
+        cirq.Circuit(cirq.CZ(Q[0], Q[2]) ** a, cirq.XX(Q[1], Q[2]) ** T),
+        cirq.Circuit(cirq.H.on_each(*Q)),  # no parameters
+    ]
+    observables = [cirq.Z(Q[0]), cirq.X(Q[2]) * cirq.Y(Q[1])]
+    sweep = cirq.Points("t", [0.1, 0.2]) * cirq.Points("a", [0.3])
+    for program in programs:
+        if not cirq.is_parameterized(program):
+            sweep = cirq.Points("t", [0.1])  # (one point: the executor's Aer fails on more)
+        got = sampler.simulate_expectation_values_sweep(program, observables, sweep)
+        want = cirq.Simulator().simulate_expectation_values_sweep(program, observables, sweep)
+        assert np.allclose(got, want, atol=1e-6)
+        aer_submit.requests[-1].pubs[0].validate()
+    # an observable on a qubit the circuit does not touch (Cirq's simulator refuses it)
+    outside = [cirq.X(cirq.LineQubit(4)) * cirq.Z(Q[0])]
+    assert np.allclose(sampler.simulate_expectation_values(programs[2], outside), [0.0])
+    pub = aer_submit.requests[-1].pubs[0]
+    pub.validate()
+    assert pub.observables.num_qubits == pub.circuit.num_qubits == 4
