@@ -58,7 +58,7 @@ class LocalContext:
     def log(self, message: str) -> None:
         self.logs.append(message)
 
-    def checkpoint(self, state: Any) -> None:
+    def checkpoint(self, state: Any, *, wait: bool = True) -> None:
         self.checkpoints.append(pickle.loads(pickle.dumps(state)))  # stored, not shared
 
     def restore(self) -> Any:

@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 
+import cloudpickle
 import pytest
 
 import qlambda
@@ -14,13 +15,13 @@ from qlambda import JobDroppedError, JobStatus
 from qlambda.core.events import EventKind
 
 
-def counts_with_checkpoints(ctx, steps, pause):
+def counts_with_checkpoints(ctx, steps, pause, wait=True):
     state = ctx.restore() or {"done": 0, "attempts": []}
     state["attempts"].append(ctx.attempt)
     for step in range(state["done"], steps):
         time.sleep(pause)
         state["done"] = step + 1
-        ctx.checkpoint(state)
+        ctx.checkpoint(state, wait=wait)
     return state
 
 
@@ -44,9 +45,28 @@ def test_restore_in_a_first_run_gives_what_that_run_stored(tmp_path):
         assert result == {"before": None, "after": {"step": 1}, "attempt": 1}
 
 
-def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path):
+def checkpoints_without_waiting(ctx, states):
+    for state in states:
+        ctx.checkpoint(state, wait=False)
+    return ctx.restore()
+
+
+def test_a_checkpoint_not_waited_for_is_restored_and_stored_before_the_job_ends(tmp_path):
+    with qlambda.Client(data_dir=tmp_path, workers=1) as client:
+        job = client.run(checkpoints_without_waiting, states=[{"step": 1}, {"step": 2}])
+        # restore waits for it: the write is still lingering when restore is asked
+        assert job.result(60) == {"step": 2}
+        store = client.platform.store
+        assert cloudpickle.loads(store.load_checkpoint(job.id)) == {"step": 2}
+        kinds = [e.kind for e in job.events()]
+        assert kinds.count(EventKind.CHECKPOINT) == 2
+        assert kinds.index(EventKind.CHECKPOINT) < kinds.index(EventKind.DONE)
+
+
+@pytest.mark.parametrize("wait", [True, False], ids=["waited", "not-waited"])
+def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path, wait):
     first = qlambda.Client(data_dir=tmp_path, workers=1)
-    running = first.run(counts_with_checkpoints, steps=6, pause=0.5)
+    running = first.run(counts_with_checkpoints, steps=6, pause=0.5, wait=wait)
     queued = first.run(counts_with_checkpoints, steps=1, pause=0.0)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until at least two steps are stored

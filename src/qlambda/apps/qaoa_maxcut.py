@@ -336,7 +336,7 @@ class FunctionContext(Protocol):
     def sampler(self, backend: str | None = None) -> BaseSamplerV2: ...
     def status(self, text: str) -> None: ...
     def log(self, message: str) -> None: ...
-    def checkpoint(self, state: Any) -> None: ...
+    def checkpoint(self, state: Any, *, wait: bool = True) -> None: ...
     def restore(self) -> Any: ...
 
 
@@ -379,7 +379,9 @@ def run(
     def report(progress: MaxCutProgress) -> None:
         ctx.status(f"iteration {progress.iteration}, energy {progress.energy:.4f}")
         if progress.iteration % checkpoint_every == 0:
-            ctx.checkpoint({"problem": problem, "seed": seed, "progress": progress.to_state()})
+            # not waited for: a re-run that misses it redoes ``checkpoint_every`` more calls
+            state = {"problem": problem, "seed": seed, "progress": progress.to_state()}
+            ctx.checkpoint(state, wait=False)
 
     ctx.status(f"optimising {ansatz} (reps={reps}) on {nodes} nodes")
     result = solve_maxcut(

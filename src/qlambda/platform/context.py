@@ -67,6 +67,7 @@ class JobContext(ChannelAccess):
         self._channel = channel
         self.execution_options = execution_options
         self._status = StatusPacer(lambda text: channel.notify("status", text))
+        self._checkpointed = False
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -105,12 +106,25 @@ class JobContext(ChannelAccess):
         one still waiting, and the latest always arrives, at most that much later."""
         self._status.set(str(sub_status)[:200])
 
-    def checkpoint(self, state: Any) -> None:
-        """Store ``state``; returns once it is durable. A re-run job gets it from ``restore``."""
-        self._channel.request("checkpoint", cloudpickle.dumps(state), blocking=False).result()
+    def checkpoint(self, state: Any, *, wait: bool = True) -> None:
+        """Store ``state``; a re-run job gets it from ``restore``. Returns once it is
+        durable; with ``wait=False`` once it is on its way (about a millisecond sooner):
+        it is stored in order with the job's other checkpoints and before the job's end,
+        but a server that dies before it is stored leaves the re-run the one before it.
+        For a loop that can redo the steps since its previous checkpoint."""
+        blob = cloudpickle.dumps(state)
+        self._checkpointed = True
+        if wait:
+            self._channel.request("checkpoint", blob, blocking=False).result()
+        else:
+            self._channel.notify("checkpoint", blob)
 
     def restore(self) -> Any:
         """The last checkpointed state of this job, or None."""
+        if self.attempt == 1 and not self._checkpointed:
+            # A first run's start is stored before anything it checkpoints (one writer,
+            # in order), so no earlier run of this job can have left a checkpoint.
+            return None
         blob = self._channel.request("restore", None, blocking=False).result()
         return None if blob is None else cloudpickle.loads(blob)
 

@@ -8,7 +8,9 @@ checks the message around it). The kinds:
 * ``answered``: how many quantum answers the job had straight from executors (told
   before its end, which then waits for the executors' reports of them);
 * ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
-* ``checkpoint`` (bytes, stored as they are) and ``restore``;
+* ``checkpoint`` (bytes, stored as they are): as a request, answered once stored; as a
+  notification (``ctx.checkpoint(state, wait=False)``), stored with the next batch of
+  writes, which is at the latest the one that stores the job's end; and ``restore``;
 * ``backend``: a backend's name; the answer describes it (``ctx.backend(name)``);
 * ``backends`` (no payload): every backend described, with its load (``ctx.backends()``);
 * ``map``: a fan-out, a pickled function and pickled arguments per item, which the
@@ -78,10 +80,14 @@ class JobRequests:
             elif kind == "quantum":
                 self._quantum(job, message, RequestEnvelope.from_data(payload))
             elif kind == "checkpoint" and isinstance(payload, bytes):
-                saved = self._store.save_checkpoint(job.id, time.time(), payload)
-                saved.add_done_callback(lambda f: reply_from(message, f))
+                waited = message.reply is not None  # else committed with the next batch
+                saved = self._store.save_checkpoint(job.id, time.time(), payload, urgent=waited)
+                if waited:
+                    saved.add_done_callback(lambda f: reply_from(message, f))
+                else:
+                    job.checkpoint_write = saved
             elif kind == "restore" and payload is None and message.reply is not None:
-                message.reply(True, self._store.load_checkpoint(job.id))
+                self._restore(job, message)
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
                 from qlambda.platform.quantum_access import describe_backend
 
@@ -97,6 +103,25 @@ class JobRequests:
         except ValueError as exc:
             if message.reply is not None:
                 message.reply(False, ValueError(str(exc)))
+
+    def _restore(self, job: LiveJob, message: TaskMessage) -> None:
+        """The job's last checkpoint; one it has not waited for is read once stored (the
+        write is hurried), so a job restores what it checkpointed last."""
+        assert message.reply is not None
+        reply = message.reply
+        unsaved = job.checkpoint_write
+        if unsaved is None or unsaved.done():
+            reply(True, self._store.load_checkpoint(job.id))
+            return
+        self._store.writer.hurry()
+
+        def stored(_: Future[Any]) -> None:
+            try:
+                reply(True, self._store.load_checkpoint(job.id))
+            except Exception as exc:
+                reply(False, exc)
+
+        unsaved.add_done_callback(stored)
 
     def _describe(self, message: Any, description: dict[str, Any]) -> None:
         """Answer ``ctx.backend(name)``; a device whose target only its executor can read is

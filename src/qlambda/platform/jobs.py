@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ class LiveJob:
     quantum_executing: int = 0
     quantum_count: int = 0
     answered_directly: int = 0  # the worker's count of answers it had over its route
+    checkpoint_write: Future[Any] | None = None  # the last one not waited for, till stored
     execution_options: list[Any] | None = None
     cwd: str | None = None  # embedded: the submitter's directory; else the job's own
     started_at: float | None = None

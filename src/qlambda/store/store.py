@@ -260,7 +260,9 @@ class Store:
             for row in self._all(statement)
         ]
 
-    def save_checkpoint(self, job_id: str, ts: float, state: bytes) -> PendingWrite:
+    def save_checkpoint(
+        self, job_id: str, ts: float, state: bytes, *, urgent: bool = True
+    ) -> PendingWrite:
         def write(conn: sa.Connection) -> None:
             table = schema.checkpoints
             done = conn.execute(
@@ -270,7 +272,9 @@ class Store:
                 conn.execute(table.insert().values(job_id=job_id, ts=ts, state=state))
 
         event = Event(job_id, ts, EventKind.CHECKPOINT, {"bytes": len(state)})
-        return self.writer.submit(write, appended=(schema.events, [_event_row(event)]))
+        return self.writer.submit(
+            write, urgent=urgent, appended=(schema.events, [_event_row(event)])
+        )
 
     # ----------------------------------------------------------- users, tokens
     def create_user(

@@ -264,6 +264,10 @@ class StoreWriter:
             self._wake.set()
         return future
 
+    def hurry(self) -> None:
+        """Commit what is queued now, as an urgent write would, without waiting for it."""
+        self._wake.set()
+
     def flush(self) -> None:
         """Wait until everything queued so far is committed (``committed``'s rules: while
         the database cannot be reached, ``StoreUnavailableError`` after ``PATIENCE``)."""
