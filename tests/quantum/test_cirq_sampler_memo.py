@@ -147,8 +147,6 @@ def test_the_estimator_pub_it_sends_is_valid(sampler, aer_submit):
     observables = [cirq.Z(Q[0]), cirq.X(Q[2]) * cirq.Y(Q[1])]
     sweep = cirq.Points("t", [0.1, 0.2]) * cirq.Points("a", [0.3])
     for program in programs:
-        if not cirq.is_parameterized(program):
-            sweep = cirq.Points("t", [0.1])  # (one point: the executor's Aer fails on more)
         got = sampler.simulate_expectation_values_sweep(program, observables, sweep)
         want = cirq.Simulator().simulate_expectation_values_sweep(program, observables, sweep)
         assert np.allclose(got, want, atol=1e-6)
@@ -159,3 +157,13 @@ def test_the_estimator_pub_it_sends_is_valid(sampler, aer_submit):
     pub = aer_submit.requests[-1].pubs[0]
     pub.validate()
     assert pub.observables.num_qubits == pub.circuit.num_qubits == 4
+
+
+def test_a_sweep_over_a_circuit_without_parameters_gives_every_point(sampler):
+    program = cirq.Circuit(cirq.H.on_each(*Q), cirq.CZ(Q[0], Q[1]))
+    observables = [cirq.X(Q[0]) * cirq.Z(Q[1]), cirq.X(Q[2])]
+    sweep = cirq.Points("t", [0.1, 0.2, 0.3])
+    got = sampler.simulate_expectation_values_sweep(program, observables, sweep)
+    want = cirq.Simulator().simulate_expectation_values_sweep(program, observables, sweep)
+    assert len(got) == 3
+    assert np.allclose(got, want, atol=1e-6)

@@ -265,13 +265,17 @@ class PlatformCirqSampler(cirq.Sampler):
         converted, operators = _observables(program, listed, qubit_order)
         resolvers = _resolvers(params)
         slots, _ = converted.evaluate(converted.symbol_values(resolvers))
-        bindings = _bindings(converted, slots, (len(resolvers), 1))
+        # without parameters every resolver has the same values: one set is estimated
+        # (Aer's estimator fails on more sets of a circuit that has no parameters)
+        sets = len(resolvers) if converted.slots else 1
+        bindings = _bindings(converted, slots[:sets], (sets, 1))
         # valid by construction (Qiskit's check costs more than the rest of this call):
         # the observables are on the circuit's qubits, the bindings give its slots
         pub = EstimatorPub(converted.circuit, operators, bindings, 0.0, validate=False)
         result = estimator.run([pub], precision=0.0).result()
-        evs = np.asarray(result[0].data.evs).reshape(len(resolvers), len(listed))
-        return [[complex(value) for value in row] for row in evs]
+        evs = np.asarray(result[0].data.evs).reshape(sets, len(listed))
+        every = np.broadcast_to(evs, (len(resolvers), len(listed)))
+        return [[complex(value) for value in row] for row in every]
 
 
 MEMO_SIZE = 256
