@@ -52,6 +52,11 @@ class Measurement:
     invert: tuple[bool, ...]
 
 
+_PLAIN_NUMBERS = (float, int, np.floating, np.integer)
+"""Parameter values a resolver hands back as they are: read without Sympy."""
+_MISSING = object()
+
+
 @dataclass(frozen=True)
 class CirqProgram:
     """A Cirq circuit structure as a Qiskit circuit with one parameter per angle slot."""
@@ -62,18 +67,29 @@ class CirqProgram:
     """The Cirq parameters the slots depend on."""
     slots: tuple[Parameter, ...]
     measurements: tuple[Measurement, ...]
-    _angles: Callable[..., Any]
-    _phase: Callable[..., Any]
+    _values: Callable[..., Any]
+    """Columns of symbol values -> [each slot's angles..., the global phase]."""
 
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(slot.name for slot in self.slots)
 
     def symbol_values(self, resolvers: Sequence[cirq.ParamResolver]) -> FloatArray:
-        """Resolvers x symbols: each Cirq parameter's value in each resolver."""
+        """Resolvers x symbols: each Cirq parameter's value in each resolver.
+
+        A value given as a plain number, under the symbol or its name, is read from the
+        resolver's mapping directly; anything else (an expression, a value naming
+        another parameter) is resolved by Cirq's ``value_of``, as before."""
         table = np.empty((len(resolvers), len(self.symbols)))
         for row, resolver in enumerate(resolvers):
+            given = resolver.param_dict
             for column, symbol in enumerate(self.symbols):
+                value = given.get(symbol, _MISSING)
+                if value is _MISSING:
+                    value = given.get(symbol.name, _MISSING)
+                if isinstance(value, _PLAIN_NUMBERS):
+                    table[row, column] = value
+                    continue
                 value = resolver.value_of(symbol)
                 if isinstance(value, sympy.Basic) and not value.is_number:
                     raise ValueError(
@@ -84,21 +100,23 @@ class CirqProgram:
                 table[row, column] = complex(value).real
         return table
 
+    def evaluate(self, symbol_values: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """Rows of symbol values -> (rows of slot values in :attr:`slots` order, each
+        row's global phase in radians), from one call of the compiled expressions."""
+        rows = symbol_values.shape[0]
+        columns = [symbol_values[:, k] for k in range(len(self.symbols))]
+        table = np.empty((rows, len(self.slots) + 1))
+        for position, value in enumerate(self._values(*columns)):
+            table[:, position] = np.real(value)
+        return table[:, :-1], table[:, -1]
+
     def slot_values(self, symbol_values: FloatArray) -> FloatArray:
         """Rows of symbol values -> rows of slot values, in :attr:`slots` order."""
-        rows = symbol_values.shape[0]
-        if not self.slots:
-            return np.empty((rows, 0))
-        columns = [symbol_values[:, k] for k in range(len(self.symbols))]
-        angles = self._angles(*columns)
-        return np.column_stack([np.broadcast_to(np.real(a), (rows,)) for a in angles]).reshape(
-            rows, len(self.slots)
-        )
+        return self.evaluate(symbol_values)[0]
 
     def phases(self, symbol_values: FloatArray) -> FloatArray:
         """Each row's global phase, in radians (what the Qiskit circuit leaves out)."""
-        columns = [symbol_values[:, k] for k in range(len(self.symbols))]
-        return np.broadcast_to(np.real(self._phase(*columns)), (symbol_values.shape[0],))
+        return self.evaluate(symbol_values)[1]
 
 
 class _Builder:
@@ -266,8 +284,7 @@ def _convert(circuit: cirq.AbstractCircuit, qubit_order: Any) -> CirqProgram:
         symbols=symbols,
         slots=tuple(builder.slots.values()),
         measurements=tuple(builder.measurements),
-        _angles=_compile(symbols, expressions),
-        _phase=sympy.lambdify(symbols, builder.phase, modules="numpy"),
+        _values=_compile(symbols, [*expressions, builder.phase]),
     )
 
 

@@ -18,32 +18,70 @@ saying so.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import cirq
 import numpy as np
+import sympy
 from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.estimator_pub import EstimatorPub
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.primitives.containers.sampler_pub import SamplerPub
 from qiskit.quantum_info import SparsePauliOp
 
 from qlambda.core.arrays import FloatArray
+from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.sdk.cirq_circuits import CirqProgram, cirq_program
 
 
-def _bindings(program: CirqProgram, values: FloatArray, shape: tuple[int, ...]) -> BindingsArray:
-    """The slot values of ``values`` (rows of symbol values) as a PUB's bindings."""
+def _bindings(program: CirqProgram, slots: FloatArray, shape: tuple[int, ...]) -> BindingsArray:
+    """Rows of slot values (:meth:`CirqProgram.evaluate`) as a PUB's bindings."""
     if not program.slots:
         return BindingsArray(shape=shape)
-    slots = program.slot_values(values).reshape(*shape, len(program.slots))
-    return BindingsArray({program.names: slots}, shape=shape)
+    return BindingsArray({program.names: slots.reshape(*shape, len(program.slots))}, shape=shape)
 
 
-def _cirq_order(state: Any, width: int) -> Any:
-    """A Qiskit-ordered state (qubit 0 least significant) in Cirq's order (most)."""
+def _resolvers(params: cirq.Sweepable) -> list[cirq.ParamResolver]:
+    """``cirq.to_resolvers(params)`` as a list. One resolver (what ``run`` and
+    ``simulate`` pass: a mapping, a resolver or None) is made without building a sweep:
+    a fresh resolver of the same mapping with its symbols named by strings, as Cirq's
+    sweep gives it (a name given twice goes to Cirq, which refuses it)."""
+    if params is None:
+        return [cirq.ParamResolver({})]
+    if isinstance(params, dict) and not any(isinstance(v, Sequence) for v in params.values()):
+        params = cirq.ParamResolver(params)  # (a value that is a list is a sweep of it)
+    if isinstance(params, cirq.ParamResolver):
+        given = params.param_dict
+        named = {str(k) if isinstance(k, sympy.Symbol) else k: v for k, v in given.items()}
+        if len(named) == len(given):
+            return [cirq.ParamResolver(named)]
+    return list(cirq.to_resolvers(params))
+
+
+def _cirq_order(states: Any, width: int) -> Any:
+    """Rows of Qiskit-ordered states (qubit 0 least significant) in Cirq's order (most)."""
+    states = np.asarray(states)
     if width < 2:
-        return state
-    return np.asarray(state).reshape((2,) * width).transpose(range(width - 1, -1, -1)).reshape(-1)
+        return states
+    rows = states.shape[0]
+    axes = (0, *range(width, 0, -1))
+    return states.reshape((rows,) + (2,) * width).transpose(axes).reshape(rows, -1)
+
+
+def _observable_key(observable: Any) -> Hashable | None:
+    """What a Cirq observable's conversion depends on, or None (not memoised).
+
+    A Pauli string is immutable and hashed by its content; a ``PauliSum`` changes in
+    place (``+=``), so its key is a snapshot of its terms, taken on every call."""
+    if isinstance(observable, cirq.PauliString):
+        return ("string", observable)
+    if isinstance(observable, cirq.PauliSum):
+        terms = getattr(getattr(observable, "_linear_dict", None), "_terms", None)
+        if isinstance(terms, dict):
+            return ("sum", tuple(terms.items()))
+        return ("sum", tuple(observable))  # its Pauli strings, through Cirq's public API
+    return None
 
 
 def _pauli_operator(observable: Any, qubits: Sequence[cirq.Qid]) -> SparsePauliOp:
@@ -79,9 +117,9 @@ class PlatformCirqSampler(cirq.Sampler):
             raise TypeError(f"repetitions must be a positive integer, got {repetitions!r}")
         if repetitions < 1:
             raise ValueError(f"repetitions must be a positive integer, got {repetitions}")
-        resolvers = list(cirq.to_resolvers(params))
-        values = converted.symbol_values(resolvers)
-        bindings = _bindings(converted, values, (len(resolvers),))
+        resolvers = _resolvers(params)
+        slots, _ = converted.evaluate(converted.symbol_values(resolvers))
+        bindings = _bindings(converted, slots, (len(resolvers),))
         return converted, resolvers, SamplerPub(converted.circuit, bindings, int(repetitions))
 
     def run_sweep(
@@ -113,15 +151,17 @@ class PlatformCirqSampler(cirq.Sampler):
     def _results(
         program: CirqProgram, resolvers: list[cirq.ParamResolver], pub_result: Any
     ) -> list[cirq.Result]:
-        bits = {
-            m.key: pub_result.data[m.register].to_bool_array(order="little")
-            ^ np.array(m.invert, dtype=bool)
+        bits = {  # every row's bits at once; a result holds its row
+            m.key: (
+                pub_result.data[m.register].to_bool_array(order="little")
+                ^ np.array(m.invert, dtype=bool)
+            ).astype(np.int8)
             for m in program.measurements
         }
         return [
             cirq.ResultDict(
                 params=resolver,
-                measurements={key: array[row].astype(np.int8) for key, array in bits.items()},
+                measurements={key: array[row] for key, array in bits.items()},
             )
             for row, resolver in enumerate(resolvers)
         ]
@@ -165,23 +205,19 @@ class PlatformCirqSampler(cirq.Sampler):
                 "(a measured circuit has no single final state); accepted: remove the "
                 "measurements (cirq.drop_terminal_measurements), or sample with run()"
             )
-        resolvers = list(cirq.to_resolvers(params))
-        values = converted.symbol_values(resolvers)
-        bindings = _bindings(converted, values, (len(resolvers),))
+        resolvers = _resolvers(params)
+        slots, phases = converted.evaluate(converted.symbol_values(resolvers))
+        bindings = _bindings(converted, slots, (len(resolvers),))
         result = states.run([(converted.circuit, bindings)]).result()
-        vectors = result[0].data.state
-        phases = np.exp(1j * converted.phases(values))
-        width = len(converted.qubits)
+        # every row at once: reordered, its global phase applied, in Cirq's dtype
+        vectors = _cirq_order(result[0].data.state, len(converted.qubits))
+        vectors = (vectors * np.exp(1j * phases)[:, None]).astype(np.complex64)
         return [
             cirq.StateVectorTrialResult(
                 params=resolver,
                 measurements={},
                 final_simulator_state=cirq.StateVectorSimulationState(
-                    qubits=converted.qubits,
-                    initial_state=(_cirq_order(vectors[row], width) * phases[row]).astype(
-                        np.complex64
-                    ),
-                    dtype=np.complex64,
+                    qubits=converted.qubits, initial_state=vectors[row], dtype=np.complex64
                 ),
             )
             for row, resolver in enumerate(resolvers)
@@ -224,19 +260,61 @@ class PlatformCirqSampler(cirq.Sampler):
                     "the circuit has measurements, which expectation values ignore; pass "
                     "permit_terminal_measurements=True to ignore them"
                 )
-            program = cirq.drop_terminal_measurements(program)
+            program = _without_measurements(program)
         listed = list(observables) if isinstance(observables, list | tuple) else [observables]
+        converted, operators = _observables(program, listed, qubit_order)
+        resolvers = _resolvers(params)
+        slots, _ = converted.evaluate(converted.symbol_values(resolvers))
+        # without parameters every resolver has the same values: one set is estimated
+        # (Aer's estimator fails on more sets of a circuit that has no parameters)
+        sets = len(resolvers) if converted.slots else 1
+        bindings = _bindings(converted, slots[:sets], (sets, 1))
+        # valid by construction (Qiskit's check costs more than the rest of this call):
+        # the observables are on the circuit's qubits, the bindings give its slots
+        pub = EstimatorPub(converted.circuit, operators, bindings, 0.0, validate=False)
+        result = estimator.run([pub], precision=0.0).result()
+        evs = np.asarray(result[0].data.evs).reshape(sets, len(listed))
+        every = np.broadcast_to(evs, (len(resolvers), len(listed)))
+        return [[complex(value) for value in row] for row in every]
+
+
+MEMO_SIZE = 256
+_measurements_dropped: LRUMemo[cirq.AbstractCircuit] = LRUMemo(MEMO_SIZE)
+_operators: LRUMemo[tuple[tuple[cirq.Qid, ...], ObservablesArray]] = LRUMemo(MEMO_SIZE)
+
+
+def _without_measurements(program: cirq.AbstractCircuit) -> cirq.AbstractCircuit:
+    """``cirq.drop_terminal_measurements(program)``, once per circuit (by content)."""
+    frozen = program.freeze() if isinstance(program, cirq.Circuit) else program
+    return _measurements_dropped.get(frozen, lambda: cirq.drop_terminal_measurements(frozen))
+
+
+def _observables(
+    program: cirq.AbstractCircuit, listed: list[Any], qubit_order: cirq.QubitOrderOrList
+) -> tuple[CirqProgram, ObservablesArray]:
+    """The program on the qubits of the circuit and the observables (in ``qubit_order``)
+    and the observables as Qiskit's ``ObservablesArray`` on them, worked out once per
+    circuit, observables (by content) and qubit order."""
+
+    def make() -> tuple[tuple[cirq.Qid, ...], ObservablesArray]:
         sums = [cirq.PauliSum.wrap(observable) for observable in listed]
         qubits = set(program.all_qubits()).union(*(s.qubits for s in sums))
         order = tuple(cirq.QubitOrder.as_qubit_order(qubit_order).order_for(qubits))
         converted = cirq_program(program, order)
-        resolvers = list(cirq.to_resolvers(params))
-        values = converted.symbol_values(resolvers)
-        bindings = _bindings(converted, values, (len(resolvers), 1))
         operators = [_pauli_operator(s, converted.qubits) for s in sums]
-        result = estimator.run([(converted.circuit, operators, bindings)], precision=0.0).result()
-        evs = np.asarray(result[0].data.evs).reshape(len(resolvers), len(operators))
-        return [[complex(value) for value in row] for row in evs]
+        return converted.qubits, ObservablesArray.coerce(operators)
+
+    if not isinstance(qubit_order, cirq.QubitOrder):
+        qubit_order = tuple(qubit_order)  # a list of qubits, read once
+    keys = tuple(_observable_key(observable) for observable in listed)
+    # a rule of the caller's (a function ordering the qubits) is not memoised
+    ordered = qubit_order is cirq.QubitOrder.DEFAULT or isinstance(qubit_order, tuple)
+    if ordered and all(key is not None for key in keys):
+        frozen = program.freeze() if isinstance(program, cirq.Circuit) else program
+        order, operators = _operators.get((frozen, keys, qubit_order), make)
+    else:
+        order, operators = make()
+    return cirq_program(program, order), operators
 
 
 def _check_initial_state(initial_state: Any) -> None:

@@ -38,7 +38,7 @@ here, :mod:`.adjoint`).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,11 +61,14 @@ from pennylane.transforms.core import CompilePipeline
 from pennylane.wires import Wires
 from qiskit.primitives import BaseSamplerV2
 from qiskit.primitives.containers.bindings_array import BindingsArray
+from qiskit.primitives.containers.observables_array import ObservablesArray
 from qiskit.quantum_info import SparsePauliOp
 
 from qlambda.core.arrays import FloatArray, IntArray
+from qlambda.quantum.memo import LRUMemo
 from qlambda.quantum.sdk.adjoint import adjoint
 from qlambda.quantum.sdk.pennylane_circuits import REGISTER, TapeProgram, supported, tape_program
+from qlambda.quantum.sdk.pennylane_shifts import ShiftPlan, plannable, shift_plan
 
 ESTIMATED = (ExpectationMP, VarianceMP)
 SAMPLED = (ProbabilityMP, CountsMP, SampleMP)
@@ -106,6 +109,8 @@ class _Group:
 
     program: TapeProgram
     observables: list[SparsePauliOp]
+    keys: Hashable
+    """The observables' content (what their ``ObservablesArray`` is kept by)."""
     copies: int
     precision: float | None
     rows: list[FloatArray] = field(default_factory=list)
@@ -128,7 +133,19 @@ class _Group:
             if names
             else BindingsArray(shape=shape)
         )
-        return (self.program.circuit, [self.observables] * self.copies, bindings, self.precision)
+        observables = _arrays.get(
+            (self.keys, self.copies),
+            lambda: ObservablesArray.coerce([self.observables] * self.copies),
+        )
+        return (self.program.circuit, observables, bindings, self.precision)
+
+
+def _shifted(plan: _TapePlan, groups: list[_Group], values: FloatArray) -> _TapePlan:
+    """The plan of ``plan``'s tape with other slot values (a shifted tape of a
+    :class:`~.pennylane_shifts.ShiftPlan`: analytic expectation values only, one group)."""
+    ((number, _, copy),) = plan.estimator_rows
+    row = groups[number].add(values)
+    return _TapePlan(plan.tape, plan.wires, plan.estimated, [(number, row, copy)])
 
 
 def _bindings(program: TapeProgram, rows: list[FloatArray]) -> BindingsArray:
@@ -195,6 +212,41 @@ def _estimator_terms(
     if rest is None:
         return [operator], lambda evs: max(0.0, constant - float(evs[0]) ** 2)
     return [operator, rest], lambda evs: max(0.0, constant + float(evs[1]) - float(evs[0]) ** 2)
+
+
+Terms = tuple[list[SparsePauliOp], Combine, Hashable]
+"""A measurement's observables to estimate, how they combine, and their content."""
+MEMO_SIZE = 256
+_terms: LRUMemo[Terms] = LRUMemo(MEMO_SIZE)
+_arrays: LRUMemo[ObservablesArray] = LRUMemo(MEMO_SIZE)
+
+
+def _observable_key(observable: Operator) -> Hashable | None:
+    """A snapshot of what the observable's conversion reads: its Pauli words (wire and
+    letter, in order) and coefficients; None where it has no Pauli form or a
+    coefficient is not a number (not memoised: converted, or refused, each time)."""
+    sentence = observable.pauli_rep
+    if sentence is None:
+        return None
+    try:
+        return tuple((tuple(word.items()), complex(coeff)) for word, coeff in sentence.items())
+    except (TypeError, ValueError):
+        return None
+
+
+def _known_terms(measurement: MeasurementProcess, wires: Wires) -> Terms:
+    """:func:`_estimator_terms` of ``measurement``, once per kind, observable (by
+    content) and wires."""
+
+    def make() -> Terms:
+        terms, combine = _estimator_terms(measurement, wires)
+        key = tuple((tuple(t.paulis.to_labels()), t.coeffs.tobytes()) for t in terms)
+        return terms, combine, key
+
+    content = _observable_key(measurement.obs)
+    if content is None:
+        return make()
+    return _terms.get((type(measurement), content, tuple(wires)), make)
 
 
 def _bases(tape: QuantumScript) -> dict[str, tuple[list[Operator], list[int]]]:
@@ -360,16 +412,24 @@ class QlambdaDevice(Device):
         if method == "adjoint":
             results, jacobians = self._adjoint(tapes)
         else:
-            batch: list[QuantumScript] = []
+            entries: list[tuple[QuantumScript, FloatArray | None]] = []
             parts = []
             for tape in tapes:
-                shifted, combine = qml.gradients.param_shift(tape)
-                parts.append((len(batch), len(shifted), combine))
-                batch.extend([tape, *shifted])
-            values = self.execute(batch)
-            results = tuple(values[start] for start, _, _ in parts)
+                planned = self._shift_plan(tape)
+                if planned is None:
+                    shifted, combine = qml.gradients.param_shift(tape)
+                    parts.append((len(entries), len(shifted), combine))
+                    entries.extend((t, None) for t in [tape, *shifted])
+                else:  # the shifted tapes as rows of values, the tape's structure kept
+                    plan, values = planned
+                    rows = plan.rows(values)
+                    parts.append((len(entries), len(rows), plan.combine))
+                    entries.append((tape, values))
+                    entries.extend((tape, row) for row in rows)
+            answers = self._execute(entries)
+            results = tuple(answers[start] for start, _, _ in parts)
             jacobians = tuple(
-                combine(values[start + 1 : start + 1 + count]) for start, count, combine in parts
+                combine(answers[start + 1 : start + 1 + count]) for start, count, combine in parts
             )
         if single:
             return results[0], jacobians[0]
@@ -409,6 +469,21 @@ class QlambdaDevice(Device):
             jacobians.append(ours[1])
         return tuple(results), tuple(jacobians)
 
+    def _shift_plan(self, tape: QuantumScript) -> tuple[ShiftPlan, FloatArray] | None:
+        """The tape's :class:`~.pennylane_shifts.ShiftPlan` and its slot values, or None
+        (``param_shift`` builds the shifted tapes)."""
+        if not plannable(tape):
+            return None
+        keys = []
+        for measurement in tape.measurements:
+            content = _observable_key(measurement.obs)
+            if content is None:
+                return None
+            keys.append((type(measurement), measurement.wires, content))
+        program = tape_program(tape.operations, Wires(self._wires_of(tape)))
+        plan = shift_plan(tape, program, tuple(keys))
+        return None if plan is None else (plan, program.values(tape.operations))
+
     def _wires_of(self, tape: QuantumScript) -> Any:
         return self.wires if self.wires is not None else tape.wires
 
@@ -435,9 +510,10 @@ class QlambdaDevice(Device):
         groups: dict[Any, _Group],
         sampler_pubs: list[Any],
         terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]],
+        values: FloatArray | None = None,
     ) -> _TapePlan:
         """Add the tape to the batch's estimator groups and sampler PUBs and say where its
-        answers will be."""
+        answers will be; ``values``: its slot values, if not its operations' own."""
         for measurement in tape.measurements:
             _check(measurement)
         plan = _TapePlan(tape, Wires(self._wires_of(tape)))
@@ -447,9 +523,7 @@ class QlambdaDevice(Device):
             if isinstance(measurement, ESTIMATED):
                 known = terms_of.get(id(measurement))
                 if known is None:  # the shifted tapes of a gradient share their measurements
-                    terms, combine = _estimator_terms(measurement, plan.wires)
-                    key = tuple((tuple(t.paulis.to_labels()), t.coeffs.tobytes()) for t in terms)
-                    known = terms_of[id(measurement)] = (terms, combine, key)
+                    known = terms_of[id(measurement)] = _known_terms(measurement, plan.wires)
                 terms, combine, key = known
                 positions = list(range(len(observables), len(observables) + len(terms)))
                 plan.estimated[index] = (positions, combine)
@@ -457,12 +531,15 @@ class QlambdaDevice(Device):
                 keys.append(key)
         if observables:
             program = tape_program(tape.operations, plan.wires)
-            values = program.values(tape.operations)
+            if values is None:
+                values = program.values(tape.operations)
             for precision, copies in _shot_groups(tape):
                 group_key = (id(program), tuple(keys), precision, copies)
                 group = groups.get(group_key)
                 if group is None:
-                    group = groups[group_key] = _Group(program, observables, copies, precision)
+                    group = groups[group_key] = _Group(
+                        program, observables, tuple(keys), copies, precision
+                    )
                 number = list(groups).index(group_key)
                 row = group.add(values)
                 plan.estimator_rows.extend((number, row, copy) for copy in range(copies))
@@ -489,18 +566,29 @@ class QlambdaDevice(Device):
     ) -> Any:
         single = isinstance(circuits, QuantumScript)
         tapes = [circuits] if single else list(circuits)
+        answers = self._execute([(tape, None) for tape in tapes])
+        return answers[0] if single else answers
+
+    def _execute(self, entries: list[tuple[QuantumScript, FloatArray | None]]) -> tuple[Any, ...]:
+        """Each tape's answer, the tape run with ``values`` as its slot values where given
+        (the shifted tapes of a :class:`~.pennylane_shifts.ShiftPlan`)."""
         groups: dict[Any, _Group] = {}
         sampler_pubs: list[Any] = []
         terms_of: dict[int, tuple[list[SparsePauliOp], Combine, Any]] = {}
-        plans = [self._plan(tape, groups, sampler_pubs, terms_of) for tape in tapes]
+        plans: list[_TapePlan] = []
+        for tape, values in entries:
+            last = plans[-1] if plans else None
+            if values is not None and last is not None and last.tape is tape:
+                plans.append(_shifted(last, list(groups.values()), values))
+            else:
+                plans.append(self._plan(tape, groups, sampler_pubs, terms_of, values))
         estimator_pubs = [group.pub() for group in groups.values()]
         # both requests are queued before either is awaited
         estimator_job = self._primitive("estimator").run(estimator_pubs) if estimator_pubs else None
         sampler_job = self._primitive("sampler").run(sampler_pubs) if sampler_pubs else None
         evs = [pub.data.evs for pub in estimator_job.result()] if estimator_job else []
         samples = [self._bits(pub) for pub in sampler_job.result()] if sampler_job else []
-        answers = tuple(self._answer(plan, evs, samples) for plan in plans)
-        return answers[0] if single else answers
+        return tuple(self._answer(plan, evs, samples) for plan in plans)
 
     @staticmethod
     def _bits(pub: Any) -> IntArray:
