@@ -66,18 +66,36 @@ def expectations(simulator) -> list[list[complex]]:
     return simulator.simulate_expectation_values_sweep(circuit, observables, sweep)
 
 
+def from_basis_states(simulator) -> list[np.ndarray]:
+    circuit, q = ansatz()
+    resolver = {"alpha": 0.3, "beta": 1.2}
+    order = [q[2], q[0], q[1]]  # the integer's bits follow the qubit order
+    return [
+        simulator.simulate(
+            circuit, resolver, qubit_order=order, initial_state=5
+        ).final_state_vector,
+        simulator.simulate(circuit, resolver, initial_state=6).final_state_vector,
+        np.array(
+            simulator.simulate_expectation_values(
+                circuit, [cirq.Z(q[0]), cirq.X(q[1]) * cirq.Z(q[2])], resolver, initial_state=3
+            )
+        ),
+    ]
+
+
 PROGRAMS = {
     "bell": bell_histogram,
     "sweep": rabi_sweep,
     "states": final_states,
     "expectations": expectations,
+    "basis": from_basis_states,
 }
 
 
 def on_platform(ctx, name):
     result = PROGRAMS[name](ctx.cirq_sampler("aer"))  # the one changed line
-    if name == "states":
-        return [state.tolist() for state in result]
+    if name in ("states", "basis"):
+        return [[[complex(v).real, complex(v).imag] for v in state] for state in result]
     if name == "expectations":
         return [[[v.real, v.imag] for v in row] for row in result]
     return result
@@ -134,9 +152,47 @@ def test_simulate_gives_cirq_s_final_state_vectors(client):
     ours, tasks = run(client, "states")
     theirs = final_states(cirq.Simulator())
     for mine, reference in zip(ours, theirs, strict=True):
-        mine = np.array([complex(*v) if isinstance(v, list) else v for v in mine])
+        mine = np.array([complex(*v) for v in mine])
         assert np.allclose(mine, reference, atol=1e-6)  # global phase included
     assert tasks == 2  # one simulate() call, one task
+
+
+def test_a_basis_initial_state_gives_cirq_s_states_and_expectation_values(client):
+    ours, _ = run(client, "basis")
+    theirs = from_basis_states(cirq.Simulator())
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert np.allclose([complex(*v) for v in mine], reference, atol=1e-6)
+    from_zero = final_states(cirq.Simulator())[0]
+    assert not np.allclose(theirs[0], from_zero, atol=1e-3)  # the start state mattered
+
+
+@pytest.mark.parametrize(
+    ("initial_state", "message"),
+    [
+        (np.array([0, 1, 0, 0, 0, 0, 0, 0], dtype=complex), "of type ndarray: accepted"),
+        (8, "8 is not a basis state of 3 qubits: accepted: 0 to 7"),
+        (-1, "not a basis state"),
+        (True, "of type bool"),
+    ],
+)
+def test_initial_states_other_than_basis_states_are_refused_saying_what_is_accepted(
+    initial_state, message
+):
+    from qlambda.quantum.in_process import in_process_submit
+    from qlambda.quantum.primitives import (
+        PlatformEstimatorV2,
+        PlatformSamplerV2,
+        PlatformStateVectors,
+    )
+    from qlambda.quantum.sdk.cirq_sampler import PlatformCirqSampler
+
+    submit = in_process_submit()
+    sampler = PlatformCirqSampler(
+        PlatformSamplerV2(submit), PlatformEstimatorV2(submit), PlatformStateVectors(submit)
+    )
+    circuit, _ = ansatz()
+    with pytest.raises(ValueError, match=message):
+        sampler.simulate(circuit, {"alpha": 0.1, "beta": 0.2}, initial_state=initial_state)
 
 
 def test_expectation_values_of_a_sweep_match_cirq_s_in_one_task(client):

@@ -197,7 +197,7 @@ class PlatformCirqSampler(cirq.Sampler):
     ) -> list[cirq.StateVectorTrialResult]:
         """Final state vectors of every parameter set, in ONE statevector request."""
         states = self._need(self._states, "simulate()")
-        _check_initial_state(initial_state)
+        program = _from_basis_state(program, qubit_order, initial_state)
         converted = cirq_program(program, qubit_order)
         if converted.measurements:
             raise ValueError(
@@ -253,7 +253,7 @@ class PlatformCirqSampler(cirq.Sampler):
     ) -> list[list[complex]]:
         """Every observable at every parameter set in ONE exact estimator request."""
         estimator = self._need(self._estimator, "simulate_expectation_values()")
-        _check_initial_state(initial_state)
+        program = _from_basis_state(program, qubit_order, initial_state)
         if program.has_measurements():
             if not permit_terminal_measurements:
                 raise ValueError(
@@ -317,9 +317,31 @@ def _observables(
     return cirq_program(program, order), operators
 
 
-def _check_initial_state(initial_state: Any) -> None:
-    if initial_state not in (None, 0):
+def _from_basis_state(
+    program: cirq.AbstractCircuit, qubit_order: cirq.QubitOrderOrList, initial_state: Any
+) -> cirq.AbstractCircuit:
+    """``program`` started from ``initial_state`` as ``cirq.Simulator`` reads an integer:
+    the basis state whose bits, big-endian in ``qubit_order``, are the qubits' values;
+    prepared with X gates, so the request is an ordinary circuit from |0...0>."""
+    if initial_state is None or (isinstance(initial_state, int | np.integer) and not initial_state):
+        return program
+    qubits = cirq.QubitOrder.as_qubit_order(qubit_order).order_for(program.all_qubits())
+    if isinstance(initial_state, bool) or not isinstance(initial_state, int | np.integer):
         raise ValueError(
-            f"initial_state {initial_state!r}: accepted: None or 0 (all qubits in |0>); "
-            "prepare another state with gates at the start of the circuit"
+            f"initial_state of type {type(initial_state).__name__}: accepted: None or an "
+            f"integer from 0 to {(1 << len(qubits)) - 1} (a basis state, big-endian in the "
+            "qubit order); prepare other states with gates at the start of the circuit"
         )
+    value = int(initial_state)
+    if not 0 <= value < 1 << len(qubits):
+        raise ValueError(
+            f"initial_state {value} is not a basis state of {len(qubits)} qubits: accepted: "
+            f"0 to {(1 << len(qubits)) - 1}"
+        )
+    flips = [
+        cirq.X(qubit)
+        for position, qubit in enumerate(qubits)
+        if value >> (len(qubits) - 1 - position) & 1
+    ]
+    prepared: cirq.AbstractCircuit = cirq.Circuit(cirq.Moment(flips)) + program
+    return prepared
