@@ -63,6 +63,25 @@ def test_a_checkpoint_not_waited_for_is_restored_and_stored_before_the_job_ends(
         assert kinds.index(EventKind.CHECKPOINT) < kinds.index(EventKind.DONE)
 
 
+def floods_checkpoints(ctx, count):
+    from qlambda.engine.channel import current_channel
+
+    channel = current_channel()  # past ctx.checkpoint's own bound, as hostile code may
+    sent = [channel.request("checkpoint_soon", b"x" * 1000, blocking=False) for _ in range(count)]
+    refused = [str(f.exception()) for f in sent if f.exception() is not None]
+    for step in range(40):  # the bounded client never meets the limit
+        ctx.checkpoint({"step": step}, wait=False)
+    return {"refused": refused, "restored": ctx.restore()}
+
+
+def test_checkpoints_a_job_floods_the_store_with_are_refused_past_a_bound(tmp_path):
+    with qlambda.Client(data_dir=tmp_path, workers=1) as client:
+        result = client.run(floods_checkpoints, count=300).result(120)
+        assert result["refused"], "300 checkpoints sent at once were all queued"
+        assert all("checkpoints waiting to be stored already" in r for r in result["refused"])
+        assert result["restored"] == {"step": 39}
+
+
 @pytest.mark.parametrize("wait", [True, False], ids=["waited", "not-waited"])
 def test_a_restart_resumes_running_jobs_from_their_checkpoint_and_runs_queued_ones(tmp_path, wait):
     first = qlambda.Client(data_dir=tmp_path, workers=1)

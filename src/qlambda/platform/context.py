@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import types
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ class JobPayload:
     max_log_bytes: int | None = None  # the job's log stops growing there
 
 
+CHECKPOINTS_ON_THE_WAY = 4
+"""Checkpoints not waited for that a job has on their way to the store at most; the next
+one waits for the oldest (the control plane refuses more than
+``job_requests.MAX_CHECKPOINTS_IN_FLIGHT`` of a job)."""
+
+
 class JobContext(ChannelAccess):
     """What a function receives as ``ctx``."""
 
@@ -68,6 +75,7 @@ class JobContext(ChannelAccess):
         self.execution_options = execution_options
         self._status = StatusPacer(lambda text: channel.notify("status", text))
         self._checkpointed = False
+        self._unsaved: deque[Future[Any]] = deque()  # checkpoints not waited for
 
     # -- classical fan-out --------------------------------------------------
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
@@ -114,10 +122,14 @@ class JobContext(ChannelAccess):
         For a loop that can redo the steps since its previous checkpoint."""
         blob = cloudpickle.dumps(state)
         self._checkpointed = True
+        while self._unsaved and (
+            self._unsaved[0].done() or len(self._unsaved) >= CHECKPOINTS_ON_THE_WAY
+        ):
+            self._unsaved.popleft().result()  # an earlier one's error surfaces here
         if wait:
             self._channel.request("checkpoint", blob, blocking=False).result()
         else:
-            self._channel.notify("checkpoint", blob)
+            self._unsaved.append(self._channel.request("checkpoint_soon", blob, blocking=False))
 
     def restore(self) -> Any:
         """The last checkpointed state of this job, or None."""

@@ -8,9 +8,11 @@ checks the message around it). The kinds:
 * ``answered``: how many quantum answers the job had straight from executors (told
   before its end, which then waits for the executors' reports of them);
 * ``quantum``: a quantum request for the dispatcher (``RequestEnvelope`` data);
-* ``checkpoint`` (bytes, stored as they are): as a request, answered once stored; as a
-  notification (``ctx.checkpoint(state, wait=False)``), stored with the next batch of
-  writes, which is at the latest the one that stores the job's end; and ``restore``;
+* ``checkpoint`` (bytes, stored as they are, answered once stored) and
+  ``checkpoint_soon`` (the same, committed with the next batch of writes, which is at
+  the latest the one that stores the job's end: ``ctx.checkpoint(state, wait=False)``,
+  which does not wait for the answer); at most :data:`MAX_CHECKPOINTS_IN_FLIGHT` of a
+  job on their way; and ``restore``;
 * ``backend``: a backend's name; the answer describes it (``ctx.backend(name)``);
 * ``backends`` (no payload): every backend described, with its load (``ctx.backends()``);
 * ``map``: a fan-out, a pickled function and pickled arguments per item, which the
@@ -36,6 +38,10 @@ from qlambda.quantum.backends import backend_kind
 from qlambda.quantum.envelope import RequestEnvelope
 from qlambda.store import Store
 
+CHECKPOINTS = ("checkpoint", "checkpoint_soon")
+"""A checkpoint the job waits for (committed at once), and one it does not."""
+MAX_CHECKPOINTS_IN_FLIGHT = 16
+"""Checkpoints of one job on their way to the store at most; more are refused."""
 FAN_OUT_PRIORITY = 1e12  # fan-out tasks of running jobs go before queued jobs
 STATUS_LENGTH = 200
 
@@ -61,6 +67,7 @@ class JobRequests:
         self._engine = engine
         self._on_started = on_started
         self._status_in_row = status_in_row
+        self._lock = threading.Lock()  # the writer's thread settles checkpoints
 
     def handle(self, job: LiveJob, message: TaskMessage) -> None:
         kind, payload = message.kind, message.payload
@@ -79,13 +86,8 @@ class JobRequests:
                     self._store.add_events([event])
             elif kind == "quantum":
                 self._quantum(job, message, RequestEnvelope.from_data(payload))
-            elif kind == "checkpoint" and isinstance(payload, bytes):
-                waited = message.reply is not None  # else committed with the next batch
-                saved = self._store.save_checkpoint(job.id, time.time(), payload, urgent=waited)
-                if waited:
-                    saved.add_done_callback(lambda f: reply_from(message, f))
-                else:
-                    job.checkpoint_write = saved
+            elif kind in CHECKPOINTS and isinstance(payload, bytes) and message.reply is not None:
+                self._checkpoint(job, message, payload, urgent=kind == "checkpoint")
             elif kind == "restore" and payload is None and message.reply is not None:
                 self._restore(job, message)
             elif kind == "backend" and isinstance(payload, str) and message.reply is not None:
@@ -103,6 +105,29 @@ class JobRequests:
         except ValueError as exc:
             if message.reply is not None:
                 message.reply(False, ValueError(str(exc)))
+
+    def _checkpoint(self, job: LiveJob, message: TaskMessage, state: bytes, urgent: bool) -> None:
+        """Store a checkpoint, answered once it is; one the job does not wait for (not
+        ``urgent``) is committed with the next batch of writes. A job has at most
+        :data:`MAX_CHECKPOINTS_IN_FLIGHT` on their way: the writer's queue stays bounded
+        whatever a job's worker sends."""
+        with self._lock:
+            if job.checkpoints_in_flight >= MAX_CHECKPOINTS_IN_FLIGHT:
+                raise ValueError(
+                    f"this job has {MAX_CHECKPOINTS_IN_FLIGHT} checkpoints waiting to be "
+                    "stored already; accepted: one more once one of them is stored "
+                    "(ctx.checkpoint(state) waits for it)"
+                )
+            job.checkpoints_in_flight += 1
+        saved = self._store.save_checkpoint(job.id, time.time(), state, urgent=urgent)
+        job.checkpoint_write = saved
+
+        def stored(future: Future[Any]) -> None:
+            with self._lock:
+                job.checkpoints_in_flight -= 1
+            reply_from(message, future)
+
+        saved.add_done_callback(stored)
 
     def _restore(self, job: LiveJob, message: TaskMessage) -> None:
         """The job's last checkpoint; one it has not waited for is read once stored (the

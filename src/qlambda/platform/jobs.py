@@ -86,7 +86,8 @@ class LiveJob:
     quantum_executing: int = 0
     quantum_count: int = 0
     answered_directly: int = 0  # the worker's count of answers it had over its route
-    checkpoint_write: Future[Any] | None = None  # the last one not waited for, till stored
+    checkpoint_write: Future[Any] | None = None  # its last checkpoint's write
+    checkpoints_in_flight: int = 0  # checkpoints on their way to the store
     execution_options: list[Any] | None = None
     cwd: str | None = None  # embedded: the submitter's directory; else the job's own
     started_at: float | None = None

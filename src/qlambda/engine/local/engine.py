@@ -17,6 +17,7 @@ unpickles what they return.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import heapq
 import itertools
@@ -64,6 +65,9 @@ DEFAULT_PRELOAD: tuple[str, ...] = (
     "qlambda.quantum.runtime",
 )
 PREFETCH_MAX_BYTES = 32 * 1024  # a task queued behind a busy worker must not clog its pipe
+MAX_UNREAD_REPLY_BYTES = 256 * 1024 * 1024
+"""Replies a worker may leave unread at most; past them it is stopped (see ``_Courier``)."""
+COURIER_IDLE_SECONDS = 5.0  # a courier with nothing to send for this long ends
 # What user code in a worker must never see: where the store is, the caller's credentials;
 # and (``hide_variables``) a configured QPU's credentials, which its executor alone gets.
 HIDDEN_VARIABLES = ("QLAMBDA_DATABASE_URL", "QLAMBDA_TOKEN")
@@ -134,6 +138,8 @@ class _Worker:
         self.disconnected_at: float | None = None
         self.tasks: deque[_Task] = deque()
         self.send_lock = threading.Lock()
+        self.send_lock_courier = threading.Lock()
+        self.courier: _Courier | None = None
         self.kill_reason: str | None = None
         self.kill_error: type[BaseException] = WorkerDiedError
         self.function_keys: set[str] = set()
@@ -148,9 +154,70 @@ class _Worker:
         with self.send_lock:
             self.conn.send_bytes(data)
 
+    def reply(self, data: bytes, on_overflow: Callable[[], None]) -> None:
+        """Send ``data`` (a reply) without ever blocking the caller: see ``_Courier``."""
+        with self.send_lock_courier:
+            if self.courier is None or not self.courier.take(data):
+                self.courier = _Courier(self, on_overflow)
+                self.courier.take(data)
+
     @property
     def idle(self) -> bool:
         return self.ready and self.connected and not self.tasks and self.kill_reason is None
+
+
+class _Courier:
+    """Sends replies to one worker from a thread of its own, in order.
+
+    Replies are answered from the engine's loop and from the store's writer. A worker
+    reads its connection only while its task waits on something: a task that asks
+    without waiting (fan-out tasks, checkpoints it does not wait for) and then computes,
+    or hostile code that never reads, would leave a blocking send stuck in one of those
+    threads, and every tenant's jobs with it. The courier is the one that waits; past
+    :data:`MAX_UNREAD_REPLY_BYTES` queued, the worker is stopped (``on_overflow``). It
+    ends after :data:`COURIER_IDLE_SECONDS` with nothing to send."""
+
+    def __init__(self, worker: _Worker, on_overflow: Callable[[], None]) -> None:
+        self._worker = worker
+        self._on_overflow = on_overflow
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._ready = threading.Condition()
+        self._ended = False
+        threading.Thread(target=self._run, name=f"qlambda-courier-{worker.id}", daemon=True).start()
+
+    def take(self, data: bytes) -> bool:
+        """Queue ``data``; False if this courier has ended (make another)."""
+        with self._ready:
+            if self._ended:
+                return False
+            self._queue.append(data)
+            self._queued_bytes += len(data)
+            overflow = self._queued_bytes > MAX_UNREAD_REPLY_BYTES
+            self._ready.notify()
+        if overflow:
+            self._on_overflow()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                if not self._queue:
+                    self._ready.wait(COURIER_IDLE_SECONDS)
+                if not self._queue:
+                    self._ended = True
+                    return
+                data = self._queue.popleft()
+            try:
+                self._worker.send(data)
+            except OSError:  # the worker has gone: so have its replies
+                with self._ready:
+                    self._ended = True
+                    self._queue.clear()
+                return
+            finally:
+                with self._ready:
+                    self._queued_bytes -= len(data)
 
 
 class _Lanes:
@@ -655,6 +722,14 @@ class LocalEngine:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(worker.pid, signal.SIGKILL)
 
+    def _unread(self, worker: _Worker) -> None:
+        self._kill(
+            worker,
+            f"its task left more than {MAX_UNREAD_REPLY_BYTES // (1 << 20)} MB of answers "
+            "unread (results of fan-out tasks or checkpoints it never waited for)",
+            WorkerDiedError,
+        )
+
     def _retire(self, worker: _Worker) -> None:
         worker.kill_reason = "retired"
         with contextlib.suppress(OSError):
@@ -982,8 +1057,7 @@ class LocalEngine:
             except Exception as exc:
                 error = TypeError(f"reply not sendable: {exc}")
                 data = dumps(protocol.Reply(request_id, False, error))
-            with contextlib.suppress(OSError):
-                worker.send(data)
+            worker.reply(data, functools.partial(self._unread, worker))
 
         return reply
 
