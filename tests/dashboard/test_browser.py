@@ -74,7 +74,8 @@ def test_cancel_a_job_from_the_list(server, open_page, tools):
     page.login(server.tokens["bob"])
     page.tab.click(f"tr[data-id='{job}'] button[aria-label='Cancel job {job}']")
     page.tab.wait_for_url("**/ui/jobs")
-    page.tab.wait_for_selector(f"tr[data-id='{job}'] .status-canceled", timeout=10_000)
+    # a sandboxed job ends once its sandbox is gone: seconds on a loaded machine
+    page.tab.wait_for_selector(f"tr[data-id='{job}'] .status-canceled", timeout=30_000)
     assert tools.wait_ended(server, "bob", job)["status"] == "CANCELED"
     page.shot("jobs-canceled")
 

@@ -41,9 +41,12 @@ def job_traces(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
     store.writer.flush()
     jobs = store.list_jobs(statuses=[JobStatus.DONE.value], limit=None, newest_first=False)
     starts: dict[str, float] = {}
+    requeued: dict[str, float] = {}
     for event in store.events():
         if event.kind is EventKind.STARTED:
             starts[event.job_id] = event.ts  # the last attempt counts
+        elif event.kind is EventKind.REQUEUED:
+            requeued[event.job_id] = event.ts  # its tasks came after the last requeue
     tasks = pd.DataFrame(store.quantum_tasks())
     job_rows: list[dict[str, Any]] = []
     task_rows: list[dict[str, Any]] = []
@@ -51,8 +54,11 @@ def job_traces(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
         started = starts.get(job["id"])
         if started is None or tasks.empty:
             continue
+        # Not ``queued_at >= started``: the job's first request and the news of its start
+        # reach the control plane on two sockets, and the request may be read first.
+        since = requeued.get(job["id"], float("-inf"))
         mine = tasks[
-            (tasks.job_id == job["id"]) & (tasks.outcome == "done") & (tasks.queued_at >= started)
+            (tasks.job_id == job["id"]) & (tasks.outcome == "done") & (tasks.queued_at >= since)
         ].sort_values("queued_at")
         if mine.empty:
             continue
@@ -64,7 +70,7 @@ def job_traces(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
                 "function": job["function_name"],
                 "priority": job["priority"],
                 "n_qubits": n_qubits,
-                "pre": float(mine.queued_at.iloc[0] - started),
+                "pre": max(0.0, float(mine.queued_at.iloc[0] - started)),
                 "cost_time": float(gaps.mean()) if len(gaps) else 0.0,
                 "post": float(job["ended_at"] - mine.finished_at.iloc[-1]),
                 "num_iterations": len(mine),
