@@ -26,6 +26,7 @@ from multiprocessing.connection import Client, Connection
 from pathlib import Path
 from typing import Any
 
+from qlambda.core.errors import WorkerDiedError
 from qlambda.engine import protocol
 from qlambda.engine.base import Engine, PickledCall, TaskSpec
 from qlambda.engine.local.userfault import error_info
@@ -34,6 +35,10 @@ from qlambda.engine.local.worker import encode_value
 from qlambda.engine.slurm.cluster import node_count, wait_for_nodes
 
 MAX_RESULTS_PER_MESSAGE = 512
+DEATH_REPORT_DELAY = 2.0
+"""How long a worker's death waits before it is reported: SLURM ending the job signals
+the agent and its workers together, and the workers may die first; the control plane
+then tells the tasks SLURM's reason (walltime, scancel) instead of "worker died"."""
 
 
 class Agent:
@@ -90,7 +95,12 @@ class Agent:
             self._outbox.put(_failure(task_id, RuntimeError("canceled in the agent")))
             return
         error = future.exception()
-        if error is not None:
+        if isinstance(error, WorkerDiedError):
+            failure = _failure(task_id, error)
+            timer = threading.Timer(DEATH_REPORT_DELAY, self._outbox.put, (failure,))
+            timer.daemon = True  # an agent SLURM ends leaves without reporting it
+            timer.start()
+        elif error is not None:
             self._outbox.put(_failure(task_id, error))
             return
         try:
