@@ -14,6 +14,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # debian.py
+from debian import apt_install
+
 
 def ensure_installed() -> str:
     """The path of a working ``bwrap``, installing Debian's package if needed."""
@@ -24,11 +27,7 @@ def ensure_installed() -> str:
                 "bubblewrap is not installed and installing it needs root: "
                 "apt-get install bubblewrap"
             )
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "bubblewrap"], check=True, env=environment
-        )
+        apt_install(["bubblewrap"])
         found = shutil.which("bwrap")
         if found is None:
             raise RuntimeError("apt-get installed bubblewrap but no bwrap was found")

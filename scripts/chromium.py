@@ -15,6 +15,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # debian.py
+from debian import apt_install
+
 CANDIDATES = ("chromium", "chromium-browser")
 PACKAGE = "chromium"
 
@@ -36,13 +39,7 @@ def ensure_installed() -> tuple[str, str]:
                 f"chromium is not installed and installing it needs root: apt-get install {PACKAGE}"
             )
         print(f"chromium: not found; installing Debian's {PACKAGE} with apt-get", flush=True)
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", PACKAGE],
-            check=True,
-            env=environment,
-        )
+        apt_install([PACKAGE], recommends=False)
         found = find()
         if found is None:
             raise RuntimeError(f"apt-get installed {PACKAGE} but no chromium command was found")

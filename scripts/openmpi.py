@@ -15,6 +15,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # debian.py
+from debian import apt_install
+
 PACKAGES = ("openmpi-bin", "libopenmpi-dev")
 PROBE = (
     "from mpi4py import MPI; c = MPI.COMM_WORLD; "
@@ -32,13 +35,7 @@ def ensure_installed() -> str:
                 "Open MPI is not installed and installing it needs root: "
                 f"apt-get install {' '.join(PACKAGES)}"
             )
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
-            check=True,
-            env=environment,
-        )
+        apt_install(PACKAGES, recommends=False)
         found = shutil.which("mpirun")
         if found is None:
             raise RuntimeError("apt-get installed Open MPI but no mpirun was found")

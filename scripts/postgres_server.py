@@ -24,6 +24,9 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # debian.py
+from debian import apt_install
+
 USER = "postgres"
 
 
@@ -43,11 +46,7 @@ def ensure_installed() -> str:
     if found is None:
         if os.geteuid() != 0:
             raise RuntimeError("PostgreSQL is not installed and installing it needs root")
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "postgresql"], check=True, env=environment
-        )
+        apt_install(["postgresql"])
         found = binaries()
         if found is None:
             raise RuntimeError("apt-get installed postgresql but no server binary was found")

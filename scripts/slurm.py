@@ -30,6 +30,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # debian.py
+from debian import apt_install
+
 PACKAGES = ("slurmctld", "slurmd", "slurm-client", "munge")
 COMMANDS = ("slurmctld", "slurmd", "sbatch", "squeue", "scancel", "scontrol", "munged")
 PARTITION = "debug"
@@ -57,13 +60,7 @@ def ensure_installed() -> dict[str, str]:
                 f"SLURM is not installed ({missing} missing) and installing it needs root: "
                 f"apt-get install {' '.join(PACKAGES)}"
             )
-        environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=environment)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES],
-            check=True,
-            env=environment,
-        )
+        apt_install(PACKAGES, recommends=False)
         found = {command: _find(command) for command in COMMANDS}
         missing = [c for c, p in found.items() if p is None]
         if missing:
