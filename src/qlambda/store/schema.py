@@ -235,3 +235,14 @@ usage = sa.Table(
     sa.Column("shots", sa.BigInteger, nullable=False),
     sa.Index("ix_usage_owner_ts", "owner", "ts"),
 )
+
+# --- Commits left in doubt (qlambda.store.writer) ---------------------------------------------
+# Each store writer on PostgreSQL numbers its transactions and sets its row here in each of
+# them: after a connection lost during COMMIT, the row says whether that one committed. (A
+# transaction id cannot say it: one never written to disk is handed out again after a crash.)
+writer_commits = sa.Table(
+    "writer_commits",
+    metadata,
+    sa.Column("writer", sa.String(32), primary_key=True),  # a random id per writer
+    sa.Column("sequence", sa.BigInteger, nullable=False),  # its last committed transaction
+)

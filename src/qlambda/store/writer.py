@@ -11,17 +11,23 @@ While the database cannot be reached the writer keeps every write and retries wi
 backoff; a Future resolves only once its write is committed (or failed for a reason a
 retry cannot fix: a constraint violation fails its own write only). A write nobody
 waits for any more can be withdrawn (``PendingWrite.withdraw``) until it is attempted.
-When a connection is lost during COMMIT, the writer asks PostgreSQL whether that
-transaction committed (``txid_status``) before doing it again.
+When a connection is lost during COMMIT, the writer finds out whether that transaction
+committed before doing it again: on PostgreSQL each of its transactions also sets the
+writer's row of ``writer_commits`` to the transaction's number, and the row, read once
+the database answers (after that transaction's locks are gone), tells. (PostgreSQL's
+``txid_status`` cannot: a transaction id never written to disk before a crash is handed
+out again after it, and may then read as committed.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -43,6 +49,17 @@ FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 2.0
 CLOSE_GRACE = 5.0  # how long ``close`` waits for an unreachable database
 PATIENCE = 3.0  # seconds a write waits for an unreachable database before it is given up
+# The writer's row of ``writer_commits``: set in each of its transactions; read (and made,
+# if its first transaction did not commit) after a COMMIT left in doubt; gone at close.
+_MARK = (
+    "INSERT INTO writer_commits (writer, sequence) VALUES (%s, %s) "
+    "ON CONFLICT (writer) DO UPDATE SET sequence = excluded.sequence"
+)
+_ASK = (
+    "INSERT INTO writer_commits (writer, sequence) VALUES (%s, 0) "
+    "ON CONFLICT (writer) DO UPDATE SET sequence = writer_commits.sequence RETURNING sequence"
+)
+_FORGET = "DELETE FROM writer_commits WHERE writer = %s"
 
 
 class PendingWrite(Future[Any]):
@@ -95,9 +112,9 @@ class _Write:
 class _InDoubt(Exception):
     """The connection was lost during COMMIT: the transaction may have committed."""
 
-    def __init__(self, xid: int | None, results: list[Any], cause: BaseException) -> None:
+    def __init__(self, number: int | None, results: list[Any], cause: BaseException) -> None:
         super().__init__(str(cause))
-        self.xid = xid
+        self.number = number  # the transaction's number in ``writer_commits`` (None: SQLite)
         self.results = results
         self.cause = cause
 
@@ -234,6 +251,9 @@ class StoreWriter:
         self._wake = threading.Event()  # set by an urgent write: commit now
         self._stop_deadline: float | None = None
         self._backoff = FIRST_BACKOFF
+        self._id = uuid.uuid4().hex  # its row of ``writer_commits``
+        self._numbers = itertools.count(1)
+        self._marked = False  # its row may exist
         self._thread = threading.Thread(target=self._loop, name="qlambda-store", daemon=True)
         self._thread.start()
 
@@ -294,6 +314,9 @@ class StoreWriter:
         self._queue.put(_STOP)
         self._wake.set()
         self._thread.join()
+        if self._marked and self.health.available:
+            with contextlib.suppress(Exception), self._engine.begin() as conn:
+                conn.exec_driver_sql(_FORGET, (self._id,))
 
     # ------------------------------------------------------------------ loop
     def _loop(self) -> None:
@@ -417,7 +440,7 @@ class StoreWriter:
             transaction = conn.begin()
             try:
                 results = _Batch(conn).run(writes)
-                xid = self._xid(conn)
+                number = self._mark(conn)
             except BaseException:
                 if transaction.is_active:
                     # when the connection is gone, so is the transaction
@@ -428,42 +451,39 @@ class StoreWriter:
                 transaction.commit()
             except Exception as exc:
                 if is_connection_error(exc):
-                    raise _InDoubt(xid, results, exc) from exc
+                    raise _InDoubt(number, results, exc) from exc
                 raise
         return results
 
-    def _xid(self, conn: sa.Connection) -> int | None:
-        """The transaction's id on PostgreSQL, to ask after a COMMIT left in doubt."""
+    def _mark(self, conn: sa.Connection) -> int | None:
+        """Number this transaction in the writer's row, to ask after a COMMIT left in doubt."""
         if not self._postgres:
             return None  # SQLite's commit either happened or raised before it did
+        number = next(self._numbers)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute("SELECT txid_current()")
-            row = cursor.fetchone()
-            assert row is not None  # txid_current() always answers one row
-            return int(row[0])
+            cursor.execute(_MARK, (self._id, number))
         finally:
             cursor.close()
+        self._marked = True
+        return number
 
     def _committed(self, doubt: _InDoubt) -> bool:
         """Whether the transaction left in doubt committed: asked once the database
-        answers again (a transaction cut by a crash reads as aborted)."""
-        if doubt.xid is None:
+        answers again. The question upserts the writer's row, so it waits for that
+        transaction's lock on the row if it is still committing (after a crash nothing
+        holds it: the row is what the disk kept)."""
+        if doubt.number is None:
             return False
         while True:
             try:
-                with self._engine.connect() as conn:
-                    status = conn.exec_driver_sql(
-                        "SELECT txid_status(%(xid)s::bigint)", {"xid": doubt.xid}
-                    ).scalar()
+                with self._engine.begin() as conn:
+                    found = conn.exec_driver_sql(_ASK, (self._id,)).scalar_one()
             except Exception as exc:
                 if not is_connection_error(exc) or not self._pause(exc):
                     raise doubt.cause from None
                 continue
-            if status == "in progress":
-                time.sleep(self._backoff)
-                continue
-            return status == "committed"
+            return bool(found == doubt.number)
 
     def _wait_for_database(self, error: BaseException, writes: list[_Write]) -> bool:
         """Back off before the next attempt; False (the writes failed) once the writer is
