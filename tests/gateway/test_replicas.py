@@ -17,6 +17,7 @@ import time
 import httpx
 import pytest
 import sqlalchemy as sa
+from tests.relay import Connection, Relay
 
 import qlambda
 from qlambda import JobStatus
@@ -262,52 +263,26 @@ time_scale = 0.4
         on_b.close()
 
 
-class Partition:
+class Partition(Relay):
     """A TCP relay to PostgreSQL that the test can cut: from then on every byte either
     way is dropped and new connections hang, as when a network fails (nothing is closed)."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
         self._cut = threading.Event()
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._sockets: list[socket.socket] = [self._listener]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(target)
 
     def cut(self) -> None:
         self._cut.set()
 
-    def close(self) -> None:
-        for sock in self._sockets:
-            sock.close()
+    def admit(self, client: socket.socket) -> bool:
+        return not self._cut.is_set()  # accepted, never answered
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            self._sockets.append(client)
-            if self._cut.is_set():
-                continue  # accepted, never answered
-            upstream = socket.create_connection(self._target)
-            self._sockets.append(upstream)
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+    def forward(self, data: bytes, to_server: bool, connection: Connection) -> bytes | None:
+        return b"" if self._cut.is_set() else data
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if not self._cut.is_set():
-                try:
-                    sink.sendall(data)
-                except OSError:
-                    return
+    def ended(self, connection: Connection) -> None:
+        if not self._cut.is_set():
+            connection.close()
 
 
 def test_a_replica_cut_off_from_the_database_stops_its_jobs_before_another_takes_them(
